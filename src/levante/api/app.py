@@ -1,0 +1,107 @@
+"""The FastAPI application: wiring only; every rule lives in the packages it calls."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from levante import __version__
+from levante.api.errors import install_error_handlers
+from levante.api.metrics import Metrics
+from levante.api.middleware import GatewayMiddleware
+from levante.api.routes import admin, chat, completions, health
+from levante.api.routes import models as model_routes
+from levante.api.state import AppState
+from levante.engine import ModelRegistry
+from levante.metering import UsageRecorder
+from levante.serving import InferenceService
+from levante.settings import Settings
+from levante.storage import Database, upgrade
+from levante.tenancy import KeyAuthenticator
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    models: ModelRegistry | None = None,
+    database: Database | None = None,
+) -> FastAPI:
+    """Build the app. ``models`` and ``database`` may be passed in to share them (tests do);
+    the app then leaves closing them to the caller."""
+    owns_models = models is None
+    owns_database = database is None
+    registry = models or ModelRegistry(settings.models)
+    db = database or Database(settings.resolved_database_url)
+    metrics = Metrics(registry)
+    state = AppState(
+        settings=settings,
+        database=db,
+        models=registry,
+        authenticator=KeyAuthenticator(db, settings.auth_cache_seconds),
+        service=InferenceService(
+            registry,
+            UsageRecorder(db),
+            max_choices=settings.max_choices,
+            default_max_tokens=settings.default_max_tokens,
+            observer=metrics,
+        ),
+        metrics=metrics,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            upgrade(db.engine)
+        if not registry.ready:
+            # Load in the background so /healthz answers while a large model loads.
+            threading.Thread(
+                target=_load, args=(registry,), name="model-loader", daemon=True
+            ).start()
+        try:
+            yield
+        finally:
+            if owns_models:
+                registry.close()
+            if owns_database:
+                db.dispose()
+
+    app = FastAPI(
+        title="Levante",
+        version=__version__,
+        summary="OpenAI- and Mistral-compatible API on open-weight models, metered per token.",
+        lifespan=lifespan,
+    )
+    app.state.levante = state
+    install_error_handlers(app)
+    for router in (
+        health.router,
+        model_routes.router,
+        chat.router,
+        completions.router,
+        admin.router,
+    ):
+        app.include_router(router)
+    app.add_middleware(
+        GatewayMiddleware, max_body_bytes=settings.max_request_bytes, metrics=metrics
+    )
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The factory ``levante serve`` hands uvicorn: each worker reads the same settings."""
+    from levante.settings import load_settings
+
+    return create_app(load_settings())
+
+
+def _load(registry: ModelRegistry) -> None:
+    try:
+        registry.load_all()
+    except Exception:
+        log.exception("loading the models failed")

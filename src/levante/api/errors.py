@@ -1,0 +1,156 @@
+"""The one place where errors become HTTP responses with Mistral's error body."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from levante.errors import LevanteError
+
+log = logging.getLogger(__name__)
+
+_HTTP_TYPES = {401: "authentication_error", 403: "authentication_error", 429: "rate_limit_error"}
+
+
+def error_body(
+    message: str,
+    *,
+    error_type: str,
+    param: str | None = None,
+    code: str | None = None,
+    detail: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "object": "error",
+        "message": message,
+        "type": error_type,
+        "param": param,
+        "code": code,
+    }
+    if detail is not None:
+        # FastAPI-style details as well, which the mistralai SDK reads on a 422.
+        body["detail"] = detail
+    return body
+
+
+def body_for(error: LevanteError) -> dict[str, Any]:
+    return error_body(
+        error.message,
+        error_type=error.error_type,
+        param=error.param,
+        code=error.code,
+        detail=error.detail,
+    )
+
+
+def error_response(error: LevanteError) -> JSONResponse:
+    return JSONResponse(body_for(error), status_code=error.status_code, headers=error.headers)
+
+
+def _is_union_tag(part: Any) -> bool:
+    """Pydantic puts the union member it tried into the location (``constrained-str``,
+    ``list[str]``, ``function-after[...]``); those are not field names."""
+    return isinstance(part, str) and ("[" in part or "-" in part or part in _TYPE_TAGS)
+
+
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
+_LOCATIONS = frozenset({"body", "query", "path", "header"})
+
+
+def _field_and_message(errors: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    """The field the first problem is about, and every way that field failed."""
+    locs = [[p for p in e["loc"] if p not in _LOCATIONS] for e in errors]
+    top = locs[0][:1]
+    related = [(loc, e["msg"]) for loc, e in zip(locs, errors, strict=True) if loc[:1] == top]
+    prefix = list(related[0][0])
+    for loc, _ in related[1:]:
+        size = 0
+        while size < min(len(prefix), len(loc)) and prefix[size] == loc[size]:
+            size += 1
+        prefix = prefix[:size]
+    parts = [str(p) for p in prefix if not _is_union_tag(p)]
+    field = ".".join(parts) if parts else "body"
+    reasons = "; or ".join(dict.fromkeys(msg for _, msg in related))
+    return field, f"{field}: {reasons}"
+
+
+def _clean(error: dict[str, Any]) -> dict[str, Any]:
+    return {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
+
+
+async def _levante_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LevanteError)
+    if exc.status_code >= 500:
+        log.error("%s: %s", type(exc).__name__, exc.message)
+    return error_response(exc)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return JSONResponse(
+            error_body(
+                "the request body is not valid JSON",
+                error_type="invalid_request_error",
+                code="invalid_json",
+            ),
+            status_code=400,
+        )
+    if not errors:
+        errors = [{"type": "value_error", "loc": ("body",), "msg": "invalid request"}]
+    field, message = _field_and_message(errors)
+    others = len({str(e["loc"][:2]) for e in errors}) - 1
+    if others > 0:
+        message += f" (and problems with {others} other field{'s' if others > 1 else ''})"
+    return JSONResponse(
+        error_body(
+            message,
+            error_type="invalid_request_error",
+            param=field,
+            code="validation_error",
+            detail=[_clean(e) for e in errors],
+        ),
+        status_code=422,
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    error_type = _HTTP_TYPES.get(exc.status_code, "invalid_request_error")
+    if exc.status_code >= 500:
+        error_type = "server_error"
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 404 and message == "Not Found":
+        message = "no such endpoint"
+    return JSONResponse(
+        error_body(message, error_type=error_type, code=f"http_{exc.status_code}"),
+        status_code=exc.status_code,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    request_id = request.scope.get("state", {}).get("request_id", "unknown")
+    log.exception("unhandled error in request %s", request_id, exc_info=exc)
+    return JSONResponse(
+        error_body(
+            f"internal error; quote request id {request_id} when reporting it",
+            error_type="server_error",
+            code="internal_error",
+        ),
+        status_code=500,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(LevanteError, _levante_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

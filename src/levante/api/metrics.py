@@ -1,0 +1,111 @@
+"""Prometheus metrics: HTTP requests, tokens, time to first token, queue depth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from levante.engine import ModelRegistry
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class _EngineCollector(Collector):
+    """Reads queue depth and readiness from the engines at scrape time."""
+
+    def __init__(self, models: ModelRegistry) -> None:
+        self._models = models
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        depth = GaugeMetricFamily(
+            "levante_queue_depth", "Requests waiting for a model", labels=["model"]
+        )
+        loaded = GaugeMetricFamily(
+            "levante_model_loaded", "1 when the model is loaded", labels=["model"]
+        )
+        served = {m.id: m for m in self._models.loaded()}
+        for model in self._models.configured():
+            engine = served.get(model.id)
+            depth.add_metric([model.id], engine.engine.queue_depth if engine else 0)
+            loaded.add_metric([model.id], 1 if engine else 0)
+        yield depth
+        yield loaded
+
+
+class Metrics:
+    """The metrics of one app, in a registry of their own (so several apps can coexist)."""
+
+    def __init__(self, models: ModelRegistry) -> None:
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "levante_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_seconds = Histogram(
+            "levante_http_request_duration_seconds",
+            "Time to complete an HTTP request (to the last byte of a stream)",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.generations = Counter(
+            "levante_generations",
+            "Metered model requests by status",
+            ["model", "endpoint", "status"],
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "levante_tokens",
+            "Tokens processed, by kind (prompt, cached, completion)",
+            ["model", "kind"],
+            registry=self.registry,
+        )
+        self.ttft = Histogram(
+            "levante_time_to_first_token_seconds",
+            "Time from request to first generated token",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.generation_seconds = Histogram(
+            "levante_generation_duration_seconds",
+            "Time spent on a metered model request",
+            ["model"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_EngineCollector(models))
+
+    def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.http_requests.labels(method, route, str(status)).inc()
+        self.http_seconds.labels(route).observe(seconds)
+
+    # The serving layer's Observer protocol.
+    def first_token(self, model: str, seconds: float) -> None:
+        self.ttft.labels(model).observe(seconds)
+
+    def finished(
+        self,
+        *,
+        model: str,
+        endpoint: str,
+        status: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cached_tokens: int,
+        seconds: float,
+    ) -> None:
+        self.generations.labels(model, endpoint, status).inc()
+        self.tokens.labels(model, "prompt").inc(prompt_tokens)
+        self.tokens.labels(model, "cached").inc(cached_tokens)
+        self.tokens.labels(model, "completion").inc(completion_tokens)
+        self.generation_seconds.labels(model).observe(seconds)
+
+    def render(self) -> bytes:
+        data: bytes = generate_latest(self.registry)
+        return data

@@ -1,0 +1,126 @@
+"""Pure ASGI middleware: request ids, the body size limit, HTTP metrics, last-resort errors.
+
+Pure ASGI rather than ``BaseHTTPMiddleware`` so streaming responses and client disconnects
+pass through untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from levante.api.errors import body_for, error_body
+from levante.api.metrics import Metrics
+from levante.errors import PayloadTooLargeError
+from levante.storage import new_id
+
+log = logging.getLogger(__name__)
+
+
+class GatewayMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_id("req", 24)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        response: dict[str, Any] = {"started": False, "status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response["started"] = True
+                response["status"] = message["status"]
+                MutableHeaders(scope=message)["x-request-id"] = request_id
+            await send(message)
+
+        try:
+            receive_body = await self._limit_body(scope, receive)
+            if receive_body is None:
+                too_large = PayloadTooLargeError(
+                    f"the request body exceeds the limit of {self.max_body_bytes} bytes"
+                )
+                await _send_json(send_with_id, too_large.status_code, body_for(too_large))
+                return
+            await self.app(scope, receive_body, send_with_id)
+        except Exception:
+            log.exception("unhandled error in request %s", request_id)
+            if not response["started"]:
+                body = error_body(
+                    f"internal error; quote request id {request_id} when reporting it",
+                    error_type="server_error",
+                    code="internal_error",
+                )
+                await _send_json(send_with_id, 500, body)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            self.metrics.observe_http(
+                scope["method"], path, response["status"], time.perf_counter() - started
+            )
+
+    async def _limit_body(self, scope: Scope, receive: Receive) -> Receive | None:
+        """Return a receive that replays the (bounded) body, or None when it is too large."""
+        declared = _content_length(scope)
+        if declared is not None:
+            return receive if declared <= self.max_body_bytes else None
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            return receive
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return receive
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        return replay
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,90 @@
+"""``POST /v1/chat/completions``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from levante.api.disconnect import unless_disconnected
+from levante.api.sse import EventStreamResponse
+from levante.api.state import Caller, State, request_context
+from levante.protocol import (
+    AssistantMessage,
+    ChatChoice,
+    ChatChunkChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatDelta,
+)
+from levante.serving import ChoiceEnd, ChoiceStart, ChoiceText, Plan, usage_of
+
+router = APIRouter()
+
+
+@router.post("/v1/chat/completions", response_model=None)
+async def chat_completions(
+    body: ChatCompletionRequest, request: Request, state: State, caller: Caller
+) -> ChatCompletion | EventStreamResponse:
+    context = request_context(request, caller, "chat.completions")
+    plan = await state.service.prepare_chat(context, body)
+    completion_id = "chatcmpl-" + context.request_id.removeprefix("req_")
+    created = int(time.time())
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        events = _chunks(state, plan, completion_id, created, include_usage)
+        return EventStreamResponse(events)
+    choices = await unless_disconnected(request, state.service.collect(plan))
+    return ChatCompletion(
+        id=completion_id,
+        created=created,
+        model=plan.model.id,
+        choices=[
+            ChatChoice(
+                index=c.index,
+                message=AssistantMessage(content=c.text),
+                finish_reason=c.finish_reason,
+            )
+            for c in choices
+        ],
+        usage=usage_of(plan.meter),
+    )
+
+
+async def _chunks(
+    state: State, plan: Plan, completion_id: str, created: int, include_usage: bool
+) -> AsyncIterator[dict[str, Any]]:
+    def chunk(choice: ChatChunkChoice | None, **extra: Any) -> dict[str, Any]:
+        return ChatCompletionChunk(
+            id=completion_id,
+            created=created,
+            model=plan.model.id,
+            choices=[choice] if choice is not None else [],
+            **extra,
+        ).model_dump(exclude_none=False)
+
+    last = plan.generations[-1].index
+    async for item in state.service.stream(plan):
+        if isinstance(item, ChoiceStart):
+            yield chunk(
+                ChatChunkChoice(index=item.index, delta=ChatDelta(role="assistant", content=""))
+            )
+        elif isinstance(item, ChoiceText):
+            yield chunk(ChatChunkChoice(index=item.index, delta=ChatDelta(content=item.text)))
+        elif isinstance(item, ChoiceEnd):
+            end = ChatChunkChoice(
+                index=item.index,
+                delta=ChatDelta(),
+                finish_reason=item.finish_reason,
+            )
+            # Mistral's API puts usage on the final chunk; OpenAI's clients ask for a separate
+            # usage chunk with stream_options.include_usage.
+            if item.index == last and not include_usage:
+                yield chunk(end, usage=usage_of(plan.meter))
+            else:
+                yield chunk(end)
+    if include_usage:
+        yield chunk(None, usage=usage_of(plan.meter))

@@ -1,0 +1,66 @@
+"""What the HTTP layer holds for the life of the app, and the dependencies that read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from levante.api.metrics import Metrics
+from levante.engine import ModelRegistry
+from levante.errors import PermissionDeniedError
+from levante.serving import InferenceService, RequestContext
+from levante.settings import Settings
+from levante.storage import Database
+from levante.tenancy import KeyAuthenticator, Principal
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    database: Database
+    models: ModelRegistry
+    authenticator: KeyAuthenticator
+    service: InferenceService
+    metrics: Metrics
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.levante
+    return state
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def principal(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Principal:
+    """The caller behind ``Authorization: Bearer``; runs in the thread pool (it may query)."""
+    return state.authenticator.authenticate(_bearer(request))
+
+
+def admin_principal(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+    if not caller.is_admin:
+        raise PermissionDeniedError("this endpoint needs an admin API key")
+    return caller
+
+
+def request_id(request: Request) -> str:
+    rid: str = request.scope["state"]["request_id"]
+    return rid
+
+
+def request_context(request: Request, caller: Principal, endpoint: str) -> RequestContext:
+    return RequestContext(principal=caller, request_id=request_id(request), endpoint=endpoint)
+
+
+State = Annotated[AppState, Depends(app_state)]
+Caller = Annotated[Principal, Depends(principal)]
+Admin = Annotated[Principal, Depends(admin_principal)]

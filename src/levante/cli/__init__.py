@@ -1,0 +1,5 @@
+"""The ``levante`` command line."""
+
+from levante.cli.main import app, main
+
+__all__ = ["app", "main"]

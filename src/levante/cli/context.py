@@ -1,0 +1,45 @@
+"""What every command needs: settings, a migrated database, and clean error reporting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from levante.errors import LevanteError
+from levante.settings import Settings, load_settings
+from levante.storage import Database, upgrade
+
+console = Console()
+errors = Console(stderr=True)
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    """Show a LevanteError as one red line and exit 1, never as a traceback."""
+    try:
+        yield
+    except LevanteError as exc:
+        errors.print(f"[bold red]error:[/] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+def settings() -> Settings:
+    with handled():
+        return load_settings()
+
+
+@contextmanager
+def database(migrate: bool = True) -> Iterator[Database]:
+    """The configured database, migrated to the newest schema first (if auto_migrate)."""
+    config = settings()
+    db = Database(config.resolved_database_url)
+    try:
+        if migrate and config.auto_migrate:
+            upgrade(db.engine)
+        with handled():
+            yield db
+    finally:
+        db.dispose()

@@ -1,0 +1,176 @@
+"""``levante``: serve the platform and administer it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from levante import __version__
+from levante.cli.context import console, database, handled, settings
+from levante.cli.tenants import key_app, org_app
+from levante.errors import ConfigurationError
+from levante.metering import GroupBy, usage_report
+from levante.storage import current_revision, head_revision, upgrade
+from levante.tenancy import bootstrap, find_organization
+
+app = typer.Typer(
+    help="Levante: an OpenAI- and Mistral-compatible API on open-weight models, metered.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(org_app, name="org")
+app.add_typer(key_app, name="key")
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+models_app = typer.Typer(help="Models served here.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default: settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default: settings).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Gateway processes.")] = None,
+) -> None:
+    """Migrate the database, create an admin key on first start, and serve the API."""
+    import uvicorn
+
+    config = settings()
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with handled():
+        for model in config.models:
+            path = model.gguf_path()
+            if not path.is_file():
+                raise ConfigurationError(f"model '{model.id}': no file at {path}")
+    with database() as db:
+        issued = bootstrap(db, config.bootstrap_organization)
+    if issued is not None:
+        console.print(
+            Panel(
+                f"[bold]{issued.secret}[/]\n\nAn admin key for organisation "
+                f"'{config.bootstrap_organization}'. It is shown this once and never stored: "
+                "keep it. Use it as 'Authorization: Bearer <key>'.",
+                title="first start: admin API key",
+                expand=False,
+            ),
+            soft_wrap=True,
+        )
+    bind_host = host or config.host
+    bind_port = port if port is not None else config.port
+    console.print(f"serving on http://{bind_host}:{bind_port}/v1")
+    uvicorn.run(
+        "levante.api.app:create_app_from_env",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers or config.workers,
+        log_level=config.log_level,
+        timeout_graceful_shutdown=30,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply the migrations up to REVISION (default: the newest)."""
+    with database(migrate=False) as db:
+        upgrade(db.engine, revision)
+        console.print(f"database at revision {current_revision(db.engine)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the schema revision of the database and of this release."""
+    with database(migrate=False) as db:
+        console.print(f"database: {current_revision(db.engine)}  release: {head_revision()}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List the configured models and where their weights are."""
+    config = settings()
+    table = Table()
+    table.add_column("id", no_wrap=True)
+    for header in ("aliases", "context", "threads", "weights"):
+        table.add_column(header)
+    table.add_column("file", overflow="fold")
+    with handled():
+        for model in config.models:
+            path = model.gguf_path()
+            table.add_row(
+                model.id,
+                ", ".join(model.aliases),
+                str(model.context_length),
+                str(model.n_threads),
+                "present" if path.is_file() else "[red]missing[/]",
+                str(path),
+            )
+    console.print(table)
+
+
+@app.command()
+def usage(
+    org: Annotated[str, typer.Option("--org", "-o", help="Organisation id or slug.")],
+    start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD.")] = None,
+    group_by: Annotated[
+        list[GroupBy] | None, typer.Option("--group-by", "-g", help="Repeat to group by several.")
+    ] = None,
+) -> None:
+    """Show an organisation's usage as a table."""
+    groups = group_by or [GroupBy.DAY, GroupBy.MODEL]
+    first, last = _day(start, "start"), _day(end, "end")
+    with database() as db, db.session() as session:
+        organization = find_organization(session, org)
+        rows = usage_report(session, organization.id, start=first, end=last, group_by=groups)
+    table = Table(
+        *(g.value for g in groups),
+        "requests",
+        "prompt",
+        "cached",
+        "completion",
+        "total",
+        title=f"usage of {organization.slug}",
+    )
+    for row in rows:
+        table.add_row(
+            *(row.group[g.value] or "" for g in groups),
+            *(
+                f"{v:,}"
+                for v in (
+                    row.requests,
+                    row.prompt_tokens,
+                    row.cached_tokens,
+                    row.completion_tokens,
+                    row.total_tokens,
+                )
+            ),
+        )
+    console.print(table)
+
+
+def _day(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"'{value}' is not a date (YYYY-MM-DD)", param_hint=f"--{name}"
+        ) from None
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,127 @@
+"""``levante org …`` and ``levante key …``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from levante.cli.context import console, database
+from levante.storage import utcnow
+from levante.tenancy import (
+    DEFAULT_WORKSPACE,
+    create_api_key,
+    create_organization,
+    create_workspace,
+    find_organization,
+    list_api_keys,
+    list_organizations,
+    revoke_api_key,
+)
+
+org_app = typer.Typer(help="Organisations (customers) and their workspaces.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+
+OrgOption = Annotated[str, typer.Option("--org", "-o", help="Organisation id or slug.")]
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Argument(help="Display name.")],
+    slug: Annotated[
+        str | None, typer.Option(help="URL-safe short name (default: from name).")
+    ] = None,
+) -> None:
+    """Create an organisation with a 'default' workspace."""
+    with database() as db, db.session() as session:
+        org = create_organization(session, name, slug)
+        console.print(f"created organisation [bold]{org.name}[/] id={org.id} slug={org.slug}")
+
+
+@org_app.command("list")
+def org_list() -> None:
+    """List organisations."""
+    with database() as db, db.session() as session:
+        table = Table("slug", "name", "created")
+        table.add_column("id", no_wrap=True, min_width=24)
+        for org in list_organizations(session):
+            table.add_row(org.slug, org.name, org.created_at.isoformat(timespec="seconds"), org.id)
+        console.print(table)
+
+
+@org_app.command("workspace")
+def org_workspace(org: OrgOption, name: Annotated[str, typer.Argument()]) -> None:
+    """Add a workspace to an organisation."""
+    with database() as db, db.session() as session:
+        organization = find_organization(session, org)
+        ws = create_workspace(session, organization.id, name)
+        console.print(f"created workspace [bold]{ws.name}[/] id={ws.id}")
+
+
+@key_app.command("create")
+def key_create(
+    org: OrgOption,
+    name: Annotated[str, typer.Option("--name", "-n", help="What the key is for.")],
+    workspace: Annotated[str, typer.Option(help="Workspace id or name.")] = DEFAULT_WORKSPACE,
+    admin: Annotated[bool, typer.Option(help="May call /v1/admin endpoints.")] = False,
+    expires_in_days: Annotated[
+        int | None, typer.Option(min=1, help="Expire after this many days.")
+    ] = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Allow only this model (repeat).")
+    ] = None,
+) -> None:
+    """Create an API key; the secret is printed once and never stored."""
+    expires: datetime | None = (
+        utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
+    )
+    with database() as db, db.session() as session:
+        organization = find_organization(session, org)
+        issued = create_api_key(
+            session,
+            organization.id,
+            name,
+            workspace=workspace,
+            is_admin=admin,
+            expires_at=expires,
+            allowed_models=model or None,
+        )
+        console.print(f"created key {issued.key.id} for {organization.slug}; it is shown once:")
+        console.print(issued.secret, highlight=False, soft_wrap=True)
+
+
+@key_app.command("list")
+def key_list(
+    org: OrgOption,
+    all_keys: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+) -> None:
+    """List an organisation's keys (never their secrets)."""
+    with database() as db, db.session() as session:
+        organization = find_organization(session, org)
+        table = Table()
+        table.add_column("id", no_wrap=True, min_width=24)
+        for header in ("name", "prefix", "workspace", "admin", "models", "expires", "revoked"):
+            table.add_column(header)
+        for key in list_api_keys(session, organization.id, include_revoked=all_keys):
+            table.add_row(
+                key.id,
+                key.name,
+                key.display_prefix + "…",
+                key.workspace_id,
+                "yes" if key.is_admin else "",
+                ", ".join(key.allowed_models or []) or "all",
+                key.expires_at.isoformat(timespec="seconds") if key.expires_at else "",
+                key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
+            )
+        console.print(table)
+
+
+@key_app.command("revoke")
+def key_revoke(org: OrgOption, key_id: Annotated[str, typer.Argument()]) -> None:
+    """Revoke a key; it stops working at once on this node, within seconds on others."""
+    with database() as db, db.session() as session:
+        organization = find_organization(session, org)
+        key = revoke_api_key(session, organization.id, key_id)
+        console.print(f"revoked {key.id} ({key.name})")

@@ -1,0 +1,30 @@
+"""Model engines: the narrow interface the API uses, the llama.cpp engine and the registry."""
+
+from levante.engine.base import (
+    ChatTurn,
+    Engine,
+    EngineInfo,
+    Finished,
+    GenerationEvent,
+    GenerationRequest,
+    OutputConstraint,
+    Prefilled,
+    SamplingParams,
+    TextDelta,
+)
+from levante.engine.registry import ModelRegistry, ServedModel
+
+__all__ = [
+    "ChatTurn",
+    "Engine",
+    "EngineInfo",
+    "Finished",
+    "GenerationEvent",
+    "GenerationRequest",
+    "ModelRegistry",
+    "OutputConstraint",
+    "Prefilled",
+    "SamplingParams",
+    "ServedModel",
+    "TextDelta",
+]

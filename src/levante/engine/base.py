@@ -1,0 +1,119 @@
+"""The engine interface: what the serving layer may ask of a model, and nothing more.
+
+An engine turns prompt tokens into a stream of text with exact token counts. It knows nothing
+of HTTP, tenants or money.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+FinishReason = Literal["stop", "length", "model_length", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingParams:
+    """How to pick each next token; ``temperature == 0`` means greedy."""
+
+    temperature: float = 0.7
+    top_p: float = 1.0
+    top_k: int = 0
+    min_p: float = 0.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutputConstraint:
+    """Restrict the output to JSON: any object, or one that matches ``schema``."""
+
+    kind: Literal["json_object", "json_schema"]
+    schema: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    prompt_tokens: Sequence[int]
+    max_tokens: int
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    stop: tuple[str, ...] = ()
+    constraint: OutputConstraint | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Prefilled:
+    """The prompt is in the model's cache; ``cached_tokens`` of it were reused, not computed."""
+
+    cached_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """New text, and how many completion tokens have been produced so far."""
+
+    text: str
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The last event of every stream, also of a cancelled one (``finish_reason`` None)."""
+
+    finish_reason: FinishReason | None
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+
+
+GenerationEvent = Prefilled | TextDelta | Finished
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTurn:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class EngineInfo:
+    """What an engine can do, read from the model file where possible."""
+
+    context_length: int
+    chat_template: bool
+    fill_in_the_middle: bool = False
+
+
+class Engine(Protocol):
+    """One loaded model."""
+
+    @property
+    def info(self) -> EngineInfo: ...
+
+    @property
+    def queue_depth(self) -> int:
+        """Requests admitted but not yet running."""
+        ...
+
+    def render_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> str:
+        """Apply the model's own chat template."""
+        ...
+
+    def tokenize(self, text: str, *, special: bool = True) -> list[int]: ...
+
+    def check_constraint(self, constraint: OutputConstraint) -> None:
+        """Raise ``InvalidRequestError`` if the engine cannot enforce the constraint."""
+        ...
+
+    def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+        """Stream the completion; closing the iterator early cancels the generation.
+
+        The stream always ends with one :class:`Finished` unless it is closed first; raises
+        ``OverloadedError`` at once when the engine's queue is full.
+        """
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,128 @@
+"""The one error hierarchy of Levante.
+
+Every error a client can cause or see is a :class:`LevanteError`. Each class carries the HTTP
+status and the Mistral-style error ``type`` it maps to; the HTTP layer maps them once, in
+``levante.api.errors``, to the body ``{"object": "error", "message", "type", "param", "code"}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class LevanteError(Exception):
+    """Base class of every error Levante raises on purpose."""
+
+    status_code: ClassVar[int] = 500
+    error_type: ClassVar[str] = "server_error"
+    default_code: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+        detail: list[dict[str, Any]] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+        self.headers = headers or {}
+        self.detail = detail
+
+
+class ConfigurationError(LevanteError):
+    """The settings or the files they name are unusable."""
+
+    default_code = "configuration_error"
+
+
+class InvalidRequestError(LevanteError):
+    """The request is well-formed but cannot be served as asked (400)."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+    default_code = "invalid_request"
+
+
+class ContextLengthExceededError(InvalidRequestError):
+    """The prompt, or prompt plus ``max_tokens``, does not fit the model's context."""
+
+    default_code = "context_length_exceeded"
+
+
+class ValidationFailedError(LevanteError):
+    """A field of the request fails validation (422)."""
+
+    status_code = 422
+    error_type = "invalid_request_error"
+    default_code = "validation_error"
+
+
+class AuthenticationError(LevanteError):
+    """No API key, or one that is unknown, revoked or expired (401)."""
+
+    status_code = 401
+    error_type = "authentication_error"
+    default_code = "invalid_api_key"
+
+
+class PermissionDeniedError(LevanteError):
+    """The key is valid but may not do this (403)."""
+
+    status_code = 403
+    error_type = "authentication_error"
+    default_code = "permission_denied"
+
+
+class NotFoundError(LevanteError):
+    """The named resource does not exist, or is not visible to the caller (404)."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    default_code = "not_found"
+
+
+class ModelNotFoundError(NotFoundError):
+    default_code = "model_not_found"
+
+
+class ConflictError(LevanteError):
+    """The resource already exists (409)."""
+
+    status_code = 409
+    error_type = "invalid_request_error"
+    default_code = "conflict"
+
+
+class PayloadTooLargeError(LevanteError):
+    """The request body is larger than ``max_request_bytes`` (413)."""
+
+    status_code = 413
+    error_type = "invalid_request_error"
+    default_code = "payload_too_large"
+
+
+class RateLimitedError(LevanteError):
+    """Too many requests for a limit; ``Retry-After`` says when to come back (429)."""
+
+    status_code = 429
+    error_type = "rate_limit_error"
+    default_code = "rate_limited"
+
+
+class OverloadedError(LevanteError):
+    """The model's queue is full; the client should retry later (503)."""
+
+    status_code = 503
+    error_type = "server_error"
+    default_code = "overloaded"
+
+
+class EngineError(LevanteError):
+    """The model engine failed while serving a request (500)."""
+
+    default_code = "engine_error"

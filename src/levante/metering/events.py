@@ -1,0 +1,39 @@
+"""The usage event: what one metered request consumed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class UsageStatus(StrEnum):
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    """One request that reached a model. Token counts are those reported to the client."""
+
+    request_id: str
+    organization_id: str
+    workspace_id: str | None
+    api_key_id: str | None
+    product: str
+    endpoint: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    status: UsageStatus
+    finish_reason: str | None
+    stream: bool
+    time_to_first_token_ms: int | None
+    duration_ms: int
+    started_at: datetime
+    finished_at: datetime
+    end_user: str | None = None
+    metadata: dict[str, Any] | None = None

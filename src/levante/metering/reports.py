@@ -1,0 +1,93 @@
+"""Reading usage back: totals grouped by day, model, workspace or key, for one organisation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from levante.storage.models import UsageRecord
+
+
+class GroupBy(StrEnum):
+    DAY = "day"
+    MODEL = "model"
+    WORKSPACE = "workspace"
+    KEY = "key"
+
+
+_COLUMNS: dict[GroupBy, Any] = {
+    GroupBy.DAY: UsageRecord.usage_date,
+    GroupBy.MODEL: UsageRecord.model,
+    GroupBy.WORKSPACE: UsageRecord.workspace_id,
+    GroupBy.KEY: UsageRecord.api_key_id,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRow:
+    group: dict[str, str | None]
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def usage_report(
+    session: Session,
+    organization_id: str,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    group_by: Sequence[GroupBy] = (GroupBy.DAY, GroupBy.MODEL),
+    workspace_id: str | None = None,
+) -> list[UsageRow]:
+    """Usage of one organisation between ``start`` and ``end`` (both inclusive, UTC days)."""
+    groups = list(dict.fromkeys(group_by))
+    columns = [_COLUMNS[g].label(g.value) for g in groups]
+    query = select(
+        *columns,
+        func.count().label("requests"),
+        func.coalesce(func.sum(UsageRecord.prompt_tokens), 0).label("prompt_tokens"),
+        func.coalesce(func.sum(UsageRecord.completion_tokens), 0).label("completion_tokens"),
+        func.coalesce(func.sum(UsageRecord.cached_tokens), 0).label("cached_tokens"),
+    ).where(UsageRecord.organization_id == organization_id)
+    if workspace_id is not None:
+        query = query.where(UsageRecord.workspace_id == workspace_id)
+    if start is not None:
+        query = query.where(UsageRecord.usage_date >= start)
+    if end is not None:
+        query = query.where(UsageRecord.usage_date <= end)
+    if columns:
+        query = query.group_by(*columns).order_by(*columns)
+    rows = []
+    for result in session.execute(query).mappings():
+        if not columns and result["requests"] == 0:
+            continue
+        rows.append(
+            UsageRow(
+                group={g.value: _text(result[g.value]) for g in groups},
+                requests=int(result["requests"]),
+                prompt_tokens=int(result["prompt_tokens"]),
+                completion_tokens=int(result["completion_tokens"]),
+                cached_tokens=int(result["cached_tokens"]),
+            )
+        )
+    return rows
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)

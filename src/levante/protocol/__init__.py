@@ -1,0 +1,36 @@
+"""The wire protocol: request and response models of the OpenAI- and Mistral-compatible API."""
+
+from levante.protocol.chat import (
+    AssistantMessage,
+    ChatChoice,
+    ChatChunkChoice,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatDelta,
+    ChatMessage,
+)
+from levante.protocol.common import ResponseFormat, Usage
+from levante.protocol.completions import Completion, CompletionChoice, CompletionRequest
+from levante.protocol.models import ModelCapabilities, ModelCard, ModelList
+from levante.protocol.sampling_fields import SamplingFields
+
+__all__ = [
+    "AssistantMessage",
+    "ChatChoice",
+    "ChatChunkChoice",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatCompletionRequest",
+    "ChatDelta",
+    "ChatMessage",
+    "Completion",
+    "CompletionChoice",
+    "CompletionRequest",
+    "ModelCapabilities",
+    "ModelCard",
+    "ModelList",
+    "ResponseFormat",
+    "SamplingFields",
+    "Usage",
+]

@@ -1,0 +1,30 @@
+"""Serving: turns protocol requests into metered engine generations. No HTTP here."""
+
+from levante.serving.metered import MeteredRequest, RequestContext
+from levante.serving.observer import NullObserver, Observer
+from levante.serving.plan import (
+    Choice,
+    ChoiceEnd,
+    ChoiceStart,
+    ChoiceText,
+    Plan,
+    StreamItem,
+    usage_of,
+)
+from levante.serving.service import SAFE_PROMPT, InferenceService
+
+__all__ = [
+    "SAFE_PROMPT",
+    "Choice",
+    "ChoiceEnd",
+    "ChoiceStart",
+    "ChoiceText",
+    "InferenceService",
+    "MeteredRequest",
+    "NullObserver",
+    "Observer",
+    "Plan",
+    "RequestContext",
+    "StreamItem",
+    "usage_of",
+]

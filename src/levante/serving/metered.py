@@ -1,0 +1,130 @@
+"""Metering one request: whatever happens to it, exactly one usage event is written."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from levante.engine import Engine, Finished, GenerationEvent, GenerationRequest, Prefilled
+from levante.metering import UsageEvent, UsageRecorder, UsageStatus
+from levante.serving.observer import Observer
+from levante.storage import utcnow
+from levante.tenancy import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Who asked, under which request id, on which endpoint."""
+
+    principal: Principal
+    request_id: str
+    endpoint: str
+    product: str = "api"
+
+
+class MeteredRequest:
+    """Counts the tokens of every generation of one request and records them once.
+
+    A request may run several generations (``n`` choices, several prompts); counts add up.
+    :meth:`finish` records the event; it is shielded from cancellation, so a client that
+    disconnects mid-stream is still billed for the tokens the model produced.
+    """
+
+    def __init__(
+        self,
+        recorder: UsageRecorder,
+        context: RequestContext,
+        *,
+        model: str,
+        stream: bool,
+        end_user: str | None,
+        metadata: dict[str, Any] | None,
+        observer: Observer,
+    ) -> None:
+        self._recorder = recorder
+        self._context = context
+        self._model = model
+        self._stream = stream
+        self._end_user = end_user
+        self._metadata = metadata
+        self._observer = observer
+        self._started_at = utcnow()
+        self._t0 = time.perf_counter()
+        self._first_token_s: float | None = None
+        self._recorded = False
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.cached_tokens = 0
+        self.last_finish_reason: str | None = None
+        self.reached_model = False
+
+    async def run(
+        self, engine: Engine, request: GenerationRequest, *, count_prompt: bool = True
+    ) -> AsyncGenerator[GenerationEvent, None]:
+        """Run one generation, counting as it goes; re-yields the engine's events.
+
+        The prompt counts once it reached the model (``Prefilled``); a request that waited in
+        the queue and was cancelled there costs nothing.
+        """
+        base = self.completion_tokens
+        events = engine.generate(request)
+        async with aclosing(events):
+            async for event in events:
+                if isinstance(event, Prefilled):
+                    self.reached_model = True
+                    if count_prompt:
+                        self.prompt_tokens += len(request.prompt_tokens)
+                        self.cached_tokens += event.cached_tokens
+                else:
+                    self.completion_tokens = base + event.completion_tokens
+                    if isinstance(event, Finished):
+                        self.last_finish_reason = event.finish_reason
+                    elif self._first_token_s is None:
+                        self._first_token_s = time.perf_counter() - self._t0
+                        self._observer.first_token(self._model, self._first_token_s)
+                yield event
+
+    async def finish(self, status: UsageStatus) -> None:
+        """Record the usage event (once; later calls do nothing)."""
+        if self._recorded or not self.reached_model:
+            return
+        self._recorded = True
+        event = UsageEvent(
+            request_id=self._context.request_id,
+            organization_id=self._context.principal.organization_id,
+            workspace_id=self._context.principal.workspace_id,
+            api_key_id=self._context.principal.api_key_id,
+            product=self._context.product,
+            endpoint=self._context.endpoint,
+            model=self._model,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            cached_tokens=self.cached_tokens,
+            status=status,
+            finish_reason=self.last_finish_reason if status is UsageStatus.COMPLETED else None,
+            stream=self._stream,
+            time_to_first_token_ms=(
+                round(self._first_token_s * 1000) if self._first_token_s is not None else None
+            ),
+            duration_ms=round((time.perf_counter() - self._t0) * 1000),
+            started_at=self._started_at,
+            finished_at=utcnow(),
+            end_user=self._end_user,
+            metadata=self._metadata,
+        )
+        self._observer.finished(
+            model=self._model,
+            endpoint=self._context.endpoint,
+            status=status.value,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            cached_tokens=self.cached_tokens,
+            seconds=time.perf_counter() - self._t0,
+        )
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self._recorder.record, event)

@@ -1,0 +1,110 @@
+"""Running a prepared request: its generations, collected or streamed, metered once.
+
+Chat and text completions differ only in how prompts are built and how results are shaped;
+both become a :class:`Plan` of generations whose outcome is a sequence of :class:`StreamItem`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass
+
+import anyio
+
+from levante.engine import Finished, GenerationRequest, ServedModel, TextDelta
+from levante.metering import UsageStatus
+from levante.protocol import Usage
+from levante.serving.metered import MeteredRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """One choice: its index in the response, and whether its prompt is counted in usage
+    (the ``n`` choices of one prompt share the prompt's tokens)."""
+
+    index: int
+    request: GenerationRequest
+    counts_prompt: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    model: ServedModel
+    generations: tuple[Generation, ...]
+    meter: MeteredRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceText:
+    index: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceEnd:
+    index: int
+    finish_reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceStart:
+    index: int
+
+
+StreamItem = ChoiceStart | ChoiceText | ChoiceEnd
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    index: int
+    text: str
+    finish_reason: str
+
+
+def usage_of(meter: MeteredRequest) -> Usage:
+    return Usage.of(meter.prompt_tokens, meter.completion_tokens, meter.cached_tokens)
+
+
+async def stream_plan(plan: Plan) -> AsyncGenerator[StreamItem, None]:
+    """Yield every choice's start, text and end, in order; records usage however it ends."""
+    status = UsageStatus.FAILED
+    try:
+        for generation in plan.generations:
+            yield ChoiceStart(generation.index)
+            finish = "error"
+            events = plan.meter.run(
+                plan.model.engine, generation.request, count_prompt=generation.counts_prompt
+            )
+            async with aclosing(events):
+                async for event in events:
+                    if isinstance(event, TextDelta):
+                        yield ChoiceText(generation.index, event.text)
+                    elif isinstance(event, Finished):
+                        finish = event.finish_reason or "error"
+            yield ChoiceEnd(generation.index, finish)
+        status = UsageStatus.COMPLETED
+    except anyio.get_cancelled_exc_class():
+        status = UsageStatus.CANCELLED
+        raise
+    except GeneratorExit:
+        status = UsageStatus.CANCELLED
+        raise
+    finally:
+        await plan.meter.finish(status)
+
+
+async def collect_plan(plan: Plan) -> list[Choice]:
+    """Run every generation to its end and return the choices."""
+    texts: dict[int, list[str]] = {}
+    finishes: dict[int, str] = {}
+    items = stream_plan(plan)
+    async with aclosing(items):
+        async for item in items:
+            if isinstance(item, ChoiceStart):
+                texts[item.index] = []
+            elif isinstance(item, ChoiceText):
+                texts[item.index].append(item.text)
+            else:
+                finishes[item.index] = item.finish_reason
+    return [Choice(i, "".join(parts), finishes[i]) for i, parts in texts.items()]

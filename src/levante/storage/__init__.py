@@ -1,0 +1,16 @@
+"""Persistence: the schema, its migrations, and database sessions."""
+
+from levante.storage.database import Database, create_db_engine
+from levante.storage.ids import new_id
+from levante.storage.migrate import current_revision, head_revision, upgrade
+from levante.storage.types import utcnow
+
+__all__ = [
+    "Database",
+    "create_db_engine",
+    "current_revision",
+    "head_revision",
+    "new_id",
+    "upgrade",
+    "utcnow",
+]

@@ -1,0 +1,37 @@
+"""Tenancy: organisations, workspaces, users with roles, and API keys."""
+
+from levante.tenancy.auth import KeyAuthenticator
+from levante.tenancy.bootstrap import bootstrap
+from levante.tenancy.principal import Principal
+from levante.tenancy.service import (
+    DEFAULT_WORKSPACE,
+    IssuedKey,
+    add_member,
+    create_api_key,
+    create_organization,
+    create_workspace,
+    find_organization,
+    find_workspace,
+    get_api_key,
+    list_api_keys,
+    list_organizations,
+    revoke_api_key,
+)
+
+__all__ = [
+    "DEFAULT_WORKSPACE",
+    "IssuedKey",
+    "KeyAuthenticator",
+    "Principal",
+    "add_member",
+    "bootstrap",
+    "create_api_key",
+    "create_organization",
+    "create_workspace",
+    "find_organization",
+    "find_workspace",
+    "get_api_key",
+    "list_api_keys",
+    "list_organizations",
+    "revoke_api_key",
+]

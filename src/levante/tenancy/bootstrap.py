@@ -1,0 +1,20 @@
+"""First start: an empty database gets a default organisation and one admin key."""
+
+from __future__ import annotations
+
+from levante.storage import Database
+from levante.tenancy.service import (
+    IssuedKey,
+    count_organizations,
+    create_api_key,
+    create_organization,
+)
+
+
+def bootstrap(database: Database, organization_name: str) -> IssuedKey | None:
+    """Create the default organisation and an admin key if no organisation exists yet."""
+    with database.session() as session:
+        if count_organizations(session) > 0:
+            return None
+        org = create_organization(session, organization_name)
+        return create_api_key(session, org.id, "bootstrap admin key", is_admin=True)

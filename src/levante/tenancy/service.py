@@ -1,0 +1,181 @@
+"""Organisations, workspaces, users and API keys: the operations on them, scoped by tenant.
+
+Every function that touches another tenant's rows takes the caller's organisation id and
+answers ``NotFoundError`` for rows outside it, so one tenant cannot even learn that another's
+key exists.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from levante.errors import ConflictError, InvalidRequestError, NotFoundError
+from levante.storage import new_id, utcnow
+from levante.storage.models import ApiKey, Membership, Organization, Role, User, Workspace
+from levante.tenancy.keys import display_prefix, generate_secret, hash_secret
+
+DEFAULT_WORKSPACE = "default"
+_SLUG_RE = re.compile(r"[^a-z0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A newly created key: the row, and the secret that is shown this one time."""
+
+    key: ApiKey
+    secret: str
+
+
+def slugify(name: str) -> str:
+    slug = _SLUG_RE.sub("-", name.lower()).strip("-")[:64]
+    if not slug:
+        raise InvalidRequestError(f"'{name}' gives an empty slug", param="name")
+    return slug
+
+
+def create_organization(session: Session, name: str, slug: str | None = None) -> Organization:
+    """Create an organisation with its default workspace."""
+    name = name.strip()
+    if not name:
+        raise InvalidRequestError("an organisation needs a name", param="name")
+    slug = slugify(slug or name)
+    if session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
+        raise ConflictError(f"an organisation with slug '{slug}' exists", param="slug")
+    org = Organization(id=new_id("org"), name=name, slug=slug)
+    session.add(org)
+    session.add(Workspace(id=new_id("ws"), organization_id=org.id, name=DEFAULT_WORKSPACE))
+    session.flush()
+    return org
+
+
+def find_organization(session: Session, ref: str) -> Organization:
+    """An organisation by id or slug."""
+    org = session.scalar(
+        select(Organization).where((Organization.id == ref) | (Organization.slug == ref))
+    )
+    if org is None:
+        raise NotFoundError(f"no organisation '{ref}'", param="organization")
+    return org
+
+
+def list_organizations(session: Session) -> Sequence[Organization]:
+    return session.scalars(select(Organization).order_by(Organization.created_at)).all()
+
+
+def count_organizations(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Organization)) or 0
+
+
+def create_workspace(session: Session, organization_id: str, name: str) -> Workspace:
+    name = name.strip()
+    if not name:
+        raise InvalidRequestError("a workspace needs a name", param="name")
+    exists = session.scalar(
+        select(Workspace.id).where(
+            Workspace.organization_id == organization_id, Workspace.name == name
+        )
+    )
+    if exists is not None:
+        raise ConflictError(f"workspace '{name}' exists", param="name")
+    workspace = Workspace(id=new_id("ws"), organization_id=organization_id, name=name)
+    session.add(workspace)
+    session.flush()
+    return workspace
+
+
+def find_workspace(session: Session, organization_id: str, ref: str) -> Workspace:
+    """A workspace of the organisation, by id or name."""
+    workspace = session.scalar(
+        select(Workspace).where(
+            Workspace.organization_id == organization_id,
+            (Workspace.id == ref) | (Workspace.name == ref),
+        )
+    )
+    if workspace is None:
+        raise NotFoundError(f"no workspace '{ref}' in this organisation", param="workspace")
+    return workspace
+
+
+def create_api_key(
+    session: Session,
+    organization_id: str,
+    name: str,
+    *,
+    workspace: str = DEFAULT_WORKSPACE,
+    is_admin: bool = False,
+    expires_at: datetime | None = None,
+    allowed_models: Sequence[str] | None = None,
+) -> IssuedKey:
+    """Issue a key in one of the organisation's workspaces."""
+    name = name.strip()
+    if not name:
+        raise InvalidRequestError("an API key needs a name", param="name")
+    if expires_at is not None and expires_at <= utcnow():
+        raise InvalidRequestError("expiry must lie in the future", param="expires_at")
+    ws = find_workspace(session, organization_id, workspace)
+    secret = generate_secret()
+    key = ApiKey(
+        id=new_id("key"),
+        organization_id=organization_id,
+        workspace_id=ws.id,
+        name=name,
+        secret_hash=hash_secret(secret),
+        display_prefix=display_prefix(secret),
+        is_admin=is_admin,
+        expires_at=expires_at,
+        allowed_models=sorted(set(allowed_models)) if allowed_models else None,
+    )
+    session.add(key)
+    session.flush()
+    return IssuedKey(key=key, secret=secret)
+
+
+def list_api_keys(
+    session: Session, organization_id: str, *, include_revoked: bool = False
+) -> Sequence[ApiKey]:
+    query = select(ApiKey).where(ApiKey.organization_id == organization_id)
+    if not include_revoked:
+        query = query.where(ApiKey.revoked_at.is_(None))
+    return session.scalars(query.order_by(ApiKey.created_at, ApiKey.id)).all()
+
+
+def get_api_key(session: Session, organization_id: str, key_id: str) -> ApiKey:
+    key = session.scalar(
+        select(ApiKey).where(ApiKey.id == key_id, ApiKey.organization_id == organization_id)
+    )
+    if key is None:
+        raise NotFoundError(f"no API key '{key_id}'", param="key_id")
+    return key
+
+
+def revoke_api_key(session: Session, organization_id: str, key_id: str) -> ApiKey:
+    """Revoke a key of the organisation; revoking twice keeps the first time."""
+    key = get_api_key(session, organization_id, key_id)
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key
+
+
+def add_member(
+    session: Session, organization_id: str, email: str, role: Role, name: str = ""
+) -> User:
+    """Add a user (created on first use) to an organisation with a role."""
+    email = email.strip().lower()
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(id=new_id("user"), email=email, name=name)
+        session.add(user)
+        session.flush()
+    existing = session.get(Membership, (user.id, organization_id))
+    if existing is not None:
+        existing.role = role.value
+    else:
+        session.add(Membership(user_id=user.id, organization_id=organization_id, role=role.value))
+    session.flush()
+    return user

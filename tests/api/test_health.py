@@ -1,0 +1,53 @@
+"""Health, readiness and metrics; none of them waits for a busy model."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from fastapi.testclient import TestClient
+
+from tests.helpers import Tenant, chat_body
+
+
+def test_health_and_ready(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": True, "models": True}
+    assert client.get("/healthz").headers["x-request-id"].startswith("req_")
+
+
+def test_metrics_count_requests_tokens_and_first_tokens(client: TestClient, tenant: Tenant) -> None:
+    client.post("/v1/chat/completions", json=chat_body(), headers=tenant.headers())
+    text = client.get("/metrics").text
+    assert (
+        'levante_http_requests_total{method="POST",route="/v1/chat/completions",status="200"} 1.0'
+        in text
+    )
+    assert 'levante_tokens_total{kind="completion",model="smollm2-135m-instruct"}' in text
+    assert "levante_time_to_first_token_seconds_count" in text
+    assert 'levante_queue_depth{model="smollm2-135m-instruct"} 0.0' in text
+
+
+def test_a_long_generation_blocks_neither_health_nor_metrics(
+    client: TestClient, tenant: Tenant
+) -> None:
+    body = chat_body("Write a very long story about the sea.", max_tokens=400, temperature=0.8)
+    done = threading.Event()
+
+    def generate() -> None:
+        client.post("/v1/chat/completions", json=body, headers=tenant.headers())
+        done.set()
+
+    worker = threading.Thread(target=generate)
+    worker.start()
+    time.sleep(0.3)  # let the generation start
+    answered_while_busy = 0
+    while not done.is_set() and answered_while_busy < 5:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/metrics").status_code == 200
+        assert client.get("/v1/models", headers=tenant.headers()).status_code == 200
+        answered_while_busy += not done.is_set()
+    worker.join()
+    assert answered_while_busy > 0

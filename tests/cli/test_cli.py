@@ -1,0 +1,98 @@
+"""The ``levante`` command line against a real database."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from levante.cli import app
+from levante.metering import UsageEvent, UsageRecorder, UsageStatus
+from levante.storage import Database, utcnow
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _use_test_database(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
+    monkeypatch.setenv("LEVANTE_DATABASE_URL", database_url)
+    monkeypatch.setenv("LEVANTE_CONFIG_FILE", "/nonexistent.toml")
+
+
+def _ok(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_org_and_key_lifecycle(database: Database) -> None:
+    assert "created organisation" in _ok("org", "create", "Acme Corp")
+    assert "acme-corp" in _ok("org", "list")
+    out = _ok(
+        "key", "create", "--org", "acme-corp", "--name", "ci", "--model", "smollm2-135m-instruct"
+    )
+    secret = re.search(r"lv-\S+", out)
+    key_id = re.search(r"key_\w+", out)
+    assert secret
+    assert key_id
+    listing = _ok("key", "list", "--org", "acme-corp")
+    assert key_id.group() in listing
+    assert secret.group() not in listing
+    assert "revoked" in _ok("key", "revoke", "--org", "acme-corp", key_id.group())
+    assert key_id.group() not in _ok("key", "list", "--org", "acme-corp")
+    assert key_id.group() in _ok("key", "list", "--org", "acme-corp", "--all")
+
+
+def test_errors_are_one_line_not_tracebacks(database: Database) -> None:
+    result = runner.invoke(app, ["key", "create", "--org", "nobody", "--name", "x"])
+    assert result.exit_code == 1
+    assert "no organisation 'nobody'" in result.output
+    assert "Traceback" not in result.output
+    _ok("org", "create", "Acme")
+    duplicate = runner.invoke(app, ["org", "create", "Acme"])
+    assert duplicate.exit_code == 1
+    bad_date = runner.invoke(app, ["usage", "--org", "acme", "--start", "soon"])
+    assert bad_date.exit_code == 2
+
+
+def test_usage_table(database: Database) -> None:
+    _ok("org", "create", "Acme")
+    with database.session() as session:
+        from levante.tenancy import find_organization
+
+        org_id = find_organization(session, "acme").id
+    now = utcnow()
+    UsageRecorder(database).record(
+        UsageEvent(
+            request_id="req_cli",
+            organization_id=org_id,
+            workspace_id=None,
+            api_key_id=None,
+            product="api",
+            endpoint="chat.completions",
+            model="smollm2-135m-instruct",
+            prompt_tokens=1234,
+            completion_tokens=56,
+            cached_tokens=0,
+            status=UsageStatus.COMPLETED,
+            finish_reason="stop",
+            stream=False,
+            time_to_first_token_ms=1,
+            duration_ms=2,
+            started_at=now,
+            finished_at=now,
+        )
+    )
+    out = _ok("usage", "--org", "acme", "-g", "model")
+    assert "smollm2-135m-instruct" in out
+    assert "1,234" in out
+    assert "1,290" in out
+
+
+def test_models_list_and_db_commands(database: Database) -> None:
+    out = _ok("models", "list")
+    assert "smollm2-135m-instruct" in out
+    assert "present" in out
+    assert "0001" in _ok("db", "upgrade")
+    assert "database: 0001" in _ok("db", "current")

@@ -1,0 +1,96 @@
+"""The llama.cpp engine on the real SmolLM2 model, greedy."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from levante.engine import (
+    ChatTurn,
+    Finished,
+    GenerationEvent,
+    GenerationRequest,
+    ModelRegistry,
+    Prefilled,
+    SamplingParams,
+    TextDelta,
+)
+from levante.errors import InvalidRequestError, ModelNotFoundError
+
+GREEDY = SamplingParams(temperature=0, seed=1)
+
+
+def _prompt(registry: ModelRegistry, question: str) -> list[int]:
+    engine = registry.get("smollm2").engine
+    return engine.tokenize(engine.render_chat([ChatTurn("user", question)]))
+
+
+async def _collect(registry: ModelRegistry, request: GenerationRequest) -> list[GenerationEvent]:
+    events = []
+    async for event in registry.get("smollm2").engine.generate(request):
+        events.append(event)
+    return events
+
+
+def test_chat_template_comes_from_the_gguf(model_registry: ModelRegistry) -> None:
+    engine = model_registry.get("smollm2").engine
+    text = engine.render_chat([ChatTurn("user", "Hi")])
+    assert text.endswith("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
+
+
+def test_events_and_counts(model_registry: ModelRegistry) -> None:
+    request = GenerationRequest(
+        _prompt(model_registry, "What is the capital of France? Answer in one word."), 12, GREEDY
+    )
+    events = anyio.run(_collect, model_registry, request)
+    assert isinstance(events[0], Prefilled)
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    deltas = [e for e in events if isinstance(e, TextDelta)]
+    assert deltas
+    assert finished.completion_tokens == deltas[-1].completion_tokens <= 12
+    assert finished.prompt_tokens == len(request.prompt_tokens)
+    assert "Paris" in "".join(d.text for d in deltas)
+
+
+def test_same_prompt_again_is_served_from_cache(model_registry: ModelRegistry) -> None:
+    request = GenerationRequest(_prompt(model_registry, "Name a colour."), 4, GREEDY)
+    anyio.run(_collect, model_registry, request)
+    events = anyio.run(_collect, model_registry, request)
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    assert finished.cached_tokens == len(request.prompt_tokens) - 1
+
+
+def test_closing_the_stream_stops_generation(model_registry: ModelRegistry) -> None:
+    request = GenerationRequest(_prompt(model_registry, "Tell a long story."), 500, GREEDY)
+
+    async def take_three() -> None:
+        stream = model_registry.get("smollm2").engine.generate(request)
+        seen = 0
+        async for event in stream:
+            seen += isinstance(event, TextDelta)
+            if seen == 3:
+                break
+        await stream.aclose()
+
+    anyio.run(take_three)
+    # The worker is free again: a new request completes promptly.
+    events = anyio.run(
+        _collect, model_registry, GenerationRequest(_prompt(model_registry, "Hi"), 2, GREEDY)
+    )
+    assert isinstance(events[-1], Finished)
+
+
+def test_unknown_names_are_errors(model_registry: ModelRegistry) -> None:
+    with pytest.raises(ModelNotFoundError):
+        model_registry.get("gpt-4o")
+
+
+def test_a_schema_that_cannot_be_compiled_is_rejected(model_registry: ModelRegistry) -> None:
+    from levante.engine import OutputConstraint
+
+    bad = OutputConstraint("json_schema", {"type": "object", "properties": {"a": {"$ref": "#/x"}}})
+    request = GenerationRequest(_prompt(model_registry, "Hi"), 2, GREEDY, constraint=bad)
+    with pytest.raises(InvalidRequestError):
+        anyio.run(_collect, model_registry, request)

@@ -1,0 +1,46 @@
+"""Helpers the tests share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from levante.settings import EMBEDDED_MODEL_ID
+from levante.storage import Database
+from levante.tenancy import create_api_key, create_organization
+
+MODEL = EMBEDDED_MODEL_ID
+
+
+@dataclass
+class Tenant:
+    """An organisation with an admin key and an inference key."""
+
+    organization_id: str
+    admin_key: str
+    key: str
+    key_id: str
+
+    def headers(self, admin: bool = False) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.admin_key if admin else self.key}"}
+
+
+def make_tenant(database: Database, name: str) -> Tenant:
+    with database.session() as session:
+        org = create_organization(session, name)
+        admin = create_api_key(session, org.id, "admin", is_admin=True)
+        key = create_api_key(session, org.id, "app")
+        return Tenant(org.id, admin.secret, key.secret, key.key.id)
+
+
+def chat_body(
+    content: str = "What is the capital of France? Answer in one word.", **extra: object
+) -> dict[str, object]:
+    body: dict[str, object] = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": content}],
+        "temperature": 0,
+        "random_seed": 7,
+        "max_tokens": 16,
+    }
+    body.update(extra)
+    return body
