@@ -7,7 +7,6 @@ from datetime import date
 from typing import Annotated
 
 import typer
-from rich.panel import Panel
 from rich.table import Table
 
 from levante import __version__
@@ -59,15 +58,11 @@ def serve(
         issued = bootstrap(db, config.bootstrap_organization)
     if issued is not None:
         console.print(
-            Panel(
-                f"[bold]{issued.secret}[/]\n\nAn admin key for organisation "
-                f"'{config.bootstrap_organization}'. It is shown this once and never stored: "
-                "keep it. Use it as 'Authorization: Bearer <key>'.",
-                title="first start: admin API key",
-                expand=False,
-            ),
-            soft_wrap=True,
+            f"[bold]First start:[/] created organisation '{config.bootstrap_organization}' and "
+            "an admin API key. It is shown this once and stored only as a hash; keep it and "
+            "send it as 'Authorization: Bearer <key>':"
         )
+        console.print(issued.secret, highlight=False, soft_wrap=True)
     bind_host = host or config.host
     bind_port = port if port is not None else config.port
     console.print(f"serving on http://{bind_host}:{bind_port}/v1")

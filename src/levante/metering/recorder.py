@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,28 +23,10 @@ class UsageRecorder:
 
     def record(self, event: UsageEvent) -> bool:
         """Write the event; returns False when the request id was already recorded."""
-        row = UsageRecord(
-            request_id=event.request_id,
-            organization_id=event.organization_id,
-            workspace_id=event.workspace_id,
-            api_key_id=event.api_key_id,
-            product=event.product,
-            endpoint=event.endpoint,
-            model=event.model,
-            prompt_tokens=event.prompt_tokens,
-            completion_tokens=event.completion_tokens,
-            cached_tokens=event.cached_tokens,
-            status=event.status.value,
-            finish_reason=event.finish_reason,
-            stream=event.stream,
-            time_to_first_token_ms=event.time_to_first_token_ms,
-            duration_ms=event.duration_ms,
-            end_user=event.end_user,
-            request_metadata=event.metadata,
-            started_at=event.started_at,
-            finished_at=event.finished_at,
-            usage_date=event.started_at.date(),
-        )
+        fields = asdict(event)
+        fields["status"] = event.status.value
+        fields["request_metadata"] = fields.pop("metadata")
+        row = UsageRecord(**fields, usage_date=event.started_at.date())
         try:
             with self._database.session() as session:
                 session.add(row)

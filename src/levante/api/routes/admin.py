@@ -126,7 +126,7 @@ class UsageReport(BaseModel):
     total: UsageLine
 
 
-@router.get("/usage")
+@router.get("/usage", response_model_exclude_none=True)
 def usage(
     state: State,
     caller: Admin,
