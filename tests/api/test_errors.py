@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from levante.api import create_app
+from levante.engine import ModelRegistry
+from levante.settings import ModelSettings, Settings
 from levante.storage import Database, utcnow
 from levante.tenancy import create_api_key, revoke_api_key
 from tests.helpers import MODEL, Tenant, chat_body
@@ -297,3 +302,33 @@ def test_completions_bad_inputs(client: TestClient, tenant: Tenant) -> None:
     for body, status, param in cases:
         response = client.post("/v1/completions", json=body, headers=tenant.headers())
         assert_error(response, status, "invalid_request_error", param)
+
+
+def test_a_full_queue_is_a_503_with_retry_after(
+    settings: Settings, database: Database, tenant: Tenant
+) -> None:
+    """One sequence, one waiting place: a third concurrent request is refused at once,
+    streamed or not, before any byte of a stream is sent."""
+    tiny = ModelSettings(id=MODEL, context_length=512, n_threads=2, parallel=1, max_pending=1)
+    registry = ModelRegistry([tiny])
+    registry.load_all()
+    app = create_app(settings, models=registry, database=database)
+    long_body = chat_body("Tell a very long story.", max_tokens=150, stream=True)
+    try:
+        with TestClient(app) as client:
+
+            def occupy() -> None:
+                client.post("/v1/chat/completions", json=long_body, headers=tenant.headers())
+
+            busy = [threading.Thread(target=occupy) for _ in range(2)]
+            for thread in busy:
+                thread.start()
+                time.sleep(0.3)  # the first takes the sequence, the second waits
+            for body in (chat_body(), chat_body(stream=True)):
+                response = client.post("/v1/chat/completions", json=body, headers=tenant.headers())
+                assert_error(response, 503, "server_error")
+                assert response.headers["retry-after"] == "1"
+            for thread in busy:
+                thread.join()
+    finally:
+        registry.close()

@@ -25,22 +25,17 @@ def test_first_start_prints_a_working_admin_key(tmp_path: Path) -> None:
     }
     env.pop("LEVANTE_DATABASE_URL", None)
     command = [sys.executable, "-m", "levante", "serve", "--port", str(port)]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    log = tmp_path / "serve.log"
+    with log.open("w") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
     try:
-        output = ""
         key = None
         deadline = time.monotonic() + 60
-        assert process.stdout is not None
-        while key is None and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output += line
-            match = re.search(r"lv-[A-Za-z0-9_-]{40,}", line)
+        while key is None and time.monotonic() < deadline and process.poll() is None:
+            match = re.search(r"lv-[A-Za-z0-9_-]{40,}", log.read_text())
             key = match.group() if match else None
-        assert key, output
+            time.sleep(0.05)
+        assert key, log.read_text()
         base = f"http://127.0.0.1:{port}"
         while time.monotonic() < deadline:
             try:

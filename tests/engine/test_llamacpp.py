@@ -11,8 +11,8 @@ from levante.engine import (
     GenerationEvent,
     GenerationRequest,
     ModelRegistry,
-    Prefilled,
     SamplingParams,
+    Started,
     TextDelta,
 )
 from levante.errors import InvalidRequestError, ModelNotFoundError
@@ -43,7 +43,7 @@ def test_events_and_counts(model_registry: ModelRegistry) -> None:
         _prompt(model_registry, "What is the capital of France? Answer in one word."), 12, GREEDY
     )
     events = anyio.run(_collect, model_registry, request)
-    assert isinstance(events[0], Prefilled)
+    assert isinstance(events[0], Started)
     finished = events[-1]
     assert isinstance(finished, Finished)
     deltas = [e for e in events if isinstance(e, TextDelta)]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from contextlib import aclosing
 from typing import TypeVar
 
 import anyio
@@ -48,3 +49,21 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
     if not result:
         raise ClientDisconnected("the client closed the connection")
     return result[0]
+
+
+async def started(request: Request, stream: AsyncGenerator[T, None]) -> AsyncIterator[T]:
+    """Wait for a stream's first item before any byte goes out, so that errors up to then
+    (a full queue, say) still get their own status; the item is put back in front."""
+    try:
+        first = await unless_disconnected(request, anext(stream))
+    except BaseException:
+        await stream.aclose()
+        raise
+
+    async def resumed() -> AsyncIterator[T]:
+        async with aclosing(stream):
+            yield first
+            async for item in stream:
+                yield item
+
+    return resumed()

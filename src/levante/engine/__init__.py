@@ -8,8 +8,8 @@ from levante.engine.base import (
     GenerationEvent,
     GenerationRequest,
     OutputConstraint,
-    Prefilled,
     SamplingParams,
+    Started,
     TextDelta,
 )
 from levante.engine.registry import ModelRegistry, ServedModel
@@ -23,8 +23,8 @@ __all__ = [
     "GenerationRequest",
     "ModelRegistry",
     "OutputConstraint",
-    "Prefilled",
     "SamplingParams",
     "ServedModel",
+    "Started",
     "TextDelta",
 ]

@@ -45,8 +45,9 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class Prefilled:
-    """The prompt is in the model's cache; ``cached_tokens`` of it were reused, not computed."""
+class Started:
+    """The request reached the model; ``cached_tokens`` of its prompt are reused from the KV
+    cache rather than computed."""
 
     cached_tokens: int
 
@@ -69,7 +70,7 @@ class Finished:
     cached_tokens: int
 
 
-GenerationEvent = Prefilled | TextDelta | Finished
+GenerationEvent = Started | TextDelta | Finished
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,27 +1,30 @@
-"""The llama.cpp engine: a GGUF model run by llama-cpp-python on a worker thread of its own.
+"""The llama.cpp engine: continuous batching over llama.cpp's batch API.
 
-Requests queue in front of the model and run one at a time, off the event loop; the KV cache
-of the previous request is kept, so a request that starts with the same tokens (a shared system
-prompt, the earlier turns of a conversation) skips recomputing them.
+One decode loop per model runs on a thread of its own. Every step builds one ``llama_batch``
+holding the next token of every decoding sequence plus a chunk of the prompts still being
+read (chunked prefill), calls ``llama_decode`` once, and samples each sequence's next token
+from its own sampler chain. Requests join and leave between steps.
+
+Each of the ``parallel`` sequence slots keeps the KV cache of the last request it served; a
+new request goes to the free slot whose cache shares the longest prefix with its prompt, and
+only the rest of the prompt is computed (``Started.cached_tokens``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import ctypes
 import logging
 import queue
-import random
 import threading
-import time
+from collections import deque
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import llama_cpp
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+from llama_cpp._internals import LlamaContext, LlamaModel, LlamaSampler
+from llama_cpp.llama_grammar import LlamaGrammar
 
 from levante.engine.base import (
     ChatTurn,
@@ -31,22 +34,24 @@ from levante.engine.base import (
     GenerationEvent,
     GenerationRequest,
     OutputConstraint,
-    Prefilled,
+    Started,
     TextDelta,
 )
+from levante.engine.sampling import build_sampler, compile_grammar
+from levante.engine.template import ChatTemplate
 from levante.engine.text import StopMatcher, Utf8Assembler
-from levante.errors import (
-    ConfigurationError,
-    EngineError,
-    InvalidRequestError,
-    OverloadedError,
-)
+from levante.errors import ConfigurationError, EngineError, InvalidRequestError, OverloadedError
 
 log = logging.getLogger(__name__)
+
+# llama.cpp reports every context it creates at INFO level on stderr; keep its warnings only.
+logging.getLogger("llama-cpp-python").setLevel(logging.WARNING)
 
 
 @dataclass
 class _Job:
+    """A request on its way through the engine, and the channel back to its caller."""
+
     request: GenerationRequest
     grammar: LlamaGrammar | None
     loop: asyncio.AbstractEventLoop
@@ -56,12 +61,36 @@ class _Job:
     def emit(self, event: GenerationEvent | BaseException) -> None:
         try:
             self.loop.call_soon_threadsafe(self.events.put_nowait, event)
-        except RuntimeError:  # the loop is closed: nobody is listening any more
+        except RuntimeError:  # the caller's loop is closed: nobody is listening any more
             self.cancelled.set()
 
 
+@dataclass
+class _Slot:
+    """A KV-cache sequence. ``tokens`` are the tokens whose keys and values it holds."""
+
+    seq_id: int
+    tokens: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Sequence:
+    """A request running in a slot."""
+
+    job: _Job
+    slot: _Slot
+    sampler: LlamaSampler
+    prompt_tokens: int
+    cached_tokens: int
+    pending: deque[int]  # prompt tokens not yet decoded
+    next_token: int | None = None  # sampled, to be fed back in the next step
+    produced: int = 0
+    text: Utf8Assembler = field(default_factory=Utf8Assembler)
+    stops: StopMatcher = field(default_factory=lambda: StopMatcher(()))
+
+
 class LlamaCppEngine:
-    """A GGUF model served through llama-cpp-python."""
+    """A GGUF model served with continuous batching."""
 
     def __init__(
         self,
@@ -70,33 +99,46 @@ class LlamaCppEngine:
         context_length: int,
         n_threads: int,
         n_batch: int = 512,
+        parallel: int = 8,
         max_pending: int = 64,
     ) -> None:
         if not path.is_file():
             raise ConfigurationError(f"model file '{path}' does not exist")
-        self._llama = llama_cpp.Llama(
-            model_path=str(path),
-            n_ctx=context_length,
-            n_threads=n_threads,
-            n_threads_batch=n_threads,
-            n_batch=n_batch,
+        params = llama_cpp.llama_model_default_params()
+        self._model = LlamaModel(path_model=str(path), params=params, verbose=False)
+        train_ctx = self._model.n_ctx_train()
+        self._n_ctx = min(context_length, train_ctx) if train_ctx > 0 else context_length
+        self._context = LlamaContext(
+            model=self._model,
+            params=_context_params(self._n_ctx, parallel, n_batch, n_threads),
             verbose=False,
         )
-        train_ctx = int(self._llama._model.n_ctx_train())
-        self._n_ctx = min(int(self._llama.n_ctx()), train_ctx) if train_ctx > 0 else context_length
-        metadata: dict[str, str] = self._llama.metadata
-        self._template_source = metadata.get("tokenizer.chat_template")
-        self._template = _compile_template(self._template_source) if self._template_source else None
-        self._add_bos = metadata.get("tokenizer.ggml.add_bos_token", "false") == "true"
-        self._bos_text = self._token_text(self._llama.token_bos())
-        self._eos_text = self._token_text(self._llama.token_eos())
-        self._vocab = self._llama._model.vocab
+        self._memory = self._context.memory
+        self._n_batch = n_batch
+        self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        self._pieces: dict[tuple[int, bool], bytes] = {}
+        metadata = self._model.metadata()
+        template = metadata.get("tokenizer.chat_template")
+        self._template = (
+            ChatTemplate(
+                template,
+                bos_token=self._token_text(self._model.token_bos()),
+                eos_token=self._token_text(self._model.token_eos()),
+            )
+            if template
+            else None
+        )
+        self._add_bos = self._model.add_bos_token()
+        self._slots = [_Slot(seq_id=i) for i in range(parallel)]
         self._max_pending = max_pending
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._waiting: queue.Queue[_Job] = queue.Queue()
         self._pending = 0
-        self._pending_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._worker = threading.Thread(target=self._run, name=f"llama:{path.name}", daemon=True)
         self._worker.start()
+
+    # -- the Engine interface ------------------------------------------------------------------
 
     @property
     def info(self) -> EngineInfo:
@@ -109,37 +151,33 @@ class LlamaCppEngine:
     def render_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> str:
         if self._template is None:
             raise InvalidRequestError("this model has no chat template; use /v1/completions")
-        messages = [{"role": t.role, "content": t.content} for t in turns]
-        try:
-            rendered: str = self._template.render(
-                messages=messages,
-                add_generation_prompt=not continue_last,
-                bos_token=self._bos_text,
-                eos_token=self._eos_text,
-            )
-        except _TemplateRejected as exc:
-            raise InvalidRequestError(
-                f"the model's chat template rejects these messages: {exc}", param="messages"
-            ) from exc
-        if continue_last:
-            # Continue the final assistant message instead of closing it: drop everything the
-            # template appended after its content.
-            cut = rendered.rfind(turns[-1].content)
-            if cut >= 0:
-                rendered = rendered[: cut + len(turns[-1].content)]
-        return rendered
+        return self._template.render(turns, continue_last=continue_last)
 
     def tokenize(self, text: str, *, special: bool = True) -> list[int]:
-        tokens: list[int] = self._llama.tokenize(
+        tokens: list[int] = self._model.tokenize(
             text.encode("utf-8"), add_bos=self._add_bos, special=special
         )
         return tokens
 
     def check_constraint(self, constraint: OutputConstraint) -> None:
-        _grammar_for(constraint)
+        compile_grammar(constraint)
 
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
-        job = self._admit(request)
+        if not request.prompt_tokens:
+            raise InvalidRequestError("the prompt is empty", param="prompt")
+        job = _Job(
+            request,
+            compile_grammar(request.constraint),
+            asyncio.get_running_loop(),
+            asyncio.Queue(),
+        )
+        with self._lock:
+            if self._pending >= self._max_pending:
+                raise OverloadedError(
+                    "the model's queue is full; retry shortly", headers={"Retry-After": "1"}
+                )
+            self._pending += 1
+        self._waiting.put(job)
         try:
             while True:
                 item = await job.events.get()
@@ -152,148 +190,204 @@ class LlamaCppEngine:
             job.cancelled.set()
 
     def close(self) -> None:
-        self._jobs.put(None)
+        self._stopping.set()
         self._worker.join(timeout=30)
-        self._llama.close()
+        llama_cpp.llama_batch_free(self._batch)
+        self._context.close()
+        self._model.close()
 
-    # -- worker side ---------------------------------------------------------------------------
-
-    def _admit(self, request: GenerationRequest) -> _Job:
-        grammar = _grammar_for(request.constraint)
-        with self._pending_lock:
-            if self._pending >= self._max_pending:
-                raise OverloadedError(
-                    "the model's queue is full; retry shortly", headers={"Retry-After": "1"}
-                )
-            self._pending += 1
-        job = _Job(request, grammar, asyncio.get_running_loop(), asyncio.Queue())
-        self._jobs.put(job)
-        return job
+    # -- the decode loop (worker thread) -------------------------------------------------------
 
     def _run(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
+        running: list[_Sequence] = []
+        while not self._stopping.is_set():
+            self._admit(running, block=not running)
+            running = [s for s in running if not self._drop_if_cancelled(s)]
+            if not running:
+                continue
+            try:
+                self._step(running)
+            except Exception as exc:  # a failing step must not kill the loop
+                log.exception("decode step failed")
+                for sequence in running:
+                    # The slot's cache no longer matches its token list: empty both.
+                    llama_cpp.llama_memory_seq_rm(self._memory, sequence.slot.seq_id, 0, -1)
+                    sequence.slot.tokens.clear()
+                    self._release(sequence)
+                    sequence.job.emit(EngineError(f"the model failed: {exc}"))
+                running = []
+                continue
+            running = [s for s in running if not self._finished(s)]
+
+    def _admit(self, running: list[_Sequence], *, block: bool) -> None:
+        """Move waiting jobs into free slots."""
+        while len(running) < len(self._slots):
+            try:
+                job = self._waiting.get(timeout=0.1) if block else self._waiting.get_nowait()
+            except queue.Empty:
                 return
-            with self._pending_lock:
+            block = False
+            with self._lock:
                 self._pending -= 1
             if job.cancelled.is_set():
                 continue
-            try:
-                self._generate(job)
-            except Exception as exc:  # a failing model must not kill the worker
-                log.exception("generation failed")
-                self._llama.reset()  # type: ignore[no-untyped-call]
-                job.emit(EngineError(f"the model failed: {exc}"))
+            busy = {s.slot.seq_id for s in running}
+            free = [slot for slot in self._slots if slot.seq_id not in busy]
+            running.append(self._start(job, free))
 
-    def _generate(self, job: _Job) -> None:
-        request, llama = job.request, self._llama
-        prompt = list(request.prompt_tokens)
-        if job.grammar is not None:
-            # llama-cpp-python 0.3.x breaks grammar constraints when the prompt is resumed from
-            # the KV cache (seen with SmolLM2: raw newlines inside JSON strings), so a
-            # constrained request recomputes its whole prompt.
-            llama.reset()  # type: ignore[no-untyped-call]
-        cached = self._reusable_prefix(prompt)
-        sampling = request.sampling
-        llama.set_seed(sampling.seed if sampling.seed is not None else random.getrandbits(31))
-        text = Utf8Assembler()
-        stops = StopMatcher(request.stop)
-        produced = 0
-        finish: FinishReason | None = None
-        previous: list[int] = []
-        tokens = llama.generate(
-            prompt,
-            top_k=sampling.top_k,
-            top_p=sampling.top_p,
-            min_p=sampling.min_p,
-            temp=sampling.temperature,
-            repeat_penalty=sampling.repetition_penalty,
-            frequency_penalty=sampling.frequency_penalty,
-            presence_penalty=sampling.presence_penalty,
-            grammar=job.grammar,
+    def _start(self, job: _Job, free: list[_Slot]) -> _Sequence:
+        prompt = list(job.request.prompt_tokens)
+        slot, reuse = max(((s, _common_prefix(s.tokens, prompt)) for s in free), key=_by_reuse)
+        # At least the last prompt token is decoded again, to get logits to sample from.
+        reuse = min(reuse, len(prompt) - 1)
+        llama_cpp.llama_memory_seq_rm(self._memory, slot.seq_id, reuse, -1)
+        del slot.tokens[reuse:]
+        sequence = _Sequence(
+            job=job,
+            slot=slot,
+            sampler=build_sampler(self._model, job.request.sampling, job.grammar),
+            prompt_tokens=len(prompt),
+            cached_tokens=reuse,
+            pending=deque(prompt[reuse:]),
+            stops=StopMatcher(job.request.stop),
         )
-        prefilled = False
-        for token in tokens:
-            if not prefilled:
-                prefilled = True
-                job.emit(Prefilled(cached_tokens=cached))
-            if job.cancelled.is_set():
-                break
-            if llama_cpp.llama_vocab_is_eog(self._vocab, token):
-                finish = "stop"
-                break
-            produced += 1
-            piece = text.feed(llama.detokenize([token], prev_tokens=previous))
-            previous.append(token)
-            visible = stops.feed(piece)
-            if visible:
-                job.emit(TextDelta(visible, produced))
-            if stops.stopped:
-                finish = "stop"
-                break
-            if len(prompt) + produced >= self._n_ctx:
-                finish = "model_length"
-                break
-            if produced >= request.max_tokens:
-                finish = "length"
-                break
-        if job.cancelled.is_set():
-            finish = None
-        elif not stops.stopped:
-            tail = stops.feed(text.flush())
-            if stops.stopped:
-                finish = "stop"
-            else:
-                tail += stops.flush()
-            if tail:
-                job.emit(TextDelta(tail, produced))
-        job.emit(Finished(finish, len(prompt), produced, cached))
+        job.emit(Started(cached_tokens=reuse))
+        return sequence
 
-    def _reusable_prefix(self, prompt: list[int]) -> int:
-        """How many leading prompt tokens the KV cache already holds (llama.generate reuses
-        them); at least one token is always recomputed to get fresh logits."""
-        llama = self._llama
-        if llama.n_tokens == 0:
-            return 0
-        common = 0
-        for a, b in zip(llama._input_ids, prompt, strict=False):
-            if a != b:
-                break
-            common += 1
-        return min(common, len(prompt) - 1)
+    def _step(self, running: list[_Sequence]) -> None:
+        """One llama_decode over every running sequence; then sample where logits came out."""
+        batch = self._batch
+        batch.n_tokens = 0
+        sampled: list[tuple[_Sequence, int]] = []
+        # Decoding sequences first: one token each, so a long prompt never stalls them.
+        for sequence in running:
+            if sequence.next_token is not None:
+                row = self._add(sequence.slot, sequence.next_token, logits=True)
+                sequence.next_token = None
+                sampled.append((sequence, row))
+        # Then prompt chunks, first come first served, in what room is left.
+        for sequence in running:
+            while sequence.pending and batch.n_tokens < self._n_batch:
+                token = sequence.pending.popleft()
+                row = self._add(sequence.slot, token, logits=not sequence.pending)
+                if not sequence.pending:
+                    sampled.append((sequence, row))
+        status = llama_cpp.llama_decode(self._context.ctx, batch)
+        if status != 0:
+            raise EngineError(f"llama_decode failed with status {status}")
+        for sequence, row in sampled:
+            token = sequence.sampler.sample(self._context, row)
+            self._accept(sequence, token)
+
+    def _add(self, slot: _Slot, token: int, *, logits: bool) -> int:
+        batch, row = self._batch, self._batch.n_tokens
+        batch.token[row] = token
+        batch.pos[row] = len(slot.tokens)
+        batch.n_seq_id[row] = 1
+        batch.seq_id[row][0] = slot.seq_id
+        batch.logits[row] = logits
+        batch.n_tokens = row + 1
+        slot.tokens.append(token)
+        return row
+
+    def _accept(self, sequence: _Sequence, token: int) -> None:
+        """Handle a sampled token: end of generation, text, stop strings, limits."""
+        request = sequence.job.request
+        if llama_cpp.llama_vocab_is_eog(self._model.vocab, token):
+            self._finish(sequence, "stop")
+            return
+        sequence.produced += 1
+        piece = sequence.text.feed(self._piece(token))
+        visible = sequence.stops.feed(piece)
+        if visible:
+            sequence.job.emit(TextDelta(visible, sequence.produced))
+        if sequence.stops.stopped:
+            self._finish(sequence, "stop")
+        elif sequence.prompt_tokens + sequence.produced >= self._n_ctx:
+            self._finish(sequence, "model_length")
+        elif sequence.produced >= request.max_tokens:
+            self._finish(sequence, "length")
+        else:
+            sequence.next_token = token
+
+    def _finish(self, sequence: _Sequence, reason: FinishReason) -> None:
+        if not sequence.stops.stopped:
+            tail = sequence.stops.feed(sequence.text.flush())
+            if sequence.stops.stopped:
+                reason = "stop"
+            else:
+                tail += sequence.stops.flush()
+            if tail:
+                sequence.job.emit(TextDelta(tail, sequence.produced))
+        sequence.job.emit(
+            Finished(reason, sequence.prompt_tokens, sequence.produced, sequence.cached_tokens)
+        )
+        sequence.stops.stopped = True
+        self._release(sequence)
+
+    def _finished(self, sequence: _Sequence) -> bool:
+        return sequence.next_token is None and not sequence.pending
+
+    def _drop_if_cancelled(self, sequence: _Sequence) -> bool:
+        if not sequence.job.cancelled.is_set():
+            return False
+        sequence.job.emit(
+            Finished(None, sequence.prompt_tokens, sequence.produced, sequence.cached_tokens)
+        )
+        self._release(sequence)
+        return True
+
+    def _release(self, sequence: _Sequence) -> None:
+        sequence.sampler.close()
+
+    def _piece(self, token: int, *, special: bool = False) -> bytes:
+        """The bytes of one token (cached: the vocabulary is fixed)."""
+        key = (token, special)
+        piece = self._pieces.get(key)
+        if piece is None:
+            size = 64
+            while True:
+                buffer = ctypes.create_string_buffer(size)
+                n = llama_cpp.llama_token_to_piece(
+                    self._model.vocab, token, buffer, size, 0, special
+                )
+                if n >= 0:
+                    piece = buffer.raw[:n]
+                    break
+                size = -n
+            self._pieces[key] = piece
+        return piece
 
     def _token_text(self, token: int) -> str:
         if token < 0:
             return ""
-        data: bytes = self._llama.detokenize([token], special=True)
-        return data.decode("utf-8", errors="replace")
+        return self._piece(token, special=True).decode("utf-8", errors="replace")
 
 
-class _TemplateRejected(Exception):
-    pass
+def _context_params(
+    n_ctx: int, parallel: int, n_batch: int, n_threads: int
+) -> llama_cpp.llama_context_params:
+    params = llama_cpp.llama_context_default_params()
+    # Each sequence gets a full context window of its own.
+    params.n_ctx = n_ctx * parallel
+    params.n_seq_max = parallel
+    params.kv_unified = False
+    params.n_batch = n_batch
+    params.n_ubatch = n_batch
+    params.n_threads = n_threads
+    params.n_threads_batch = n_threads
+    params.no_perf = True
+    return params
 
 
-def _raise_exception(message: str) -> None:
-    raise _TemplateRejected(message)
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    size = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        size += 1
+    return size
 
 
-def _compile_template(source: str) -> Any:
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    env.globals["raise_exception"] = _raise_exception
-    env.globals["strftime_now"] = lambda fmt: time.strftime(fmt)
-    return env.from_string(source)
-
-
-def _grammar_for(constraint: OutputConstraint | None) -> LlamaGrammar | None:
-    if constraint is None:
-        return None
-    try:
-        if constraint.kind == "json_object" or constraint.schema is None:
-            return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
-        return LlamaGrammar.from_json_schema(json.dumps(constraint.schema), verbose=False)
-    except Exception as exc:
-        raise InvalidRequestError(
-            f"the JSON schema cannot be turned into a grammar: {exc}",
-            param="response_format.json_schema.schema",
-        ) from exc
+def _by_reuse(candidate: tuple[_Slot, int]) -> int:
+    return candidate[1]

@@ -34,6 +34,7 @@ def load_llamacpp(settings: ModelSettings) -> Engine:
         context_length=settings.context_length,
         n_threads=settings.n_threads,
         n_batch=settings.n_batch,
+        parallel=settings.parallel,
         max_pending=settings.max_pending,
     )
 

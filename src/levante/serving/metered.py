@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 
-from levante.engine import Engine, Finished, GenerationEvent, GenerationRequest, Prefilled
+from levante.engine import Engine, Finished, GenerationEvent, GenerationRequest, Started
 from levante.metering import UsageEvent, UsageRecorder, UsageStatus
 from levante.serving.observer import Observer
 from levante.storage import utcnow
@@ -68,14 +68,14 @@ class MeteredRequest:
     ) -> AsyncGenerator[GenerationEvent, None]:
         """Run one generation, counting as it goes; re-yields the engine's events.
 
-        The prompt counts once it reached the model (``Prefilled``); a request that waited in
+        The prompt counts once it reached the model (``Started``); a request that waited in
         the queue and was cancelled there costs nothing.
         """
         base = self.completion_tokens
         events = engine.generate(request)
         async with aclosing(events):
             async for event in events:
-                if isinstance(event, Prefilled):
+                if isinstance(event, Started):
                     self.reached_model = True
                     if count_prompt:
                         self.prompt_tokens += len(request.prompt_tokens)

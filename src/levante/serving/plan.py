@@ -67,16 +67,21 @@ def usage_of(meter: MeteredRequest) -> Usage:
 
 
 async def stream_plan(plan: Plan) -> AsyncGenerator[StreamItem, None]:
-    """Yield every choice's start, text and end, in order; records usage however it ends."""
+    """Yield every choice's start, text and end, in order; records usage however it ends.
+
+    ``ChoiceStart`` comes once the model has taken the generation, so a caller that awaits the
+    first item learns of a full queue before it has sent anything to its client.
+    """
     status = UsageStatus.FAILED
     try:
         for generation in plan.generations:
-            yield ChoiceStart(generation.index)
             finish = "error"
             events = plan.meter.run(
                 plan.model.engine, generation.request, count_prompt=generation.counts_prompt
             )
             async with aclosing(events):
+                await anext(events)  # Started: the model has taken the generation
+                yield ChoiceStart(generation.index)
                 async for event in events:
                     if isinstance(event, TextDelta):
                         yield ChoiceText(generation.index, event.text)

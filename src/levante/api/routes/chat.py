@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from levante.api.disconnect import unless_disconnected
+from levante.api.disconnect import started, unless_disconnected
 from levante.api.sse import EventStreamResponse
 from levante.api.state import Caller, State, request_context
 from levante.protocol import (
@@ -20,7 +20,7 @@ from levante.protocol import (
     ChatCompletionRequest,
     ChatDelta,
 )
-from levante.serving import ChoiceEnd, ChoiceStart, ChoiceText, Plan, usage_of
+from levante.serving import ChoiceEnd, ChoiceStart, ChoiceText, Plan, StreamItem, usage_of
 
 router = APIRouter()
 
@@ -35,8 +35,8 @@ async def chat_completions(
     created = int(time.time())
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = _chunks(state, plan, completion_id, created, include_usage)
-        return EventStreamResponse(events)
+        items = await started(request, state.service.stream(plan))
+        return EventStreamResponse(_chunks(items, plan, completion_id, created, include_usage))
     choices = await unless_disconnected(request, state.service.collect(plan))
     return ChatCompletion(
         id=completion_id,
@@ -55,7 +55,11 @@ async def chat_completions(
 
 
 async def _chunks(
-    state: State, plan: Plan, completion_id: str, created: int, include_usage: bool
+    items: AsyncIterator[StreamItem],
+    plan: Plan,
+    completion_id: str,
+    created: int,
+    include_usage: bool,
 ) -> AsyncIterator[dict[str, Any]]:
     def chunk(choice: ChatChunkChoice | None, **extra: Any) -> dict[str, Any]:
         return ChatCompletionChunk(
@@ -67,7 +71,7 @@ async def _chunks(
         ).model_dump(exclude_none=False)
 
     last = plan.generations[-1].index
-    async for item in state.service.stream(plan):
+    async for item in items:
         if isinstance(item, ChoiceStart):
             yield chunk(
                 ChatChunkChoice(index=item.index, delta=ChatDelta(role="assistant", content=""))

@@ -8,11 +8,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from levante.api.disconnect import unless_disconnected
+from levante.api.disconnect import started, unless_disconnected
 from levante.api.sse import EventStreamResponse
 from levante.api.state import Caller, State, request_context
 from levante.protocol import Completion, CompletionChoice, CompletionRequest
-from levante.serving import ChoiceEnd, ChoiceText, Plan, usage_of
+from levante.serving import ChoiceEnd, ChoiceText, Plan, StreamItem, usage_of
 
 router = APIRouter()
 
@@ -33,8 +33,10 @@ async def completions(
 
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        events = _chunks(state, plan, completion_id, created, include_usage, echoed)
-        return EventStreamResponse(events)
+        items = await started(request, state.service.stream(plan))
+        return EventStreamResponse(
+            _chunks(items, plan, completion_id, created, include_usage, echoed)
+        )
     choices = await unless_disconnected(request, state.service.collect(plan))
     return Completion(
         id=completion_id,
@@ -53,7 +55,7 @@ async def completions(
 
 
 async def _chunks(
-    state: State,
+    items: AsyncIterator[StreamItem],
     plan: Plan,
     completion_id: str,
     created: int,
@@ -66,7 +68,7 @@ async def _chunks(
         ).model_dump()
 
     last = plan.generations[-1].index
-    async for item in state.service.stream(plan):
+    async for item in items:
         if isinstance(item, ChoiceText):
             yield chunk([CompletionChoice(index=item.index, text=item.text, finish_reason=None)])
         elif isinstance(item, ChoiceEnd):
