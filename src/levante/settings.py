@@ -53,6 +53,7 @@ class ModelSettings(BaseModel):
     n_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     n_batch: int = Field(default=512, ge=8)
     parallel: int = Field(default=8, ge=1, le=256)
+    prefix_cache: bool = True
     owned_by: str = "levante"
     description: str = ""
     max_pending: int = Field(default=64, ge=1)

@@ -138,3 +138,16 @@ def test_cancelled_requests_free_their_slot(tiny_engine: LlamaCppEngine) -> None
         assert finished.finish_reason in ("stop", "length")
 
     asyncio.run(asyncio.wait_for(run(), timeout=60))
+
+
+def test_prefix_cache_can_be_switched_off() -> None:
+    engine = LlamaCppEngine(
+        embedded_model_path(), context_length=512, n_threads=2, parallel=1, prefix_cache=False
+    )
+    try:
+        request = _request(engine, "Name a colour.", max_tokens=2)
+        for _ in range(2):
+            _, finished = asyncio.run(_text(engine, request))
+            assert finished.cached_tokens == 0
+    finally:
+        engine.close()

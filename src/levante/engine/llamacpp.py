@@ -101,6 +101,7 @@ class LlamaCppEngine:
         n_batch: int = 512,
         parallel: int = 8,
         max_pending: int = 64,
+        prefix_cache: bool = True,
     ) -> None:
         if not path.is_file():
             raise ConfigurationError(f"model file '{path}' does not exist")
@@ -131,6 +132,7 @@ class LlamaCppEngine:
         self._add_bos = self._model.add_bos_token()
         self._slots = [_Slot(seq_id=i) for i in range(parallel)]
         self._max_pending = max_pending
+        self._prefix_cache = prefix_cache
         self._waiting: queue.Queue[_Job] = queue.Queue()
         self._pending = 0
         self._lock = threading.Lock()
@@ -239,7 +241,7 @@ class LlamaCppEngine:
         prompt = list(job.request.prompt_tokens)
         slot, reuse = max(((s, _common_prefix(s.tokens, prompt)) for s in free), key=_by_reuse)
         # At least the last prompt token is decoded again, to get logits to sample from.
-        reuse = min(reuse, len(prompt) - 1)
+        reuse = min(reuse, len(prompt) - 1) if self._prefix_cache else 0
         llama_cpp.llama_memory_seq_rm(self._memory, slot.seq_id, reuse, -1)
         del slot.tokens[reuse:]
         sequence = _Sequence(
@@ -368,7 +370,9 @@ def _context_params(
     n_ctx: int, parallel: int, n_batch: int, n_threads: int
 ) -> llama_cpp.llama_context_params:
     params = llama_cpp.llama_context_default_params()
-    # Each sequence gets a full context window of its own.
+    # Each sequence gets a context window of its own. A unified cache would let sequences
+    # share cells, but then attention spans other sequences' (masked) cells, which changes
+    # the floating-point sums: greedy answers would depend on what else is running.
     params.n_ctx = n_ctx * parallel
     params.n_seq_max = parallel
     params.kv_unified = False

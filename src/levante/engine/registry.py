@@ -35,6 +35,7 @@ def load_llamacpp(settings: ModelSettings) -> Engine:
         n_threads=settings.n_threads,
         n_batch=settings.n_batch,
         parallel=settings.parallel,
+        prefix_cache=settings.prefix_cache,
         max_pending=settings.max_pending,
     )
 
