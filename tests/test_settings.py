@@ -64,3 +64,11 @@ def test_bad_settings_are_a_configuration_error(overrides: dict[str, object]) ->
 def test_a_model_without_a_path_is_an_error() -> None:
     with pytest.raises(ConfigurationError, match="no 'path'"):
         ModelSettings(id="custom").gguf_path()
+
+
+def test_every_upstream_setting_is_documented() -> None:
+    from levante.settings import UpstreamSettings
+
+    text = DOCS.read_text()
+    for name in UpstreamSettings.model_fields:
+        assert f"`{name}`" in text, f"upstream setting '{name}' is missing"

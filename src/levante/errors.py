@@ -126,3 +126,10 @@ class EngineError(LevanteError):
     """The model engine failed while serving a request (500)."""
 
     default_code = "engine_error"
+
+
+class UpstreamError(LevanteError):
+    """No upstream replica gave a usable answer (502)."""
+
+    status_code = 502
+    default_code = "upstream_error"

@@ -43,8 +43,16 @@ def embedded_model_path() -> Path:
     return Path(str(dist.locate_file(_EMBEDDED_FILE)))
 
 
+class UpstreamSettings(BaseModel):
+    """One replica of an OpenAI-compatible server (vLLM, llama-server, another Levante)."""
+
+    url: str = Field(pattern=r"^https?://", description="base URL, including /v1")
+    api_key: str | None = None
+    model: str | None = Field(default=None, description="the name the upstream knows")
+
+
 class ModelSettings(BaseModel):
-    """One model that Levante serves."""
+    """One model that Levante serves: a local GGUF file, or upstream replicas."""
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
     path: Path | None = None
@@ -57,6 +65,10 @@ class ModelSettings(BaseModel):
     owned_by: str = "levante"
     description: str = ""
     max_pending: int = Field(default=64, ge=1)
+    upstreams: list[UpstreamSettings] = Field(default_factory=list)
+    timeout_seconds: float = Field(default=600.0, gt=0)
+    connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    health_interval_seconds: float = Field(default=10.0, gt=0)
 
     def gguf_path(self) -> Path:
         if self.path is not None:

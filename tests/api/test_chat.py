@@ -102,8 +102,9 @@ def test_model_length_when_the_context_fills(
     engine = model_registry.get(MODEL).engine
 
     def prompt_tokens(repeats: int) -> int:
-        turn = ChatTurn("user", "Repeat: " + "la " * repeats)
-        return len(engine.tokenize(engine.render_chat([turn])))
+        count = engine.prepare_chat([ChatTurn("user", "Repeat: " + "la " * repeats)]).token_count
+        assert count is not None
+        return count
 
     # Leave room for exactly four completion tokens in the 2,048-token context.
     repeats = 1900

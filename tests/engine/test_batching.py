@@ -31,8 +31,7 @@ QUESTIONS = [
 
 
 def _request(engine: LlamaCppEngine, question: str, max_tokens: int = 24) -> GenerationRequest:
-    prompt = engine.tokenize(engine.render_chat([ChatTurn("user", question)]))
-    return GenerationRequest(prompt, max_tokens, GREEDY)
+    return GenerationRequest(engine.prepare_chat([ChatTurn("user", question)]), max_tokens, GREEDY)
 
 
 async def _text(engine: LlamaCppEngine, request: GenerationRequest) -> tuple[str, Finished]:

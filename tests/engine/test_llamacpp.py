@@ -11,18 +11,19 @@ from levante.engine import (
     GenerationEvent,
     GenerationRequest,
     ModelRegistry,
+    Prompt,
     SamplingParams,
     Started,
     TextDelta,
 )
+from levante.engine.llamacpp import LlamaCppEngine
 from levante.errors import InvalidRequestError, ModelNotFoundError
 
 GREEDY = SamplingParams(temperature=0, seed=1)
 
 
-def _prompt(registry: ModelRegistry, question: str) -> list[int]:
-    engine = registry.get("smollm2").engine
-    return engine.tokenize(engine.render_chat([ChatTurn("user", question)]))
+def _prompt(registry: ModelRegistry, question: str) -> Prompt:
+    return registry.get("smollm2").engine.prepare_chat([ChatTurn("user", question)])
 
 
 async def _collect(registry: ModelRegistry, request: GenerationRequest) -> list[GenerationEvent]:
@@ -34,6 +35,7 @@ async def _collect(registry: ModelRegistry, request: GenerationRequest) -> list[
 
 def test_chat_template_comes_from_the_gguf(model_registry: ModelRegistry) -> None:
     engine = model_registry.get("smollm2").engine
+    assert isinstance(engine, LlamaCppEngine)
     text = engine.render_chat([ChatTurn("user", "Hi")])
     assert text.endswith("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
 
@@ -49,7 +51,7 @@ def test_events_and_counts(model_registry: ModelRegistry) -> None:
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert deltas
     assert finished.completion_tokens == deltas[-1].completion_tokens <= 12
-    assert finished.prompt_tokens == len(request.prompt_tokens)
+    assert finished.prompt_tokens == request.prompt.token_count
     assert "Paris" in "".join(d.text for d in deltas)
 
 
@@ -59,7 +61,7 @@ def test_same_prompt_again_is_served_from_cache(model_registry: ModelRegistry) -
     events = anyio.run(_collect, model_registry, request)
     finished = events[-1]
     assert isinstance(finished, Finished)
-    assert finished.cached_tokens == len(request.prompt_tokens) - 1
+    assert finished.cached_tokens == len(request.prompt.tokens) - 1
 
 
 def test_closing_the_stream_stops_generation(model_registry: ModelRegistry) -> None:

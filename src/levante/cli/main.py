@@ -51,6 +51,8 @@ def serve(
     )
     with handled():
         for model in config.models:
+            if model.upstreams:
+                continue
             path = model.gguf_path()
             if not path.is_file():
                 raise ConfigurationError(f"model '{model.id}': no file at {path}")
@@ -103,14 +105,20 @@ def models_list() -> None:
     table.add_column("file", overflow="fold")
     with handled():
         for model in config.models:
-            path = model.gguf_path()
+            if model.upstreams:
+                where = ", ".join(u.url for u in model.upstreams)
+                status = f"upstream, {len(model.upstreams)} replicas"
+            else:
+                path = model.gguf_path()
+                where = str(path)
+                status = "present" if path.is_file() else "[red]missing[/]"
             table.add_row(
                 model.id,
                 ", ".join(model.aliases),
                 str(model.context_length),
                 str(model.n_threads),
-                "present" if path.is_file() else "[red]missing[/]",
-                str(path),
+                status,
+                where,
             )
     console.print(table)
 

@@ -36,8 +36,27 @@ class OutputConstraint:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatTurn:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A prompt as the engine that runs it prepared it: token ids for a local model, the
+    conversation or text itself for an upstream server. ``token_count`` is None where the
+    engine cannot count tokens before running (it reports them in ``Finished``)."""
+
+    token_count: int | None
+    tokens: tuple[int, ...] = ()
+    turns: tuple[ChatTurn, ...] = ()
+    text: str | None = None
+    continue_last: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class GenerationRequest:
-    prompt_tokens: Sequence[int]
+    prompt: Prompt
     max_tokens: int
     sampling: SamplingParams = field(default_factory=SamplingParams)
     stop: tuple[str, ...] = ()
@@ -62,7 +81,8 @@ class TextDelta:
 
 @dataclass(frozen=True, slots=True)
 class Finished:
-    """The last event of every stream, also of a cancelled one (``finish_reason`` None)."""
+    """The last event of every stream, also of a cancelled one (``finish_reason`` None).
+    Its counts are the engine's own and final."""
 
     finish_reason: FinishReason | None
     prompt_tokens: int
@@ -71,12 +91,6 @@ class Finished:
 
 
 GenerationEvent = Started | TextDelta | Finished
-
-
-@dataclass(frozen=True, slots=True)
-class ChatTurn:
-    role: str
-    content: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +113,14 @@ class Engine(Protocol):
         """Requests admitted but not yet running."""
         ...
 
-    def render_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> str:
-        """Apply the model's own chat template."""
+    def prepare_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> Prompt:
+        """The prompt for a conversation (the model's own chat template applies); with
+        ``continue_last`` the final assistant message is continued, not answered."""
         ...
 
-    def tokenize(self, text: str, *, special: bool = True) -> list[int]: ...
+    def prepare_text(self, text: str) -> Prompt:
+        """The prompt for a plain text completion."""
+        ...
 
     def check_constraint(self, constraint: OutputConstraint) -> None:
         """Raise ``InvalidRequestError`` if the engine cannot enforce the constraint."""

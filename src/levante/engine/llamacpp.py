@@ -34,6 +34,7 @@ from levante.engine.base import (
     GenerationEvent,
     GenerationRequest,
     OutputConstraint,
+    Prompt,
     Started,
     TextDelta,
 )
@@ -155,6 +156,14 @@ class LlamaCppEngine:
             raise InvalidRequestError("this model has no chat template; use /v1/completions")
         return self._template.render(turns, continue_last=continue_last)
 
+    def prepare_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> Prompt:
+        tokens = self.tokenize(self.render_chat(turns, continue_last=continue_last))
+        return Prompt(token_count=len(tokens), tokens=tuple(tokens))
+
+    def prepare_text(self, text: str) -> Prompt:
+        tokens = self.tokenize(text, special=False)
+        return Prompt(token_count=len(tokens), tokens=tuple(tokens))
+
     def tokenize(self, text: str, *, special: bool = True) -> list[int]:
         tokens: list[int] = self._model.tokenize(
             text.encode("utf-8"), add_bos=self._add_bos, special=special
@@ -165,7 +174,7 @@ class LlamaCppEngine:
         compile_grammar(constraint)
 
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
-        if not request.prompt_tokens:
+        if not request.prompt.tokens:
             raise InvalidRequestError("the prompt is empty", param="prompt")
         job = _Job(
             request,
@@ -238,7 +247,7 @@ class LlamaCppEngine:
             running.append(self._start(job, free))
 
     def _start(self, job: _Job, free: list[_Slot]) -> _Sequence:
-        prompt = list(job.request.prompt_tokens)
+        prompt = list(job.request.prompt.tokens)
         slot, reuse = max(((s, _common_prefix(s.tokens, prompt)) for s in free), key=_by_reuse)
         # At least the last prompt token is decoded again, to get logits to sample from.
         reuse = min(reuse, len(prompt) - 1) if self._prefix_cache else 0

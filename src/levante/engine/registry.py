@@ -26,7 +26,12 @@ class ServedModel:
         return self.settings.id
 
 
-def load_llamacpp(settings: ModelSettings) -> Engine:
+def load_engine(settings: ModelSettings) -> Engine:
+    """The engine a model's settings call for: upstream replicas, or a local GGUF file."""
+    if settings.upstreams:
+        from levante.engine.upstream import UpstreamEngine
+
+        return UpstreamEngine(settings)
     from levante.engine.llamacpp import LlamaCppEngine
 
     return LlamaCppEngine(
@@ -43,7 +48,7 @@ def load_llamacpp(settings: ModelSettings) -> Engine:
 class ModelRegistry:
     """Every configured model, by id and alias. Unknown names are an error, never a fallback."""
 
-    def __init__(self, models: Iterable[ModelSettings], factory: EngineFactory = load_llamacpp):
+    def __init__(self, models: Iterable[ModelSettings], factory: EngineFactory = load_engine):
         self._configured = list(models)
         self._factory = factory
         self._served: dict[str, ServedModel] = {}

@@ -72,18 +72,24 @@ class MeteredRequest:
         the queue and was cancelled there costs nothing.
         """
         base = self.completion_tokens
+        counted_prompt = request.prompt.token_count or 0
+        counted_cached = 0
         events = engine.generate(request)
         async with aclosing(events):
             async for event in events:
                 if isinstance(event, Started):
                     self.reached_model = True
                     if count_prompt:
-                        self.prompt_tokens += len(request.prompt_tokens)
-                        self.cached_tokens += event.cached_tokens
+                        counted_cached = event.cached_tokens
+                        self.prompt_tokens += counted_prompt
+                        self.cached_tokens += counted_cached
                 else:
                     self.completion_tokens = base + event.completion_tokens
                     if isinstance(event, Finished):
                         self.last_finish_reason = event.finish_reason
+                        if count_prompt:  # the engine's own counts are final
+                            self.prompt_tokens += event.prompt_tokens - counted_prompt
+                            self.cached_tokens += event.cached_tokens - counted_cached
                     elif self._first_token_s is None:
                         self._first_token_s = time.perf_counter() - self._t0
                         self._observer.first_token(self._model, self._first_token_s)

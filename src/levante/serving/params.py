@@ -44,12 +44,17 @@ def token_budget(
     fields: SamplingFields,
     *,
     model: str,
-    prompt_tokens: int,
+    prompt_tokens: int | None,
     info: EngineInfo,
     default_max_tokens: int | None,
 ) -> int:
-    """How many tokens a completion may have; rejects a prompt that leaves no room."""
+    """How many tokens a completion may have; rejects a prompt that leaves no room.
+
+    Where the engine cannot count the prompt (an upstream server), the request goes as asked
+    and the upstream enforces its own context."""
     limit = info.context_length
+    if prompt_tokens is None:
+        return fields.max_tokens or default_max_tokens or limit
     if prompt_tokens >= limit:
         raise ContextLengthExceededError(
             f"the prompt has {prompt_tokens} tokens, but model '{model}' has a context of "

@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, Sequence
 
 import anyio
 
-from levante.engine import ChatTurn, GenerationRequest, ModelRegistry, ServedModel
+from levante.engine import ChatTurn, GenerationRequest, ModelRegistry, Prompt, ServedModel
 from levante.errors import InvalidRequestError, PermissionDeniedError
 from levante.metering import UsageRecorder
 from levante.protocol import ChatCompletionRequest, ChatMessage, CompletionRequest, SamplingFields
@@ -67,10 +67,10 @@ class InferenceService:
         continue_last = body.messages[-1].role == "assistant"
         engine = model.engine
 
-        def render() -> list[int]:
-            return engine.tokenize(engine.render_chat(turns, continue_last=continue_last))
+        def prepare() -> Prompt:
+            return engine.prepare_chat(turns, continue_last=continue_last)
 
-        prompt = await anyio.to_thread.run_sync(render)
+        prompt = await anyio.to_thread.run_sync(prepare)
         return self._plan(context, body, model, [prompt])
 
     async def prepare_completion(self, context: RequestContext, body: CompletionRequest) -> Plan:
@@ -79,10 +79,10 @@ class InferenceService:
             raise InvalidRequestError("a prompt must not be empty", param="prompt")
         engine = model.engine
 
-        def tokenize() -> list[list[int]]:
-            return [engine.tokenize(text, special=False) for text in body.prompts()]
+        def prepare() -> list[Prompt]:
+            return [engine.prepare_text(text) for text in body.prompts()]
 
-        prompts = await anyio.to_thread.run_sync(tokenize)
+        prompts = await anyio.to_thread.run_sync(prepare)
         return self._plan(context, body, model, prompts)
 
     async def collect(self, plan: Plan) -> list[Choice]:
@@ -96,7 +96,7 @@ class InferenceService:
         context: RequestContext,
         body: SamplingFields,
         model: ServedModel,
-        prompts: Sequence[list[int]],
+        prompts: Sequence[Prompt],
     ) -> Plan:
         check_choices(body, self._max_choices)
         info = model.engine.info
@@ -108,13 +108,13 @@ class InferenceService:
             budget = token_budget(
                 body,
                 model=model.id,
-                prompt_tokens=len(prompt),
+                prompt_tokens=prompt.token_count,
                 info=info,
                 default_max_tokens=self._default_max_tokens,
             )
             for choice in range(body.n):
                 request = GenerationRequest(
-                    prompt_tokens=prompt,
+                    prompt=prompt,
                     max_tokens=budget,
                     sampling=sampling_params(body, choice),
                     stop=body.stop_list(),

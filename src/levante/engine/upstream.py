@@ -1,0 +1,300 @@
+"""The upstream engine: any OpenAI-compatible server (vLLM, llama-server, another Levante, a
+hosted provider) as the backend of a model, over several replicas.
+
+A request goes to the healthy replica with the fewest requests in flight. A replica that
+refuses the connection, times out or answers 5xx before the first byte is marked down and the
+request moves to the next; once the stream has begun, a failure ends it. Replicas marked down
+are probed in the background and come back when they answer again. Usage comes from the
+upstream's own ``usage``; where it sends none, completion tokens are counted as streamed
+pieces and the prompt is estimated from its length.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from levante.engine.base import (
+    ChatTurn,
+    EngineInfo,
+    Finished,
+    FinishReason,
+    GenerationEvent,
+    GenerationRequest,
+    OutputConstraint,
+    Prompt,
+    Started,
+    TextDelta,
+)
+from levante.errors import InvalidRequestError, UpstreamError
+from levante.settings import ModelSettings, UpstreamSettings
+
+log = logging.getLogger(__name__)
+
+_FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "model_length": "model_length",
+    "eos": "stop",
+}
+_BYTES_PER_TOKEN = 4  # the estimate used only when an upstream reports no usage
+
+
+@dataclass
+class _Replica:
+    settings: UpstreamSettings
+    in_flight: int = 0
+    down_since: float | None = None
+
+    @property
+    def url(self) -> str:
+        return self.settings.url.rstrip("/")
+
+    @property
+    def healthy(self) -> bool:
+        return self.down_since is None
+
+    def headers(self) -> dict[str, str]:
+        key = self.settings.api_key
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+class _Retry(Exception):
+    """This replica failed before answering; try another."""
+
+
+class UpstreamEngine:
+    """A model served by OpenAI-compatible upstream replicas."""
+
+    def __init__(self, settings: ModelSettings) -> None:
+        if not settings.upstreams:
+            raise InvalidRequestError(f"model '{settings.id}' has no upstreams")
+        self._settings = settings
+        self._replicas = [_Replica(u) for u in settings.upstreams]
+        self._lock = threading.Lock()
+        self._turn = 0
+        self._timeout = httpx.Timeout(
+            settings.timeout_seconds, connect=settings.connect_timeout_seconds
+        )
+        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        self._stopping = threading.Event()
+        self._prober = threading.Thread(target=self._probe, name="upstream-health", daemon=True)
+        self._prober.start()
+
+    # -- the Engine interface ------------------------------------------------------------------
+
+    @property
+    def info(self) -> EngineInfo:
+        return EngineInfo(context_length=self._settings.context_length, chat_template=True)
+
+    @property
+    def queue_depth(self) -> int:
+        return sum(r.in_flight for r in self._replicas)
+
+    def prepare_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> Prompt:
+        return Prompt(token_count=None, turns=tuple(turns), continue_last=continue_last)
+
+    def prepare_text(self, text: str) -> Prompt:
+        return Prompt(token_count=None, text=text)
+
+    def check_constraint(self, constraint: OutputConstraint) -> None:
+        """The upstream enforces response formats itself."""
+
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+        client = self._client()
+        tried: set[int] = set()
+        while True:
+            replica = self._pick(tried)
+            if replica is None:
+                raise UpstreamError(
+                    f"no upstream replica of model '{self._settings.id}' answered",
+                    headers={"Retry-After": "1"},
+                )
+            tried.add(id(replica))
+            with self._lock:
+                replica.in_flight += 1
+            try:
+                async for event in self._run(client, replica, request):
+                    yield event
+                return
+            except _Retry as exc:
+                log.warning("upstream %s failed (%s); trying another replica", replica.url, exc)
+                self._mark_down(replica)
+            finally:
+                with self._lock:
+                    replica.in_flight -= 1
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._prober.join(timeout=5)
+        # The clients belong to event loops that may be this very thread's; their pools close
+        # when they are collected.
+        self._clients.clear()
+
+    # -- routing and health --------------------------------------------------------------------
+
+    def _pick(self, tried: set[int]) -> _Replica | None:
+        """The healthy replica with the fewest requests in flight; round robin among equals.
+        Replicas marked down are the last resort."""
+        with self._lock:
+            candidates = [r for r in self._replicas if id(r) not in tried]
+            if not candidates:
+                return None
+            self._turn += 1
+            order = (
+                candidates[self._turn % len(candidates) :]
+                + candidates[: self._turn % len(candidates)]
+            )
+            return min(order, key=lambda r: (not r.healthy, r.in_flight))
+
+    def _mark_down(self, replica: _Replica) -> None:
+        with self._lock:
+            if replica.down_since is None:
+                replica.down_since = time.monotonic()
+
+    def _probe(self) -> None:
+        with httpx.Client(timeout=self._timeout) as client:
+            while not self._stopping.wait(self._settings.health_interval_seconds):
+                self.probe(client)
+
+    def probe(self, client: httpx.Client) -> None:
+        """Ask every replica marked down for its model list; those that answer are back."""
+        for replica in self._replicas:
+            if replica.healthy:
+                continue
+            try:
+                response = client.get(f"{replica.url}/models", headers=replica.headers())
+            except httpx.HTTPError:
+                continue
+            if response.status_code < 500:
+                log.info("upstream %s is back", replica.url)
+                with self._lock:
+                    replica.down_since = None
+
+    def _client(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None:
+            client = httpx.AsyncClient(timeout=self._timeout)
+            self._clients[loop] = client
+        return client
+
+    # -- one attempt ---------------------------------------------------------------------------
+
+    async def _run(
+        self, client: httpx.AsyncClient, replica: _Replica, request: GenerationRequest
+    ) -> AsyncGenerator[GenerationEvent, None]:
+        path, body = self._body(replica, request)
+        started = False
+        try:
+            async with client.stream(
+                "POST", f"{replica.url}{path}", json=body, headers=replica.headers()
+            ) as response:
+                if response.status_code >= 500 or response.status_code == 429:
+                    raise _Retry(f"status {response.status_code}")
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise InvalidRequestError(f"upstream refused the request: {_message(response)}")
+                started = True
+                yield Started(cached_tokens=0)
+                async for event in _events(response, request):
+                    yield event
+        except (httpx.HTTPError, ValueError) as exc:
+            if not started:  # nothing reached the caller yet: another replica may serve it
+                raise _Retry(f"{type(exc).__name__}: {exc}") from exc
+            raise UpstreamError(f"upstream {replica.url} failed mid-stream: {exc}") from exc
+
+    def _body(self, replica: _Replica, request: GenerationRequest) -> tuple[str, dict[str, Any]]:
+        sampling = request.sampling
+        body: dict[str, Any] = {
+            "model": replica.settings.model or self._settings.id,
+            "max_tokens": request.max_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "presence_penalty": sampling.presence_penalty,
+            "frequency_penalty": sampling.frequency_penalty,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if sampling.seed is not None:
+            body["seed"] = sampling.seed
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.constraint is not None:
+            body["response_format"] = _response_format(request.constraint)
+        prompt = request.prompt
+        if prompt.text is not None:
+            return "/completions", body | {"prompt": prompt.text}
+        messages: list[dict[str, Any]] = [
+            {"role": t.role, "content": t.content} for t in prompt.turns
+        ]
+        if prompt.continue_last:
+            messages[-1] = messages[-1] | {"prefix": True}
+        return "/chat/completions", body | {"messages": messages}
+
+
+async def _events(
+    response: httpx.Response, request: GenerationRequest
+) -> AsyncGenerator[GenerationEvent, None]:
+    """Turn the upstream's server-sent events into engine events."""
+    produced = 0
+    finish: FinishReason | None = None
+    usage: dict[str, Any] | None = None
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            break
+        chunk = json.loads(payload)
+        if chunk.get("usage"):
+            usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            text = delta.get("content") if "delta" in choice else choice.get("text")
+            if text:
+                produced += 1
+                yield TextDelta(text, produced)
+            if choice.get("finish_reason"):
+                finish = _FINISH_REASONS.get(choice["finish_reason"], "stop")
+    if usage is not None:
+        details = usage.get("prompt_tokens_details") or {}
+        yield Finished(
+            finish or "stop",
+            int(usage.get("prompt_tokens", 0)),
+            int(usage.get("completion_tokens", produced)),
+            int(details.get("cached_tokens") or 0),
+        )
+    else:
+        yield Finished(finish or "stop", _estimate_prompt(request.prompt), produced, 0)
+
+
+def _estimate_prompt(prompt: Prompt) -> int:
+    text = prompt.text if prompt.text is not None else "".join(t.content for t in prompt.turns)
+    return max(1, -(-len(text.encode()) // _BYTES_PER_TOKEN))
+
+
+def _response_format(constraint: OutputConstraint) -> dict[str, Any]:
+    if constraint.kind == "json_object" or constraint.schema is None:
+        return {"type": "json_object"}
+    return {"type": "json_schema", "json_schema": {"name": "response", "schema": constraint.schema}}
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:500]
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and "message" in error:
+            return str(error["message"])
+    return json.dumps(body)[:500]
