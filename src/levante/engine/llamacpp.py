@@ -59,11 +59,36 @@ class _Job:
     events: asyncio.Queue[GenerationEvent | BaseException]
     cancelled: threading.Event = field(default_factory=threading.Event)
 
-    def emit(self, event: GenerationEvent | BaseException) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self.events.put_nowait, event)
-        except RuntimeError:  # the caller's loop is closed: nobody is listening any more
-            self.cancelled.set()
+
+_Item = tuple[_Job, GenerationEvent | BaseException]
+
+
+class _Outbox:
+    """Events of one decode step, handed to the event loops in one call per loop: waking a
+    loop once per step rather than once per token keeps the HTTP side cheap under load."""
+
+    def __init__(self) -> None:
+        self._items: list[_Item] = []
+
+    def put(self, job: _Job, event: GenerationEvent | BaseException) -> None:
+        self._items.append((job, event))
+
+    def flush(self) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
+        for job, event in self._items:
+            by_loop.setdefault(job.loop, []).append((job, event))
+        self._items.clear()
+        for loop, items in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, items)
+            except RuntimeError:  # the caller's loop is closed: nobody is listening any more
+                for job, _ in items:
+                    job.cancelled.set()
+
+
+def _deliver(items: list[_Item]) -> None:
+    for job, event in items:
+        job.events.put_nowait(event)
 
 
 @dataclass
@@ -138,6 +163,7 @@ class LlamaCppEngine:
         self._pending = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._outbox = _Outbox()
         self._worker = threading.Thread(target=self._run, name=f"llama:{path.name}", daemon=True)
         self._worker.start()
 
@@ -214,6 +240,7 @@ class LlamaCppEngine:
         while not self._stopping.is_set():
             self._admit(running, block=not running)
             running = [s for s in running if not self._drop_if_cancelled(s)]
+            self._outbox.flush()
             if not running:
                 continue
             try:
@@ -225,10 +252,11 @@ class LlamaCppEngine:
                     llama_cpp.llama_memory_seq_rm(self._memory, sequence.slot.seq_id, 0, -1)
                     sequence.slot.tokens.clear()
                     self._release(sequence)
-                    sequence.job.emit(EngineError(f"the model failed: {exc}"))
+                    self._outbox.put(sequence.job, EngineError(f"the model failed: {exc}"))
                 running = []
                 continue
             running = [s for s in running if not self._finished(s)]
+            self._outbox.flush()
 
     def _admit(self, running: list[_Sequence], *, block: bool) -> None:
         """Move waiting jobs into free slots."""
@@ -262,7 +290,7 @@ class LlamaCppEngine:
             pending=deque(prompt[reuse:]),
             stops=StopMatcher(job.request.stop),
         )
-        job.emit(Started(cached_tokens=reuse))
+        self._outbox.put(job, Started(cached_tokens=reuse))
         return sequence
 
     def _step(self, running: list[_Sequence]) -> None:
@@ -311,7 +339,7 @@ class LlamaCppEngine:
         piece = sequence.text.feed(self._piece(token))
         visible = sequence.stops.feed(piece)
         if visible:
-            sequence.job.emit(TextDelta(visible, sequence.produced))
+            self._outbox.put(sequence.job, TextDelta(visible, sequence.produced))
         if sequence.stops.stopped:
             self._finish(sequence, "stop")
         elif sequence.prompt_tokens + sequence.produced >= self._n_ctx:
@@ -329,9 +357,10 @@ class LlamaCppEngine:
             else:
                 tail += sequence.stops.flush()
             if tail:
-                sequence.job.emit(TextDelta(tail, sequence.produced))
-        sequence.job.emit(
-            Finished(reason, sequence.prompt_tokens, sequence.produced, sequence.cached_tokens)
+                self._outbox.put(sequence.job, TextDelta(tail, sequence.produced))
+        self._outbox.put(
+            sequence.job,
+            Finished(reason, sequence.prompt_tokens, sequence.produced, sequence.cached_tokens),
         )
         sequence.stops.stopped = True
         self._release(sequence)
@@ -342,8 +371,9 @@ class LlamaCppEngine:
     def _drop_if_cancelled(self, sequence: _Sequence) -> bool:
         if not sequence.job.cancelled.is_set():
             return False
-        sequence.job.emit(
-            Finished(None, sequence.prompt_tokens, sequence.produced, sequence.cached_tokens)
+        self._outbox.put(
+            sequence.job,
+            Finished(None, sequence.prompt_tokens, sequence.produced, sequence.cached_tokens),
         )
         self._release(sequence)
         return True

@@ -70,14 +70,23 @@ async def _chunks(
             **extra,
         ).model_dump(exclude_none=False)
 
+    # Text deltas are the hot path: built as plain dicts of the same shape as the model dump.
+    head = {
+        "id": completion_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": plan.model.id,
+    }
     last = plan.generations[-1].index
     async for item in items:
-        if isinstance(item, ChoiceStart):
+        if isinstance(item, ChoiceText):
+            delta = {"role": None, "content": item.text}
+            choice = {"index": item.index, "delta": delta, "finish_reason": None, "logprobs": None}
+            yield head | {"choices": [choice], "usage": None}
+        elif isinstance(item, ChoiceStart):
             yield chunk(
                 ChatChunkChoice(index=item.index, delta=ChatDelta(role="assistant", content=""))
             )
-        elif isinstance(item, ChoiceText):
-            yield chunk(ChatChunkChoice(index=item.index, delta=ChatDelta(content=item.text)))
         elif isinstance(item, ChoiceEnd):
             end = ChatChunkChoice(
                 index=item.index,
