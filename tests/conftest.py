@@ -18,6 +18,7 @@ from levante.engine import ModelRegistry
 from levante.settings import ModelSettings, Settings
 from levante.storage import Database, upgrade
 from levante.storage.models import Base
+from tests.engine.upstream_stub import StubUpstream
 from tests.helpers import (
     MODEL,
     Tenant,
@@ -123,3 +124,12 @@ def client(
     app = create_app(settings, models=model_registry, database=database)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def stubs() -> Iterator[list[StubUpstream]]:
+    """Two OpenAI-protocol upstream replicas on loopback, 'a' and 'b'."""
+    started = [StubUpstream("a").start(), StubUpstream("b").start()]
+    yield started
+    for stub in started:
+        stub.stop()

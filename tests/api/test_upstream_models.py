@@ -19,14 +19,6 @@ from tests.helpers import Tenant
 
 
 @pytest.fixture
-def stubs() -> Iterator[list[StubUpstream]]:
-    started = [StubUpstream("a").start(), StubUpstream("b").start()]
-    yield started
-    for stub in started:
-        stub.stop()
-
-
-@pytest.fixture
 def upstream_client(
     settings: Settings, database: Database, stubs: list[StubUpstream]
 ) -> Iterator[TestClient]:

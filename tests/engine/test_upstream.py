@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -20,14 +19,6 @@ from levante.engine.upstream import UpstreamEngine
 from levante.errors import UpstreamError
 from levante.settings import ModelSettings, UpstreamSettings
 from tests.engine.upstream_stub import StubUpstream
-
-
-@pytest.fixture
-def stubs() -> Iterator[list[StubUpstream]]:
-    started = [StubUpstream("a").start(), StubUpstream("b").start()]
-    yield started
-    for stub in started:
-        stub.stop()
 
 
 def _engine(stubs: list[StubUpstream], **extra: object) -> UpstreamEngine:
