@@ -116,6 +116,8 @@ BAD_BODIES: list[tuple[str, dict[str, Any], int, str, str | None]] = [
         "presence_penalty",
     ),
     ("negative seed", chat_body(random_seed=-1), 422, "invalid_request_error", "random_seed"),
+    ("negative top_k", chat_body(top_k=-1), 422, "invalid_request_error", "top_k"),
+    ("min_p above one", chat_body(min_p=1.5), 422, "invalid_request_error", "min_p"),
     ("stop list too long", chat_body(stop=["a"] * 9), 422, "invalid_request_error", "stop"),
     (
         "bad response format",

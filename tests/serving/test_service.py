@@ -76,6 +76,11 @@ def test_seeds_differ_per_choice_and_random_seed_wins() -> None:
     assert sampling_params(_request(), 0).temperature == 0.7
 
 
+def test_vllm_style_sampling_extensions_reach_the_engine() -> None:
+    params = sampling_params(_request(top_k=40, min_p=0.05, repetition_penalty=1.1), 0)
+    assert (params.top_k, params.min_p, params.repetition_penalty) == (40, 0.05, 1.1)
+
+
 def test_choices_are_capped() -> None:
     with pytest.raises(ValidationFailedError):
         check_choices(_request(n=9), max_choices=8)

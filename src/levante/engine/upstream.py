@@ -226,6 +226,13 @@ class UpstreamEngine:
         }
         if sampling.seed is not None:
             body["seed"] = sampling.seed
+        # vLLM's extensions, sent only when asked for: strict servers reject unknown fields.
+        if sampling.top_k > 0:
+            body["top_k"] = sampling.top_k
+        if sampling.min_p > 0:
+            body["min_p"] = sampling.min_p
+        if sampling.repetition_penalty != 1.0:
+            body["repetition_penalty"] = sampling.repetition_penalty
         if request.stop:
             body["stop"] = list(request.stop)
         if request.constraint is not None:

@@ -15,6 +15,10 @@ class SamplingFields(WireModel):
     model: str = Field(min_length=1, max_length=256)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    # Extensions that vLLM and llama.cpp's server accept too.
+    top_k: int = Field(default=0, ge=0, description="0: off")
+    min_p: float = Field(default=0.0, ge=0.0, le=1.0)
+    repetition_penalty: float = Field(default=1.0, gt=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, ge=1)
     stream: bool = False
     stream_options: StreamOptions | None = None

@@ -15,6 +15,9 @@ def sampling_params(fields: SamplingFields, choice: int) -> SamplingParams:
     return SamplingParams(
         temperature=DEFAULT_TEMPERATURE if fields.temperature is None else fields.temperature,
         top_p=fields.top_p,
+        top_k=fields.top_k,
+        min_p=fields.min_p,
+        repetition_penalty=fields.repetition_penalty,
         presence_penalty=fields.presence_penalty,
         frequency_penalty=fields.frequency_penalty,
         seed=None if seed is None else (seed + choice) % 2**32,
