@@ -81,3 +81,8 @@ def test_errors_are_the_sdks_own_types(sdk: Mistral, live_url: str) -> None:
     with pytest.raises(errors.SDKError) as unauthorized:
         bad.models.list()
     assert unauthorized.value.status_code == 401
+
+
+def test_embeddings(sdk: Mistral) -> None:
+    result = sdk.embeddings.create(model=MODEL, inputs=["a cat", "a dog"])
+    assert [len(d.embedding or []) for d in result.data] == [576, 576]

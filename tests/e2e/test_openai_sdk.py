@@ -89,3 +89,10 @@ def test_errors_are_the_sdks_own_types(sdk: openai.OpenAI, live_url: str) -> Non
     bad = openai.OpenAI(base_url=f"{live_url}/v1", api_key="lv-wrong-key-0000000000", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         bad.models.list()
+
+
+def test_embeddings(sdk: openai.OpenAI) -> None:
+    # The SDK asks for base64 and decodes it itself.
+    result = sdk.embeddings.create(model=MODEL, input=["a cat", "a dog"])
+    assert [len(d.embedding) for d in result.data] == [576, 576]
+    assert result.usage.prompt_tokens > 0

@@ -13,7 +13,7 @@ from levante import __version__
 from levante.api.errors import install_error_handlers
 from levante.api.metrics import Metrics
 from levante.api.middleware import GatewayMiddleware
-from levante.api.routes import admin, chat, completions, health
+from levante.api.routes import admin, chat, completions, embeddings, health
 from levante.api.routes import models as model_routes
 from levante.api.state import AppState
 from levante.engine import ModelRegistry
@@ -84,6 +84,7 @@ def create_app(
         model_routes.router,
         chat.router,
         completions.router,
+        embeddings.router,
         admin.router,
     ):
         app.include_router(router)

@@ -38,6 +38,7 @@ from levante.engine.base import (
     Started,
     TextDelta,
 )
+from levante.engine.embedding import Embedder
 from levante.engine.sampling import build_sampler, compile_grammar
 from levante.engine.template import ChatTemplate
 from levante.engine.text import StopMatcher, Utf8Assembler
@@ -156,6 +157,7 @@ class LlamaCppEngine:
             else None
         )
         self._add_bos = self._model.add_bos_token()
+        self._embedder = Embedder(self._model, context_length=self._n_ctx, n_threads=n_threads)
         self._slots = [_Slot(seq_id=i) for i in range(parallel)]
         self._max_pending = max_pending
         self._prefix_cache = prefix_cache
@@ -199,6 +201,11 @@ class LlamaCppEngine:
     def check_constraint(self, constraint: OutputConstraint) -> None:
         compile_grammar(constraint)
 
+    def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
+        token_lists = [self.tokenize(text, special=False) for text in texts]
+        vectors = self._embedder.embed(token_lists)
+        return vectors, sum(len(t) for t in token_lists)
+
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         if not request.prompt.tokens:
             raise InvalidRequestError("the prompt is empty", param="prompt")
@@ -230,6 +237,7 @@ class LlamaCppEngine:
         self._stopping.set()
         self._worker.join(timeout=30)
         llama_cpp.llama_batch_free(self._batch)
+        self._embedder.close()
         self._context.close()
         self._model.close()
 

@@ -108,6 +108,11 @@ class UpstreamEngine:
     def check_constraint(self, constraint: OutputConstraint) -> None:
         """The upstream enforces response formats itself."""
 
+    def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
+        raise InvalidRequestError(
+            f"model '{self._settings.id}' does not serve embeddings here", param="model"
+        )
+
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         client = self._client()
         tried: set[int] = set()

@@ -12,6 +12,7 @@ from levante.protocol.chat import (
 )
 from levante.protocol.common import ResponseFormat, Usage
 from levante.protocol.completions import Completion, CompletionChoice, CompletionRequest
+from levante.protocol.embeddings import Embedding, EmbeddingList, EmbeddingRequest, EmbeddingUsage
 from levante.protocol.models import ModelCapabilities, ModelCard, ModelList
 from levante.protocol.sampling_fields import SamplingFields
 
@@ -27,6 +28,10 @@ __all__ = [
     "Completion",
     "CompletionChoice",
     "CompletionRequest",
+    "Embedding",
+    "EmbeddingList",
+    "EmbeddingRequest",
+    "EmbeddingUsage",
     "ModelCapabilities",
     "ModelCard",
     "ModelList",

@@ -8,8 +8,14 @@ import anyio
 
 from levante.engine import ChatTurn, GenerationRequest, ModelRegistry, Prompt, ServedModel
 from levante.errors import InvalidRequestError, PermissionDeniedError
-from levante.metering import UsageRecorder
-from levante.protocol import ChatCompletionRequest, ChatMessage, CompletionRequest, SamplingFields
+from levante.metering import UsageRecorder, UsageStatus
+from levante.protocol import (
+    ChatCompletionRequest,
+    ChatMessage,
+    CompletionRequest,
+    EmbeddingRequest,
+    SamplingFields,
+)
 from levante.serving.metered import MeteredRequest, RequestContext
 from levante.serving.observer import NullObserver, Observer
 from levante.serving.params import (
@@ -84,6 +90,28 @@ class InferenceService:
 
         prompts = await anyio.to_thread.run_sync(prepare)
         return self._plan(context, body, model, prompts)
+
+    async def embed(
+        self, context: RequestContext, body: EmbeddingRequest
+    ) -> tuple[str, list[list[float]], int]:
+        """Embed the request's texts and meter them: (model id, vectors, prompt tokens)."""
+        model = self.resolve_model(context, body.model)
+        if any(not text for text in body.texts()):
+            raise InvalidRequestError("an input must not be empty", param="input")
+        vectors, tokens = await anyio.to_thread.run_sync(model.engine.embed, body.texts())
+        meter = MeteredRequest(
+            self._recorder,
+            context,
+            model=model.id,
+            stream=False,
+            end_user=body.user,
+            metadata=None,
+            observer=self._observer,
+        )
+        meter.reached_model = True
+        meter.prompt_tokens = tokens
+        await meter.finish(UsageStatus.COMPLETED)
+        return model.id, vectors, tokens
 
     async def collect(self, plan: Plan) -> list[Choice]:
         return await collect_plan(plan)
