@@ -96,3 +96,16 @@ def test_a_schema_that_cannot_be_compiled_is_rejected(model_registry: ModelRegis
     request = GenerationRequest(_prompt(model_registry, "Hi"), 2, GREEDY, constraint=bad)
     with pytest.raises(InvalidRequestError):
         anyio.run(_collect, model_registry, request)
+
+
+def test_min_tokens_holds_back_the_end_of_generation(model_registry: ModelRegistry) -> None:
+    prompt = _prompt(model_registry, "What is the capital of France? Answer in one word.")
+    free = anyio.run(_collect, model_registry, GenerationRequest(prompt, 40, GREEDY))
+    assert isinstance(free[-1], Finished)
+    assert free[-1].finish_reason == "stop"
+    short = free[-1].completion_tokens
+    held = anyio.run(
+        _collect, model_registry, GenerationRequest(prompt, 40, GREEDY, min_tokens=short + 5)
+    )
+    assert isinstance(held[-1], Finished)
+    assert held[-1].completion_tokens >= short + 5

@@ -61,6 +61,7 @@ class GenerationRequest:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     stop: tuple[str, ...] = ()
     constraint: OutputConstraint | None = None
+    min_tokens: int = 0  # end-of-generation is not sampled before this many tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,11 @@ class Engine(Protocol):
 
     def prepare_text(self, text: str) -> Prompt:
         """The prompt for a plain text completion."""
+        ...
+
+    def prepare_fim(self, prefix: str, suffix: str) -> Prompt:
+        """The prompt for filling in between ``prefix`` and ``suffix``; InvalidRequestError if
+        the model has no fill-in-the-middle tokens."""
         ...
 
     def check_constraint(self, constraint: OutputConstraint) -> None:

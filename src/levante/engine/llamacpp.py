@@ -39,7 +39,7 @@ from levante.engine.base import (
     TextDelta,
 )
 from levante.engine.embedding import Embedder
-from levante.engine.sampling import build_sampler, compile_grammar
+from levante.engine.sampling import build_sampler, compile_grammar, unban
 from levante.engine.template import ChatTemplate
 from levante.engine.text import StopMatcher, Utf8Assembler
 from levante.errors import ConfigurationError, EngineError, InvalidRequestError, OverloadedError
@@ -157,6 +157,8 @@ class LlamaCppEngine:
             else None
         )
         self._add_bos = self._model.add_bos_token()
+        self._fim = _fim_tokens(self._model)
+        self._eog = [t for t in range(self._model.n_vocab()) if _is_eog(self._model, t)]
         self._embedder = Embedder(self._model, context_length=self._n_ctx, n_threads=n_threads)
         self._slots = [_Slot(seq_id=i) for i in range(parallel)]
         self._max_pending = max_pending
@@ -173,7 +175,11 @@ class LlamaCppEngine:
 
     @property
     def info(self) -> EngineInfo:
-        return EngineInfo(context_length=self._n_ctx, chat_template=self._template is not None)
+        return EngineInfo(
+            context_length=self._n_ctx,
+            chat_template=self._template is not None,
+            fill_in_the_middle=self._fim is not None,
+        )
 
     @property
     def queue_depth(self) -> int:
@@ -190,6 +196,26 @@ class LlamaCppEngine:
 
     def prepare_text(self, text: str) -> Prompt:
         tokens = self.tokenize(text, special=False)
+        return Prompt(token_count=len(tokens), tokens=tuple(tokens))
+
+    def prepare_fim(self, prefix: str, suffix: str) -> Prompt:
+        if self._fim is None:
+            raise InvalidRequestError(
+                "this model has no fill-in-the-middle tokens; use /v1/chat/completions",
+                param="model",
+                code="fim_not_supported",
+            )
+        pre, suf, mid = self._fim
+        head = [self._model.token_bos()] if self._add_bos else []
+        encode = self._model.tokenize
+        tokens = [
+            *head,
+            pre,
+            *encode(prefix.encode("utf-8"), False, False),
+            suf,
+            *encode(suffix.encode("utf-8"), False, False),
+            mid,
+        ]
         return Prompt(token_count=len(tokens), tokens=tuple(tokens))
 
     def tokenize(self, text: str, *, special: bool = True) -> list[int]:
@@ -292,7 +318,12 @@ class LlamaCppEngine:
         sequence = _Sequence(
             job=job,
             slot=slot,
-            sampler=build_sampler(self._model, job.request.sampling, job.grammar),
+            sampler=build_sampler(
+                self._model,
+                job.request.sampling,
+                job.grammar,
+                banned=self._eog if job.request.min_tokens > 0 else (),
+            ),
             prompt_tokens=len(prompt),
             cached_tokens=reuse,
             pending=deque(prompt[reuse:]),
@@ -344,6 +375,8 @@ class LlamaCppEngine:
             self._finish(sequence, "stop")
             return
         sequence.produced += 1
+        if sequence.produced == request.min_tokens:
+            unban(sequence.sampler)
         piece = sequence.text.feed(self._piece(token))
         visible = sequence.stops.feed(piece)
         if visible:
@@ -429,6 +462,20 @@ def _context_params(
     params.n_threads_batch = n_threads
     params.no_perf = True
     return params
+
+
+def _fim_tokens(model: LlamaModel) -> tuple[int, int, int] | None:
+    vocab = model.vocab
+    tokens = (
+        llama_cpp.llama_vocab_fim_pre(vocab),
+        llama_cpp.llama_vocab_fim_suf(vocab),
+        llama_cpp.llama_vocab_fim_mid(vocab),
+    )
+    return tokens if all(t >= 0 for t in tokens) else None
+
+
+def _is_eog(model: LlamaModel, token: int) -> bool:
+    return bool(llama_cpp.llama_vocab_is_eog(model.vocab, token))
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import random
+from collections.abc import Sequence
 
+import llama_cpp
 from llama_cpp._internals import LlamaModel, LlamaSampler
 from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
 
@@ -37,11 +40,17 @@ def compile_grammar(constraint: OutputConstraint | None) -> LlamaGrammar | None:
 
 
 def build_sampler(
-    model: LlamaModel, params: SamplingParams, grammar: LlamaGrammar | None
+    model: LlamaModel,
+    params: SamplingParams,
+    grammar: LlamaGrammar | None,
+    *,
+    banned: Sequence[int] = (),
 ) -> LlamaSampler:
-    """A sampler chain: penalties, grammar, then greedy (temperature 0) or top-k / top-p /
-    min-p / temperature and a seeded draw."""
+    """A sampler chain: banned tokens (removed later by :func:`unban`), penalties, grammar,
+    then greedy (temperature 0) or top-k / top-p / min-p / temperature and a seeded draw."""
     sampler = LlamaSampler()
+    if banned:
+        sampler.add_logit_bias(model.n_vocab(), {token: -math.inf for token in banned})
     if (
         params.repetition_penalty != 1.0
         or params.frequency_penalty != 0.0
@@ -69,3 +78,9 @@ def build_sampler(
     seed = params.seed if params.seed is not None else random.getrandbits(32)
     sampler.add_dist(seed)
     return sampler
+
+
+def unban(sampler: LlamaSampler) -> None:
+    """Drop the banned-token bias that :func:`build_sampler` put first in the chain."""
+    removed = llama_cpp.llama_sampler_chain_remove(sampler.sampler, 0)
+    llama_cpp.llama_sampler_free(removed)

@@ -105,6 +105,11 @@ class UpstreamEngine:
     def prepare_text(self, text: str) -> Prompt:
         return Prompt(token_count=None, text=text)
 
+    def prepare_fim(self, prefix: str, suffix: str) -> Prompt:
+        raise InvalidRequestError(
+            f"model '{self._settings.id}' does not serve fill-in-the-middle here", param="model"
+        )
+
     def check_constraint(self, constraint: OutputConstraint) -> None:
         """The upstream enforces response formats itself."""
 

@@ -13,6 +13,7 @@ from levante.protocol.chat import (
 from levante.protocol.common import ResponseFormat, Usage
 from levante.protocol.completions import Completion, CompletionChoice, CompletionRequest
 from levante.protocol.embeddings import Embedding, EmbeddingList, EmbeddingRequest, EmbeddingUsage
+from levante.protocol.fim import FimCompletionRequest
 from levante.protocol.models import ModelCapabilities, ModelCard, ModelList
 from levante.protocol.sampling_fields import SamplingFields
 
@@ -32,6 +33,7 @@ __all__ = [
     "EmbeddingList",
     "EmbeddingRequest",
     "EmbeddingUsage",
+    "FimCompletionRequest",
     "ModelCapabilities",
     "ModelCard",
     "ModelList",

@@ -14,6 +14,7 @@ from levante.protocol import (
     ChatMessage,
     CompletionRequest,
     EmbeddingRequest,
+    FimCompletionRequest,
     SamplingFields,
 )
 from levante.serving.metered import MeteredRequest, RequestContext
@@ -91,6 +92,16 @@ class InferenceService:
         prompts = await anyio.to_thread.run_sync(prepare)
         return self._plan(context, body, model, prompts)
 
+    async def prepare_fim(self, context: RequestContext, body: FimCompletionRequest) -> Plan:
+        model = self.resolve_model(context, body.model)
+        engine = model.engine
+
+        def prepare() -> Prompt:
+            return engine.prepare_fim(body.prompt, body.suffix)
+
+        prompt = await anyio.to_thread.run_sync(prepare)
+        return self._plan(context, body, model, [prompt], min_tokens=body.min_tokens)
+
     async def embed(
         self, context: RequestContext, body: EmbeddingRequest
     ) -> tuple[str, list[list[float]], int]:
@@ -125,6 +136,8 @@ class InferenceService:
         body: SamplingFields,
         model: ServedModel,
         prompts: Sequence[Prompt],
+        *,
+        min_tokens: int = 0,
     ) -> Plan:
         check_choices(body, self._max_choices)
         info = model.engine.info
@@ -147,6 +160,7 @@ class InferenceService:
                     sampling=sampling_params(body, choice),
                     stop=body.stop_list(),
                     constraint=constraint,
+                    min_tokens=min(min_tokens, budget),
                 )
                 generations.append(Generation(p * body.n + choice, request, choice == 0))
         meter = MeteredRequest(

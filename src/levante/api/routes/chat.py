@@ -19,6 +19,8 @@ from levante.protocol import (
     ChatCompletionChunk,
     ChatCompletionRequest,
     ChatDelta,
+    FimCompletionRequest,
+    SamplingFields,
 )
 from levante.serving import ChoiceEnd, ChoiceStart, ChoiceText, Plan, StreamItem, usage_of
 
@@ -31,7 +33,27 @@ async def chat_completions(
 ) -> ChatCompletion | EventStreamResponse:
     context = request_context(request, caller, "chat.completions")
     plan = await state.service.prepare_chat(context, body)
-    completion_id = "chatcmpl-" + context.request_id.removeprefix("req_")
+    return await respond(
+        request, state, plan, body, "chatcmpl-" + context.request_id.removeprefix("req_")
+    )
+
+
+@router.post("/v1/fim/completions", response_model=None)
+async def fim_completions(
+    body: FimCompletionRequest, request: Request, state: State, caller: Caller
+) -> ChatCompletion | EventStreamResponse:
+    """Fill in the middle; answered as a chat completion, as Mistral's API does."""
+    context = request_context(request, caller, "fim.completions")
+    plan = await state.service.prepare_fim(context, body)
+    return await respond(
+        request, state, plan, body, "cmpl-" + context.request_id.removeprefix("req_")
+    )
+
+
+async def respond(
+    request: Request, state: State, plan: Plan, body: SamplingFields, completion_id: str
+) -> ChatCompletion | EventStreamResponse:
+    """Run a plan as a chat completion, streamed or whole."""
     created = int(time.time())
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)

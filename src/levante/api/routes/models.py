@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from levante.api.state import Caller, State
+from levante.engine import EngineInfo
 from levante.errors import ModelNotFoundError
 from levante.protocol import ModelCapabilities, ModelCard, ModelList
 from levante.serving.params import DEFAULT_TEMPERATURE
@@ -14,24 +15,27 @@ router = APIRouter()
 _CREATED = 1_735_689_600  # 2025-01-01: stable across restarts, unlike a load time
 
 
-def _card(model: ModelSettings, context_length: int | None) -> ModelCard:
+def _card(model: ModelSettings, info: EngineInfo | None) -> ModelCard:
     return ModelCard(
         id=model.id,
         created=_CREATED,
         owned_by=model.owned_by,
         name=model.id,
         description=model.description,
-        max_context_length=context_length or model.context_length,
+        max_context_length=info.context_length if info else model.context_length,
         aliases=list(model.aliases),
-        capabilities=ModelCapabilities(),
+        capabilities=ModelCapabilities(
+            completion_chat=info.chat_template if info else True,
+            completion_fim=info.fill_in_the_middle if info else False,
+        ),
         default_model_temperature=DEFAULT_TEMPERATURE,
     )
 
 
 def _cards(state: State, caller: Caller) -> list[ModelCard]:
-    contexts = {m.id: m.engine.info.context_length for m in state.models.loaded()}
+    infos = {m.id: m.engine.info for m in state.models.loaded()}
     return [
-        _card(model, contexts.get(model.id))
+        _card(model, infos.get(model.id))
         for model in state.models.configured()
         if caller.may_use(model.id)
     ]
