@@ -62,6 +62,8 @@ class ModelSettings(BaseModel):
     n_batch: int = Field(default=512, ge=8)
     parallel: int = Field(default=8, ge=1, le=256)
     prefix_cache: bool = True
+    preload: bool = True
+    keep_alive_seconds: float | None = Field(default=None, ge=5)
     owned_by: str = "levante"
     description: str = ""
     max_pending: int = Field(default=64, ge=1)

@@ -114,6 +114,11 @@ class Engine(Protocol):
         """Requests admitted but not yet running."""
         ...
 
+    @property
+    def idle(self) -> bool:
+        """Nothing running or waiting: the engine may be unloaded."""
+        ...
+
     def prepare_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> Prompt:
         """The prompt for a conversation (the model's own chat template applies); with
         ``continue_last`` the final assistant message is continued, not answered."""

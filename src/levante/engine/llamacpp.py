@@ -168,6 +168,7 @@ class LlamaCppEngine:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._outbox = _Outbox()
+        self._running = 0
         self._worker = threading.Thread(target=self._run, name=f"llama:{path.name}", daemon=True)
         self._worker.start()
 
@@ -184,6 +185,10 @@ class LlamaCppEngine:
     @property
     def queue_depth(self) -> int:
         return self._pending
+
+    @property
+    def idle(self) -> bool:
+        return self._pending == 0 and self._running == 0
 
     def render_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> str:
         if self._template is None:
@@ -274,6 +279,7 @@ class LlamaCppEngine:
         while not self._stopping.is_set():
             self._admit(running, block=not running)
             running = [s for s in running if not self._drop_if_cancelled(s)]
+            self._running = len(running)
             self._outbox.flush()
             if not running:
                 continue
@@ -290,6 +296,7 @@ class LlamaCppEngine:
                 running = []
                 continue
             running = [s for s in running if not self._finished(s)]
+            self._running = len(running)
             self._outbox.flush()
 
     def _admit(self, running: list[_Sequence], *, block: bool) -> None:

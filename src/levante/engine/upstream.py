@@ -99,6 +99,10 @@ class UpstreamEngine:
     def queue_depth(self) -> int:
         return sum(r.in_flight for r in self._replicas)
 
+    @property
+    def idle(self) -> bool:
+        return self.queue_depth == 0
+
     def prepare_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> Prompt:
         return Prompt(token_count=None, turns=tuple(turns), continue_last=continue_last)
 

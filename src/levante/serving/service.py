@@ -53,8 +53,8 @@ class InferenceService:
         self._default_max_tokens = default_max_tokens
         self._observer = observer or NullObserver()
 
-    def resolve_model(self, context: RequestContext, name: str) -> ServedModel:
-        """The served model for a name, if the caller's key may use it."""
+    async def resolve_model(self, context: RequestContext, name: str) -> ServedModel:
+        """The served model for a name, if the caller's key may use it (loaded if need be)."""
         model_id = self.registry.canonical_id(name)
         if not context.principal.may_use(model_id):
             raise PermissionDeniedError(
@@ -62,10 +62,10 @@ class InferenceService:
                 param="model",
                 code="model_not_allowed",
             )
-        return self.registry.get(model_id)
+        return await anyio.to_thread.run_sync(self.registry.get, model_id)
 
     async def prepare_chat(self, context: RequestContext, body: ChatCompletionRequest) -> Plan:
-        model = self.resolve_model(context, body.model)
+        model = await self.resolve_model(context, body.model)
         if body.tools:
             raise InvalidRequestError(
                 f"model '{model.id}' does not support function calling", param="tools"
@@ -81,7 +81,7 @@ class InferenceService:
         return self._plan(context, body, model, [prompt])
 
     async def prepare_completion(self, context: RequestContext, body: CompletionRequest) -> Plan:
-        model = self.resolve_model(context, body.model)
+        model = await self.resolve_model(context, body.model)
         if any(not text for text in body.prompts()):
             raise InvalidRequestError("a prompt must not be empty", param="prompt")
         engine = model.engine
@@ -93,7 +93,7 @@ class InferenceService:
         return self._plan(context, body, model, prompts)
 
     async def prepare_fim(self, context: RequestContext, body: FimCompletionRequest) -> Plan:
-        model = self.resolve_model(context, body.model)
+        model = await self.resolve_model(context, body.model)
         engine = model.engine
 
         def prepare() -> Prompt:
@@ -106,7 +106,7 @@ class InferenceService:
         self, context: RequestContext, body: EmbeddingRequest
     ) -> tuple[str, list[list[float]], int]:
         """Embed the request's texts and meter them: (model id, vectors, prompt tokens)."""
-        model = self.resolve_model(context, body.model)
+        model = await self.resolve_model(context, body.model)
         if any(not text for text in body.texts()):
             raise InvalidRequestError("an input must not be empty", param="input")
         vectors, tokens = await anyio.to_thread.run_sync(model.engine.embed, body.texts())
