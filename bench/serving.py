@@ -329,11 +329,12 @@ def main() -> None:
         say(f"| prefix cache on | {cached * 1000:.0f} ms ({uncached / cached:.1f}x faster) |")
 
     if args.write:
-        _write(args.write, "\n".join(lines))
+        write_block(args.write, "serving", "\n".join(lines))
 
 
-def _write(path: Path, results: str) -> None:
-    begin, end = "<!-- serving:begin -->", "<!-- serving:end -->"
+def write_block(path: Path, name: str, results: str) -> None:
+    """Put ``results`` between the document's markers for ``name``, or append them."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     text = path.read_text() if path.exists() else ""
     block = f"{begin}\n{results}\n{end}"
     if begin in text and end in text:
