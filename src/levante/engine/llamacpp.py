@@ -13,7 +13,6 @@ only the rest of the prompt is computed (``Started.cached_tokens``).
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import queue
 import threading
@@ -42,6 +41,7 @@ from levante.engine.embedding import Embedder
 from levante.engine.sampling import build_sampler, compile_grammar, unban
 from levante.engine.template import ChatTemplate
 from levante.engine.text import StopMatcher, Utf8Assembler
+from levante.engine.vocab import Vocabulary
 from levante.errors import ConfigurationError, EngineError, InvalidRequestError, OverloadedError
 
 log = logging.getLogger(__name__)
@@ -144,21 +144,19 @@ class LlamaCppEngine:
         self._memory = self._context.memory
         self._n_batch = n_batch
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
-        self._pieces: dict[tuple[int, bool], bytes] = {}
+        self._vocab = Vocabulary(self._model)
         metadata = self._model.metadata()
         template = metadata.get("tokenizer.chat_template")
         self._template = (
             ChatTemplate(
                 template,
-                bos_token=self._token_text(self._model.token_bos()),
-                eos_token=self._token_text(self._model.token_eos()),
+                bos_token=self._vocab.text(self._vocab.bos),
+                eos_token=self._vocab.text(self._vocab.eos),
             )
             if template
             else None
         )
         self._add_bos = self._model.add_bos_token()
-        self._fim = _fim_tokens(self._model)
-        self._eog = [t for t in range(self._model.n_vocab()) if _is_eog(self._model, t)]
         self._embedder = Embedder(self._model, context_length=self._n_ctx, n_threads=n_threads)
         self._slots = [_Slot(seq_id=i) for i in range(parallel)]
         self._max_pending = max_pending
@@ -179,7 +177,7 @@ class LlamaCppEngine:
         return EngineInfo(
             context_length=self._n_ctx,
             chat_template=self._template is not None,
-            fill_in_the_middle=self._fim is not None,
+            fill_in_the_middle=self._vocab.fim is not None,
         )
 
     @property
@@ -204,14 +202,14 @@ class LlamaCppEngine:
         return Prompt(token_count=len(tokens), tokens=tuple(tokens))
 
     def prepare_fim(self, prefix: str, suffix: str) -> Prompt:
-        if self._fim is None:
+        if self._vocab.fim is None:
             raise InvalidRequestError(
                 "this model has no fill-in-the-middle tokens; use /v1/chat/completions",
                 param="model",
                 code="fim_not_supported",
             )
-        pre, suf, mid = self._fim
-        head = [self._model.token_bos()] if self._add_bos else []
+        pre, suf, mid = self._vocab.fim
+        head = [self._vocab.bos] if self._add_bos else []
         encode = self._model.tokenize
         tokens = [
             *head,
@@ -329,7 +327,7 @@ class LlamaCppEngine:
                 self._model,
                 job.request.sampling,
                 job.grammar,
-                banned=self._eog if job.request.min_tokens > 0 else (),
+                banned=self._vocab.end_of_generation if job.request.min_tokens > 0 else (),
             ),
             prompt_tokens=len(prompt),
             cached_tokens=reuse,
@@ -378,13 +376,13 @@ class LlamaCppEngine:
     def _accept(self, sequence: _Sequence, token: int) -> None:
         """Handle a sampled token: end of generation, text, stop strings, limits."""
         request = sequence.job.request
-        if llama_cpp.llama_vocab_is_eog(self._model.vocab, token):
+        if self._vocab.ends_generation(token):
             self._finish(sequence, "stop")
             return
         sequence.produced += 1
         if sequence.produced == request.min_tokens:
             unban(sequence.sampler)
-        piece = sequence.text.feed(self._piece(token))
+        piece = sequence.text.feed(self._vocab.piece(token))
         visible = sequence.stops.feed(piece)
         if visible:
             self._outbox.put(sequence.job, TextDelta(visible, sequence.produced))
@@ -429,29 +427,6 @@ class LlamaCppEngine:
     def _release(self, sequence: _Sequence) -> None:
         sequence.sampler.close()
 
-    def _piece(self, token: int, *, special: bool = False) -> bytes:
-        """The bytes of one token (cached: the vocabulary is fixed)."""
-        key = (token, special)
-        piece = self._pieces.get(key)
-        if piece is None:
-            size = 64
-            while True:
-                buffer = ctypes.create_string_buffer(size)
-                n = llama_cpp.llama_token_to_piece(
-                    self._model.vocab, token, buffer, size, 0, special
-                )
-                if n >= 0:
-                    piece = buffer.raw[:n]
-                    break
-                size = -n
-            self._pieces[key] = piece
-        return piece
-
-    def _token_text(self, token: int) -> str:
-        if token < 0:
-            return ""
-        return self._piece(token, special=True).decode("utf-8", errors="replace")
-
 
 def _context_params(
     n_ctx: int, parallel: int, n_batch: int, n_threads: int
@@ -469,20 +444,6 @@ def _context_params(
     params.n_threads_batch = n_threads
     params.no_perf = True
     return params
-
-
-def _fim_tokens(model: LlamaModel) -> tuple[int, int, int] | None:
-    vocab = model.vocab
-    tokens = (
-        llama_cpp.llama_vocab_fim_pre(vocab),
-        llama_cpp.llama_vocab_fim_suf(vocab),
-        llama_cpp.llama_vocab_fim_mid(vocab),
-    )
-    return tokens if all(t >= 0 for t in tokens) else None
-
-
-def _is_eog(model: LlamaModel, token: int) -> bool:
-    return bool(llama_cpp.llama_vocab_is_eog(model.vocab, token))
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
