@@ -135,3 +135,24 @@ def test_no_replica_left_is_an_upstream_error(stubs: list[StubUpstream]) -> None
 def test_upstream_settings_need_an_http_url() -> None:
     with pytest.raises(ValueError, match="url"):
         UpstreamSettings(url="ftp://x")
+
+
+def test_a_hanging_replica_times_out_and_the_next_answers(stubs: list[StubUpstream]) -> None:
+    stubs[0].answer_delay = 5
+    engine = _engine(stubs, timeout_seconds=0.5)
+    try:
+        text, _ = asyncio.run(_ask(engine))
+    finally:
+        engine.close()
+    assert text == "hello from the upstream"
+    assert [len(s.requests) for s in stubs] in ([1, 1], [0, 1])
+
+
+def test_a_stream_that_stalls_midway_is_an_upstream_error(stubs: list[StubUpstream]) -> None:
+    stubs[0].word_delay = 2
+    engine = _engine(stubs[:1], timeout_seconds=0.5)
+    try:
+        with pytest.raises(UpstreamError, match="mid-stream"):
+            asyncio.run(_ask(engine))
+    finally:
+        engine.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -26,6 +27,7 @@ class StubUpstream:
     fail_with: int | None = None  # answer every request with this status
     send_usage: bool = True
     word_delay: float = 0.0
+    answer_delay: float = 0.0  # before the status line: a replica that hangs
     requests: list[dict[str, Any]] = field(default_factory=list)
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
@@ -42,6 +44,8 @@ class StubUpstream:
         async def chat(request: Request) -> Response:
             body = await request.json()
             self.requests.append(body)
+            if self.answer_delay:
+                await asyncio.sleep(self.answer_delay)
             if self.fail_with is not None:
                 return JSONResponse({"error": {"message": "broken"}}, status_code=self.fail_with)
             return StreamingResponse(self._stream(body), media_type="text/event-stream")
@@ -55,8 +59,6 @@ class StubUpstream:
         )
 
     async def _stream(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
-        import asyncio
-
         words = self.reply.split(" ")[: body.get("max_tokens", 1000)]
         for i, word in enumerate(words):
             piece = word if i == 0 else " " + word
