@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -28,6 +29,11 @@ def test_metrics_count_requests_tokens_and_first_tokens(client: TestClient, tena
     assert 'levante_tokens_total{kind="completion",model="smollm2-135m-instruct"}' in text
     assert "levante_time_to_first_token_seconds_count" in text
     assert 'levante_queue_depth{model="smollm2-135m-instruct"} 0.0' in text
+    assert 'levante_active_sequences{model="smollm2-135m-instruct"} 0.0' in text
+    steps = re.search(r'levante_decode_steps_total\{model="smollm2-135m-instruct"\} (\S+)', text)
+    assert steps is not None
+    assert float(steps.group(1)) > 0
+    assert "levante_decode_seconds_total" in text
 
 
 def test_a_long_generation_blocks_neither_health_nor_metrics(

@@ -11,7 +11,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from levante.engine import ModelRegistry
@@ -28,9 +28,24 @@ class _EngineCollector(Collector):
     def __init__(self, models: ModelRegistry) -> None:
         self._models = models
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         depth = GaugeMetricFamily(
             "levante_queue_depth", "Requests waiting for a model", labels=["model"]
+        )
+        active = GaugeMetricFamily(
+            "levante_active_sequences", "Requests a model is generating for", labels=["model"]
+        )
+        steps = CounterMetricFamily(
+            "levante_decode_steps", "Decode steps (one batch each)", labels=["model"]
+        )
+        decoded = CounterMetricFamily(
+            "levante_decode_tokens", "Tokens decoded, prompt and generated", labels=["model"]
+        )
+        sampled = CounterMetricFamily(
+            "levante_decode_sampled_tokens", "Tokens sampled from decode steps", labels=["model"]
+        )
+        seconds = CounterMetricFamily(
+            "levante_decode_seconds", "Time inside the model's decode call", labels=["model"]
         )
         loaded = GaugeMetricFamily(
             "levante_model_loaded", "1 when the model is loaded", labels=["model"]
@@ -40,8 +55,14 @@ class _EngineCollector(Collector):
             engine = served.get(model.id)
             depth.add_metric([model.id], engine.engine.queue_depth if engine else 0)
             loaded.add_metric([model.id], 1 if engine else 0)
-        yield depth
-        yield loaded
+            if engine is not None:
+                stats = engine.engine.stats
+                active.add_metric([model.id], stats.active)
+                steps.add_metric([model.id], stats.steps)
+                decoded.add_metric([model.id], stats.tokens)
+                sampled.add_metric([model.id], stats.sampled)
+                seconds.add_metric([model.id], stats.seconds)
+        yield from (depth, loaded, active, steps, decoded, sampled, seconds)
 
 
 class Metrics:

@@ -2,6 +2,7 @@
 
 from levante.engine.base import (
     ChatTurn,
+    DecodeStats,
     Engine,
     EngineInfo,
     Finished,
@@ -17,6 +18,7 @@ from levante.engine.registry import ModelRegistry, ServedModel
 
 __all__ = [
     "ChatTurn",
+    "DecodeStats",
     "Engine",
     "EngineInfo",
     "Finished",

@@ -94,6 +94,17 @@ class Finished:
 GenerationEvent = Started | TextDelta | Finished
 
 
+@dataclass
+class DecodeStats:
+    """Running totals of an engine's decode loop, for metrics."""
+
+    steps: int = 0
+    tokens: int = 0  # tokens decoded: prompt and generated
+    sampled: int = 0  # tokens sampled (one per sequence and step that produced logits)
+    seconds: float = 0.0  # time inside the model's decode call
+    active: int = 0  # sequences running now
+
+
 @dataclass(frozen=True, slots=True)
 class EngineInfo:
     """What an engine can do, read from the model file where possible."""
@@ -118,6 +129,9 @@ class Engine(Protocol):
     def idle(self) -> bool:
         """Nothing running or waiting: the engine may be unloaded."""
         ...
+
+    @property
+    def stats(self) -> DecodeStats: ...
 
     def prepare_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> Prompt:
         """The prompt for a conversation (the model's own chat template applies); with

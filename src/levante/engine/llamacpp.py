@@ -16,6 +16,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from llama_cpp.llama_grammar import LlamaGrammar
 
 from levante.engine.base import (
     ChatTurn,
+    DecodeStats,
     EngineInfo,
     Finished,
     FinishReason,
@@ -166,7 +168,7 @@ class LlamaCppEngine:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._outbox = _Outbox()
-        self._running = 0
+        self.stats = DecodeStats()
         self._worker = threading.Thread(target=self._run, name=f"llama:{path.name}", daemon=True)
         self._worker.start()
 
@@ -186,7 +188,7 @@ class LlamaCppEngine:
 
     @property
     def idle(self) -> bool:
-        return self._pending == 0 and self._running == 0
+        return self._pending == 0 and self.stats.active == 0
 
     def render_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> str:
         if self._template is None:
@@ -277,7 +279,7 @@ class LlamaCppEngine:
         while not self._stopping.is_set():
             self._admit(running, block=not running)
             running = [s for s in running if not self._drop_if_cancelled(s)]
-            self._running = len(running)
+            self.stats.active = len(running)
             self._outbox.flush()
             if not running:
                 continue
@@ -294,7 +296,7 @@ class LlamaCppEngine:
                 running = []
                 continue
             running = [s for s in running if not self._finished(s)]
-            self._running = len(running)
+            self.stats.active = len(running)
             self._outbox.flush()
 
     def _admit(self, running: list[_Sequence], *, block: bool) -> None:
@@ -355,7 +357,12 @@ class LlamaCppEngine:
                 row = self._add(sequence.slot, token, logits=not sequence.pending)
                 if not sequence.pending:
                     sampled.append((sequence, row))
+        started = time.perf_counter()
         status = llama_cpp.llama_decode(self._context.ctx, batch)
+        self.stats.seconds += time.perf_counter() - started
+        self.stats.steps += 1
+        self.stats.tokens += batch.n_tokens
+        self.stats.sampled += len(sampled)
         if status != 0:
             raise EngineError(f"llama_decode failed with status {status}")
         for sequence, row in sampled:

@@ -24,6 +24,7 @@ import httpx
 
 from levante.engine.base import (
     ChatTurn,
+    DecodeStats,
     EngineInfo,
     Finished,
     FinishReason,
@@ -102,6 +103,10 @@ class UpstreamEngine:
     @property
     def idle(self) -> bool:
         return self.queue_depth == 0
+
+    @property
+    def stats(self) -> DecodeStats:
+        return DecodeStats(active=self.queue_depth)
 
     def prepare_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> Prompt:
         return Prompt(token_count=None, turns=tuple(turns), continue_last=continue_last)
