@@ -13,6 +13,7 @@ only the rest of the prompt is computed (``Started.cached_tokens``).
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import queue
 import threading
@@ -48,8 +49,19 @@ from levante.errors import ConfigurationError, EngineError, InvalidRequestError,
 
 log = logging.getLogger(__name__)
 
-# llama.cpp reports every context it creates at INFO level on stderr; keep its warnings only.
-logging.getLogger("llama-cpp-python").setLevel(logging.WARNING)
+
+@llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+def _llama_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+    """llama.cpp's log lines, into Python logging. Its levels are ggml's current ones (1 debug,
+    2 info, 3 warning, 4 error, 5 continuation); llama-cpp-python's own callback still maps an
+    older enum and prints every info line as a warning."""
+    if level in (3, 4):
+        message = text.decode("utf-8", errors="replace").rstrip()
+        if message:
+            log.log(logging.WARNING if level == 3 else logging.ERROR, "llama.cpp: %s", message)
+
+
+llama_cpp.llama_log_set(_llama_log, ctypes.c_void_p(0))
 
 
 @dataclass
