@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -27,10 +28,19 @@ def compile_grammar(constraint: OutputConstraint | None) -> LlamaGrammar | None:
     """The GBNF grammar enforcing ``constraint``; InvalidRequestError if it cannot be built."""
     if constraint is None:
         return None
+    if constraint.kind == "json_object" or constraint.schema is None:
+        return _grammar(None)
+    return _grammar(json.dumps(constraint.schema, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _grammar(schema: str | None) -> LlamaGrammar:
+    """Compiled once per schema: the serving layer checks a constraint before the stream
+    starts and the engine uses it again; a grammar is only text, so sharing it is safe."""
     try:
-        if constraint.kind == "json_object" or constraint.schema is None:
+        if schema is None:
             return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
-        gbnf = json_schema_to_gbnf(json.dumps(constraint.schema))
+        gbnf = json_schema_to_gbnf(schema)
         return LlamaGrammar.from_string(gbnf.replace(_LOOSE_CHAR, _JSON_CHAR), verbose=False)
     except Exception as exc:
         raise InvalidRequestError(
