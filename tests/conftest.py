@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from levante.api import create_app
 from levante.engine import ModelRegistry
-from levante.settings import ModelSettings, Settings
+from levante.settings import ModelSettings, Settings, TierSettings
 from levante.storage import Database, upgrade
 from levante.storage.models import Base
 from tests.engine.upstream_stub import StubUpstream
@@ -104,6 +104,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         models=[TEST_MODEL],
         auth_cache_seconds=0,
+        limits_cache_seconds=0,
+        # One tier without limits: tests of limits set their own tiers.
+        tiers=[TierSettings(name="unlimited")],
     )
 
 

@@ -114,6 +114,12 @@ class RateLimitedError(LevanteError):
     default_code = "rate_limited"
 
 
+class SpendLimitReachedError(RateLimitedError):
+    """A monthly spending cap would be exceeded; ``Retry-After`` points at the next period."""
+
+    default_code = "spend_limit_reached"
+
+
 class OverloadedError(LevanteError):
     """The model's queue is full; the client should retry later (503)."""
 

@@ -8,11 +8,12 @@ read only when it exists). Every field is documented in ``docs/configuration.md`
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -80,6 +81,57 @@ class ModelSettings(BaseModel):
         raise ConfigurationError(f"model '{self.id}' has no 'path' to a GGUF file")
 
 
+class Limits(BaseModel):
+    """Per-organisation limits of one usage tier, for every model or for one. None: no limit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    requests_per_second: float | None = Field(default=None, gt=0)
+    tokens_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_month: int | None = Field(default=None, ge=1)
+
+
+class TierSettings(Limits):
+    """A usage tier. An organisation is in the highest tier whose ``paid_spend`` its cumulative
+    paid spend has reached, unless the operator pins it to one."""
+
+    name: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    paid_spend: Decimal = Field(default=Decimal(0), ge=0)
+    models: dict[str, Limits] = Field(default_factory=dict)
+
+    def limits_for(self, model: str) -> Limits:
+        override = self.models.get(model)
+        if override is None:
+            return self
+        return Limits(
+            requests_per_second=override.requests_per_second or self.requests_per_second,
+            tokens_per_minute=override.tokens_per_minute or self.tokens_per_minute,
+            tokens_per_month=override.tokens_per_month or self.tokens_per_month,
+        )
+
+
+def _default_tiers() -> list[TierSettings]:
+    # Shaped like Mistral's tiers: a free tier, then tiers unlocked at $20, $100, $500, $2,000
+    # of cumulative paid spend. The limits are a starting point for a small deployment.
+    steps = [
+        ("free", 0, 1, 500_000, 1_000_000_000),
+        ("tier-1", 20, 5, 2_000_000, 10_000_000_000),
+        ("tier-2", 100, 10, 5_000_000, 50_000_000_000),
+        ("tier-3", 500, 25, 10_000_000, 200_000_000_000),
+        ("tier-4", 2000, 50, 20_000_000, None),
+    ]
+    return [
+        TierSettings(
+            name=name,
+            paid_spend=Decimal(spend),
+            requests_per_second=rps,
+            tokens_per_minute=tpm,
+            tokens_per_month=month,
+        )
+        for name, spend, rps, tpm, month in steps
+    ]
+
+
 def _default_models() -> list[ModelSettings]:
     return [
         ModelSettings(
@@ -115,6 +167,24 @@ class Settings(BaseSettings):
     default_max_tokens: int | None = Field(default=None, ge=1)
     auth_cache_seconds: float = Field(default=5.0, ge=0)
     workers: int = Field(default=1, ge=1)
+    redis_url: str = ""
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    tiers: list[TierSettings] = Field(default_factory=_default_tiers, min_length=1)
+    limits_cache_seconds: float = Field(default=5.0, ge=0)
+    price_refresh_seconds: float = Field(default=10.0, gt=0)
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    max_request_seconds: float = Field(default=3600.0, gt=0)
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_in_order(cls, tiers: list[TierSettings]) -> list[TierSettings]:
+        names = [t.name for t in tiers]
+        if len(set(names)) != len(names):
+            raise ValueError("tier names must be unique")
+        spends = [t.paid_spend for t in tiers]
+        if spends != sorted(spends) or spends[0] != 0:
+            raise ValueError("tiers go in order of paid_spend, starting with a tier at 0")
+        return tiers
 
     @field_validator("models")
     @classmethod

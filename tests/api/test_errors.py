@@ -322,10 +322,14 @@ def test_a_full_queue_is_a_503_with_retry_after(
             def occupy() -> None:
                 client.post("/v1/chat/completions", json=long_body, headers=tenant.headers())
 
+            engine = registry.get(MODEL).engine
             busy = [threading.Thread(target=occupy) for _ in range(2)]
-            for thread in busy:
-                thread.start()
-                time.sleep(0.3)  # the first takes the sequence, the second waits
+            for expected_pending in (0, 1):  # the first takes the sequence, the second waits
+                busy[expected_pending].start()
+                deadline = time.monotonic() + 30
+                while engine.queue_depth + engine.stats.active <= expected_pending:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.01)
             for body in (chat_body(), chat_body(stream=True)):
                 response = client.post("/v1/chat/completions", json=body, headers=tenant.headers())
                 assert_error(response, 503, "server_error")

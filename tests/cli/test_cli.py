@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from levante.cli import app
-from levante.metering import UsageEvent, UsageRecorder, UsageStatus
-from levante.storage import Database, utcnow
+from levante.metering import Ledger, UsageEvent, UsageStatus
+from levante.storage import Database, head_revision, utcnow
 
 runner = CliRunner()
 
@@ -63,7 +63,7 @@ def test_usage_table(database: Database) -> None:
 
         org_id = find_organization(session, "acme").id
     now = utcnow()
-    UsageRecorder(database).record(
+    Ledger(database).record(
         UsageEvent(
             request_id="req_cli",
             organization_id=org_id,
@@ -94,5 +94,5 @@ def test_models_list_and_db_commands(database: Database) -> None:
     out = _ok("models", "list")
     assert "smollm2-135m-instruct" in out
     assert "present" in out
-    assert "0001" in _ok("db", "upgrade")
-    assert "database: 0001" in _ok("db", "current")
+    assert head_revision() in _ok("db", "upgrade")
+    assert f"database: {head_revision()}" in _ok("db", "current")

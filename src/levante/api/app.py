@@ -17,7 +17,9 @@ from levante.api.routes import admin, chat, completions, embeddings, health
 from levante.api.routes import models as model_routes
 from levante.api.state import AppState
 from levante.engine import ModelRegistry
-from levante.metering import UsageRecorder
+from levante.metering import Ledger
+from levante.pricing import PriceBook
+from levante.quota import Admission, PolicyCache, open_store
 from levante.serving import InferenceService
 from levante.settings import Settings
 from levante.storage import Database, upgrade
@@ -39,6 +41,15 @@ def create_app(
     registry = models or ModelRegistry(settings.models)
     db = database or Database(settings.resolved_database_url)
     metrics = Metrics(registry)
+    ledger = Ledger(
+        db,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        max_request_seconds=settings.max_request_seconds,
+    )
+    store = open_store(settings.redis_url)
+    prices = PriceBook(db, settings.price_refresh_seconds)
+    policies = PolicyCache(db, settings.tiers, settings.limits_cache_seconds)
+    admission = Admission(store=store, ledger=ledger, prices=prices, policies=policies, database=db)
     state = AppState(
         settings=settings,
         database=db,
@@ -46,18 +57,22 @@ def create_app(
         authenticator=KeyAuthenticator(db, settings.auth_cache_seconds),
         service=InferenceService(
             registry,
-            UsageRecorder(db),
+            admission,
             max_choices=settings.max_choices,
             default_max_tokens=settings.default_max_tokens,
             observer=metrics,
         ),
         metrics=metrics,
+        ledger=ledger,
+        prices=prices,
+        policies=policies,
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
             upgrade(db.engine)
+        ledger.start()
         if not registry.ready:
             # Load in the background so /healthz answers while a large model loads.
             threading.Thread(
@@ -66,6 +81,8 @@ def create_app(
         try:
             yield
         finally:
+            ledger.close()
+            await store.close()
             if owns_models:
                 registry.close()
             if owns_database:

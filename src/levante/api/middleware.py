@@ -41,7 +41,10 @@ class GatewayMiddleware:
             if message["type"] == "http.response.start":
                 response["started"] = True
                 response["status"] = message["status"]
-                MutableHeaders(scope=message)["x-request-id"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["x-request-id"] = request_id
+                for name, value in scope["state"].get("response_headers", {}).items():
+                    headers.setdefault(name, value)
             await send(message)
 
         try:

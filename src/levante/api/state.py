@@ -10,6 +10,9 @@ from fastapi import Depends, Request
 from levante.api.metrics import Metrics
 from levante.engine import ModelRegistry
 from levante.errors import PermissionDeniedError
+from levante.metering import Ledger
+from levante.pricing import PriceBook
+from levante.quota import PolicyCache
 from levante.serving import InferenceService, RequestContext
 from levante.settings import Settings
 from levante.storage import Database
@@ -24,6 +27,9 @@ class AppState:
     authenticator: KeyAuthenticator
     service: InferenceService
     metrics: Metrics
+    ledger: Ledger
+    prices: PriceBook
+    policies: PolicyCache
 
 
 def app_state(request: Request) -> AppState:
@@ -58,7 +64,13 @@ def request_id(request: Request) -> str:
 
 
 def request_context(request: Request, caller: Principal, endpoint: str) -> RequestContext:
-    return RequestContext(principal=caller, request_id=request_id(request), endpoint=endpoint)
+    headers: dict[str, str] = request.scope["state"].setdefault("response_headers", {})
+    return RequestContext(
+        principal=caller,
+        request_id=request_id(request),
+        endpoint=endpoint,
+        response_headers=headers,
+    )
 
 
 State = Annotated[AppState, Depends(app_state)]

@@ -1,7 +1,7 @@
-"""Metering: one usage record per request that reached a model, and reports over them."""
+"""Metering: one priced usage record per request that reached a model, and reports over them."""
 
 from levante.metering.events import UsageEvent, UsageStatus
-from levante.metering.recorder import UsageRecorder
+from levante.metering.ledger import Hold, Ledger
 from levante.metering.reports import GroupBy, UsageRow, usage_report
 
-__all__ = ["GroupBy", "UsageEvent", "UsageRecorder", "UsageRow", "UsageStatus", "usage_report"]
+__all__ = ["GroupBy", "Hold", "Ledger", "UsageEvent", "UsageRow", "UsageStatus", "usage_report"]

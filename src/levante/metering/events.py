@@ -12,6 +12,8 @@ class UsageStatus(StrEnum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    # The gateway died while the request ran; swept from its reservation: prompt tokens only.
+    INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +39,12 @@ class UsageEvent:
     finished_at: datetime
     end_user: str | None = None
     metadata: dict[str, Any] | None = None
+    price_id: str | None = None
+    currency: str | None = None
+    input_cost_nanos: int = 0
+    cached_cost_nanos: int = 0
+    output_cost_nanos: int = 0
+
+    @property
+    def cost_nanos(self) -> int:
+        return self.input_cost_nanos + self.cached_cost_nanos + self.output_cost_nanos

@@ -5,13 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-
 from levante.engine import Engine, Finished, GenerationEvent, GenerationRequest, Started
-from levante.metering import UsageEvent, UsageRecorder, UsageStatus
+from levante.metering import UsageEvent, UsageStatus
+from levante.quota import Admission, Grant
 from levante.serving.observer import Observer
 from levante.storage import utcnow
 from levante.tenancy import Principal
@@ -25,19 +24,22 @@ class RequestContext:
     request_id: str
     endpoint: str
     product: str = "api"
+    # Headers the response should carry (the rate limits admission applied), filled in here.
+    response_headers: dict[str, str] = field(default_factory=dict)
 
 
 class MeteredRequest:
     """Counts the tokens of every generation of one request and records them once.
 
     A request may run several generations (``n`` choices, several prompts); counts add up.
-    :meth:`finish` records the event; it is shielded from cancellation, so a client that
-    disconnects mid-stream is still billed for the tokens the model produced.
+    :meth:`finish` settles the request's admission grant with its priced usage; it is shielded
+    from cancellation, so a client that disconnects mid-stream is still billed for the tokens
+    the model produced, and a request that never reached a model gives its grant back.
     """
 
     def __init__(
         self,
-        recorder: UsageRecorder,
+        admission: Admission,
         context: RequestContext,
         *,
         model: str,
@@ -46,10 +48,11 @@ class MeteredRequest:
         metadata: dict[str, Any] | None,
         observer: Observer,
     ) -> None:
-        self._recorder = recorder
+        self._admission = admission
+        self.grant: Grant | None = None
         self._context = context
         self._model = model
-        self._stream = stream
+        self.stream = stream
         self._end_user = end_user
         self._metadata = metadata
         self._observer = observer
@@ -97,9 +100,24 @@ class MeteredRequest:
 
     async def finish(self, status: UsageStatus) -> None:
         """Record the usage event (once; later calls do nothing)."""
-        if self._recorded or not self.reached_model:
+        if self._recorded:
             return
         self._recorded = True
+        grant = self.grant
+        if not self.reached_model:
+            if grant is not None:
+                await self._admission.release(grant)
+            return
+        cost = (
+            self._admission.price(
+                grant,
+                prompt=self.prompt_tokens,
+                cached=self.cached_tokens,
+                completion=self.completion_tokens,
+            )
+            if grant is not None
+            else None
+        )
         event = UsageEvent(
             request_id=self._context.request_id,
             organization_id=self._context.principal.organization_id,
@@ -113,15 +131,20 @@ class MeteredRequest:
             cached_tokens=self.cached_tokens,
             status=status,
             finish_reason=self.last_finish_reason if status is UsageStatus.COMPLETED else None,
-            stream=self._stream,
+            stream=self.stream,
             time_to_first_token_ms=(
                 round(self._first_token_s * 1000) if self._first_token_s is not None else None
             ),
             duration_ms=round((time.perf_counter() - self._t0) * 1000),
-            started_at=self._started_at,
+            started_at=grant.started_at if grant is not None else self._started_at,
             finished_at=utcnow(),
             end_user=self._end_user,
             metadata=self._metadata,
+            price_id=cost.price_id if cost else None,
+            currency=cost.currency if cost else None,
+            input_cost_nanos=cost.input_nanos if cost else 0,
+            cached_cost_nanos=cost.cached_nanos if cost else 0,
+            output_cost_nanos=cost.output_nanos if cost else 0,
         )
         self._observer.finished(
             model=self._model,
@@ -132,5 +155,7 @@ class MeteredRequest:
             cached_tokens=self.cached_tokens,
             seconds=time.perf_counter() - self._t0,
         )
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(self._recorder.record, event)
+        if grant is not None:
+            await self._admission.settle(grant, event)
+        else:
+            await self._admission.record(event)

@@ -15,7 +15,7 @@ import anyio
 from levante.engine import Finished, GenerationRequest, ServedModel, TextDelta
 from levante.metering import UsageStatus
 from levante.protocol import Usage
-from levante.serving.metered import MeteredRequest
+from levante.serving.metered import MeteredRequest, RequestContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,7 @@ class Plan:
     model: ServedModel
     generations: tuple[Generation, ...]
     meter: MeteredRequest
+    context: RequestContext
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ import anyio
 
 from levante.engine import ChatTurn, GenerationRequest, ModelRegistry, Prompt, ServedModel
 from levante.errors import InvalidRequestError, PermissionDeniedError
-from levante.metering import UsageRecorder, UsageStatus
+from levante.metering import UsageStatus
 from levante.protocol import (
     ChatCompletionRequest,
     ChatMessage,
@@ -17,6 +17,7 @@ from levante.protocol import (
     FimCompletionRequest,
     SamplingFields,
 )
+from levante.quota import Admission, Ask, Caller
 from levante.serving.metered import MeteredRequest, RequestContext
 from levante.serving.observer import NullObserver, Observer
 from levante.serving.params import (
@@ -41,14 +42,14 @@ class InferenceService:
     def __init__(
         self,
         registry: ModelRegistry,
-        recorder: UsageRecorder,
+        admission: Admission,
         *,
         max_choices: int,
         default_max_tokens: int | None = None,
         observer: Observer | None = None,
     ) -> None:
         self.registry = registry
-        self._recorder = recorder
+        self._admission = admission
         self._max_choices = max_choices
         self._default_max_tokens = default_max_tokens
         self._observer = observer or NullObserver()
@@ -78,7 +79,7 @@ class InferenceService:
             return engine.prepare_chat(turns, continue_last=continue_last)
 
         prompt = await anyio.to_thread.run_sync(prepare)
-        return self._plan(context, body, model, [prompt])
+        return await self._admit(self._plan(context, body, model, [prompt]))
 
     async def prepare_completion(self, context: RequestContext, body: CompletionRequest) -> Plan:
         model = await self.resolve_model(context, body.model)
@@ -90,7 +91,7 @@ class InferenceService:
             return [engine.prepare_text(text) for text in body.prompts()]
 
         prompts = await anyio.to_thread.run_sync(prepare)
-        return self._plan(context, body, model, prompts)
+        return await self._admit(self._plan(context, body, model, prompts))
 
     async def prepare_fim(self, context: RequestContext, body: FimCompletionRequest) -> Plan:
         model = await self.resolve_model(context, body.model)
@@ -100,7 +101,9 @@ class InferenceService:
             return engine.prepare_fim(body.prompt, body.suffix)
 
         prompt = await anyio.to_thread.run_sync(prepare)
-        return self._plan(context, body, model, [prompt], min_tokens=body.min_tokens)
+        return await self._admit(
+            self._plan(context, body, model, [prompt], min_tokens=body.min_tokens)
+        )
 
     async def embed(
         self, context: RequestContext, body: EmbeddingRequest
@@ -109,9 +112,8 @@ class InferenceService:
         model = await self.resolve_model(context, body.model)
         if any(not text for text in body.texts()):
             raise InvalidRequestError("an input must not be empty", param="input")
-        vectors, tokens = await anyio.to_thread.run_sync(model.engine.embed, body.texts())
         meter = MeteredRequest(
-            self._recorder,
+            self._admission,
             context,
             model=model.id,
             stream=False,
@@ -119,6 +121,17 @@ class InferenceService:
             metadata=None,
             observer=self._observer,
         )
+        texts = body.texts()
+        estimate = sum(_upper_bound_tokens(text) for text in texts)
+        meter.grant = await self._admission.admit(
+            _ask(context, model.id, stream=False, prompt=estimate, completion=0)
+        )
+        context.response_headers.update(meter.grant.headers)
+        try:
+            vectors, tokens = await anyio.to_thread.run_sync(model.engine.embed, texts)
+        except BaseException:
+            await meter.finish(UsageStatus.FAILED)
+            raise
         meter.reached_model = True
         meter.prompt_tokens = tokens
         await meter.finish(UsageStatus.COMPLETED)
@@ -164,7 +177,7 @@ class InferenceService:
                 )
                 generations.append(Generation(p * body.n + choice, request, choice == 0))
         meter = MeteredRequest(
-            self._recorder,
+            self._admission,
             context,
             model=model.id,
             stream=body.stream,
@@ -172,7 +185,50 @@ class InferenceService:
             metadata=dict(body.metadata) if body.metadata else None,
             observer=self._observer,
         )
-        return Plan(model, tuple(generations), meter)
+        return Plan(model, tuple(generations), meter, context)
+
+    async def _admit(self, plan: Plan) -> Plan:
+        """Reserve the plan's worst case (every prompt, every choice at ``max_tokens``)."""
+        prompt = sum(_prompt_bound(g.request.prompt) for g in plan.generations if g.counts_prompt)
+        completion = sum(g.request.max_tokens for g in plan.generations)
+        plan.meter.grant = await self._admission.admit(
+            _ask(
+                plan.context,
+                plan.model.id,
+                stream=plan.meter.stream,
+                prompt=prompt,
+                completion=completion,
+            )
+        )
+        plan.context.response_headers.update(plan.meter.grant.headers)
+        return plan
+
+
+def _upper_bound_tokens(text: str) -> int:
+    """At most one token per byte, plus room for special tokens: a safe worst case where the
+    engine cannot count before running (upstream servers)."""
+    return len(text.encode("utf-8")) + 8
+
+
+def _prompt_bound(prompt: Prompt) -> int:
+    if prompt.token_count is not None:
+        return prompt.token_count
+    text = prompt.text if prompt.text is not None else "".join(t.content for t in prompt.turns)
+    return _upper_bound_tokens(text) + 8 * len(prompt.turns)
+
+
+def _ask(context: RequestContext, model: str, *, stream: bool, prompt: int, completion: int) -> Ask:
+    principal = context.principal
+    return Ask(
+        request_id=context.request_id,
+        caller=Caller(principal.organization_id, principal.workspace_id, principal.api_key_id),
+        model=model,
+        product=context.product,
+        endpoint=context.endpoint,
+        stream=stream,
+        prompt_tokens=prompt,
+        max_completion_tokens=completion,
+    )
 
 
 def chat_turns(messages: Sequence[ChatMessage], *, safe_prompt: bool) -> list[ChatTurn]:

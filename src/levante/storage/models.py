@@ -55,6 +55,11 @@ class Organization(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(64), unique=True)
+    # The operator's own organisation may manage prices and other organisations' tiers.
+    is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A usage tier pinned by the operator; None means the tier follows paid spend.
+    tier: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    paid_spend_nanos: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -144,3 +149,94 @@ class UsageRecord(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
     usage_date: Mapped[date] = mapped_column(Date)
+    # Priced with the version in force when the request started; money in 1e-9 currency units.
+    price_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    input_cost_nanos: Mapped[int] = mapped_column(BigInteger, default=0)
+    cached_cost_nanos: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_cost_nanos: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_nanos: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Price(Base):
+    """A dated price version of one model, per million tokens, in 1e-9 currency units."""
+
+    __tablename__ = "prices"
+    __table_args__ = (UniqueConstraint("model", "effective_from"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200))
+    currency: Mapped[str] = mapped_column(String(3))
+    input_nanos: Mapped[int] = mapped_column(BigInteger)
+    cached_input_nanos: Mapped[int] = mapped_column(BigInteger)
+    output_nanos: Mapped[int] = mapped_column(BigInteger)
+    batch_discount_percent: Mapped[int] = mapped_column(Integer, default=0)
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SpendLimit(Base):
+    """A monthly spending cap of an organisation (``workspace_id`` None) or of a workspace."""
+
+    __tablename__ = "spend_limits"
+    __table_args__ = (UniqueConstraint("organization_id", "workspace_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    workspace_id: Mapped[str | None] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=True
+    )
+    monthly_limit_nanos: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Reservation(Base):
+    """Budget held for a dispatched request, written before dispatch and replaced by its usage
+    record when the request ends; one left behind by a dead process is swept into the ledger."""
+
+    __tablename__ = "reservations"
+
+    request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(32), index=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    workspace_id: Mapped[str | None] = mapped_column(ForeignKey("workspaces.id"), nullable=True)
+    api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    product: Mapped[str] = mapped_column(String(32))
+    endpoint: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(200))
+    stream: Mapped[bool] = mapped_column(Boolean, default=False)
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    max_completion_tokens: Mapped[int] = mapped_column(Integer)
+    price_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reserved_nanos: Mapped[int] = mapped_column(BigInteger)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GatewayInstance(Base):
+    """A running gateway process; its heartbeat tells live reservations from orphans."""
+
+    __tablename__ = "gateway_instances"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who changed keys, limits, prices or caps, and when. ``organization_id`` is None for
+    platform-wide changes (prices)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_org_created", "organization_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    organization_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

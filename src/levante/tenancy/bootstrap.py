@@ -12,9 +12,10 @@ from levante.tenancy.service import (
 
 
 def bootstrap(database: Database, organization_name: str) -> IssuedKey | None:
-    """Create the default organisation and an admin key if no organisation exists yet."""
+    """Create the operator's organisation and an admin key if no organisation exists yet."""
     with database.session() as session:
         if count_organizations(session) > 0:
             return None
         org = create_organization(session, organization_name)
+        org.is_operator = True  # the operator's own: manages prices and other tiers
         return create_api_key(session, org.id, "bootstrap admin key", is_admin=True)

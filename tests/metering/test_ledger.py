@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from levante.metering import GroupBy, UsageEvent, UsageRecorder, UsageStatus, usage_report
+from levante.metering import GroupBy, Ledger, UsageEvent, UsageStatus, usage_report
 from levante.storage import Database
 from tests.helpers import make_tenant
 
@@ -34,7 +34,7 @@ def _event(request_id: str, org: str, day: int, model: str = "m", tokens: int = 
 
 def test_same_request_id_is_recorded_once(database: Database) -> None:
     tenant = make_tenant(database, "Acme")
-    recorder = UsageRecorder(database)
+    recorder = Ledger(database)
     assert recorder.record(_event("req_1", tenant.organization_id, 1)) is True
     assert recorder.record(_event("req_1", tenant.organization_id, 1, tokens=99)) is False
     with database.session() as session:
@@ -45,7 +45,7 @@ def test_same_request_id_is_recorded_once(database: Database) -> None:
 def test_report_groups_and_filters_by_day(database: Database) -> None:
     acme = make_tenant(database, "Acme")
     globex = make_tenant(database, "Globex")
-    recorder = UsageRecorder(database)
+    recorder = Ledger(database)
     recorder.record(_event("a", acme.organization_id, 1, "m1"))
     recorder.record(_event("b", acme.organization_id, 1, "m2"))
     recorder.record(_event("c", acme.organization_id, 2, "m1"))

@@ -1,0 +1,134 @@
+"""Price versions and the in-memory book that prices requests without touching the database."""
+
+from __future__ import annotations
+
+import threading
+import time
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from levante.pricing.money import per_tokens
+from levante.storage import Database, utcnow
+from levante.storage.models import Price
+
+
+@dataclass(frozen=True, slots=True)
+class PriceVersion:
+    id: str
+    model: str
+    currency: str
+    input_nanos: int  # per million prompt tokens
+    cached_input_nanos: int  # per million prompt tokens read from the prefix cache
+    output_nanos: int  # per million completion tokens
+    batch_discount_percent: int
+    effective_from: datetime
+
+    @classmethod
+    def of(cls, row: Price) -> PriceVersion:
+        return cls(
+            id=row.id,
+            model=row.model,
+            currency=row.currency,
+            input_nanos=row.input_nanos,
+            cached_input_nanos=row.cached_input_nanos,
+            output_nanos=row.output_nanos,
+            batch_discount_percent=row.batch_discount_percent,
+            effective_from=row.effective_from,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What a request costs, in nanos of ``currency``; all zero for an unpriced model."""
+
+    price_id: str | None
+    currency: str | None
+    input_nanos: int = 0
+    cached_nanos: int = 0
+    output_nanos: int = 0
+
+    @property
+    def total_nanos(self) -> int:
+        return self.input_nanos + self.cached_nanos + self.output_nanos
+
+
+FREE = Cost(price_id=None, currency=None)
+
+
+def price_usage(
+    version: PriceVersion | None,
+    *,
+    prompt_tokens: int,
+    cached_tokens: int,
+    completion_tokens: int,
+    batch: bool = False,
+) -> Cost:
+    """The one pricing rule, for streams and non-streams alike. Cached prompt tokens are
+    charged at the cached rate, the rest of the prompt at the input rate; each part is rounded
+    to a nano, then a batch discount applies to each part."""
+    if version is None:
+        return FREE
+    cached = min(cached_tokens, prompt_tokens)
+    parts = [
+        per_tokens(prompt_tokens - cached, version.input_nanos),
+        per_tokens(cached, version.cached_input_nanos),
+        per_tokens(completion_tokens, version.output_nanos),
+    ]
+    if batch and version.batch_discount_percent:
+        keep = 100 - version.batch_discount_percent
+        parts = [(p * keep + 50) // 100 for p in parts]
+    return Cost(version.id, version.currency, *parts)
+
+
+class PriceBook:
+    """Every price version, held in memory and reloaded every ``refresh_seconds``.
+
+    A new version may not take effect sooner than ``refresh_seconds`` after it is written (see
+    :func:`levante.pricing.service.create_price`), so every gateway process knows a version
+    before it applies and a request is always priced with the version in force when it started.
+    """
+
+    def __init__(self, database: Database, refresh_seconds: float) -> None:
+        self._database = database
+        self._refresh = refresh_seconds
+        self._loaded_at = float("-inf")
+        self._versions: dict[str, list[PriceVersion]] = {}
+        self._lock = threading.Lock()
+
+    def reload(self) -> None:
+        with self._database.session() as session:
+            rows = session.scalars(select(Price).order_by(Price.model, Price.effective_from))
+            versions: dict[str, list[PriceVersion]] = {}
+            for row in rows:
+                versions.setdefault(row.model, []).append(PriceVersion.of(row))
+        with self._lock:
+            self._versions = versions
+            self._loaded_at = time.monotonic()
+
+    def stale(self) -> bool:
+        return time.monotonic() - self._loaded_at >= self._refresh
+
+    def version(self, model: str, at: datetime | None = None) -> PriceVersion | None:
+        """The version of ``model`` in force at ``at`` (now by default); None if unpriced.
+        Reloads when stale: callers on an event loop should run :meth:`reload` off the loop
+        first when :meth:`stale` says so."""
+        if self.stale():
+            self.reload()
+        when = at or utcnow()
+        with self._lock:
+            versions = self._versions.get(model, [])
+        index = bisect_right([v.effective_from for v in versions], when)
+        return versions[index - 1] if index else None
+
+    def by_id(self, price_id: str | None) -> PriceVersion | None:
+        if price_id is None:
+            return None
+        with self._lock:
+            for versions in self._versions.values():
+                for version in versions:
+                    if version.id == price_id:
+                        return version
+        return None

@@ -1,0 +1,42 @@
+"""Money as integers: amounts are counted in nanos, 1e-9 of a currency unit.
+
+A token can cost a fraction of a cent, so cents are too coarse for a usage ledger; nanos keep
+every per-request cost exact, sums stay integers, and invoices round once, at the end.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+NANOS = 1_000_000_000
+
+
+def parse_amount(value: str | int | Decimal) -> int:
+    """A decimal amount ("0.15", 20) in nanos; more than nine decimals is an error."""
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"'{value}' is not a decimal amount") from None
+    if not amount.is_finite():
+        raise ValueError(f"'{value}' is not a decimal amount")
+    nanos = amount * NANOS
+    if nanos != nanos.to_integral_value():
+        raise ValueError(f"'{value}' has more than 9 decimal places")
+    return int(nanos)
+
+
+def to_decimal(nanos: int) -> Decimal:
+    return Decimal(nanos) / NANOS
+
+
+def format_amount(nanos: int) -> str:
+    """An amount as a decimal string: at least two decimals, no trailing zeros beyond them."""
+    text = f"{to_decimal(nanos):.9f}"
+    whole, _, fraction = text.partition(".")
+    fraction = fraction.rstrip("0").ljust(2, "0")
+    return f"{whole}.{fraction}"
+
+
+def per_tokens(tokens: int, nanos_per_million: int) -> int:
+    """The cost of ``tokens`` at a price per million tokens, rounded half up to a nano."""
+    return (tokens * nanos_per_million + 500_000) // 1_000_000

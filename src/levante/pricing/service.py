@@ -1,0 +1,96 @@
+"""Writing and listing price versions (CLI and the operator's admin API)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from levante import audit
+from levante.errors import ConflictError, InvalidRequestError
+from levante.pricing.money import format_amount
+from levante.storage import new_id, utcnow
+from levante.storage.models import Price
+
+# Mistral's published rule: prompt tokens read from cache cost 10% of the input price.
+DEFAULT_CACHED_PERCENT = 10
+
+
+def create_price(
+    session: Session,
+    *,
+    model: str,
+    currency: str,
+    input_nanos: int,
+    output_nanos: int,
+    cached_input_nanos: int | None = None,
+    batch_discount_percent: int = 0,
+    effective_from: datetime | None = None,
+    lead_seconds: float = 0.0,
+    actor: str = "cli",
+) -> Price:
+    """Add a price version. It takes effect at ``effective_from``, which may not be sooner than
+    ``lead_seconds`` from now (the time every gateway needs to learn of it): prices are never
+    changed retroactively."""
+    earliest = utcnow() + timedelta(seconds=lead_seconds)
+    when = effective_from or earliest
+    if when < earliest - timedelta(seconds=1):
+        raise InvalidRequestError(
+            f"a price may take effect at the earliest {lead_seconds:g} s from now",
+            param="effective_from",
+        )
+    if min(input_nanos, output_nanos, cached_input_nanos or 0) < 0:
+        raise InvalidRequestError("prices must not be negative")
+    if not 0 <= batch_discount_percent <= 100:
+        raise InvalidRequestError(
+            "batch_discount_percent must be between 0 and 100", param="batch_discount_percent"
+        )
+    if len(currency) != 3 or not currency.isalpha():
+        raise InvalidRequestError("currency must be a three-letter ISO 4217 code", param="currency")
+    clash = session.scalar(
+        select(Price.id).where(Price.model == model, Price.effective_from == when)
+    )
+    if clash is not None:
+        raise ConflictError(f"model '{model}' already has a price from {when.isoformat()}")
+    cached = (
+        cached_input_nanos
+        if cached_input_nanos is not None
+        else input_nanos * DEFAULT_CACHED_PERCENT // 100
+    )
+    price = Price(
+        id=new_id("price"),
+        model=model,
+        currency=currency.upper(),
+        input_nanos=input_nanos,
+        cached_input_nanos=cached,
+        output_nanos=output_nanos,
+        batch_discount_percent=batch_discount_percent,
+        effective_from=when,
+    )
+    session.add(price)
+    audit.record(
+        session,
+        organization_id=None,
+        actor=actor,
+        action="price.created",
+        target=model,
+        details={
+            "price_id": price.id,
+            "currency": price.currency,
+            "input": format_amount(input_nanos),
+            "cached_input": format_amount(cached),
+            "output": format_amount(output_nanos),
+            "batch_discount_percent": batch_discount_percent,
+            "effective_from": when.isoformat(),
+        },
+    )
+    session.flush()
+    return price
+
+
+def list_prices(session: Session, model: str | None = None) -> list[Price]:
+    query = select(Price).order_by(Price.model, Price.effective_from)
+    if model is not None:
+        query = query.where(Price.model == model)
+    return list(session.scalars(query))

@@ -1,0 +1,359 @@
+"""Admission: before a request is dispatched, check and take its rate limits and the worst case
+of its tokens and cost, and make the reservation durable; when it ends, settle to the actual.
+
+Every limit is taken in one atomic store call, so concurrent requests can never take more than a
+limit holds: a spending cap is passed only if a request ends up costing more than its worst
+case, which a local model cannot do (its completion stops at ``max_tokens``).
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import anyio
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from levante.errors import OverloadedError, RateLimitedError, SpendLimitReachedError
+from levante.metering import Hold, Ledger, UsageEvent
+from levante.pricing import Cost, PriceBook, PriceVersion, format_amount, price_usage
+from levante.quota.policy import PolicyCache
+from levante.quota.store import CounterCheck, QuotaStore, RateCheck, Verdict
+from levante.storage import Database, utcnow
+from levante.storage.models import Reservation, UsageRecord
+
+log = logging.getLogger(__name__)
+
+MONTH_TTL = 40 * 86400
+MINUTE_TTL = 120
+_MICRO = 1000  # spend counters count micro-units (1e-6): exact in a Lua double up to 9e9
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    organization_id: str
+    workspace_id: str | None
+    api_key_id: str | None
+
+
+@dataclass(slots=True)
+class Grant:
+    """What admission took for one request, to be settled or given back when it ends."""
+
+    request_id: str
+    caller: Caller
+    model: str
+    price: PriceVersion | None
+    started_at: datetime
+    tokens: int  # worst-case tokens taken from the token counters
+    micros: int  # worst-case cost taken from the spend counters
+    token_keys: tuple[str, ...]
+    spend_keys: tuple[str, ...]
+    headers: dict[str, str] = field(default_factory=dict)
+    settled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A request as admission sees it."""
+
+    request_id: str
+    caller: Caller
+    model: str
+    product: str
+    endpoint: str
+    stream: bool
+    prompt_tokens: int
+    max_completion_tokens: int
+
+
+def month_key(when: datetime) -> str:
+    return f"{when.year:04d}{when.month:02d}"
+
+
+def month_start(when: datetime) -> datetime:
+    return when.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def seconds_to_next_month(when: datetime) -> int:
+    days = calendar.monthrange(when.year, when.month)[1]
+    end = month_start(when).replace(day=days).timestamp() + 86400
+    return max(1, math.ceil(end - when.timestamp()))
+
+
+class Admission:
+    def __init__(
+        self,
+        *,
+        store: QuotaStore,
+        ledger: Ledger,
+        prices: PriceBook,
+        policies: PolicyCache,
+        database: Database,
+    ) -> None:
+        self._store = store
+        self._ledger = ledger
+        self._prices = prices
+        self._policies = policies
+        self._database = database
+
+    async def admit(self, ask: Ask) -> Grant:
+        """Take the request's limits and reserve its worst case, durably; raise a 429 when a
+        limit or a spending cap does not allow it (a rejected request takes nothing)."""
+        org = ask.caller.organization_id
+        policy = self._policies.cached(org)
+        if policy is None:
+            policy = await anyio.to_thread.run_sync(self._policies.get, org)
+        if self._prices.stale():
+            await anyio.to_thread.run_sync(self._prices.reload)
+        now = utcnow()
+        price = self._prices.version(ask.model, now)
+        worst = price_usage(
+            price,
+            prompt_tokens=ask.prompt_tokens,
+            cached_tokens=0,
+            completion_tokens=ask.max_completion_tokens,
+        )
+        tokens = ask.prompt_tokens + ask.max_completion_tokens
+        micros = -(-worst.total_nanos // _MICRO)
+        limits = policy.limits_for(ask.model)
+        month = month_key(now)
+        minute = int(now.timestamp()) // 60
+        tag = f"lv:{{{org}}}"
+        rates = []
+        if limits.requests_per_second is not None:
+            rates.append(
+                RateCheck(
+                    f"{tag}:rps:{ask.model}",
+                    limits.requests_per_second,
+                    burst=max(1, math.ceil(limits.requests_per_second)),
+                )
+            )
+        counters = [
+            CounterCheck(
+                f"{tag}:tpm:{ask.model}:{minute}", tokens, limits.tokens_per_minute, MINUTE_TTL
+            ),
+            CounterCheck(
+                f"{tag}:tokens:{ask.model}:{month}",
+                tokens,
+                limits.tokens_per_month,
+                MONTH_TTL,
+                seeded=True,
+            ),
+            CounterCheck(
+                f"{tag}:spend:{month}",
+                micros,
+                _cap_micros(policy.organization_cap_nanos),
+                MONTH_TTL,
+                seeded=True,
+            ),
+        ]
+        workspace = ask.caller.workspace_id
+        if workspace is not None:
+            counters.append(
+                CounterCheck(
+                    f"{tag}:spend:{workspace}:{month}",
+                    micros,
+                    _cap_micros(policy.workspace_caps_nanos.get(workspace)),
+                    MONTH_TTL,
+                    seeded=True,
+                )
+            )
+        verdict = await self._acquire(rates, counters, ask, now)
+        if not verdict.allowed:
+            raise _refusal(verdict, rates, counters, now, tokens)
+        grant = Grant(
+            request_id=ask.request_id,
+            caller=ask.caller,
+            model=ask.model,
+            price=price,
+            started_at=now,
+            tokens=tokens,
+            micros=micros,
+            token_keys=(counters[0].key, counters[1].key),
+            spend_keys=tuple(c.key for c in counters[2:]),
+            headers=_headers(limits, rates, verdict, counters, tokens),
+        )
+        try:
+            await self._ledger.hold(
+                Hold(
+                    request_id=ask.request_id,
+                    organization_id=org,
+                    workspace_id=workspace,
+                    api_key_id=ask.caller.api_key_id,
+                    product=ask.product,
+                    endpoint=ask.endpoint,
+                    model=ask.model,
+                    stream=ask.stream,
+                    prompt_tokens=ask.prompt_tokens,
+                    max_completion_tokens=ask.max_completion_tokens,
+                    price_id=price.id if price else None,
+                    reserved_nanos=worst.total_nanos,
+                    started_at=now,
+                )
+            )
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._give_back(grant, tokens=0, micros=0)
+            raise
+        return grant
+
+    def price(self, grant: Grant, *, prompt: int, cached: int, completion: int) -> Cost:
+        return price_usage(
+            grant.price, prompt_tokens=prompt, cached_tokens=cached, completion_tokens=completion
+        )
+
+    async def settle(self, grant: Grant, event: UsageEvent) -> None:
+        """Replace the reservation with the request's priced usage record."""
+        if grant.settled:
+            return
+        grant.settled = True
+        with anyio.CancelScope(shield=True):
+            await self._give_back(
+                grant,
+                tokens=event.prompt_tokens + event.completion_tokens,
+                micros=-(-event.cost_nanos // _MICRO),
+            )
+            try:
+                await self._ledger.settle(event)
+            except Exception:
+                # The reservation stays; the sweep bills it once this process is gone.
+                log.exception("recording usage of request %s failed", event.request_id)
+
+    async def record(self, event: UsageEvent) -> None:
+        """Record usage that went through no admission (an internal caller)."""
+        with anyio.CancelScope(shield=True):
+            await self._ledger.settle(event)
+
+    async def release(self, grant: Grant) -> None:
+        """Give everything back: the request never reached a model."""
+        if grant.settled:
+            return
+        grant.settled = True
+        with anyio.CancelScope(shield=True):
+            await self._give_back(grant, tokens=0, micros=0)
+        self._ledger.release(grant.request_id)
+
+    async def _give_back(self, grant: Grant, *, tokens: int, micros: int) -> None:
+        deltas = [(k, tokens - grant.tokens) for k in grant.token_keys]
+        deltas += [(k, micros - grant.micros) for k in grant.spend_keys]
+        await self._store.adjust([(k, d) for k, d in deltas if d])
+
+    async def _acquire(
+        self, rates: list[RateCheck], counters: list[CounterCheck], ask: Ask, now: datetime
+    ) -> Verdict:
+        for _ in range(3):
+            try:
+                verdict = await self._store.acquire(rates, counters)
+            except OverloadedError:
+                raise
+            except Exception as exc:
+                raise OverloadedError(
+                    "the limits store is unavailable; retry shortly",
+                    headers={"Retry-After": "1"},
+                ) from exc
+            if not verdict.missing:
+                return verdict
+            for key in verdict.missing:
+                value = await anyio.to_thread.run_sync(self._seed_value, key, ask, now)
+                await self._store.seed(key, value, MONTH_TTL)
+        raise OverloadedError("the limits store keeps losing counters; retry shortly")
+
+    def _seed_value(self, key: str, ask: Ask, now: datetime) -> int:
+        """A month counter's value from the ledger: recorded usage plus open reservations."""
+        org = ask.caller.organization_id
+        parts = key.split(":")  # lv:{org}:tokens:<model>:<month> | lv:{org}:spend[:<ws>]:<month>
+        records = [
+            UsageRecord.organization_id == org,
+            UsageRecord.usage_date >= month_start(now).date(),
+        ]
+        holds = [Reservation.organization_id == org]
+        with self._database.session() as session:
+            if parts[2] == "tokens":
+                records.append(UsageRecord.model == ask.model)
+                holds.append(Reservation.model == ask.model)
+                used = UsageRecord.prompt_tokens + UsageRecord.completion_tokens
+                held = Reservation.prompt_tokens + Reservation.max_completion_tokens
+                return _sum(session, used, records) + _sum(session, held, holds)
+            if len(parts) == 5:
+                records.append(UsageRecord.workspace_id == parts[3])
+                holds.append(Reservation.workspace_id == parts[3])
+            nanos = _sum(session, UsageRecord.cost_nanos, records)
+            nanos += _sum(session, Reservation.reserved_nanos, holds)
+            return -(-nanos // _MICRO)
+
+
+def _sum(session: Session, column: Any, where: list[Any]) -> int:
+    return int(session.scalar(select(func.coalesce(func.sum(column), 0)).where(*where)) or 0)
+
+
+def _cap_micros(cap_nanos: int | None) -> int | None:
+    return None if cap_nanos is None else cap_nanos // _MICRO
+
+
+def _refusal(
+    verdict: Verdict,
+    rates: Sequence[RateCheck],
+    counters: Sequence[CounterCheck],
+    now: datetime,
+    tokens: int,
+) -> RateLimitedError:
+    index = verdict.denied or 0
+    if index < len(rates):
+        wait = max(1, math.ceil(verdict.retry_after_ms / 1000))
+        return RateLimitedError(
+            f"requests per second limit of {rates[index].per_second:g} reached; retry in {wait} s",
+            code="requests_rate_limited",
+            headers={"Retry-After": str(wait)},
+        )
+    counter = counters[index - len(rates)]
+    kind = counter.key.split(":")[2]
+    if kind == "tpm":
+        wait = max(1, 60 - now.second)
+        return RateLimitedError(
+            f"tokens per minute limit of {counter.limit} reached (this request may use "
+            f"{tokens}); retry in {wait} s",
+            code="tokens_rate_limited",
+            headers={"Retry-After": str(wait), "x-ratelimit-tokens-query-cost": str(tokens)},
+        )
+    wait = seconds_to_next_month(now)
+    if kind == "tokens":
+        return RateLimitedError(
+            f"tokens per month limit of {counter.limit} reached (this request may use {tokens})",
+            code="monthly_tokens_limited",
+            headers={"Retry-After": str(wait), "x-ratelimit-tokens-query-cost": str(tokens)},
+        )
+    scope = "workspace" if len(counter.key.split(":")) == 5 else "organisation"
+    cap = format_amount((counter.limit or 0) * _MICRO)
+    return SpendLimitReachedError(
+        f"the {scope}'s monthly spending limit of {cap} would be exceeded by this request; "
+        "raise the limit or lower max_tokens",
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def _headers(
+    limits: object,
+    rates: Sequence[RateCheck],
+    verdict: Verdict,
+    counters: Sequence[CounterCheck],
+    tokens: int,
+) -> dict[str, str]:
+    headers = {"x-ratelimit-tokens-query-cost": str(tokens)}
+    if rates:
+        headers["x-ratelimit-limit-req-second"] = f"{rates[0].per_second:g}"
+        headers["x-ratelimit-remaining-req-second"] = str(max(0, verdict.rate_remaining[0]))
+    tpm, month = counters[0], counters[1]
+    if tpm.limit is not None:
+        headers["x-ratelimit-limit-tokens-minute"] = str(tpm.limit)
+        headers["x-ratelimit-remaining-tokens-minute"] = str(max(0, tpm.limit - verdict.values[0]))
+    if month.limit is not None:
+        headers["x-ratelimit-limit-tokens-month"] = str(month.limit)
+        headers["x-ratelimit-remaining-tokens-month"] = str(max(0, month.limit - verdict.values[1]))
+    return headers

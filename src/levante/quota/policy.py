@@ -1,0 +1,100 @@
+"""What an organisation may do: its usage tier and its spending caps, cached in memory."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from levante.errors import NotFoundError
+from levante.pricing import parse_amount
+from levante.settings import Limits, TierSettings
+from levante.storage import Database
+from levante.storage.models import Organization, SpendLimit
+
+UNLIMITED = Limits()
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    organization_id: str
+    tier: TierSettings | None  # None: the operator's organisation, which no tier limits
+    organization_cap_nanos: int | None
+    workspace_caps_nanos: dict[str, int] = field(default_factory=dict)
+
+    def limits_for(self, model: str) -> Limits:
+        return UNLIMITED if self.tier is None else self.tier.limits_for(model)
+
+
+def tier_of(
+    tiers: Sequence[TierSettings], paid_spend_nanos: int, pinned: str | None
+) -> TierSettings:
+    """The pinned tier if there is one (and it still exists), else the highest tier the paid
+    spend has reached."""
+    if pinned is not None:
+        for tier in tiers:
+            if tier.name == pinned:
+                return tier
+    reached = tiers[0]
+    for tier in tiers:
+        if paid_spend_nanos >= parse_amount(tier.paid_spend):
+            reached = tier
+    return reached
+
+
+class PolicyCache:
+    """Policies by organisation, each trusted for ``ttl`` seconds: one small query per
+    organisation and period, never one per request. Changes made through this process apply
+    at once (:meth:`invalidate`)."""
+
+    def __init__(self, database: Database, tiers: Sequence[TierSettings], ttl: float) -> None:
+        self._database = database
+        self._tiers = list(tiers)
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, Policy]] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, organization_id: str) -> Policy | None:
+        with self._lock:
+            hit = self._cache.get(organization_id)
+        if hit is not None and time.monotonic() - hit[0] < self._ttl:
+            return hit[1]
+        return None
+
+    def get(self, organization_id: str) -> Policy:
+        """The policy, from the cache or the database (call off the event loop on a miss)."""
+        policy = self.cached(organization_id)
+        if policy is None:
+            policy = self.load(organization_id)
+            with self._lock:
+                self._cache[organization_id] = (time.monotonic(), policy)
+        return policy
+
+    def load(self, organization_id: str) -> Policy:
+        with self._database.session() as session:
+            org = session.get(Organization, organization_id)
+            if org is None:
+                raise NotFoundError(f"organisation '{organization_id}' does not exist")
+            caps = session.execute(
+                select(SpendLimit.workspace_id, SpendLimit.monthly_limit_nanos).where(
+                    SpendLimit.organization_id == organization_id
+                )
+            ).all()
+            return Policy(
+                organization_id=org.id,
+                tier=None
+                if org.is_operator
+                else tier_of(self._tiers, org.paid_spend_nanos, org.tier),
+                organization_cap_nanos=next((c for w, c in caps if w is None), None),
+                workspace_caps_nanos={w: c for w, c in caps if w is not None},
+            )
+
+    def invalidate(self, organization_id: str | None = None) -> None:
+        with self._lock:
+            if organization_id is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(organization_id, None)
