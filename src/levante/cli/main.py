@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from levante import __version__
+from levante.cli.billing import billing_app, limits_app, price_app
 from levante.cli.context import console, database, handled, settings
 from levante.cli.tenants import key_app, org_app
 from levante.errors import ConfigurationError
@@ -23,6 +24,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(org_app, name="org")
+app.add_typer(price_app, name="price")
+app.add_typer(limits_app, name="limits")
+app.add_typer(billing_app, name="billing")
 app.add_typer(key_app, name="key")
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

@@ -2,6 +2,17 @@
 
 from levante.metering.events import UsageEvent, UsageStatus
 from levante.metering.ledger import Hold, Ledger
+from levante.metering.reconcile import Reconciliation, reconcile
 from levante.metering.reports import GroupBy, UsageRow, usage_report
 
-__all__ = ["GroupBy", "Hold", "Ledger", "UsageEvent", "UsageRow", "UsageStatus", "usage_report"]
+__all__ = [
+    "GroupBy",
+    "Hold",
+    "Ledger",
+    "Reconciliation",
+    "UsageEvent",
+    "UsageRow",
+    "UsageStatus",
+    "reconcile",
+    "usage_report",
+]

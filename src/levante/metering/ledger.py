@@ -92,8 +92,8 @@ class Ledger:
     ) -> None:
         self._database = database
         self.instance_id = new_id("gw", 20)
-        self._heartbeat = heartbeat_seconds
-        self._max_request = max_request_seconds
+        self.heartbeat_seconds = heartbeat_seconds
+        self.max_request_seconds = max_request_seconds
         self._queue: queue.Queue[_Op] = queue.Queue()
         self._thread: threading.Thread | None = None
 
@@ -154,7 +154,7 @@ class Ledger:
         many. A process is dead when its heartbeat is older than three periods; a reservation
         older than ``max_request_seconds`` is an orphan whatever its process."""
         now = utcnow()
-        dead_before = now - timedelta(seconds=3 * self._heartbeat)
+        dead_before = now - timedelta(seconds=3 * self.heartbeat_seconds)
         with self._database.session() as session:
             live = set(
                 session.scalars(
@@ -162,7 +162,7 @@ class Ledger:
                 )
             )
             live.add(self.instance_id)
-            too_old = now - timedelta(seconds=self._max_request)
+            too_old = now - timedelta(seconds=self.max_request_seconds)
             orphans = [
                 r
                 for r in session.scalars(select(Reservation))
@@ -199,7 +199,7 @@ class Ledger:
             if work:
                 self._write(work)
             if clock() >= next_beat:
-                next_beat = clock() + self._heartbeat
+                next_beat = clock() + self.heartbeat_seconds
                 try:
                     self._beat()
                 except Exception:

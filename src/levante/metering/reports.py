@@ -8,13 +8,14 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from levante.storage.models import UsageRecord
 
 
 class GroupBy(StrEnum):
+    MONTH = "month"
     DAY = "day"
     MODEL = "model"
     WORKSPACE = "workspace"
@@ -22,6 +23,8 @@ class GroupBy(StrEnum):
 
 
 _COLUMNS: dict[GroupBy, Any] = {
+    # Dates are ISO text in SQLite and cast to it in PostgreSQL: 'YYYY-MM' is the first seven.
+    GroupBy.MONTH: func.substr(cast(UsageRecord.usage_date, String), 1, 7),
     GroupBy.DAY: UsageRecord.usage_date,
     GroupBy.MODEL: UsageRecord.model,
     GroupBy.WORKSPACE: UsageRecord.workspace_id,
@@ -36,6 +39,7 @@ class UsageRow:
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+    cost_nanos: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -60,6 +64,7 @@ def usage_report(
         func.coalesce(func.sum(UsageRecord.prompt_tokens), 0).label("prompt_tokens"),
         func.coalesce(func.sum(UsageRecord.completion_tokens), 0).label("completion_tokens"),
         func.coalesce(func.sum(UsageRecord.cached_tokens), 0).label("cached_tokens"),
+        func.coalesce(func.sum(UsageRecord.cost_nanos), 0).label("cost_nanos"),
     ).where(UsageRecord.organization_id == organization_id)
     if workspace_id is not None:
         query = query.where(UsageRecord.workspace_id == workspace_id)
@@ -80,6 +85,7 @@ def usage_report(
                 prompt_tokens=int(result["prompt_tokens"]),
                 completion_tokens=int(result["completion_tokens"]),
                 cached_tokens=int(result["cached_tokens"]),
+                cost_nanos=int(result["cost_nanos"]),
             )
         )
     return rows

@@ -29,6 +29,7 @@ def create_price(
     effective_from: datetime | None = None,
     lead_seconds: float = 0.0,
     actor: str = "cli",
+    audit_organization_id: str | None = None,
 ) -> Price:
     """Add a price version. It takes effect at ``effective_from``, which may not be sooner than
     ``lead_seconds`` from now (the time every gateway needs to learn of it): prices are never
@@ -71,7 +72,7 @@ def create_price(
     session.add(price)
     audit.record(
         session,
-        organization_id=None,
+        organization_id=audit_organization_id,
         actor=actor,
         action="price.created",
         target=model,

@@ -1,6 +1,8 @@
-"""Organisation administration: ``/v1/admin/usage`` and ``/v1/admin/api-keys``.
+"""Organisation administration: usage and cost, API keys, rate limits, spending limits, the
+audit log, and (for the operator) prices.
 
-Every route is scoped to the caller's organisation and needs an admin key.
+Every route is scoped to the caller's organisation and needs an admin key; price changes need
+an admin key of the operator's organisation.
 """
 
 from __future__ import annotations
@@ -11,11 +13,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
+from levante import audit
 from levante.api.state import Admin, State
+from levante.errors import InvalidRequestError, PermissionDeniedError
 from levante.metering import GroupBy, usage_report
-from levante.storage.models import ApiKey
+from levante.pricing import create_price, format_amount, list_prices, parse_amount
+from levante.quota.service import current_tier, set_spend_limit, spend_summary
+from levante.storage import utcnow
+from levante.storage.models import ApiKey, Organization, Price
 from levante.tenancy import (
     DEFAULT_WORKSPACE,
+    Principal,
     create_api_key,
     find_workspace,
     list_api_keys,
@@ -92,6 +100,14 @@ def create_key(body: CreateApiKey, state: State, caller: Admin) -> CreatedApiKey
             allowed_models=allowed,
         )
         view = ApiKeyView.of(issued.key)
+        audit.record(
+            session,
+            organization_id=caller.organization_id,
+            actor=actor_of(caller),
+            action="api_key.created",
+            target=issued.key.id,
+            details={"name": body.name, "admin": body.admin, "workspace": body.workspace},
+        )
     return CreatedApiKey(**view.model_dump(), key=issued.secret)
 
 
@@ -100,11 +116,24 @@ def revoke_key(key_id: str, state: State, caller: Admin) -> ApiKeyView:
     with state.database.session() as session:
         key = revoke_api_key(session, caller.organization_id, key_id)
         view = ApiKeyView.of(key)
+        audit.record(
+            session,
+            organization_id=caller.organization_id,
+            actor=actor_of(caller),
+            action="api_key.revoked",
+            target=key.id,
+            details={"name": key.name},
+        )
     state.authenticator.invalidate()
     return view
 
 
+def actor_of(caller: Principal) -> str:
+    return f"api_key:{caller.api_key_id}"
+
+
 class UsageLine(BaseModel):
+    month: str | None = None
     day: str | None = None
     model: str | None = None
     workspace: str | None = None
@@ -114,6 +143,7 @@ class UsageLine(BaseModel):
     completion_tokens: int
     cached_tokens: int
     total_tokens: int
+    cost: str = Field(description="decimal amount in the report's currency")
 
 
 class UsageReport(BaseModel):
@@ -122,6 +152,7 @@ class UsageReport(BaseModel):
     start_date: date | None
     end_date: date | None
     group_by: list[GroupBy]
+    currency: str
     data: list[UsageLine]
     total: UsageLine
 
@@ -154,6 +185,7 @@ def usage(
         "prompt_tokens": sum(r.prompt_tokens for r in rows),
         "completion_tokens": sum(r.completion_tokens for r in rows),
         "cached_tokens": sum(r.cached_tokens for r in rows),
+        "cost": format_amount(sum(r.cost_nanos for r in rows)),
     }
     total["total_tokens"] = total["prompt_tokens"] + total["completion_tokens"]
     return UsageReport(
@@ -161,6 +193,7 @@ def usage(
         start_date=start_date,
         end_date=end_date,
         group_by=groups,
+        currency=state.settings.currency,
         data=lines,
         total=UsageLine(**total),
     )
@@ -174,4 +207,253 @@ def _line(group: dict[str, str | None], row: Any) -> UsageLine:
         completion_tokens=row.completion_tokens,
         cached_tokens=row.cached_tokens,
         total_tokens=row.total_tokens,
+        cost=format_amount(row.cost_nanos),
     )
+
+
+class ModelLimits(BaseModel):
+    model: str
+    requests_per_second: float | None
+    tokens_per_minute: int | None
+    tokens_per_month: int | None
+    tokens_used_this_month: int
+
+
+class RateLimits(BaseModel):
+    object: Literal["rate_limit"] = "rate_limit"
+    organization_id: str
+    tier: str | None = Field(description="None for the operator's organisation: no tier limits")
+    tier_pinned: bool
+    paid_spend: str
+    data: list[ModelLimits]
+
+
+@router.get("/rate-limit")
+def rate_limit(state: State, caller: Admin) -> RateLimits:
+    """The organisation's usage tier and its limits for every served model."""
+    with state.database.session() as session:
+        org, tier = current_tier(session, caller.organization_id, state.settings.tiers)
+        used = {
+            row.group["model"]: row.total_tokens
+            for row in usage_report(
+                session,
+                caller.organization_id,
+                start=_month_start(),
+                group_by=[GroupBy.MODEL],
+            )
+        }
+        org_view = (org.tier is not None, format_amount(org.paid_spend_nanos))
+    lines = []
+    for model in (m.id for m in state.models.configured()):
+        limits = tier.limits_for(model) if tier is not None else None
+        lines.append(
+            ModelLimits(
+                model=model,
+                requests_per_second=limits.requests_per_second if limits else None,
+                tokens_per_minute=limits.tokens_per_minute if limits else None,
+                tokens_per_month=limits.tokens_per_month if limits else None,
+                tokens_used_this_month=used.get(model, 0),
+            )
+        )
+    return RateLimits(
+        organization_id=caller.organization_id,
+        tier=tier.name if tier is not None else None,
+        tier_pinned=org_view[0],
+        paid_spend=org_view[1],
+        data=lines,
+    )
+
+
+class SpendLimitLine(BaseModel):
+    workspace_id: str | None
+    workspace: str | None
+    monthly_limit: str | None
+    spent_this_month: str
+    reserved: str = Field(description="held by requests running now")
+
+
+class SpendLimits(BaseModel):
+    object: Literal["spend_limit"] = "spend_limit"
+    organization_id: str
+    currency: str
+    data: list[SpendLimitLine]
+
+
+class SetSpendLimit(BaseModel):
+    monthly_limit: str | None = Field(
+        description="decimal amount; null removes the limit", examples=["100.00"]
+    )
+    workspace: str | None = Field(
+        default=None, description="a workspace name or id; omitted: the whole organisation"
+    )
+
+
+@router.get("/spend-limit")
+def get_spend_limit(state: State, caller: Admin) -> SpendLimits:
+    with state.database.session() as session:
+        lines = spend_summary(session, caller.organization_id)
+    return SpendLimits(
+        organization_id=caller.organization_id,
+        currency=state.settings.currency,
+        data=[
+            SpendLimitLine(
+                workspace_id=line.workspace_id,
+                workspace=line.workspace,
+                monthly_limit=(
+                    None
+                    if line.monthly_limit_nanos is None
+                    else format_amount(line.monthly_limit_nanos)
+                ),
+                spent_this_month=format_amount(line.spent_nanos),
+                reserved=format_amount(line.reserved_nanos),
+            )
+            for line in lines
+        ],
+    )
+
+
+@router.put("/spend-limit")
+def put_spend_limit(body: SetSpendLimit, state: State, caller: Admin) -> SpendLimits:
+    try:
+        nanos = None if body.monthly_limit is None else parse_amount(body.monthly_limit)
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc), param="monthly_limit") from None
+    with state.database.session() as session:
+        workspace_id = (
+            find_workspace(session, caller.organization_id, body.workspace).id
+            if body.workspace
+            else None
+        )
+        set_spend_limit(
+            session,
+            caller.organization_id,
+            nanos,
+            workspace_id=workspace_id,
+            actor=actor_of(caller),
+        )
+    state.policies.invalidate(caller.organization_id)
+    return get_spend_limit(state, caller)
+
+
+class AuditEntry(BaseModel):
+    id: int
+    object: Literal["audit_event"] = "audit_event"
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any] | None
+    created_at: datetime
+
+
+class AuditLog(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[AuditEntry]
+    has_more: bool
+
+
+@router.get("/audit-logs")
+def audit_logs(
+    state: State,
+    caller: Admin,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    before: int | None = None,
+) -> AuditLog:
+    """The organisation's audit events, newest first; page with ``before`` (an event id)."""
+    with state.database.session() as session:
+        events = audit.list_events(
+            session, caller.organization_id, limit=limit + 1, before_id=before
+        )
+        entries = [
+            AuditEntry(
+                id=e.id,
+                actor=e.actor,
+                action=e.action,
+                target=e.target,
+                details=e.details,
+                created_at=e.created_at,
+            )
+            for e in events[:limit]
+        ]
+    return AuditLog(data=entries, has_more=len(events) > limit)
+
+
+class PriceView(BaseModel):
+    id: str
+    object: Literal["price"] = "price"
+    model: str
+    currency: str
+    input: str = Field(description="per million prompt tokens")
+    cached_input: str = Field(description="per million prompt tokens read from cache")
+    output: str = Field(description="per million completion tokens")
+    batch_discount_percent: int
+    effective_from: datetime
+
+    @classmethod
+    def of(cls, price: Price) -> PriceView:
+        return cls(
+            id=price.id,
+            model=price.model,
+            currency=price.currency,
+            input=format_amount(price.input_nanos),
+            cached_input=format_amount(price.cached_input_nanos),
+            output=format_amount(price.output_nanos),
+            batch_discount_percent=price.batch_discount_percent,
+            effective_from=price.effective_from,
+        )
+
+
+class PriceList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[PriceView]
+
+
+class CreatePrice(BaseModel):
+    model: str = Field(min_length=1)
+    input: str = Field(examples=["0.15"], description="per million prompt tokens")
+    output: str = Field(examples=["0.60"], description="per million completion tokens")
+    cached_input: str | None = Field(default=None, description="default: 10% of input")
+    batch_discount_percent: int = Field(default=50, ge=0, le=100)
+    effective_from: datetime | None = None
+
+
+@router.get("/prices")
+def prices(state: State, caller: Admin, model: str | None = None) -> PriceList:
+    """Every price version (prices are the same for every organisation)."""
+    with state.database.session() as session:
+        return PriceList(data=[PriceView.of(p) for p in list_prices(session, model)])
+
+
+@router.post("/prices", status_code=201)
+def add_price(body: CreatePrice, state: State, caller: Admin) -> PriceView:
+    """Add a price version (operator only). It applies to requests that start from
+    ``effective_from`` on, which may not be sooner than ``price_refresh_seconds`` away."""
+    model = state.models.canonical_id(body.model)
+    try:
+        input_nanos = parse_amount(body.input)
+        output_nanos = parse_amount(body.output)
+        cached = None if body.cached_input is None else parse_amount(body.cached_input)
+    except ValueError as exc:
+        raise InvalidRequestError(str(exc)) from None
+    with state.database.session() as session:
+        org = session.get(Organization, caller.organization_id)
+        if org is None or not org.is_operator:
+            raise PermissionDeniedError("only the operator's organisation may change prices")
+        price = create_price(
+            session,
+            model=model,
+            currency=state.settings.currency,
+            batch_discount_percent=body.batch_discount_percent,
+            effective_from=body.effective_from,
+            lead_seconds=state.settings.price_refresh_seconds,
+            actor=actor_of(caller),
+            audit_organization_id=org.id,
+            input_nanos=input_nanos,
+            output_nanos=output_nanos,
+            cached_input_nanos=cached,
+        )
+        view = PriceView.of(price)
+    return view
+
+
+def _month_start() -> date:
+    return utcnow().date().replace(day=1)

@@ -1,0 +1,214 @@
+"""``levante price …``, ``levante limits …`` and ``levante billing …``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from levante.cli.context import console, database, handled, settings
+from levante.errors import InvalidRequestError
+from levante.metering import Ledger, reconcile
+from levante.pricing import create_price, format_amount, list_prices, parse_amount
+from levante.quota.service import (
+    add_paid_spend,
+    current_tier,
+    pin_tier,
+    set_spend_limit,
+    spend_summary,
+)
+from levante.storage.models import Organization
+from levante.tenancy import find_organization, find_workspace
+
+price_app = typer.Typer(help="Model prices: dated versions per 1M tokens.", no_args_is_help=True)
+limits_app = typer.Typer(
+    help="Usage tiers, spending limits and paid spend of organisations.", no_args_is_help=True
+)
+billing_app = typer.Typer(help="The usage ledger.", no_args_is_help=True)
+
+OrgOption = Annotated[str, typer.Option("--org", "-o", help="Organisation id or slug.")]
+
+
+def _amount(value: str, name: str) -> int:
+    try:
+        return parse_amount(value)
+    except ValueError as exc:
+        raise InvalidRequestError(f"{name}: {exc}") from None
+
+
+def _optional_amount(nanos: int | None) -> str:
+    return "-" if nanos is None else format_amount(nanos)
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None or when.tzinfo is not None:
+        return when
+    return when.replace(tzinfo=UTC)
+
+
+@price_app.command("set")
+def price_set(
+    model: Annotated[str, typer.Argument(help="Model id.")],
+    input_price: Annotated[str, typer.Option("--input", help="Per 1M prompt tokens.")],
+    output_price: Annotated[str, typer.Option("--output", help="Per 1M completion tokens.")],
+    cached_input: Annotated[
+        str | None, typer.Option(help="Per 1M cached prompt tokens (default 10% of input).")
+    ] = None,
+    batch_discount: Annotated[int, typer.Option(help="Batch discount, percent.")] = 50,
+    effective_from: Annotated[
+        datetime | None,
+        typer.Option("--from", help="When it applies (UTC; default: as soon as allowed)."),
+    ] = None,
+) -> None:
+    """Add a price version for a model, in the configured currency."""
+    config = settings()
+    with handled(), database() as db, db.session() as session:
+        operator = session.scalar(select(Organization.id).where(Organization.is_operator))
+        price = create_price(
+            session,
+            model=model,
+            currency=config.currency,
+            input_nanos=_amount(input_price, "--input"),
+            output_nanos=_amount(output_price, "--output"),
+            cached_input_nanos=None
+            if cached_input is None
+            else _amount(cached_input, "--cached-input"),
+            batch_discount_percent=batch_discount,
+            effective_from=_utc(effective_from),
+            lead_seconds=config.price_refresh_seconds,
+            audit_organization_id=operator,
+        )
+        console.print(
+            f"price {price.id}: {model} {format_amount(price.input_nanos)} in / "
+            f"{format_amount(price.output_nanos)} out per 1M tokens ({price.currency}), "
+            f"from {price.effective_from.isoformat(timespec='seconds')}"
+        )
+
+
+@price_app.command("list")
+def price_list(model: Annotated[str | None, typer.Argument()] = None) -> None:
+    """List price versions."""
+    with handled(), database() as db, db.session() as session:
+        table = Table("model", "from", "currency", "input", "cached input", "output", "batch")
+        for p in list_prices(session, model):
+            table.add_row(
+                p.model,
+                p.effective_from.isoformat(timespec="seconds"),
+                p.currency,
+                format_amount(p.input_nanos),
+                format_amount(p.cached_input_nanos),
+                format_amount(p.output_nanos),
+                f"-{p.batch_discount_percent}%",
+            )
+        console.print(table)
+
+
+@limits_app.command("show")
+def limits_show(org: OrgOption) -> None:
+    """An organisation's tier, spending limits and this month's spend."""
+    config = settings()
+    with handled(), database() as db, db.session() as session:
+        organization = find_organization(session, org)
+        _, tier = current_tier(session, organization.id, config.tiers)
+        pinned = " (pinned)" if organization.tier else ""
+        name = tier.name if tier else "none: the operator's organisation has no tier limits"
+        console.print(
+            f"tier: [bold]{name}[/]{pinned}; paid spend "
+            f"{format_amount(organization.paid_spend_nanos)} {config.currency}"
+        )
+        table = Table("scope", "monthly limit", "spent this month", "reserved now")
+        for line in spend_summary(session, organization.id):
+            table.add_row(
+                line.workspace or "(organisation)",
+                "-"
+                if line.monthly_limit_nanos is None
+                else format_amount(line.monthly_limit_nanos),
+                format_amount(line.spent_nanos),
+                format_amount(line.reserved_nanos),
+            )
+        console.print(table)
+
+
+@limits_app.command("tier")
+def limits_tier(
+    org: OrgOption,
+    tier: Annotated[str | None, typer.Argument(help="Tier name; omit with --follow-spend.")] = None,
+    follow_spend: Annotated[
+        bool, typer.Option("--follow-spend", help="Unpin: the tier follows paid spend.")
+    ] = False,
+) -> None:
+    """Pin an organisation to a usage tier, or let it follow paid spend again."""
+    config = settings()
+    with handled():
+        if (tier is None) == (not follow_spend):
+            raise InvalidRequestError("give a tier name, or --follow-spend")
+        with database() as db, db.session() as session:
+            organization = find_organization(session, org)
+            pin_tier(session, organization.id, tier, config.tiers, actor="cli")
+    console.print(f"tier of {org}: {tier or 'follows paid spend'}")
+
+
+@limits_app.command("spend")
+def limits_spend(
+    org: OrgOption,
+    monthly_limit: Annotated[str, typer.Argument(help="Amount, or 'none' to remove the limit.")],
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", "-w", help="A workspace instead of the org.")
+    ] = None,
+) -> None:
+    """Set a monthly spending limit of an organisation or a workspace."""
+    with handled(), database() as db, db.session() as session:
+        organization = find_organization(session, org)
+        workspace_id = find_workspace(session, organization.id, workspace).id if workspace else None
+        nanos = None if monthly_limit.lower() == "none" else _amount(monthly_limit, "limit")
+        set_spend_limit(session, organization.id, nanos, workspace_id=workspace_id, actor="cli")
+    console.print(f"monthly spending limit of {workspace or org}: {monthly_limit}")
+
+
+@limits_app.command("payment")
+def limits_payment(
+    org: OrgOption, amount: Annotated[str, typer.Argument(help="Amount paid.")]
+) -> None:
+    """Count a payment towards an organisation's paid spend (tiers rise with it)."""
+    config = settings()
+    with handled(), database() as db, db.session() as session:
+        organization = find_organization(session, org)
+        total = add_paid_spend(session, organization.id, _amount(amount, "amount"), actor="cli")
+        _, tier = current_tier(session, organization.id, config.tiers)
+    console.print(
+        f"paid spend of {org}: {format_amount(total)} {config.currency}; "
+        f"tier {tier.name if tier else '-'}"
+    )
+
+
+@billing_app.command("reconcile")
+def billing_reconcile(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Sweep orphaned reservations into the ledger.")
+    ] = False,
+) -> None:
+    """Report (and with --repair, close) gaps in the ledger: reservations left by dead
+    gateway processes, and records whose cost differs from their price version."""
+    config = settings()
+    with handled(), database() as db:
+        ledger = Ledger(
+            db,
+            heartbeat_seconds=config.heartbeat_seconds,
+            max_request_seconds=config.max_request_seconds,
+        )
+        result = reconcile(db, ledger, repair=repair)
+    console.print(
+        f"{result.records} usage records, {result.open_reservations} open reservations, "
+        f"{len(result.orphaned)} orphaned, {len(result.mispriced)} mispriced"
+    )
+    for request_id in result.orphaned:
+        console.print(f"  orphaned reservation {request_id}")
+    for request_id in result.mispriced:
+        console.print(f"  mispriced record {request_id}")
+    if repair:
+        console.print(f"swept {result.swept} reservation(s) into the ledger")
+    if not result.clean and not repair:
+        raise typer.Exit(1)

@@ -1,0 +1,189 @@
+"""Spending caps and tiers: reading and changing them (admin API and CLI), audited."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from levante import audit
+from levante.errors import InvalidRequestError, NotFoundError
+from levante.pricing import format_amount
+from levante.quota.admission import month_start
+from levante.quota.policy import tier_of
+from levante.settings import TierSettings
+from levante.storage import new_id, utcnow
+from levante.storage.models import Organization, Reservation, SpendLimit, UsageRecord, Workspace
+
+
+@dataclass(frozen=True, slots=True)
+class SpendLine:
+    workspace_id: str | None
+    workspace: str | None
+    monthly_limit_nanos: int | None
+    spent_nanos: int  # recorded this month
+    reserved_nanos: int  # held by requests running now
+
+
+def set_spend_limit(
+    session: Session,
+    organization_id: str,
+    limit_nanos: int | None,
+    *,
+    workspace_id: str | None = None,
+    actor: str,
+) -> None:
+    """Set, change or (with None) remove the monthly cap of an organisation or workspace."""
+    if limit_nanos is not None and limit_nanos < 0:
+        raise InvalidRequestError("a spending limit must not be negative", param="monthly_limit")
+    if workspace_id is not None:
+        workspace = session.get(Workspace, workspace_id)
+        if workspace is None or workspace.organization_id != organization_id:
+            raise NotFoundError(f"workspace '{workspace_id}' does not exist")
+    row = session.scalar(
+        select(SpendLimit).where(
+            SpendLimit.organization_id == organization_id,
+            SpendLimit.workspace_id.is_(None)
+            if workspace_id is None
+            else SpendLimit.workspace_id == workspace_id,
+        )
+    )
+    before = row.monthly_limit_nanos if row is not None else None
+    if limit_nanos is None:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(
+            SpendLimit(
+                id=new_id("cap"),
+                organization_id=organization_id,
+                workspace_id=workspace_id,
+                monthly_limit_nanos=limit_nanos,
+            )
+        )
+    else:
+        row.monthly_limit_nanos = limit_nanos
+        row.updated_at = utcnow()
+    audit.record(
+        session,
+        organization_id=organization_id,
+        actor=actor,
+        action="spend_limit.updated",
+        target=workspace_id or organization_id,
+        details={
+            "before": None if before is None else format_amount(before),
+            "after": None if limit_nanos is None else format_amount(limit_nanos),
+        },
+    )
+
+
+def spend_summary(session: Session, organization_id: str) -> list[SpendLine]:
+    """This month's spend and caps: the organisation first, then each workspace."""
+    since = month_start(utcnow()).date()
+    caps = {
+        w: c
+        for w, c in session.execute(
+            select(SpendLimit.workspace_id, SpendLimit.monthly_limit_nanos).where(
+                SpendLimit.organization_id == organization_id
+            )
+        ).all()
+    }
+    spent = dict(
+        session.execute(
+            select(UsageRecord.workspace_id, func.sum(UsageRecord.cost_nanos))
+            .where(UsageRecord.organization_id == organization_id, UsageRecord.usage_date >= since)
+            .group_by(UsageRecord.workspace_id)
+        ).all()
+    )
+    held = dict(
+        session.execute(
+            select(Reservation.workspace_id, func.sum(Reservation.reserved_nanos))
+            .where(Reservation.organization_id == organization_id)
+            .group_by(Reservation.workspace_id)
+        ).all()
+    )
+    lines = [
+        SpendLine(
+            None,
+            None,
+            caps.get(None),
+            int(sum(v or 0 for v in spent.values())),
+            int(sum(v or 0 for v in held.values())),
+        )
+    ]
+    workspaces = session.scalars(
+        select(Workspace)
+        .where(Workspace.organization_id == organization_id)
+        .order_by(Workspace.name)
+    )
+    for workspace in workspaces:
+        lines.append(
+            SpendLine(
+                workspace.id,
+                workspace.name,
+                caps.get(workspace.id),
+                int(spent.get(workspace.id) or 0),
+                int(held.get(workspace.id) or 0),
+            )
+        )
+    return lines
+
+
+def current_tier(
+    session: Session, organization_id: str, tiers: Sequence[TierSettings]
+) -> tuple[Organization, TierSettings | None]:
+    """The organisation and its tier (None for the operator's, which has no tier limits)."""
+    org = session.get(Organization, organization_id)
+    if org is None:
+        raise NotFoundError(f"organisation '{organization_id}' does not exist")
+    if org.is_operator:
+        return org, None
+    return org, tier_of(tiers, org.paid_spend_nanos, org.tier)
+
+
+def pin_tier(
+    session: Session,
+    organization_id: str,
+    tier: str | None,
+    tiers: Sequence[TierSettings],
+    *,
+    actor: str,
+) -> None:
+    """Pin an organisation to a tier, or (None) let its tier follow its paid spend again."""
+    if tier is not None and tier not in {t.name for t in tiers}:
+        names = ", ".join(t.name for t in tiers)
+        raise InvalidRequestError(f"unknown tier '{tier}'; the tiers are {names}", param="tier")
+    org = session.get(Organization, organization_id)
+    if org is None:
+        raise NotFoundError(f"organisation '{organization_id}' does not exist")
+    before, org.tier = org.tier, tier
+    audit.record(
+        session,
+        organization_id=organization_id,
+        actor=actor,
+        action="tier.pinned" if tier else "tier.unpinned",
+        target=organization_id,
+        details={"before": before, "after": tier},
+    )
+
+
+def add_paid_spend(session: Session, organization_id: str, nanos: int, *, actor: str) -> int:
+    """Count a payment towards the organisation's cumulative paid spend (which raises its
+    tier); returns the new total."""
+    if nanos <= 0:
+        raise InvalidRequestError("a payment must be positive")
+    org = session.get(Organization, organization_id, with_for_update=True)
+    if org is None:
+        raise NotFoundError(f"organisation '{organization_id}' does not exist")
+    org.paid_spend_nanos += nanos
+    audit.record(
+        session,
+        organization_id=organization_id,
+        actor=actor,
+        action="payment.recorded",
+        target=organization_id,
+        details={"amount": format_amount(nanos), "paid_spend": format_amount(org.paid_spend_nanos)},
+    )
+    return org.paid_spend_nanos
