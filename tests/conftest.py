@@ -136,3 +136,9 @@ def stubs() -> Iterator[list[StubUpstream]]:
     yield started
     for stub in started:
         stub.stop()
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests (marked ``anyio``) run on asyncio, like the server."""
+    return "asyncio"

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.conftest import free_port
-from tests.helpers import chat_body
+from tests.helpers import chat_body, free_port
 
 
 def test_first_start_prints_a_working_admin_key(tmp_path: Path) -> None:

@@ -130,7 +130,8 @@ class Admission:
         if limits.requests_per_second is not None:
             rates.append(
                 RateCheck(
-                    f"{tag}:rps:{ask.model}",
+                    # Keyed by the rate too: a new tier starts from a clean slate.
+                    f"{tag}:rps:{limits.requests_per_second:g}:{ask.model}",
                     limits.requests_per_second,
                     burst=max(1, math.ceil(limits.requests_per_second)),
                 )

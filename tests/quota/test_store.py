@@ -1,0 +1,95 @@
+"""The quota stores, in memory and in Redis: the same behaviour from both."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from levante.quota import CounterCheck, MemoryQuotaStore, QuotaStore, RateCheck
+
+pytestmark = pytest.mark.anyio
+
+REDIS_URL = os.environ.get("LEVANTE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_available() -> bool:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        return False
+    return True
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[QuotaStore]:
+    if request.param == "memory":
+        yield MemoryQuotaStore()
+        return
+    if not redis_available():
+        pytest.skip(f"no Redis at {REDIS_URL} (set LEVANTE_TEST_REDIS_URL)")
+    from levante.quota.redis_store import RedisQuotaStore
+
+    redis_store = RedisQuotaStore(REDIS_URL)
+    yield redis_store
+    await redis_store.close()
+
+
+def _key(name: str) -> str:
+    return f"lv:{{test-{uuid.uuid4().hex}}}:{name}"
+
+
+async def test_rate_allows_a_burst_then_one_per_interval(store: QuotaStore) -> None:
+    rate = RateCheck(_key("rps"), per_second=2, burst=2)
+    first = await store.acquire([rate], [])
+    assert first.allowed
+    assert first.rate_remaining == (1,)
+    assert (await store.acquire([rate], [])).allowed
+    denied = await store.acquire([rate], [])
+    assert not denied.allowed
+    assert denied.denied == 0
+    assert 0 < denied.retry_after_ms <= 500
+    await asyncio.sleep(denied.retry_after_ms / 1000 + 0.05)
+    assert (await store.acquire([rate], [])).allowed
+
+
+async def test_checks_are_all_or_nothing(store: QuotaStore) -> None:
+    rate = RateCheck(_key("rps"), per_second=100, burst=100)
+    roomy = CounterCheck(_key("a"), amount=5, limit=100, ttl_seconds=60)
+    tight = CounterCheck(_key("b"), amount=5, limit=8, ttl_seconds=60)
+    assert (await store.acquire([rate], [roomy, tight])).values == (5, 5)
+    refused = await store.acquire([rate], [roomy, tight])
+    assert not refused.allowed
+    assert refused.denied == 2
+    assert refused.values == (5,)
+    # Nothing was taken from the counter that had room, nor from the rate.
+    assert (await store.acquire([], [roomy])).values == (10,)
+
+
+async def test_seeded_counters_ask_for_their_value_first(store: QuotaStore) -> None:
+    month = CounterCheck(_key("month"), amount=10, limit=100, ttl_seconds=60, seeded=True)
+    verdict = await store.acquire([], [month])
+    assert not verdict.allowed
+    assert verdict.missing == (month.key,)
+    await store.seed(month.key, 85, 60)
+    await store.seed(month.key, 0, 60)  # a second seed does not overwrite the first
+    assert (await store.acquire([], [month])).values == (95,)
+    assert not (await store.acquire([], [month])).allowed
+
+
+async def test_adjust_settles_existing_counters_only(store: QuotaStore) -> None:
+    counter = CounterCheck(_key("c"), amount=50, limit=60, ttl_seconds=60)
+    await store.acquire([], [counter])
+    await store.adjust([(counter.key, -45), (_key("gone"), 7)])
+    assert (await store.acquire([], [counter])).values == (55,)
+
+
+async def test_concurrent_takers_never_pass_a_limit(store: QuotaStore) -> None:
+    counter = CounterCheck(_key("cap"), amount=3, limit=30, ttl_seconds=60)
+    verdicts = await asyncio.gather(*(store.acquire([], [counter]) for _ in range(50)))
+    assert sum(v.allowed for v in verdicts) == 10
