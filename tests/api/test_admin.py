@@ -1,9 +1,17 @@
-"""``/v1/admin``: keys and usage, scoped to the caller's organisation."""
+"""``/v1/admin``: usage, keys, limits, caps, audit log and prices, scoped to the caller's
+organisation."""
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+import json
+from datetime import timedelta
 
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from levante.storage import Database, utcnow
+from levante.storage.models import Organization
+from levante.tenancy import create_workspace
 from tests.helpers import MODEL, Tenant, chat_body
 
 
@@ -96,3 +104,120 @@ def test_tenants_cannot_see_or_touch_each_other(
     assert client.get("/v1/models", headers=tenant.headers()).status_code == 200
     mine = client.get("/v1/admin/usage", headers=tenant.headers(True)).json()
     assert mine["total"]["requests"] == 1
+
+
+def test_every_admin_endpoint_is_scoped_to_the_callers_organisation(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    """The first tenant creates keys, caps and usage; the second's admin key, on every admin
+    endpoint, sees none of it and can change none of it."""
+    mine = tenant.headers(True)
+    with database.session() as session:
+        hidden = create_workspace(session, tenant.organization_id, "hidden-team")
+    client.post("/v1/chat/completions", json=chat_body(), headers=tenant.headers())
+    created = client.post("/v1/admin/api-keys", json={"name": "ci"}, headers=mine).json()
+    assert client.delete(f"/v1/admin/api-keys/{created['id']}", headers=mine).status_code == 200
+    limit = {"monthly_limit": "12.50", "workspace": "hidden-team"}
+    assert client.put("/v1/admin/spend-limit", json=limit, headers=mine).status_code == 200
+
+    theirs = other_tenant.headers(True)
+    secrets = {tenant.organization_id, tenant.key_id, created["id"], hidden.id, "hidden-team"}
+    reads = [
+        "/v1/admin/usage",
+        "/v1/admin/usage?group_by=workspace&group_by=key&group_by=month",
+        "/v1/admin/api-keys?include_revoked=true",
+        "/v1/admin/rate-limit",
+        "/v1/admin/spend-limit",
+        "/v1/admin/audit-logs",
+        "/v1/admin/prices",
+    ]
+    for path in reads:
+        response = client.get(path, headers=theirs)
+        assert response.status_code == 200, (path, response.text)
+        text = json.dumps(response.json())
+        assert not any(secret in text for secret in secrets), path
+        assert "12.50" not in text
+    writes = [
+        ("DELETE", f"/v1/admin/api-keys/{tenant.key_id}", None, 404),
+        ("GET", "/v1/admin/usage?workspace=hidden-team", None, 404),
+        ("PUT", "/v1/admin/spend-limit", {"monthly_limit": "1", "workspace": hidden.id}, 404),
+        ("PUT", "/v1/admin/spend-limit", {"monthly_limit": "1", "workspace": "hidden-team"}, 404),
+        ("POST", "/v1/admin/prices", {"model": MODEL, "input": "1", "output": "1"}, 403),
+    ]
+    for method, path, body, status in writes:
+        response = client.request(method, path, json=body, headers=theirs)
+        assert response.status_code == status, (method, path, response.text)
+        assert response.json()["object"] == "error"
+    # Non-admin keys reach no admin endpoint at all.
+    for path in reads:
+        assert client.get(path, headers=other_tenant.headers()).status_code == 403
+    # What the first tenant set is untouched.
+    caps = client.get("/v1/admin/spend-limit", headers=mine).json()["data"]
+    assert [c["monthly_limit"] for c in caps if c["workspace"] == "hidden-team"] == ["12.50"]
+    assert client.get("/v1/models", headers=tenant.headers()).status_code == 200
+
+
+def test_spend_limits_are_set_read_and_audited(client: TestClient, tenant: Tenant) -> None:
+    admin = tenant.headers(True)
+    client.post("/v1/chat/completions", json=chat_body(), headers=tenant.headers())
+    response = client.put("/v1/admin/spend-limit", json={"monthly_limit": "100"}, headers=admin)
+    assert response.status_code == 200, response.text
+    org_line, *workspaces = response.json()["data"]
+    assert (org_line["workspace"], org_line["monthly_limit"]) == (None, "100.00")
+    assert org_line["spent_this_month"] == "0.00"  # the model has no price: it is free
+    assert [w["workspace"] for w in workspaces] == ["default"]
+    client.put("/v1/admin/spend-limit", json={"monthly_limit": None}, headers=admin)
+    for bad in ({"monthly_limit": "-1"}, {"monthly_limit": "abc"}, {"monthly_limit": "1e-12"}):
+        response = client.put("/v1/admin/spend-limit", json=bad, headers=admin)
+        assert response.status_code == 400, (bad, response.text)
+    created = client.post("/v1/admin/api-keys", json={"name": "ci"}, headers=admin).json()
+    client.delete(f"/v1/admin/api-keys/{created['id']}", headers=admin)
+
+    log = client.get("/v1/admin/audit-logs", headers=admin).json()
+    actions = [(e["action"], e["details"].get("after")) for e in log["data"]]
+    assert actions[:2] == [("api_key.revoked", None), ("api_key.created", None)]
+    assert ("spend_limit.updated", None) in actions
+    assert ("spend_limit.updated", "100.00") in actions
+    assert {e["actor"] for e in log["data"]} == {f"api_key:{_admin_key_id(client, tenant)}"}
+    page = client.get("/v1/admin/audit-logs?limit=1", headers=admin).json()
+    assert page["has_more"] is True
+    older = client.get(f"/v1/admin/audit-logs?before={page['data'][0]['id']}", headers=admin)
+    assert older.json()["data"][0]["action"] == "api_key.created"
+
+
+def _admin_key_id(client: TestClient, tenant: Tenant) -> str:
+    keys = client.get("/v1/admin/api-keys", headers=tenant.headers(True)).json()["data"]
+    [admin] = [k for k in keys if k["admin"]]
+    key_id: str = admin["id"]
+    return key_id
+
+
+def test_only_the_operator_sets_prices_and_never_backdated(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    body = {"model": "smollm2", "input": "0.1", "output": "0.3"}
+    assert (
+        client.post("/v1/admin/prices", json=body, headers=tenant.headers(True)).status_code == 403
+    )
+    with database.session() as session:
+        session.execute(
+            update(Organization)
+            .where(Organization.id == tenant.organization_id)
+            .values(is_operator=True)
+        )
+    response = client.post("/v1/admin/prices", json=body, headers=tenant.headers(True))
+    assert response.status_code == 201, response.text
+    price = response.json()
+    assert (price["model"], price["input"], price["cached_input"], price["output"]) == (
+        MODEL, "0.10", "0.01", "0.30",
+    )  # fmt: skip
+    assert price["batch_discount_percent"] == 50
+    early = body | {"effective_from": (utcnow() - timedelta(hours=1)).isoformat()}
+    response = client.post("/v1/admin/prices", json=early, headers=tenant.headers(True))
+    assert response.status_code == 400
+    assert response.json()["param"] == "effective_from"
+    listed = client.get("/v1/admin/prices", headers=tenant.headers(True)).json()["data"]
+    assert [p["id"] for p in listed] == [price["id"]]
+    log = client.get("/v1/admin/audit-logs", headers=tenant.headers(True)).json()["data"]
+    assert log[0]["action"] == "price.created"
+    assert log[0]["details"]["input"] == "0.10"
