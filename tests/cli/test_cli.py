@@ -96,3 +96,38 @@ def test_models_list_and_db_commands(database: Database) -> None:
     assert "present" in out
     assert head_revision() in _ok("db", "upgrade")
     assert f"database: {head_revision()}" in _ok("db", "current")
+
+
+def test_prices_limits_and_reconcile(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("LEVANTE_PRICE_REFRESH_SECONDS", "1")
+    _ok("org", "create", "Acme")
+    out = _ok("price", "set", "smollm2-135m-instruct", "--input", "0.1", "--output", "0.3")
+    assert "0.10 in / 0.30 out per 1M tokens (USD)" in out
+    listing = _ok("price", "list")
+    assert "smollm2-135m-instruct" in listing
+    assert "0.01" in listing  # cached input: 10% by default
+    early = runner.invoke(
+        app, ["price", "set", "m", "--input", "1", "--output", "1", "--from", "2020-01-01"]
+    )
+    assert early.exit_code == 1
+    assert "at the earliest" in early.output
+    bad = runner.invoke(app, ["price", "set", "m", "--input", "x", "--output", "1"])
+    assert bad.exit_code == 1
+    assert "--input" in bad.output
+
+    assert "free" in _ok("limits", "show", "--org", "acme")
+    _ok("limits", "spend", "--org", "acme", "250")
+    _ok("limits", "spend", "--org", "acme", "--workspace", "default", "40.5")
+    shown = _ok("limits", "show", "--org", "acme")
+    assert "250.00" in shown
+    assert "40.50" in shown
+    assert "tier-1" in _ok("limits", "payment", "--org", "acme", "25")
+    _ok("limits", "tier", "--org", "acme", "tier-3")
+    assert "tier-3" in _ok("limits", "show", "--org", "acme")
+    assert "(pinned)" in _ok("limits", "show", "--org", "acme")
+    _ok("limits", "tier", "--org", "acme", "--follow-spend")
+    assert runner.invoke(app, ["limits", "tier", "--org", "acme", "gold"]).exit_code == 1
+
+    out = _ok("billing", "reconcile")
+    assert "0 orphaned, 0 mispriced" in out

@@ -1,11 +1,25 @@
-"""Usage records: one per request id, and reports grouped by day, model, workspace and key."""
+"""The ledger: one record per request id, durable holds, sweeping, reconciliation, reports."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import asyncio
+import time
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
-from levante.metering import GroupBy, Ledger, UsageEvent, UsageStatus, usage_report
-from levante.storage import Database
+from sqlalchemy import func, select
+
+from levante.metering import (
+    GroupBy,
+    Hold,
+    Ledger,
+    UsageEvent,
+    UsageStatus,
+    reconcile,
+    usage_report,
+)
+from levante.storage import Database, utcnow
+from levante.storage.models import Price, Reservation, UsageRecord
 from tests.helpers import make_tenant
 
 
@@ -60,3 +74,97 @@ def test_report_groups_and_filters_by_day(database: Database) -> None:
         ("2026-11-02", 1, 30),
     ]
     assert [(r.group["model"], r.requests) for r in by_model] == [("m1", 1)]
+
+
+def _hold(request_id: str, org: str, price_id: str | None = None) -> Hold:
+    return Hold(
+        request_id=request_id,
+        organization_id=org,
+        workspace_id=None,
+        api_key_id=None,
+        product="api",
+        endpoint="chat.completions",
+        model="m",
+        stream=True,
+        prompt_tokens=100,
+        max_completion_tokens=50,
+        price_id=price_id,
+        reserved_nanos=12_345,
+        started_at=utcnow(),
+    )
+
+
+def test_by_month_and_with_cost(database: Database) -> None:
+    acme = make_tenant(database, "Acme")
+    ledger = Ledger(database)
+    ledger.record(_event("a", acme.organization_id, 1))
+    ledger.record(replace(_event("b", acme.organization_id, 2), output_cost_nanos=7))
+    with database.session() as session:
+        [row] = usage_report(session, acme.organization_id, group_by=[GroupBy.MONTH])
+    assert (row.group["month"], row.requests, row.cost_nanos) == ("2026-11", 2, 7)
+
+
+def test_holds_are_durable_and_replaced_by_their_record(database: Database) -> None:
+    acme = make_tenant(database, "Acme")
+    ledger = Ledger(database, heartbeat_seconds=0.2)
+    ledger.start()
+
+    async def run() -> None:
+        await ledger.hold(_hold("req_a", acme.organization_id))
+        with database.session() as session:
+            assert session.get(Reservation, "req_a") is not None
+        await ledger.settle(_event("req_a", acme.organization_id, 3))
+        await ledger.hold(_hold("req_b", acme.organization_id))
+        ledger.release("req_b")
+
+    try:
+        asyncio.run(run())
+    finally:
+        ledger.close()
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Reservation)) == 0
+        [record] = session.scalars(select(UsageRecord))
+    assert record.request_id == "req_a"
+
+
+def test_a_dead_process_reservations_are_swept_once(database: Database) -> None:
+    acme = make_tenant(database, "Acme")
+    dead = Ledger(database, heartbeat_seconds=0.1)
+    dead.start()
+    asyncio.run(dead.hold(_hold("req_orphan", acme.organization_id, price_id="price_p")))
+    with database.session() as session:
+        session.add(
+            Price(
+                id="price_p", model="m", currency="USD", input_nanos=2_000_000,
+                cached_input_nanos=0, output_nanos=0, batch_discount_percent=0,
+                effective_from=utcnow() - timedelta(days=1),
+            )
+        )  # fmt: skip
+    # The process dies: its writer stops beating, nothing is cleaned up.
+    dead._queue.put(None)
+    assert dead._thread is not None
+    dead._thread.join(timeout=10)
+
+    survivor = Ledger(database, heartbeat_seconds=0.1)
+    report = reconcile(database, survivor, repair=False)
+    assert report.orphaned == []  # its heartbeat is still fresh
+    time.sleep(0.35)
+    report = reconcile(database, survivor, repair=True)
+    assert (report.orphaned, report.swept) == (["req_orphan"], 1)
+    assert survivor.sweep() == 0  # already in the ledger
+    with database.session() as session:
+        [record] = session.scalars(select(UsageRecord))
+    assert record.status == UsageStatus.INTERRUPTED
+    assert (record.prompt_tokens, record.completion_tokens) == (100, 0)
+    assert record.cost_nanos == 200  # 100 prompt tokens at 2 nanos each
+    assert reconcile(database, survivor, repair=False).clean
+
+
+def test_reconcile_reports_a_record_whose_cost_is_wrong(database: Database) -> None:
+    acme = make_tenant(database, "Acme")
+    ledger = Ledger(database)
+    ledger.record(replace(_event("fine", acme.organization_id, 1)))
+    ledger.record(replace(_event("odd", acme.organization_id, 1), input_cost_nanos=5))
+    report = reconcile(database, ledger, repair=True)
+    assert report.mispriced == ["odd"]
+    assert report.records == 2
