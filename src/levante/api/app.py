@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -115,7 +116,19 @@ def create_app_from_env() -> FastAPI:
     """The factory ``levante serve`` hands uvicorn: each worker reads the same settings."""
     from levante.settings import load_settings
 
-    return create_app(load_settings())
+    app = create_app(load_settings())
+    _tune_gc()
+    return app
+
+
+def _tune_gc() -> None:
+    """A serving process allocates many short-lived objects per request. What was built at
+    start-up is moved out of the collector's sight, and the youngest generation is collected
+    less often: measured, the collector's share of the gateway's time drops several-fold."""
+    gc.collect()
+    gc.freeze()
+    _, second, third = gc.get_threshold()
+    gc.set_threshold(20_000, second, third)
 
 
 def _load(registry: ModelRegistry) -> None:

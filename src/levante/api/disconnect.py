@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
 from contextlib import aclosing
 from typing import TypeVar
 
-import anyio
 from fastapi import Request
 
 from levante.errors import LevanteError
@@ -23,32 +24,30 @@ class ClientDisconnected(LevanteError):
 
 
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
-    """Await ``work``, cancelling it if the client disconnects first."""
-    result: list[T] = []
-    failure: list[BaseException] = []
-    async with anyio.create_task_group() as group:
+    """Await ``work``, cancelling it if the client disconnects first.
 
-        async def run() -> None:
-            try:
-                result.append(await work)
-            except Exception as exc:  # re-raised below, outside the task group's wrapping
-                failure.append(exc)
-            group.cancel_scope.cancel()
+    Plain asyncio tasks rather than a task group: this runs for every non-streaming request,
+    and the lighter machinery is measurably cheaper at the gateway's request rates."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        watcher.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task  # let it clean up (its usage is recorded as cancelled)
+    raise ClientDisconnected("the client closed the connection")
 
-        async def watch() -> None:
-            while True:
-                message = await request.receive()
-                if message["type"] == "http.disconnect":
-                    group.cancel_scope.cancel()
-                    return
 
-        group.start_soon(run)
-        group.start_soon(watch)
-    if failure:
-        raise failure[0]
-    if not result:
-        raise ClientDisconnected("the client closed the connection")
-    return result[0]
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def started(request: Request, stream: AsyncGenerator[T, None]) -> AsyncIterator[T]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 
 from levante.api.metrics import Metrics
@@ -32,7 +33,8 @@ class AppState:
     policies: PolicyCache
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
+    # async: FastAPI runs a plain-def dependency in the thread pool, a hop per request.
     state: AppState = request.app.state.levante
     return state
 
@@ -47,12 +49,17 @@ def _bearer(request: Request) -> str | None:
     return token.strip() or None
 
 
-def principal(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Principal:
-    """The caller behind ``Authorization: Bearer``; runs in the thread pool (it may query)."""
-    return state.authenticator.authenticate(_bearer(request))
+async def principal(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Principal:
+    """The caller behind ``Authorization: Bearer``: from the key cache, or looked up in the
+    thread pool."""
+    secret = _bearer(request)
+    cached = state.authenticator.cached(secret)
+    if cached is not None:
+        return cached
+    return await anyio.to_thread.run_sync(state.authenticator.authenticate, secret)
 
 
-def admin_principal(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+async def admin_principal(caller: Annotated[Principal, Depends(principal)]) -> Principal:
     if not caller.is_admin:
         raise PermissionDeniedError("this endpoint needs an admin API key")
     return caller

@@ -112,6 +112,8 @@ class EngineInfo:
     context_length: int
     chat_template: bool
     fill_in_the_middle: bool = False
+    # Preparing a prompt tokenizes it here (CPU work worth a thread) rather than passing text on.
+    tokenizes_locally: bool = True
 
 
 class Engine(Protocol):

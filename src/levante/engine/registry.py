@@ -103,6 +103,14 @@ class ModelRegistry:
             self._last_used[model_id] = time.monotonic()
         return served if served is not None else self._load(model_id)
 
+    def get_loaded(self, model_id: str) -> ServedModel | None:
+        """The model if it is loaded (never blocks: safe on the event loop)."""
+        with self._lock:
+            served = self._served.get(model_id)
+            if served is not None:
+                self._last_used[model_id] = time.monotonic()
+        return served
+
     def loaded(self) -> list[ServedModel]:
         with self._lock:
             return list(self._served.values())

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -37,6 +37,7 @@ from levante.storage.models import GatewayInstance, Price, Reservation, UsageRec
 log = logging.getLogger(__name__)
 
 _BATCH = 256
+_SLOW_WRITE = float(os.environ.get("LEVANTE_DEBUG_SLOW_WRITE", "0.25"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +198,11 @@ class Ledger:
             stop = None in ops
             work = [op for op in ops if op is not None]
             if work:
+                began = clock()
                 self._write(work)
+                took = clock() - began
+                if took > _SLOW_WRITE:
+                    log.warning("ledger: writing %d operations took %.0f ms", len(work), took * 1e3)
             if clock() >= next_beat:
                 next_beat = clock() + self.heartbeat_seconds
                 try:
@@ -210,8 +215,7 @@ class Ledger:
     def _write(self, ops: list[Any]) -> None:
         try:
             with self._database.session() as session:
-                for op in ops:
-                    _apply(session, op, self.instance_id)
+                _apply_batch(session, ops, self.instance_id)
         except Exception:
             # One bad write must not take the others with it: retry them one by one.
             for op in ops:
@@ -261,6 +265,42 @@ def _set(done: asyncio.Future[None], error: BaseException | None) -> None:
         done.set_exception(error)
 
 
+def _apply_batch(session: Session, ops: list[Any], instance_id: str) -> None:
+    """A group of operations in three statements, whatever its size: insert the new holds,
+    delete the holds that end, insert the records (ignoring request ids already recorded)."""
+    holds = [
+        asdict(op.hold) | {"instance_id": instance_id} for op in ops if isinstance(op, _HoldOp)
+    ]
+    if holds:
+        session.execute(insert(Reservation), holds)
+    ending = [
+        op.event.request_id if isinstance(op, _SettleOp) else op.request_id
+        for op in ops
+        if not isinstance(op, _HoldOp)
+    ]
+    if ending:
+        session.execute(delete(Reservation).where(Reservation.request_id.in_(ending)))
+    records = [_record_fields(op.event) for op in ops if isinstance(op, _SettleOp)]
+    if records:
+        session.execute(_insert_records(session), records)
+
+
+def _record_fields(event: UsageEvent) -> dict[str, Any]:
+    fields = asdict(event)
+    fields["status"] = event.status.value
+    fields["request_metadata"] = fields.pop("metadata")
+    fields["cost_nanos"] = event.cost_nanos
+    fields["usage_date"] = event.started_at.date()
+    return fields
+
+
+def _insert_records(session: Session) -> Any:
+    """INSERT of usage records that skips a request id already recorded."""
+    dialect = session.get_bind().dialect.name
+    insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert_for(UsageRecord).on_conflict_do_nothing(index_elements=["request_id"])
+
+
 def _apply(session: Session, op: Any, instance_id: str) -> None:
     if isinstance(op, _HoldOp):
         session.add(Reservation(**asdict(op.hold), instance_id=instance_id))
@@ -280,16 +320,7 @@ def _record(session: Session, event: UsageEvent) -> bool:
     if exists is not None:
         log.warning("usage for request %s was already recorded", event.request_id)
         return False
-    fields = asdict(event)
-    fields["status"] = event.status.value
-    fields["request_metadata"] = fields.pop("metadata")
-    fields["cost_nanos"] = event.cost_nanos
-    fields["usage_date"] = event.started_at.date()
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
-        insert(UsageRecord).values(**fields).on_conflict_do_nothing(index_elements=["request_id"])
-    )
-    result = session.execute(statement)
+    result = session.execute(_insert_records(session), [_record_fields(event)])
     # Zero rows: another process recorded the same request meanwhile.
     return bool(getattr(result, "rowcount", 1))
 

@@ -48,7 +48,8 @@ def tier_of(
 class PolicyCache:
     """Policies by organisation, each trusted for ``ttl`` seconds: one small query per
     organisation and period, never one per request. Changes made through this process apply
-    at once (:meth:`invalidate`)."""
+    at once (:meth:`invalidate`). A stale policy keeps serving for up to another ``ttl`` while
+    one background load renews it, so expiry never stalls a busy organisation's requests."""
 
     def __init__(self, database: Database, tiers: Sequence[TierSettings], ttl: float) -> None:
         self._database = database
@@ -56,13 +57,39 @@ class PolicyCache:
         self._ttl = ttl
         self._cache: dict[str, tuple[float, Policy]] = {}
         self._lock = threading.Lock()
+        self._refreshing: set[str] = set()
 
     def cached(self, organization_id: str) -> Policy | None:
         with self._lock:
             hit = self._cache.get(organization_id)
-        if hit is not None and time.monotonic() - hit[0] < self._ttl:
-            return hit[1]
-        return None
+        if hit is None:
+            return None
+        age = time.monotonic() - hit[0]
+        if age >= 2 * self._ttl:
+            return None
+        if age >= self._ttl:
+            self._refresh_ahead(organization_id)
+        return hit[1]
+
+    def _refresh_ahead(self, organization_id: str) -> None:
+        with self._lock:
+            if organization_id in self._refreshing:
+                return
+            self._refreshing.add(organization_id)
+
+        def refresh() -> None:
+            try:
+                policy = self.load(organization_id)
+                with self._lock:
+                    self._cache[organization_id] = (time.monotonic(), policy)
+            except Exception:  # the next request loads it in its own time
+                with self._lock:
+                    self._cache.pop(organization_id, None)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(organization_id)
+
+        threading.Thread(target=refresh, name="policy-refresh", daemon=True).start()
 
     def get(self, organization_id: str) -> Policy:
         """The policy, from the cache or the database (call off the event loop on a miss)."""

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
+from typing import TypeVar
 
 import anyio
 
-from levante.engine import ChatTurn, GenerationRequest, ModelRegistry, Prompt, ServedModel
+from levante.engine import (
+    ChatTurn,
+    Engine,
+    GenerationRequest,
+    ModelRegistry,
+    Prompt,
+    ServedModel,
+)
 from levante.errors import InvalidRequestError, PermissionDeniedError
 from levante.metering import UsageStatus
 from levante.protocol import (
@@ -27,6 +35,8 @@ from levante.serving.params import (
     token_budget,
 )
 from levante.serving.plan import Choice, Generation, Plan, StreamItem, collect_plan, stream_plan
+
+T = TypeVar("T")
 
 # Mistral's documented guardrail prompt, prepended when a request sets ``safe_prompt``.
 SAFE_PROMPT = (
@@ -63,7 +73,10 @@ class InferenceService:
                 param="model",
                 code="model_not_allowed",
             )
-        return await anyio.to_thread.run_sync(self.registry.get, model_id)
+        served = self.registry.get_loaded(model_id)
+        if served is None:  # loading reads a file of gigabytes: off the event loop
+            served = await anyio.to_thread.run_sync(self.registry.get, model_id)
+        return served
 
     async def prepare_chat(self, context: RequestContext, body: ChatCompletionRequest) -> Plan:
         model = await self.resolve_model(context, body.model)
@@ -78,7 +91,7 @@ class InferenceService:
         def prepare() -> Prompt:
             return engine.prepare_chat(turns, continue_last=continue_last)
 
-        prompt = await anyio.to_thread.run_sync(prepare)
+        prompt = await _off_loop(engine, prepare)
         return await self._admit(self._plan(context, body, model, [prompt]))
 
     async def prepare_completion(self, context: RequestContext, body: CompletionRequest) -> Plan:
@@ -90,7 +103,7 @@ class InferenceService:
         def prepare() -> list[Prompt]:
             return [engine.prepare_text(text) for text in body.prompts()]
 
-        prompts = await anyio.to_thread.run_sync(prepare)
+        prompts = await _off_loop(engine, prepare)
         return await self._admit(self._plan(context, body, model, prompts))
 
     async def prepare_fim(self, context: RequestContext, body: FimCompletionRequest) -> Plan:
@@ -100,7 +113,7 @@ class InferenceService:
         def prepare() -> Prompt:
             return engine.prepare_fim(body.prompt, body.suffix)
 
-        prompt = await anyio.to_thread.run_sync(prepare)
+        prompt = await _off_loop(engine, prepare)
         return await self._admit(
             self._plan(context, body, model, [prompt], min_tokens=body.min_tokens)
         )
@@ -202,6 +215,14 @@ class InferenceService:
         )
         plan.context.response_headers.update(plan.meter.grant.headers)
         return plan
+
+
+async def _off_loop(engine: Engine, prepare: Callable[[], T]) -> T:
+    """Run a prompt's preparation in the thread pool where it tokenizes (a long prompt takes
+    milliseconds); an engine that only arranges text does it in place."""
+    if engine.info.tokenizes_locally:
+        return await anyio.to_thread.run_sync(prepare)
+    return prepare()
 
 
 def _upper_bound_tokens(text: str) -> int:

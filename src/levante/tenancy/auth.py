@@ -18,7 +18,10 @@ class KeyAuthenticator:
     """Resolves a bearer secret to a :class:`Principal`.
 
     Lookups are cached for ``cache_seconds``; revocations made through this process take effect
-    at once, those made elsewhere (another gateway process, the CLI) within ``cache_seconds``.
+    at once, those made elsewhere (another gateway process, the CLI) within ``cache_seconds``
+    (and the few milliseconds a refresh takes). A key in use is refreshed ahead: once its entry
+    is stale, requests keep using it for up to another ``cache_seconds`` while one background
+    lookup renews it, so expiry never stalls a busy key's requests.
     """
 
     def __init__(self, database: Database, cache_seconds: float) -> None:
@@ -26,6 +29,27 @@ class KeyAuthenticator:
         self._ttl = cache_seconds
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
+        self._refreshing: set[str] = set()
+
+    def cached(self, secret: str | None) -> Principal | None:
+        """The principal from the cache, if a fresh entry is there (never queries, so it is
+        safe on the event loop); None means: call :meth:`authenticate` off the loop."""
+        if not secret or self._ttl <= 0 or not looks_like_key(secret):
+            return None
+        digest = hash_secret(secret)
+        with self._lock:
+            hit = self._cache.get(digest)
+        if hit is None or hit[1] is None:
+            return None
+        age = time.monotonic() - hit[0]
+        if age >= 2 * self._ttl:
+            return None
+        if age >= self._ttl:
+            self._refresh_ahead(digest)
+        principal = hit[1]
+        if principal.expires_at is not None and principal.expires_at <= utcnow():
+            return None
+        return principal
 
     def authenticate(self, secret: str | None) -> Principal:
         if not secret:
@@ -41,6 +65,26 @@ class KeyAuthenticator:
         if principal.expires_at is not None and principal.expires_at <= utcnow():
             raise AuthenticationError("the API key has expired", code="expired_api_key")
         return principal
+
+    def _refresh_ahead(self, digest: str) -> None:
+        with self._lock:
+            if digest in self._refreshing:
+                return
+            self._refreshing.add(digest)
+
+        def refresh() -> None:
+            try:
+                principal = self._load(digest)
+                with self._lock:
+                    self._cache[digest] = (time.monotonic(), principal)
+            except Exception:  # the next request looks it up in its own time
+                with self._lock:
+                    self._cache.pop(digest, None)
+            finally:
+                with self._lock:
+                    self._refreshing.discard(digest)
+
+        threading.Thread(target=refresh, name="key-refresh", daemon=True).start()
 
     def invalidate(self) -> None:
         with self._lock:
