@@ -37,7 +37,7 @@ from levante.storage.models import GatewayInstance, Price, Reservation, UsageRec
 log = logging.getLogger(__name__)
 
 _BATCH = 256
-_SLOW_WRITE = float(os.environ.get("LEVANTE_DEBUG_SLOW_WRITE", "0.25"))
+_SLOW_WRITE = 0.25  # seconds; a group commit slower than this is logged
 
 
 @dataclass(frozen=True, slots=True)
