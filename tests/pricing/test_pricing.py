@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -105,3 +106,19 @@ def test_prices_are_never_backdated_nor_duplicated(database: Database) -> None:
                 session, model="m", currency="EUR", input_nanos=2, output_nanos=2,
                 effective_from=when,
             )  # fmt: skip
+
+
+def test_a_new_version_is_known_everywhere_before_it_applies(database: Database) -> None:
+    """The book is never used older than its refresh period, and a version takes effect no
+    sooner than that after it is written: no request is priced with an outdated version."""
+    book = PriceBook(database, refresh_seconds=0.3)
+    assert book.version("m") is None
+    with database.session() as session:
+        new = create_price(
+            session, model="m", currency="USD", input_nanos=1, output_nanos=1, lead_seconds=0.3
+        )
+    assert book.version("m") is None  # written, not yet in force
+    time.sleep(0.35)
+    current = book.version("m")
+    assert current is not None
+    assert current.id == new.id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from bisect import bisect_right
@@ -13,6 +14,8 @@ from sqlalchemy import select
 from levante.pricing.money import per_tokens
 from levante.storage import Database, utcnow
 from levante.storage.models import Price
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,7 @@ class PriceBook:
         self._loaded_at = float("-inf")
         self._versions: dict[str, list[PriceVersion]] = {}
         self._lock = threading.Lock()
+        self._refreshing = False
 
     def reload(self) -> None:
         with self._database.session() as session:
@@ -111,12 +115,39 @@ class PriceBook:
     def stale(self) -> bool:
         return time.monotonic() - self._loaded_at >= self._refresh
 
+    @property
+    def loaded(self) -> bool:
+        return self._loaded_at != float("-inf")
+
+    def refresh_ahead(self) -> None:
+        """Once the list is half its allowed age, reload it in the background while readers
+        keep using it. A list may serve until it is ``refresh_seconds`` old: every version in
+        force by then was written at least that long before (see ``create_price``), so it is in
+        the list; past that age, callers must reload before they price (:meth:`stale`)."""
+        with self._lock:
+            if self._refreshing or time.monotonic() - self._loaded_at < self._refresh / 2:
+                return
+            self._refreshing = True
+
+        def reload() -> None:
+            try:
+                self.reload()
+            except Exception:
+                log.exception("reloading prices failed; keeping the current list")
+            finally:
+                with self._lock:
+                    self._refreshing = False
+
+        threading.Thread(target=reload, name="price-refresh", daemon=True).start()
+
     def version(self, model: str, at: datetime | None = None) -> PriceVersion | None:
         """The version of ``model`` in force at ``at`` (now by default); None if unpriced.
-        Reloads when stale: callers on an event loop should run :meth:`reload` off the loop
-        first when :meth:`stale` says so."""
+        Reloads a stale list first (blocking: callers on an event loop reload it off the loop
+        when :meth:`stale` says so), and refreshes an ageing one in the background."""
         if self.stale():
             self.reload()
+        else:
+            self.refresh_ahead()
         when = at or utcnow()
         with self._lock:
             versions = self._versions.get(model, [])

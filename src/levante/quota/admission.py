@@ -110,7 +110,7 @@ class Admission:
         policy = self._policies.cached(org)
         if policy is None:
             policy = await anyio.to_thread.run_sync(self._policies.get, org)
-        if self._prices.stale():
+        if self._prices.stale():  # rare under traffic: the list is refreshed ahead
             await anyio.to_thread.run_sync(self._prices.reload)
         now = utcnow()
         price = self._prices.version(ask.model, now)
