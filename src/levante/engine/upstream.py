@@ -288,31 +288,47 @@ class UpstreamEngine:
 async def _events(
     response: aiohttp.ClientResponse, request: GenerationRequest
 ) -> AsyncGenerator[GenerationEvent, None]:
-    """Turn the upstream's server-sent events into engine events."""
+    """Turn the upstream's server-sent events into engine events.
+
+    The text of all the events that arrive in one network read becomes one ``TextDelta``:
+    downstream, every delta costs a chunk to encode and a send through the ASGI stack, and an
+    upstream that answers fast sends many events per read.
+    """
     produced = 0
     finish: FinishReason | None = None
     usage: dict[str, Any] | None = None
     done = False
-    async for raw in response.content:
-        # Read to the end even after [DONE]: a response read whole returns its connection to
-        # the pool, one left half-read closes it, and a new connection per request is costly.
-        if done or not raw.startswith(b"data:"):
-            continue
-        payload = raw[5:].strip().decode("utf-8")
-        if payload == "[DONE]":
-            done = True
-            continue
-        chunk = json.loads(payload)
-        if chunk.get("usage"):
-            usage = chunk["usage"]
-        for choice in chunk.get("choices") or []:
-            delta = choice.get("delta") or {}
-            text = delta.get("content") if "delta" in choice else choice.get("text")
-            if text:
-                produced += 1
-                yield TextDelta(text, produced)
-            if choice.get("finish_reason"):
-                finish = _FINISH_REASONS.get(choice["finish_reason"], "stop")
+    pending = b""
+    # Read to the end even after [DONE]: a response read whole returns its connection to the
+    # pool, one left half-read closes it, and a new connection per request is costly.
+    at_end = False
+    while not at_end:
+        data = await response.content.readany()
+        at_end = not data
+        lines = (pending + data).split(b"\n")
+        # An incomplete last line waits for the next read, unless the body has ended.
+        pending = b"" if at_end else lines.pop()
+        texts: list[str] = []
+        for raw in lines:
+            if done or not raw.startswith(b"data:"):
+                continue
+            payload = raw[5:].strip().decode("utf-8")
+            if payload == "[DONE]":
+                done = True
+                continue
+            chunk = json.loads(payload)
+            if chunk.get("usage"):
+                usage = chunk["usage"]
+            for choice in chunk.get("choices") or []:
+                delta = choice.get("delta") or {}
+                text = delta.get("content") if "delta" in choice else choice.get("text")
+                if text:
+                    produced += 1
+                    texts.append(text)
+                if choice.get("finish_reason"):
+                    finish = _FINISH_REASONS.get(choice["finish_reason"], "stop")
+        if texts:
+            yield TextDelta("".join(texts), produced)
     if usage is not None:
         details = usage.get("prompt_tokens_details") or {}
         yield Finished(
