@@ -221,3 +221,37 @@ def test_only_the_operator_sets_prices_and_never_backdated(
     log = client.get("/v1/admin/audit-logs", headers=tenant.headers(True)).json()["data"]
     assert log[0]["action"] == "price.created"
     assert log[0]["details"]["input"] == "0.10"
+
+
+def test_bad_admin_input_gets_the_error_body_never_a_500(
+    client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    with database.session() as session:
+        session.execute(
+            update(Organization)
+            .where(Organization.id == tenant.organization_id)
+            .values(is_operator=True)
+        )
+    price = {"model": MODEL, "input": "1", "output": "1"}
+    cases = [
+        ("PUT", "/v1/admin/spend-limit", {"monthly_limit": "1e30"}, 400),
+        ("PUT", "/v1/admin/spend-limit", {"monthly_limit": "99999999999999"}, 400),
+        ("PUT", "/v1/admin/spend-limit", {"monthly_limit": 5}, 422),
+        ("PUT", "/v1/admin/spend-limit", {"monthly_limit": "1", "workspace": ""}, 422),
+        ("PUT", "/v1/admin/spend-limit", [1, 2], 422),
+        ("POST", "/v1/admin/prices", price | {"input": "1e30"}, 400),
+        ("POST", "/v1/admin/prices", price | {"output": "-1"}, 400),
+        ("POST", "/v1/admin/prices", price | {"batch_discount_percent": 200}, 422),
+        ("POST", "/v1/admin/prices", price | {"effective_from": "tomorrow"}, 422),
+        ("GET", "/v1/admin/audit-logs?before=99999999999999999999999", None, 422),
+        ("GET", "/v1/admin/audit-logs?limit=0", None, 422),
+    ]
+    for method, path, body, status in cases:
+        response = client.request(method, path, json=body, headers=tenant.headers(True))
+        assert response.status_code == status, (path, body, response.text)
+        assert response.json()["object"] == "error"
+    # A time without a zone is UTC.
+    later = price | {"effective_from": "2030-01-01T00:00:00"}
+    response = client.post("/v1/admin/prices", json=later, headers=tenant.headers(True))
+    assert response.status_code == 201, response.text
+    assert response.json()["effective_from"].startswith("2030-01-01T00:00:00")

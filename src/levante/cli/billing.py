@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -43,12 +43,6 @@ def _optional_amount(nanos: int | None) -> str:
     return "-" if nanos is None else format_amount(nanos)
 
 
-def _utc(when: datetime | None) -> datetime | None:
-    if when is None or when.tzinfo is not None:
-        return when
-    return when.replace(tzinfo=UTC)
-
-
 @price_app.command("set")
 def price_set(
     model: Annotated[str, typer.Argument(help="Model id.")],
@@ -77,7 +71,7 @@ def price_set(
             if cached_input is None
             else _amount(cached_input, "--cached-input"),
             batch_discount_percent=batch_discount,
-            effective_from=_utc(effective_from),
+            effective_from=effective_from,
             lead_seconds=config.price_refresh_seconds,
             audit_organization_id=operator,
         )

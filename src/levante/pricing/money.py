@@ -9,16 +9,22 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 NANOS = 1_000_000_000
+# The largest amount accepted anywhere (a price, a cap, a payment): a billion currency units,
+# so that sums of nanos stay well inside a 64-bit column.
+MAX_AMOUNT = Decimal(1_000_000_000)
 
 
 def parse_amount(value: str | int | Decimal) -> int:
-    """A decimal amount ("0.15", 20) in nanos; more than nine decimals is an error."""
+    """A decimal amount ("0.15", 20) in nanos; more than nine decimals, or more than
+    :data:`MAX_AMOUNT` in either direction, is an error."""
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
         raise ValueError(f"'{value}' is not a decimal amount") from None
     if not amount.is_finite():
         raise ValueError(f"'{value}' is not a decimal amount")
+    if abs(amount) > MAX_AMOUNT:
+        raise ValueError(f"'{value}' is out of range: at most {MAX_AMOUNT:,} in absolute value")
     nanos = amount * NANOS
     if nanos != nanos.to_integral_value():
         raise ValueError(f"'{value}' has more than 9 decimal places")

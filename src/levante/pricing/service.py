@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +35,8 @@ def create_price(
     ``lead_seconds`` from now (the time every gateway needs to learn of it): prices are never
     changed retroactively."""
     earliest = utcnow() + timedelta(seconds=lead_seconds)
+    if effective_from is not None and effective_from.tzinfo is None:
+        effective_from = effective_from.replace(tzinfo=UTC)  # a time without a zone is UTC
     when = effective_from or earliest
     if when < earliest - timedelta(seconds=1):
         raise InvalidRequestError(

@@ -284,7 +284,9 @@ class SetSpendLimit(BaseModel):
         description="decimal amount; null removes the limit", examples=["100.00"]
     )
     workspace: str | None = Field(
-        default=None, description="a workspace name or id; omitted: the whole organisation"
+        default=None,
+        min_length=1,
+        description="a workspace name or id; omitted: the whole organisation",
     )
 
 
@@ -356,7 +358,7 @@ def audit_logs(
     state: State,
     caller: Admin,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: int | None = None,
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> AuditLog:
     """The organisation's audit events, newest first; page with ``before`` (an event id)."""
     with state.database.session() as session:
