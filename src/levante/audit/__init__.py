@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -40,12 +39,9 @@ def list_events(
     *,
     limit: int = 100,
     before_id: int | None = None,
-    since: datetime | None = None,
 ) -> list[AuditEvent]:
     """An organisation's events, newest first; page with ``before_id``."""
     query = select(AuditEvent).where(AuditEvent.organization_id == organization_id)
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
-    if since is not None:
-        query = query.where(AuditEvent.created_at >= since)
     return list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))

@@ -182,7 +182,7 @@ class Ledger:
 
     def _run(self) -> None:
         next_beat = 0.0
-        clock = _monotonic
+        clock = time.monotonic
         while True:
             wait = max(0.0, next_beat - clock())
             try:
@@ -245,10 +245,6 @@ class Ledger:
 
 
 _NOTHING: Any = object()
-
-
-def _monotonic() -> float:
-    return time.monotonic()
 
 
 def _resolve(op: _HoldOp | _SettleOp, error: BaseException | None) -> None:

@@ -153,13 +153,3 @@ class PriceBook:
             versions = self._versions.get(model, [])
         index = bisect_right([v.effective_from for v in versions], when)
         return versions[index - 1] if index else None
-
-    def by_id(self, price_id: str | None) -> PriceVersion | None:
-        if price_id is None:
-            return None
-        with self._lock:
-            for versions in self._versions.values():
-                for version in versions:
-                    if version.id == price_id:
-                        return version
-        return None

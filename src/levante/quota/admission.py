@@ -179,7 +179,7 @@ class Admission:
             micros=micros,
             token_keys=(counters[0].key, counters[1].key),
             spend_keys=tuple(c.key for c in counters[2:]),
-            headers=_headers(limits, rates, verdict, counters, tokens),
+            headers=_headers(rates, verdict, counters, tokens),
         )
         try:
             await self._ledger.hold(
@@ -252,8 +252,6 @@ class Admission:
         for _ in range(3):
             try:
                 verdict = await self._store.acquire(rates, counters)
-            except OverloadedError:
-                raise
             except Exception as exc:
                 raise OverloadedError(
                     "the limits store is unavailable; retry shortly",
@@ -340,7 +338,6 @@ def _refusal(
 
 
 def _headers(
-    limits: object,
     rates: Sequence[RateCheck],
     verdict: Verdict,
     counters: Sequence[CounterCheck],

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from levante.caching import RefreshingCache
 from levante.errors import NotFoundError
 from levante.pricing import parse_amount
 from levante.settings import Limits, TierSettings
@@ -54,51 +53,15 @@ class PolicyCache:
     def __init__(self, database: Database, tiers: Sequence[TierSettings], ttl: float) -> None:
         self._database = database
         self._tiers = list(tiers)
-        self._ttl = ttl
-        self._cache: dict[str, tuple[float, Policy]] = {}
-        self._lock = threading.Lock()
-        self._refreshing: set[str] = set()
+        self._cache: RefreshingCache[str, Policy] = RefreshingCache(self.load, ttl, name="policy")
 
     def cached(self, organization_id: str) -> Policy | None:
-        with self._lock:
-            hit = self._cache.get(organization_id)
-        if hit is None:
-            return None
-        age = time.monotonic() - hit[0]
-        if age >= 2 * self._ttl:
-            return None
-        if age >= self._ttl:
-            self._refresh_ahead(organization_id)
-        return hit[1]
-
-    def _refresh_ahead(self, organization_id: str) -> None:
-        with self._lock:
-            if organization_id in self._refreshing:
-                return
-            self._refreshing.add(organization_id)
-
-        def refresh() -> None:
-            try:
-                policy = self.load(organization_id)
-                with self._lock:
-                    self._cache[organization_id] = (time.monotonic(), policy)
-            except Exception:  # the next request loads it in its own time
-                with self._lock:
-                    self._cache.pop(organization_id, None)
-            finally:
-                with self._lock:
-                    self._refreshing.discard(organization_id)
-
-        threading.Thread(target=refresh, name="policy-refresh", daemon=True).start()
+        hit = self._cache.cached(organization_id)
+        return hit.value if hit is not None else None
 
     def get(self, organization_id: str) -> Policy:
         """The policy, from the cache or the database (call off the event loop on a miss)."""
-        policy = self.cached(organization_id)
-        if policy is None:
-            policy = self.load(organization_id)
-            with self._lock:
-                self._cache[organization_id] = (time.monotonic(), policy)
-        return policy
+        return self._cache.get(organization_id)
 
     def load(self, organization_id: str) -> Policy:
         with self._database.session() as session:
@@ -120,8 +83,4 @@ class PolicyCache:
             )
 
     def invalidate(self, organization_id: str | None = None) -> None:
-        with self._lock:
-            if organization_id is None:
-                self._cache.clear()
-            else:
-                self._cache.pop(organization_id, None)
+        self._cache.invalidate(organization_id)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-import time
-
 from sqlalchemy import select
 
+from levante.caching import RefreshingCache
 from levante.errors import AuthenticationError
 from levante.storage import Database, utcnow
 from levante.storage.models import ApiKey
@@ -26,27 +24,20 @@ class KeyAuthenticator:
 
     def __init__(self, database: Database, cache_seconds: float) -> None:
         self._database = database
-        self._ttl = cache_seconds
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
-        self._lock = threading.Lock()
-        self._refreshing: set[str] = set()
+        # Unknown keys are cached too (as None): a flood of bad keys does not reach the database.
+        self._cache: RefreshingCache[str, Principal | None] = RefreshingCache(
+            self._load, cache_seconds, name="key"
+        )
 
     def cached(self, secret: str | None) -> Principal | None:
         """The principal from the cache, if a fresh entry is there (never queries, so it is
         safe on the event loop); None means: call :meth:`authenticate` off the loop."""
-        if not secret or self._ttl <= 0 or not looks_like_key(secret):
+        if not secret or not looks_like_key(secret):
             return None
-        digest = hash_secret(secret)
-        with self._lock:
-            hit = self._cache.get(digest)
-        if hit is None or hit[1] is None:
+        hit = self._cache.cached(hash_secret(secret))
+        principal = hit.value if hit is not None else None
+        if principal is None:
             return None
-        age = time.monotonic() - hit[0]
-        if age >= 2 * self._ttl:
-            return None
-        if age >= self._ttl:
-            self._refresh_ahead(digest)
-        principal = hit[1]
         if principal.expires_at is not None and principal.expires_at <= utcnow():
             return None
         return principal
@@ -58,52 +49,15 @@ class KeyAuthenticator:
             )
         if not looks_like_key(secret):
             raise AuthenticationError("the API key is malformed")
-        digest = hash_secret(secret)
-        principal = self._lookup(digest)
+        principal = self._cache.get(hash_secret(secret))
         if principal is None:
             raise AuthenticationError("the API key is unknown or revoked")
         if principal.expires_at is not None and principal.expires_at <= utcnow():
             raise AuthenticationError("the API key has expired", code="expired_api_key")
         return principal
 
-    def _refresh_ahead(self, digest: str) -> None:
-        with self._lock:
-            if digest in self._refreshing:
-                return
-            self._refreshing.add(digest)
-
-        def refresh() -> None:
-            try:
-                principal = self._load(digest)
-                with self._lock:
-                    self._cache[digest] = (time.monotonic(), principal)
-            except Exception:  # the next request looks it up in its own time
-                with self._lock:
-                    self._cache.pop(digest, None)
-            finally:
-                with self._lock:
-                    self._refreshing.discard(digest)
-
-        threading.Thread(target=refresh, name="key-refresh", daemon=True).start()
-
     def invalidate(self) -> None:
-        with self._lock:
-            self._cache.clear()
-
-    def _lookup(self, digest: str) -> Principal | None:
-        now = time.monotonic()
-        if self._ttl > 0:
-            with self._lock:
-                hit = self._cache.get(digest)
-            if hit is not None and now - hit[0] < self._ttl:
-                return hit[1]
-        principal = self._load(digest)
-        if self._ttl > 0:
-            with self._lock:
-                if len(self._cache) > 100_000:
-                    self._cache.clear()
-                self._cache[digest] = (now, principal)
-        return principal
+        self._cache.invalidate()
 
     def _load(self, digest: str) -> Principal | None:
         with self._database.session() as session:

@@ -18,6 +18,7 @@ from levante.api.state import Admin, State
 from levante.errors import InvalidRequestError, PermissionDeniedError
 from levante.metering import GroupBy, usage_report
 from levante.pricing import create_price, format_amount, list_prices, parse_amount
+from levante.quota.admission import month_start
 from levante.quota.service import current_tier, set_spend_limit, spend_summary
 from levante.storage import utcnow
 from levante.storage.models import ApiKey, Organization, Price
@@ -238,7 +239,7 @@ def rate_limit(state: State, caller: Admin) -> RateLimits:
             for row in usage_report(
                 session,
                 caller.organization_id,
-                start=_month_start(),
+                start=month_start(utcnow()).date(),
                 group_by=[GroupBy.MODEL],
             )
         }
@@ -455,7 +456,3 @@ def add_price(body: CreatePrice, state: State, caller: Admin) -> PriceView:
         )
         view = PriceView.of(price)
     return view
-
-
-def _month_start() -> date:
-    return utcnow().date().replace(day=1)
