@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from levante.errors import ConfigurationError
-from levante.settings import ModelSettings, Settings, embedded_model_path, load_settings
+from levante.settings import (
+    BillingSettings,
+    ModelSettings,
+    Settings,
+    embedded_model_path,
+    load_settings,
+)
 
 DOCS = Path(__file__).parent.parent / "docs" / "configuration.md"
 
@@ -19,6 +25,8 @@ def test_every_setting_is_documented() -> None:
         assert f"`LEVANTE_{name.upper()}`" in text, f"LEVANTE_{name.upper()} is undocumented"
     for name in ModelSettings.model_fields:
         assert f"`{name}`" in text, f"model setting '{name}' is missing from docs/configuration.md"
+    for name in BillingSettings.model_fields:
+        assert f"`LEVANTE_BILLING__{name.upper()}`" in text, f"billing.{name} is undocumented"
 
 
 def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

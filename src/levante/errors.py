@@ -120,6 +120,14 @@ class SpendLimitReachedError(RateLimitedError):
     default_code = "spend_limit_reached"
 
 
+class PaymentRequiredError(LevanteError):
+    """The organisation's prepaid credits are spent, or unpaid invoices have restricted it (402)."""
+
+    status_code = 402
+    error_type = "billing_error"
+    default_code = "payment_required"
+
+
 class OverloadedError(LevanteError):
     """The model's queue is full; the client should retry later (503)."""
 

@@ -110,6 +110,35 @@ class TierSettings(Limits):
         )
 
 
+class BillingSettings(BaseModel):
+    """Who sells, how invoices are numbered and paid, and when unpaid ones restrict a customer."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    seller_name: str = "Levante"
+    seller_address: str = ""
+    seller_country: str = Field(default="FR", pattern=r"^[A-Z]{2}$")
+    seller_vat_number: str = ""
+    invoice_prefix: str = Field(default="LEV", pattern=r"^[A-Z0-9-]{1,12}$")
+    payment_terms_days: int = Field(default=14, ge=0, le=365)
+    dunning_grace_days: int = Field(default=7, ge=0, le=365)
+    vat_rates: dict[str, Decimal] = Field(default_factory=dict)
+    provider: Literal["manual", "stripe"] = "manual"
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""
+    public_url: str = "http://127.0.0.1:8080"
+    cycle_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("vat_rates")
+    @classmethod
+    def _rates_are_percentages(cls, rates: dict[str, Decimal]) -> dict[str, Decimal]:
+        for country, rate in rates.items():
+            if len(country) != 2 or not country.isupper() or not 0 <= rate < 100:
+                raise ValueError(f"vat_rates: '{country}' = {rate} is not a country and a percent")
+        return rates
+
+
 def _default_tiers() -> list[TierSettings]:
     # Shaped like Mistral's tiers: a free tier, then tiers unlocked at $20, $100, $500, $2,000
     # of cumulative paid spend. The limits are a starting point for a small deployment.
@@ -174,6 +203,7 @@ class Settings(BaseSettings):
     price_refresh_seconds: float = Field(default=10.0, gt=0)
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     max_request_seconds: float = Field(default=3600.0, gt=0)
+    billing: BillingSettings = Field(default_factory=BillingSettings)
 
     @field_validator("tiers")
     @classmethod

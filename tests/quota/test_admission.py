@@ -8,8 +8,8 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from levante.billing import add_paid_spend
 from levante.pricing import format_amount
-from levante.quota.service import add_paid_spend
 from levante.settings import Limits, TierSettings
 from levante.storage import Database
 from levante.storage.models import Reservation, UsageRecord

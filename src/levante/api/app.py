@@ -14,9 +14,10 @@ from levante import __version__
 from levante.api.errors import install_error_handlers
 from levante.api.metrics import Metrics
 from levante.api.middleware import GatewayMiddleware
-from levante.api.routes import admin, chat, completions, embeddings, health
+from levante.api.routes import admin, billing, chat, completions, embeddings, health
 from levante.api.routes import models as model_routes
 from levante.api.state import AppState
+from levante.billing import BillingWorker, ensure_catalog
 from levante.engine import ModelRegistry
 from levante.metering import Ledger
 from levante.pricing import PriceBook
@@ -49,8 +50,11 @@ def create_app(
     )
     store = open_store(settings.redis_url)
     prices = PriceBook(db, settings.price_refresh_seconds)
-    policies = PolicyCache(db, settings.tiers, settings.limits_cache_seconds)
+    policies = PolicyCache(
+        db, settings.tiers, settings.limits_cache_seconds, currency=settings.currency
+    )
     admission = Admission(store=store, ledger=ledger, prices=prices, policies=policies, database=db)
+    billing_worker = BillingWorker(db, settings.billing)
     state = AppState(
         settings=settings,
         database=db,
@@ -73,7 +77,10 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
             upgrade(db.engine)
+        with db.session() as session:
+            ensure_catalog(session)
         ledger.start()
+        billing_worker.start()
         if not registry.ready:
             # Load in the background so /healthz answers while a large model loads.
             threading.Thread(
@@ -82,6 +89,7 @@ def create_app(
         try:
             yield
         finally:
+            billing_worker.close()
             ledger.close()
             await store.close()
             if owns_models:
@@ -104,6 +112,7 @@ def create_app(
         completions.router,
         embeddings.router,
         admin.router,
+        billing.router,
     ):
         app.include_router(router)
     app.add_middleware(

@@ -9,12 +9,12 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
+from levante.billing import add_paid_spend
 from levante.cli.context import console, database, handled, settings
 from levante.errors import InvalidRequestError
 from levante.metering import Ledger, reconcile
 from levante.pricing import create_price, format_amount, list_prices, parse_amount
 from levante.quota.service import (
-    add_paid_spend,
     current_tier,
     pin_tier,
     set_spend_limit,
@@ -27,7 +27,9 @@ price_app = typer.Typer(help="Model prices: dated versions per 1M tokens.", no_a
 limits_app = typer.Typer(
     help="Usage tiers, spending limits and paid spend of organisations.", no_args_is_help=True
 )
-billing_app = typer.Typer(help="The usage ledger.", no_args_is_help=True)
+billing_app = typer.Typer(
+    help="The usage ledger, billing accounts and the billing cycle.", no_args_is_help=True
+)
 
 OrgOption = Annotated[str, typer.Option("--org", "-o", help="Organisation id or slug.")]
 
@@ -48,6 +50,9 @@ def price_set(
     model: Annotated[str, typer.Argument(help="Model id.")],
     input_price: Annotated[str, typer.Option("--input", help="Per 1M prompt tokens.")],
     output_price: Annotated[str, typer.Option("--output", help="Per 1M completion tokens.")],
+    currency: Annotated[
+        str | None, typer.Option(help="Three-letter code (default: the configured currency).")
+    ] = None,
     cached_input: Annotated[
         str | None, typer.Option(help="Per 1M cached prompt tokens (default 10% of input).")
     ] = None,
@@ -64,7 +69,7 @@ def price_set(
         price = create_price(
             session,
             model=model,
-            currency=config.currency,
+            currency=(currency or config.currency).upper(),
             input_nanos=_amount(input_price, "--input"),
             output_nanos=_amount(output_price, "--output"),
             cached_input_nanos=None

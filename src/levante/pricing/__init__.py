@@ -1,10 +1,19 @@
 """Prices: dated versions per model, and the one rule that turns usage into money."""
 
 from levante.pricing.book import FREE, Cost, PriceBook, PriceVersion, price_usage
-from levante.pricing.money import NANOS, format_amount, parse_amount, to_decimal
+from levante.pricing.money import (
+    CENT,
+    NANOS,
+    format_amount,
+    format_cents,
+    parse_amount,
+    to_cents,
+    to_decimal,
+)
 from levante.pricing.service import create_price, list_prices
 
 __all__ = [
+    "CENT",
     "FREE",
     "NANOS",
     "Cost",
@@ -12,8 +21,10 @@ __all__ = [
     "PriceVersion",
     "create_price",
     "format_amount",
+    "format_cents",
     "list_prices",
     "parse_amount",
     "price_usage",
+    "to_cents",
     "to_decimal",
 ]

@@ -140,10 +140,13 @@ class PriceBook:
 
         threading.Thread(target=reload, name="price-refresh", daemon=True).start()
 
-    def version(self, model: str, at: datetime | None = None) -> PriceVersion | None:
-        """The version of ``model`` in force at ``at`` (now by default); None if unpriced.
-        Reloads a stale list first (blocking: callers on an event loop reload it off the loop
-        when :meth:`stale` says so), and refreshes an ageing one in the background."""
+    def version(
+        self, model: str, at: datetime | None = None, currency: str | None = None
+    ) -> PriceVersion | None:
+        """The version of ``model`` in ``currency`` (any, if None) in force at ``at`` (now by
+        default); None if unpriced. Reloads a stale list first (blocking: callers on an event
+        loop reload it off the loop when :meth:`stale` says so), and refreshes an ageing one in
+        the background."""
         if self.stale():
             self.reload()
         else:
@@ -151,5 +154,12 @@ class PriceBook:
         when = at or utcnow()
         with self._lock:
             versions = self._versions.get(model, [])
+        if currency is not None:
+            versions = [v for v in versions if v.currency == currency]
         index = bisect_right([v.effective_from for v in versions], when)
         return versions[index - 1] if index else None
+
+    def currencies(self, model: str) -> set[str]:
+        """The currencies ``model`` has prices in; empty for a model that is free."""
+        with self._lock:
+            return {v.currency for v in self._versions.get(model, [])}

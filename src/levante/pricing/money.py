@@ -46,3 +46,20 @@ def format_amount(nanos: int) -> str:
 def per_tokens(tokens: int, nanos_per_million: int) -> int:
     """The cost of ``tokens`` at a price per million tokens, rounded half up to a nano."""
     return (tokens * nanos_per_million + 500_000) // 1_000_000
+
+
+CENT = NANOS // 100
+
+
+def to_cents(nanos: int) -> int:
+    """An amount in whole cents, rounded half away from zero: where money leaves the ledger
+    for an invoice, it is rounded once."""
+    sign = -1 if nanos < 0 else 1
+    return sign * ((abs(nanos) + CENT // 2) // CENT)
+
+
+def format_cents(cents: int) -> str:
+    """Cents as a decimal string with two decimals and thousands separators: 1,234.50."""
+    sign = "-" if cents < 0 else ""
+    whole, part = divmod(abs(cents), 100)
+    return f"{sign}{whole:,}.{part:02d}"

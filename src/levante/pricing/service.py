@@ -52,10 +52,14 @@ def create_price(
     if len(currency) != 3 or not currency.isalpha():
         raise InvalidRequestError("currency must be a three-letter ISO 4217 code", param="currency")
     clash = session.scalar(
-        select(Price.id).where(Price.model == model, Price.effective_from == when)
+        select(Price.id).where(
+            Price.model == model, Price.currency == currency.upper(), Price.effective_from == when
+        )
     )
     if clash is not None:
-        raise ConflictError(f"model '{model}' already has a price from {when.isoformat()}")
+        raise ConflictError(
+            f"model '{model}' already has a {currency.upper()} price from {when.isoformat()}"
+        )
     cached = (
         cached_input_nanos
         if cached_input_nanos is not None

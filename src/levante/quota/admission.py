@@ -13,14 +13,21 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from levante.errors import OverloadedError, RateLimitedError, SpendLimitReachedError
+from levante.errors import (
+    InvalidRequestError,
+    LevanteError,
+    OverloadedError,
+    PaymentRequiredError,
+    RateLimitedError,
+    SpendLimitReachedError,
+)
 from levante.metering import Hold, Ledger, UsageEvent
 from levante.pricing import Cost, PriceBook, PriceVersion, format_amount, price_usage
 from levante.quota.policy import PolicyCache
@@ -110,10 +117,22 @@ class Admission:
         policy = self._policies.cached(org)
         if policy is None:
             policy = await anyio.to_thread.run_sync(self._policies.get, org)
+        if policy.restricted:
+            raise PaymentRequiredError(
+                "the organisation is restricted for an overdue invoice; pay it to resume",
+                code="account_restricted",
+            )
         if self._prices.stale():  # rare under traffic: the list is refreshed ahead
             await anyio.to_thread.run_sync(self._prices.reload)
         now = utcnow()
-        price = self._prices.version(ask.model, now)
+        price = self._prices.version(ask.model, now, policy.currency)
+        if price is None and self._prices.currencies(ask.model):
+            raise InvalidRequestError(
+                f"model '{ask.model}' has no price in {policy.currency}, the organisation's "
+                "billing currency",
+                code="model_not_priced",
+                param="model",
+            )
         worst = price_usage(
             price,
             prompt_tokens=ask.prompt_tokens,
@@ -162,6 +181,17 @@ class Admission:
                     f"{tag}:spend:{workspace}:{month}",
                     micros,
                     _cap_micros(policy.workspace_caps_nanos.get(workspace)),
+                    MONTH_TTL,
+                    seeded=True,
+                )
+            )
+        if policy.wallet_limit_nanos is not None:
+            since = int(policy.wallet_since.timestamp()) if policy.wallet_since else 0
+            counters.append(
+                CounterCheck(
+                    f"{tag}:wallet:{policy.currency}:{since}",
+                    micros,
+                    max(0, policy.wallet_limit_nanos) // _MICRO,
                     MONTH_TTL,
                     seeded=True,
                 )
@@ -267,7 +297,11 @@ class Admission:
     def _seed_value(self, key: str, ask: Ask, now: datetime) -> int:
         """A month counter's value from the ledger: recorded usage plus open reservations."""
         org = ask.caller.organization_id
-        parts = key.split(":")  # lv:{org}:tokens:<model>:<month> | lv:{org}:spend[:<ws>]:<month>
+        # lv:{org}:tokens:<model>:<month> | lv:{org}:spend[:<ws>]:<month>
+        # | lv:{org}:wallet:<currency>:<since>
+        parts = key.split(":")
+        if parts[2] == "wallet":
+            return self._seed_wallet(org, parts[3], datetime.fromtimestamp(int(parts[4]), UTC))
         records = [
             UsageRecord.organization_id == org,
             UsageRecord.usage_date >= month_start(now).date(),
@@ -287,6 +321,21 @@ class Admission:
             nanos += _sum(session, Reservation.reserved_nanos, holds)
             return -(-nanos // _MICRO)
 
+    def _seed_wallet(self, org: str, currency: str, since: datetime) -> int:
+        """A prepaid wallet's counter: usage since its first credit plus open reservations."""
+        with self._database.session() as session:
+            used = _sum(
+                session,
+                UsageRecord.cost_nanos,
+                [
+                    UsageRecord.organization_id == org,
+                    UsageRecord.currency == currency,
+                    UsageRecord.started_at >= since,
+                ],
+            )
+            held = _sum(session, Reservation.reserved_nanos, [Reservation.organization_id == org])
+        return -(-(used + held) // _MICRO)
+
 
 def _sum(session: Session, column: Any, where: list[Any]) -> int:
     return int(session.scalar(select(func.coalesce(func.sum(column), 0)).where(*where)) or 0)
@@ -302,7 +351,7 @@ def _refusal(
     counters: Sequence[CounterCheck],
     now: datetime,
     tokens: int,
-) -> RateLimitedError:
+) -> LevanteError:
     index = verdict.denied or 0
     if index < len(rates):
         wait = max(1, math.ceil(verdict.retry_after_ms / 1000))
@@ -320,6 +369,12 @@ def _refusal(
             f"{tokens}); retry in {wait} s",
             code="tokens_rate_limited",
             headers={"Retry-After": str(wait), "x-ratelimit-tokens-query-cost": str(tokens)},
+        )
+    if kind == "wallet":
+        return PaymentRequiredError(
+            "the organisation's prepaid credits do not cover this request (a worst case of "
+            f"{tokens} tokens); top up the wallet or lower max_tokens",
+            code="insufficient_credits",
         )
     wait = seconds_to_next_month(now)
     if kind == "tokens":

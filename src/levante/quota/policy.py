@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 
+from levante.billing.accounts import RESTRICTED
+from levante.billing.wallet import wallet_state
 from levante.caching import RefreshingCache
 from levante.errors import NotFoundError
 from levante.pricing import parse_amount
 from levante.settings import Limits, TierSettings
-from levante.storage import Database
-from levante.storage.models import Organization, SpendLimit
+from levante.storage import Database, utcnow
+from levante.storage.models import BillingAccount, Organization, SpendLimit
 
 UNLIMITED = Limits()
 
@@ -23,6 +26,11 @@ class Policy:
     tier: TierSettings | None  # None: the operator's organisation, which no tier limits
     organization_cap_nanos: int | None
     workspace_caps_nanos: dict[str, int] = field(default_factory=dict)
+    currency: str = "USD"  # the billing account's: usage is priced in it
+    restricted: bool = False  # unpaid invoices: API requests are refused
+    # Prepaid-only accounts: usage since ``wallet_since`` may not pass ``wallet_limit_nanos``.
+    wallet_limit_nanos: int | None = None
+    wallet_since: datetime | None = None
 
     def limits_for(self, model: str) -> Limits:
         return UNLIMITED if self.tier is None else self.tier.limits_for(model)
@@ -50,9 +58,17 @@ class PolicyCache:
     at once (:meth:`invalidate`). A stale policy keeps serving for up to another ``ttl`` while
     one background load renews it, so expiry never stalls a busy organisation's requests."""
 
-    def __init__(self, database: Database, tiers: Sequence[TierSettings], ttl: float) -> None:
+    def __init__(
+        self,
+        database: Database,
+        tiers: Sequence[TierSettings],
+        ttl: float,
+        *,
+        currency: str = "USD",
+    ) -> None:
         self._database = database
         self._tiers = list(tiers)
+        self._currency = currency
         self._cache: RefreshingCache[str, Policy] = RefreshingCache(self.load, ttl, name="policy")
 
     def cached(self, organization_id: str) -> Policy | None:
@@ -73,6 +89,11 @@ class PolicyCache:
                     SpendLimit.organization_id == organization_id
                 )
             ).all()
+            account = session.get(BillingAccount, organization_id)
+            currency = account.currency if account is not None else self._currency
+            wallet = None
+            if account is not None and account.prepaid_only:
+                wallet = wallet_state(session, organization_id, currency, utcnow())
             return Policy(
                 organization_id=org.id,
                 tier=None
@@ -80,6 +101,10 @@ class PolicyCache:
                 else tier_of(self._tiers, org.paid_spend_nanos, org.tier),
                 organization_cap_nanos=next((c for w, c in caps if w is None), None),
                 workspace_caps_nanos={w: c for w, c in caps if w is not None},
+                currency=currency,
+                restricted=account is not None and account.state == RESTRICTED,
+                wallet_limit_nanos=None if wallet is None else wallet.limit_nanos,
+                wallet_since=None if wallet is None else wallet.since,
             )
 
     def invalidate(self, organization_id: str | None = None) -> None:

@@ -167,23 +167,3 @@ def pin_tier(
         target=organization_id,
         details={"before": before, "after": tier},
     )
-
-
-def add_paid_spend(session: Session, organization_id: str, nanos: int, *, actor: str) -> int:
-    """Count a payment towards the organisation's cumulative paid spend (which raises its
-    tier); returns the new total."""
-    if nanos <= 0:
-        raise InvalidRequestError("a payment must be positive")
-    org = session.get(Organization, organization_id, with_for_update=True)
-    if org is None:
-        raise NotFoundError(f"organisation '{organization_id}' does not exist")
-    org.paid_spend_nanos += nanos
-    audit.record(
-        session,
-        organization_id=organization_id,
-        actor=actor,
-        action="payment.recorded",
-        target=organization_id,
-        details={"amount": format_amount(nanos), "paid_spend": format_amount(org.paid_spend_nanos)},
-    )
-    return org.paid_spend_nanos

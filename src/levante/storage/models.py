@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -162,7 +163,7 @@ class Price(Base):
     """A dated price version of one model, per million tokens, in 1e-9 currency units."""
 
     __tablename__ = "prices"
-    __table_args__ = (UniqueConstraint("model", "effective_from"),)
+    __table_args__ = (UniqueConstraint("model", "currency", "effective_from"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     model: Mapped[str] = mapped_column(String(200))
@@ -240,3 +241,222 @@ class AuditEvent(Base):
     target: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# -- billing --------------------------------------------------------------------------------------
+
+
+class BillingAccount(Base):
+    """How an organisation is billed: who it is for tax, its currency, how it pays, and whether
+    unpaid invoices have restricted it. Every revenue stream invoices this one record."""
+
+    __tablename__ = "billing_accounts"
+
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    legal_name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(320), default="")
+    address: Mapped[str] = mapped_column(Text, default="")
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    vat_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    is_business: Mapped[bool] = mapped_column(Boolean, default=False)
+    currency: Mapped[str] = mapped_column(String(3))
+    # Prepaid-only accounts are refused once their credits run out; others are invoiced.
+    prepaid_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    low_balance_nanos: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    low_balance_alerted: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    restricted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    provider_customer_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Plan(Base):
+    """A plan of the catalogue: what a subscription to one product costs per period."""
+
+    __tablename__ = "plans"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    product: Mapped[str] = mapped_column(String(32))  # api | chat | enterprise | support
+    name: Mapped[str] = mapped_column(String(200))
+    interval: Mapped[str] = mapped_column(String(8))  # month | year
+    unit: Mapped[str] = mapped_column(String(8))  # flat | seat | gpu
+    trial_days: Mapped[int] = mapped_column(Integer, default=0)
+    features: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PlanPrice(Base):
+    """A dated price of a plan in one currency, per unit (seat, GPU or the whole plan) and
+    period, in 1e-9 currency units."""
+
+    __tablename__ = "plan_prices"
+    __table_args__ = (UniqueConstraint("plan_id", "currency", "effective_from"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_nanos: Mapped[int] = mapped_column(BigInteger)
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Subscription(Base):
+    """An organisation's subscription to a plan, billed in advance for each period."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"))
+    status: Mapped[str] = mapped_column(String(16))  # trialing | active | canceled
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    currency: Mapped[str] = mapped_column(String(3))
+    # Period n runs from anchor + n intervals to anchor + (n + 1) intervals.
+    anchor: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_index: Mapped[int] = mapped_column(Integer, default=0)
+    current_period_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    current_period_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    trial_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Charge(Base):
+    """A fixed amount owed (a subscription period, a proration, a carried balance) waiting for
+    the invoice of the period it was charged in."""
+
+    __tablename__ = "charges"
+    __table_args__ = (Index("ix_charges_org_charged", "organization_id", "charged_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    subscription_id: Mapped[str | None] = mapped_column(
+        ForeignKey("subscriptions.id"), nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # subscription | proration | carried
+    product: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    amount_nanos: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    period_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    period_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    charged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    invoice_id: Mapped[str | None] = mapped_column(ForeignKey("invoices.id"), nullable=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WalletEntry(Base):
+    """Credit added to an organisation's prepaid wallet: a paid top-up, or a free grant that
+    expires. Usage in the ledger burns the wallet down; nothing here is ever updated."""
+
+    __tablename__ = "wallet_entries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # top_up | grant
+    amount_nanos: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    expires_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    reference: Mapped[str | None] = mapped_column(String(100), unique=True, nullable=True)
+    description: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Invoice(Base):
+    """An invoice: draft while it may still change, then finalized with the next number of one
+    gap-free sequence, then paid or void. Amounts are in cents of ``currency``."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (Index("ix_invoices_org_period", "organization_id", "period"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # period | top_up
+    period: Mapped[str | None] = mapped_column(String(7), nullable=True)  # YYYY-MM
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))  # draft | finalized | paid | void
+    number: Mapped[str | None] = mapped_column(String(32), unique=True, nullable=True)
+    customer: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seller: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tax_scheme: Mapped[str] = mapped_column(String(24))
+    tax_rate: Mapped[str] = mapped_column(String(8))  # percent, as a decimal string
+    tax_note: Mapped[str] = mapped_column(String(300), default="")
+    subtotal_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    taxable_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    tax_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    total_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class InvoiceLine(Base):
+    __tablename__ = "invoice_lines"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    invoice_id: Mapped[str] = mapped_column(
+        ForeignKey("invoices.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # usage | charge | credit | top_up | carried
+    product: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(String(300))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    unit: Mapped[str] = mapped_column(String(16))
+    unit_price: Mapped[str] = mapped_column(String(40), default="")
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class InvoiceSequence(Base):
+    """The last invoice number issued; its row is locked while a number is taken, so numbers
+    are consecutive and none is skipped."""
+
+    __tablename__ = "invoice_sequences"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_number: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Payment(Base):
+    """Money received for an invoice, once per provider reference."""
+
+    __tablename__ = "payments"
+    __table_args__ = (UniqueConstraint("provider", "reference"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    invoice_id: Mapped[str] = mapped_column(ForeignKey("invoices.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    reference: Mapped[str] = mapped_column(String(200))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebhookEvent(Base):
+    """A payment provider's event, kept so that a replayed event is recognised and ignored."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -417,6 +417,9 @@ class CreatePrice(BaseModel):
     cached_input: str | None = Field(default=None, description="default: 10% of input")
     batch_discount_percent: int = Field(default=50, ge=0, le=100)
     effective_from: datetime | None = None
+    currency: str | None = Field(
+        default=None, pattern=r"^[A-Z]{3}$", description="default: the configured currency"
+    )
 
 
 @router.get("/prices")
@@ -444,7 +447,7 @@ def add_price(body: CreatePrice, state: State, caller: Admin) -> PriceView:
         price = create_price(
             session,
             model=model,
-            currency=state.settings.currency,
+            currency=body.currency or state.settings.currency,
             batch_discount_percent=body.batch_discount_percent,
             effective_from=body.effective_from,
             lead_seconds=state.settings.price_refresh_seconds,

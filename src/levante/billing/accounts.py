@@ -1,0 +1,150 @@
+"""Billing accounts: one per organisation, created on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from levante import audit
+from levante.billing.catalog import CURRENCIES
+from levante.billing.tax import valid_vat_number
+from levante.errors import ConflictError, InvalidRequestError, NotFoundError
+from levante.storage import utcnow
+from levante.storage.models import BillingAccount, Invoice, Organization, Subscription, WalletEntry
+
+ACTIVE = "active"
+RESTRICTED = "restricted"
+
+
+def ensure_account(session: Session, organization_id: str, currency: str) -> BillingAccount:
+    """The organisation's billing account, created with ``currency`` if it has none."""
+    account = session.get(BillingAccount, organization_id)
+    if account is not None:
+        return account
+    if session.get(Organization, organization_id) is None:
+        raise NotFoundError(f"organisation '{organization_id}' does not exist")
+    if currency not in CURRENCIES:
+        raise InvalidRequestError(f"currency must be one of {', '.join(CURRENCIES)}")
+    account = BillingAccount(
+        organization_id=organization_id,
+        legal_name="",
+        email="",
+        address="",
+        is_business=False,
+        currency=currency,
+        prepaid_only=False,
+        low_balance_alerted=False,
+        state=ACTIVE,
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    """Fields to change; None leaves a field as it is ("" clears a text field)."""
+
+    legal_name: str | None = None
+    email: str | None = None
+    address: str | None = None
+    country: str | None = None
+    vat_number: str | None = None
+    is_business: bool | None = None
+    currency: str | None = None
+    # Operator-only:
+    prepaid_only: bool | None = None
+    low_balance_nanos: int | None = None
+    clear_low_balance: bool = False
+
+
+def update_account(
+    session: Session,
+    organization_id: str,
+    change: AccountChange,
+    *,
+    default_currency: str,
+    actor: str,
+) -> BillingAccount:
+    account = ensure_account(session, organization_id, default_currency)
+    before = _snapshot(account)
+    if change.legal_name is not None:
+        account.legal_name = change.legal_name.strip()
+    if change.email is not None:
+        account.email = change.email.strip()
+    if change.address is not None:
+        account.address = change.address.strip()
+    if change.country is not None:
+        country = change.country.strip().upper()
+        if country and (len(country) != 2 or not country.isalpha()):
+            raise InvalidRequestError("country must be a two-letter ISO 3166 code", param="country")
+        account.country = country or None
+    if change.vat_number is not None:
+        account.vat_number = change.vat_number.replace(" ", "").upper() or None
+    if change.is_business is not None:
+        account.is_business = change.is_business
+    if change.currency is not None and change.currency != account.currency:
+        _change_currency(session, account, change.currency)
+    if change.prepaid_only is not None:
+        account.prepaid_only = change.prepaid_only
+    if change.low_balance_nanos is not None:
+        if change.low_balance_nanos < 0:
+            raise InvalidRequestError("a low-balance threshold must not be negative")
+        account.low_balance_nanos = change.low_balance_nanos
+        account.low_balance_alerted = False
+    if change.clear_low_balance:
+        account.low_balance_nanos = None
+    if account.vat_number:
+        if account.country is None:
+            raise InvalidRequestError("a VAT number needs a country", param="country")
+        if not valid_vat_number(account.vat_number, account.country):
+            raise InvalidRequestError(
+                f"'{account.vat_number}' is not a VAT number of {account.country}",
+                param="vat_number",
+            )
+    account.updated_at = utcnow()
+    after = _snapshot(account)
+    changed = {k: {"before": before[k], "after": v} for k, v in after.items() if before[k] != v}
+    if changed:
+        audit.record(
+            session,
+            organization_id=organization_id,
+            actor=actor,
+            action="billing_account.updated",
+            target=organization_id,
+            details=changed,
+        )
+    return account
+
+
+def _change_currency(session: Session, account: BillingAccount, currency: str) -> None:
+    if currency not in CURRENCIES:
+        raise InvalidRequestError(
+            f"currency must be one of {', '.join(CURRENCIES)}", param="currency"
+        )
+    org = account.organization_id
+    for model in (Invoice, Subscription, WalletEntry):
+        if session.scalar(select(model.id).where(model.organization_id == org).limit(1)):
+            raise ConflictError(
+                "the currency cannot change once the organisation has invoices, "
+                "subscriptions or credits",
+                param="currency",
+            )
+    account.currency = currency
+
+
+def _snapshot(account: BillingAccount) -> dict[str, Any]:
+    return {
+        "legal_name": account.legal_name,
+        "email": account.email,
+        "address": account.address,
+        "country": account.country,
+        "vat_number": account.vat_number,
+        "is_business": account.is_business,
+        "currency": account.currency,
+        "prepaid_only": account.prepaid_only,
+        "low_balance_nanos": account.low_balance_nanos,
+    }

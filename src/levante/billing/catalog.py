@@ -1,0 +1,239 @@
+"""The catalogue: a plan for each way the platform earns, each with dated prices per currency.
+
+API usage is priced per token by the price book (``levante.pricing``); the plans here are the
+fixed fees: chat plans, enterprise licences and support contracts. Prices are per unit (the
+whole plan, a seat or a GPU) and per period, in 1e-9 currency units, and never change in the
+past: a new price applies to periods that start after it takes effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from levante import audit
+from levante.errors import ConflictError, InvalidRequestError, NotFoundError
+from levante.pricing import CENT, format_amount, parse_amount
+from levante.storage import new_id, utcnow
+from levante.storage.models import Plan, PlanPrice
+
+CURRENCIES = ("EUR", "USD")
+PRODUCTS = ("api", "chat", "enterprise", "support")
+INTERVALS = ("month", "year")
+UNITS = ("flat", "seat", "gpu")
+ANNUAL_DISCOUNT_PERCENT = 20
+_CATALOGUE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def annual_of(monthly: str) -> str:
+    """Twelve months at the annual discount, rounded to the cent."""
+    amount = Decimal(monthly) * 12 * (100 - ANNUAL_DISCOUNT_PERCENT) / 100
+    return str(amount.quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSpec:
+    code: str
+    product: str
+    name: str
+    interval: str
+    unit: str
+    prices: dict[str, str]
+    trial_days: int = 0
+    features: dict[str, Any] = field(default_factory=dict)
+
+
+def _chat(code: str, name: str, unit: str, monthly: str, trial: int) -> list[PlanSpec]:
+    """A chat plan billed monthly, and the same plan billed yearly at the annual discount."""
+    features = {"messages_per_day": None, "shared_workspace": unit == "seat"}
+    return [
+        PlanSpec(f"{code}-monthly", "chat", name, "month", unit, _both(monthly), trial, features),
+        PlanSpec(
+            f"{code}-annual",
+            "chat",
+            f"{name} (annual)",
+            "year",
+            unit,
+            _both(annual_of(monthly)),
+            trial,
+            features,
+        ),
+    ]
+
+
+def _both(amount: str) -> dict[str, str]:
+    return dict.fromkeys(CURRENCIES, amount)
+
+
+def _support(level: str, name: str, eur: str, usd: str, hours: int) -> PlanSpec:
+    features = {"first_response_hours": hours}
+    prices = {"EUR": eur, "USD": usd}
+    return PlanSpec(f"support-{level}", "support", name, "year", "flat", prices, 0, features)
+
+
+DEFAULT_PLANS: list[PlanSpec] = [
+    PlanSpec(
+        "chat-free", "chat", "Chat Free", "month", "flat", _both("0"), 0, {"messages_per_day": 25}
+    ),
+    *_chat("chat-pro", "Chat Pro", "flat", "14.99", 0),
+    *_chat("chat-team", "Chat Team", "seat", "24.99", 14),
+    PlanSpec(
+        "enterprise-seat",
+        "enterprise",
+        "Enterprise licence, per seat",
+        "year",
+        "seat",
+        {"EUR": "600", "USD": "650"},
+    ),
+    PlanSpec(
+        "enterprise-gpu",
+        "enterprise",
+        "Enterprise licence, per GPU",
+        "year",
+        "gpu",
+        {"EUR": "12000", "USD": "13000"},
+    ),
+    _support("standard", "Support Standard", "6000", "6500", 24),
+    _support("premium", "Support Premium", "24000", "26000", 4),
+    _support("critical", "Support Mission-critical", "60000", "65000", 1),
+]
+
+
+def ensure_catalog(session: Session, plans: list[PlanSpec] | None = None) -> int:
+    """Add the plans of the default catalogue that are missing (by code); returns how many.
+    Plans already there, and their prices, are left as the operator set them."""
+    existing = set(session.scalars(select(Plan.code)))
+    added = 0
+    for spec in plans if plans is not None else DEFAULT_PLANS:
+        if spec.code in existing:
+            continue
+        plan = Plan(
+            id=new_id("plan"),
+            code=spec.code,
+            product=spec.product,
+            name=spec.name,
+            interval=spec.interval,
+            unit=spec.unit,
+            trial_days=spec.trial_days,
+            features=spec.features or None,
+            active=True,
+        )
+        session.add(plan)
+        for currency, amount in spec.prices.items():
+            session.add(
+                PlanPrice(
+                    id=new_id("pp"),
+                    plan_id=plan.id,
+                    currency=currency,
+                    amount_nanos=parse_amount(amount),
+                    effective_from=_CATALOGUE_EPOCH,
+                )
+            )
+        added += 1
+    session.flush()
+    return added
+
+
+def list_plans(session: Session, *, include_inactive: bool = False) -> list[Plan]:
+    query = select(Plan).order_by(Plan.product, Plan.code)
+    if not include_inactive:
+        query = query.where(Plan.active.is_(True))
+    return list(session.scalars(query))
+
+
+def find_plan(session: Session, code: str) -> Plan:
+    plan = session.scalar(select(Plan).where((Plan.code == code) | (Plan.id == code)))
+    if plan is None:
+        raise NotFoundError(f"plan '{code}' does not exist", param="plan")
+    return plan
+
+
+def plan_price(session: Session, plan: Plan, currency: str, at: datetime) -> int:
+    """The price per unit and period of ``plan`` in ``currency`` in force at ``at``."""
+    amount = session.scalar(
+        select(PlanPrice.amount_nanos)
+        .where(
+            PlanPrice.plan_id == plan.id,
+            PlanPrice.currency == currency,
+            PlanPrice.effective_from <= at,
+        )
+        .order_by(PlanPrice.effective_from.desc())
+        .limit(1)
+    )
+    if amount is None:
+        raise InvalidRequestError(
+            f"plan '{plan.code}' has no price in {currency}", param="currency"
+        )
+    return amount
+
+
+def plan_prices(session: Session, plan: Plan) -> list[PlanPrice]:
+    return list(
+        session.scalars(
+            select(PlanPrice)
+            .where(PlanPrice.plan_id == plan.id)
+            .order_by(PlanPrice.currency, PlanPrice.effective_from)
+        )
+    )
+
+
+def set_plan_price(
+    session: Session,
+    code: str,
+    *,
+    currency: str,
+    amount_nanos: int,
+    effective_from: datetime | None = None,
+    actor: str,
+) -> PlanPrice:
+    """Add a dated price to a plan; it applies to periods starting from ``effective_from``
+    (now by default, never in the past)."""
+    plan = find_plan(session, code)
+    if currency not in CURRENCIES:
+        raise InvalidRequestError(
+            f"currency must be one of {', '.join(CURRENCIES)}", param="currency"
+        )
+    if amount_nanos < 0 or amount_nanos % CENT:
+        raise InvalidRequestError("a plan price is a non-negative amount in whole cents")
+    now = utcnow()
+    when = effective_from or now
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if when < now.replace(microsecond=0):
+        raise InvalidRequestError("a plan price may not take effect in the past", param="from")
+    clash = session.scalar(
+        select(PlanPrice.id).where(
+            PlanPrice.plan_id == plan.id,
+            PlanPrice.currency == currency,
+            PlanPrice.effective_from == when,
+        )
+    )
+    if clash is not None:
+        raise ConflictError(f"plan '{plan.code}' already has a {currency} price from {when}")
+    price = PlanPrice(
+        id=new_id("pp"),
+        plan_id=plan.id,
+        currency=currency,
+        amount_nanos=amount_nanos,
+        effective_from=when,
+    )
+    session.add(price)
+    audit.record(
+        session,
+        organization_id=None,
+        actor=actor,
+        action="plan_price.created",
+        target=plan.code,
+        details={
+            "currency": currency,
+            "amount": format_amount(amount_nanos),
+            "effective_from": when.isoformat(),
+        },
+    )
+    session.flush()
+    return price

@@ -1,0 +1,99 @@
+"""The billing cycle: what runs on a timer in every gateway process (and on demand with
+``levante billing run``). Every step is idempotent, so processes may run it side by side."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from levante import audit
+from levante.billing.payments import apply_dunning
+from levante.billing.subscriptions import renew_due
+from levante.billing.wallet import wallet_state
+from levante.pricing import format_amount
+from levante.settings import BillingSettings
+from levante.storage import Database, utcnow
+from levante.storage.models import BillingAccount
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    renewed: int
+    low_balance: list[str]
+    restricted: list[str]
+
+
+def check_low_balances(session: Session, now: datetime) -> list[str]:
+    """Record a ``wallet.low_balance`` event once each time a balance falls below its
+    account's threshold; returns the organisations alerted now."""
+    alerted = []
+    accounts = session.scalars(
+        select(BillingAccount).where(BillingAccount.low_balance_nanos.is_not(None))
+    )
+    for account in accounts:
+        threshold = account.low_balance_nanos or 0
+        balance = wallet_state(session, account.organization_id, account.currency, now)
+        low = balance.balance_nanos < threshold
+        if low and not account.low_balance_alerted:
+            account.low_balance_alerted = True
+            alerted.append(account.organization_id)
+            log.warning("organisation %s: prepaid balance is low", account.organization_id)
+            audit.record(
+                session,
+                organization_id=account.organization_id,
+                actor="billing",
+                action="wallet.low_balance",
+                target=account.organization_id,
+                details={
+                    "balance": format_amount(balance.balance_nanos),
+                    "threshold": format_amount(threshold),
+                    "currency": account.currency,
+                },
+            )
+        elif not low and account.low_balance_alerted:
+            account.low_balance_alerted = False
+    return alerted
+
+
+def run_cycle(session: Session, settings: BillingSettings, now: datetime) -> CycleReport:
+    return CycleReport(
+        renewed=renew_due(session, now),
+        low_balance=check_low_balances(session, now),
+        restricted=apply_dunning(session, now=now, grace_days=settings.dunning_grace_days),
+    )
+
+
+class BillingWorker:
+    """Runs the cycle every ``cycle_seconds`` on a daemon thread."""
+
+    def __init__(self, database: Database, settings: BillingSettings) -> None:
+        self._database = database
+        self._settings = settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="billing", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._settings.cycle_seconds):
+            try:
+                with self._database.session() as session:
+                    run_cycle(session, self._settings, utcnow())
+            except Exception:
+                log.exception(
+                    "the billing cycle failed; it runs again in %s s", self._settings.cycle_seconds
+                )

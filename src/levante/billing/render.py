@@ -1,0 +1,163 @@
+"""An invoice as an HTML page and as a PDF document, from the same rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from levante.pricing import format_cents
+from levante.storage.models import Invoice, InvoiceLine
+
+_TITLES = {"period": "Invoice", "top_up": "Invoice (prepaid credits)", "charges": "Invoice"}
+
+
+def _heading(invoice: Invoice) -> str:
+    return f"{_TITLES.get(invoice.kind, 'Invoice')} {invoice.number or '(draft)'}"
+
+
+def _dates(invoice: Invoice) -> list[tuple[str, str]]:
+    rows = []
+    if invoice.period:
+        rows.append(("Period", invoice.period))
+    if invoice.issued_at:
+        rows.append(("Issued", f"{invoice.issued_at:%Y-%m-%d}"))
+    if invoice.due_at:
+        rows.append(("Due", f"{invoice.due_at:%Y-%m-%d}"))
+    rows.append(("Status", invoice.status))
+    return rows
+
+
+def _party(party: dict[str, object]) -> list[str]:
+    lines = [str(party.get("name") or "")]
+    lines += [x for x in str(party.get("address") or "").splitlines() if x]
+    if party.get("country"):
+        lines.append(str(party["country"]))
+    if party.get("vat_number"):
+        lines.append(f"VAT {party['vat_number']}")
+    return [x for x in lines if x]
+
+
+def _totals(invoice: Invoice) -> list[tuple[str, str]]:
+    money = invoice.currency
+    rows = [("Subtotal", f"{format_cents(invoice.subtotal_cents)} {money}")]
+    if invoice.credits_cents:
+        rows.append(("Credits applied", f"-{format_cents(invoice.credits_cents)} {money}"))
+    rows.append((f"VAT ({invoice.tax_rate}%)", f"{format_cents(invoice.tax_cents)} {money}"))
+    rows.append(("Total", f"{format_cents(invoice.total_cents)} {money}"))
+    if invoice.paid_cents:
+        rows.append(("Paid", f"{format_cents(invoice.paid_cents)} {money}"))
+        rows.append(("Due", f"{format_cents(invoice.total_cents - invoice.paid_cents)} {money}"))
+    return rows
+
+
+def _quantity(line: InvoiceLine) -> str:
+    return f"{line.quantity:,}" if line.unit else ""
+
+
+def render_html(invoice: Invoice, lines: Sequence[InvoiceLine]) -> str:
+    def cells(values: Sequence[str], tag: str = "td") -> str:
+        return "".join(f"<{tag}>{escape(v)}</{tag}>" for v in values)
+
+    body = "\n".join(
+        "<tr>"
+        + cells(
+            [
+                line.description,
+                _quantity(line),
+                line.unit_price,
+                f"{format_cents(line.amount_cents)} {invoice.currency}",
+            ]
+        )
+        + "</tr>"
+        for line in lines
+    )
+    totals = "\n".join(
+        f"<tr><th colspan=3>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in _totals(invoice)
+    )
+    seller = "<br>".join(escape(x) for x in _party(invoice.seller))
+    customer = "<br>".join(escape(x) for x in _party(invoice.customer))
+    dates = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in _dates(invoice))
+    note = f"<p class=note>{escape(invoice.tax_note)}</p>" if invoice.tax_note else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(_heading(invoice))}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; color: #222; }}
+header {{ display: flex; justify-content: space-between; gap: 2rem; }}
+table {{ border-collapse: collapse; width: 100%; margin-top: 1.5rem; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: .4rem .6rem; text-align: left; }}
+td:nth-child(n+2), tfoot td {{ text-align: right; white-space: nowrap; }}
+tfoot th {{ text-align: right; }}
+dl {{ display: grid; grid-template-columns: auto auto; gap: .2rem 1rem; }}
+.note {{ margin-top: 1.5rem; font-size: .9rem; }}
+</style></head>
+<body>
+<h1>{escape(_heading(invoice))}</h1>
+<header><div><strong>From</strong><br>{seller}</div>
+<div><strong>Bill to</strong><br>{customer}</div><dl>{dates}</dl></header>
+<table><thead><tr>{cells(["Description", "Quantity", "Unit price", "Amount"], "th")}</tr></thead>
+<tbody>
+{body}
+</tbody>
+<tfoot>
+{totals}
+</tfoot></table>
+{note}
+</body></html>
+"""
+
+
+def _latin1(text: str) -> str:
+    # The PDF's built-in fonts cover Latin-1; anything else is shown as "?".
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def render_pdf(invoice: Invoice, lines: Sequence[InvoiceLine]) -> bytes:
+    pdf = FPDF(format="A4")
+    pdf.set_title(_latin1(_heading(invoice)))
+    pdf.set_creator("Levante")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(0, 10, _latin1(_heading(invoice)), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=9)
+    top = pdf.get_y() + 2
+    for column, (title, rows) in enumerate(
+        (
+            ("From", _party(invoice.seller)),
+            ("Bill to", _party(invoice.customer)),
+            ("", [f"{k}: {v}" for k, v in _dates(invoice)]),
+        )
+    ):
+        pdf.set_xy(pdf.l_margin + column * 63, top)
+        text = "\n".join([f"**{title}**", *rows] if title else rows)
+        pdf.multi_cell(60, 4.5, _latin1(text), markdown=True)
+    pdf.set_y(top + 32)
+    header = FontFace(emphasis="BOLD", fill_color=(235, 235, 235))
+    with pdf.table(
+        col_widths=(100, 28, 30, 32),
+        text_align=("LEFT", "RIGHT", "RIGHT", "RIGHT"),
+        headings_style=header,
+        line_height=5,
+    ) as table:
+        table.row(["Description", "Quantity", "Unit price", "Amount"])
+        for line in lines:
+            table.row(
+                [
+                    _latin1(line.description),
+                    _quantity(line),
+                    _latin1(line.unit_price),
+                    f"{format_cents(line.amount_cents)} {invoice.currency}",
+                ]
+            )
+    pdf.ln(3)
+    for label, value in _totals(invoice):
+        pdf.set_font("Helvetica", "B" if label == "Total" else "", 10)
+        pdf.cell(158, 6, label, align="R")
+        pdf.cell(32, 6, value, align="R", new_x="LMARGIN", new_y="NEXT")
+    if invoice.tax_note:
+        pdf.ln(4)
+        pdf.set_font("Helvetica", size=8)
+        pdf.multi_cell(0, 4, _latin1(invoice.tax_note))
+    return bytes(pdf.output())

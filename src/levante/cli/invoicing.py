@@ -1,0 +1,474 @@
+"""``levante invoices …``, ``levante plans …``, ``levante subscriptions …``,
+``levante wallet …`` and ``levante billing account|run``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from levante import billing
+from levante.cli.billing import OrgOption, billing_app
+from levante.cli.context import console, database, handled, settings
+from levante.errors import InvalidRequestError
+from levante.pricing import format_amount, format_cents, parse_amount
+from levante.storage import utcnow
+from levante.storage.models import Invoice, InvoiceLine, Plan
+from levante.tenancy import find_organization
+
+invoices_app = typer.Typer(help="Invoices: generate, list, show, pay, void.", no_args_is_help=True)
+plans_app = typer.Typer(help="The catalogue of plans and their prices.", no_args_is_help=True)
+subscriptions_app = typer.Typer(help="Subscriptions of organisations.", no_args_is_help=True)
+wallet_app = typer.Typer(help="Prepaid credits of organisations.", no_args_is_help=True)
+
+
+def _cents(value: str, name: str) -> int:
+    try:
+        nanos = parse_amount(value)
+    except ValueError as exc:
+        raise InvalidRequestError(f"{name}: {exc}") from None
+    if nanos % 10_000_000:
+        raise InvalidRequestError(f"{name}: an amount in whole cents")
+    return nanos // 10_000_000
+
+
+def _money(cents: int, currency: str) -> str:
+    return f"{format_cents(cents)} {currency}"
+
+
+# -- invoices -------------------------------------------------------------------------------------
+
+
+@invoices_app.command("generate")
+def invoices_generate(
+    period: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+    org: Annotated[str | None, typer.Option("--org", "-o", help="One organisation only.")] = None,
+    draft: Annotated[bool, typer.Option("--draft", help="Leave the invoices as drafts.")] = False,
+) -> None:
+    """Build the period's invoices; finalize them once the period is closed. Running it again
+    changes nothing."""
+    config = settings()
+    now = utcnow()
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    drafts = 0
+    with handled(), database() as db:
+        with db.session() as session:
+            billing.parse_period(period)
+            orgs = (
+                [find_organization(session, org).id]
+                if org
+                else billing.organizations_to_invoice(session, period)
+            )
+        columns = (
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task(f"invoicing {period}", total=len(orgs))
+            for org_id in orgs:
+                # One transaction per organisation: a failure leaves the others done.
+                with db.session() as session:
+                    for result in billing.generate_for(
+                        session,
+                        org_id,
+                        period,
+                        settings=config.billing,
+                        default_currency=config.currency,
+                        now=now,
+                        settle_seconds=config.max_request_seconds,
+                        finalize=not draft,
+                    ):
+                        counts[result.outcome] += 1
+                        drafts += result.invoice.status == "draft"
+                progress.advance(task)
+    console.print(
+        f"{period}: {counts['created']} created, {counts['updated']} updated, "
+        f"{counts['unchanged']} unchanged; {drafts} draft(s)"
+    )
+
+
+@invoices_app.command("list")
+def invoices_list(
+    org: Annotated[str | None, typer.Option("--org", "-o")] = None,
+    period: Annotated[str | None, typer.Option(help="YYYY-MM")] = None,
+    status: Annotated[str | None, typer.Option(help="draft, finalized, paid or void")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+) -> None:
+    """List invoices, newest first."""
+    with handled(), database() as db, db.session() as session:
+        org_id = find_organization(session, org).id if org else None
+        table = Table("number", "id", "organisation", "kind", "period", "status", "total", "due")
+        for inv in billing.list_invoices(
+            session, org_id, period=period, status=status, limit=limit
+        ):
+            table.add_row(
+                inv.number or "-",
+                inv.id,
+                inv.organization_id,
+                inv.kind,
+                inv.period or "-",
+                inv.status,
+                _money(inv.total_cents, inv.currency),
+                f"{inv.due_at:%Y-%m-%d}" if inv.due_at else "-",
+            )
+        console.print(table)
+
+
+@invoices_app.command("show")
+def invoices_show(
+    ref: Annotated[str, typer.Argument(help="Invoice id or number.")],
+    html: Annotated[Path | None, typer.Option(help="Also write it as HTML here.")] = None,
+    pdf: Annotated[Path | None, typer.Option(help="Also write it as PDF here.")] = None,
+) -> None:
+    """Show an invoice, and write it as HTML or PDF."""
+    with handled(), database() as db, db.session() as session:
+        inv = billing.get_invoice(session, ref)
+        lines = billing.invoice_lines(session, inv)
+        _print_invoice(inv, lines)
+        if html is not None:
+            html.write_text(billing.render_html(inv, lines), encoding="utf-8")
+            console.print(f"wrote {html}")
+        if pdf is not None:
+            pdf.write_bytes(billing.render_pdf(inv, lines))
+            console.print(f"wrote {pdf}")
+
+
+def _print_invoice(inv: Invoice, lines: list[InvoiceLine]) -> None:
+    console.print(
+        f"[bold]{inv.number or '(draft)'}[/] {inv.id} {inv.kind} {inv.period or ''} "
+        f"[{inv.status}] for {inv.customer.get('name') or inv.organization_id}"
+    )
+    table = Table("description", "quantity", "unit price", "amount")
+    for line in lines:
+        table.add_row(
+            line.description,
+            f"{line.quantity:,}",
+            line.unit_price,
+            _money(line.amount_cents, inv.currency),
+        )
+    console.print(table)
+    console.print(f"subtotal {_money(inv.subtotal_cents, inv.currency)}")
+    if inv.credits_cents:
+        console.print(f"credits -{_money(inv.credits_cents, inv.currency)}")
+    console.print(f"VAT {inv.tax_rate}% {_money(inv.tax_cents, inv.currency)}  {inv.tax_note}")
+    console.print(f"[bold]total {_money(inv.total_cents, inv.currency)}[/]")
+
+
+@invoices_app.command("pay")
+def invoices_pay(
+    ref: Annotated[str, typer.Argument(help="Invoice id or number.")],
+    reference: Annotated[str, typer.Option(help="The bank transfer's reference.")],
+    amount: Annotated[str | None, typer.Option(help="Default: the amount due.")] = None,
+) -> None:
+    """Record a bank transfer against an invoice (the same reference twice records once)."""
+    with handled(), database() as db, db.session() as session:
+        inv = billing.get_invoice(session, ref)
+        billing.record_payment(
+            session,
+            inv,
+            provider="manual",
+            reference=reference,
+            amount_cents=None if amount is None else _cents(amount, "--amount"),
+            now=utcnow(),
+            actor="cli",
+        )
+        console.print(
+            f"{inv.number}: paid {_money(inv.paid_cents, inv.currency)} of "
+            f"{_money(inv.total_cents, inv.currency)} [{inv.status}]"
+        )
+
+
+@invoices_app.command("void")
+def invoices_void(ref: Annotated[str, typer.Argument(help="Invoice id or number.")]) -> None:
+    """Void a finalized, unpaid invoice (its fees return to the next invoice)."""
+    with handled(), database() as db, db.session() as session:
+        inv = billing.get_invoice(session, ref)
+        billing.void_invoice(session, inv, now=utcnow(), actor="cli")
+        console.print(f"{inv.number or inv.id}: {inv.status}")
+
+
+@invoices_app.command("top-up")
+def invoices_top_up(
+    org: OrgOption, amount: Annotated[str, typer.Argument(help="Credits to sell, before VAT.")]
+) -> None:
+    """Issue an invoice for prepaid credits; the credits arrive when it is paid."""
+    config = settings()
+    with handled(), database() as db, db.session() as session:
+        inv = billing.create_top_up_invoice(
+            session,
+            find_organization(session, org).id,
+            _cents(amount, "amount"),
+            settings=config.billing,
+            default_currency=config.currency,
+            now=utcnow(),
+        )
+        console.print(f"{inv.number} ({inv.id}): {_money(inv.total_cents, inv.currency)} due")
+
+
+# -- plans ----------------------------------------------------------------------------------------
+
+
+@plans_app.command("list")
+def plans_list() -> None:
+    """Plans on offer, with their current prices."""
+    now = utcnow()
+    with handled(), database() as db, db.session() as session:
+        billing.ensure_catalog(session)
+        table = Table("code", "product", "name", "per", "unit", "trial", "EUR", "USD")
+        for plan in billing.list_plans(session):
+            table.add_row(
+                plan.code,
+                plan.product,
+                plan.name,
+                plan.interval,
+                plan.unit,
+                f"{plan.trial_days} d" if plan.trial_days else "-",
+                *(_plan_amount(session, plan, c, now) for c in ("EUR", "USD")),
+            )
+        console.print(table)
+
+
+def _plan_amount(session: Session, plan: Plan, currency: str, at: datetime) -> str:
+    try:
+        return format_amount(billing.plan_price(session, plan, currency, at))
+    except InvalidRequestError:
+        return "-"
+
+
+@plans_app.command("price")
+def plans_price(
+    code: Annotated[str, typer.Argument(help="Plan code.")],
+    currency: Annotated[str, typer.Option(help="EUR or USD.")],
+    amount: Annotated[str, typer.Option(help="Per unit and period.")],
+    effective_from: Annotated[
+        datetime | None, typer.Option("--from", help="When it applies (UTC; default now).")
+    ] = None,
+) -> None:
+    """Add a dated price to a plan; periods that start from then on pay it."""
+    with handled(), database() as db, db.session() as session:
+        price = billing.set_plan_price(
+            session,
+            code,
+            currency=currency.upper(),
+            amount_nanos=_cents(amount, "--amount") * 10_000_000,
+            effective_from=effective_from,
+            actor="cli",
+        )
+        console.print(
+            f"{code}: {format_amount(price.amount_nanos)} {price.currency} from "
+            f"{price.effective_from.isoformat(timespec='seconds')}"
+        )
+
+
+# -- subscriptions --------------------------------------------------------------------------------
+
+
+@subscriptions_app.command("create")
+def subscriptions_create(
+    org: OrgOption,
+    plan: Annotated[str, typer.Argument(help="Plan code.")],
+    seats: Annotated[int, typer.Option(min=1, help="Seats or GPUs.")] = 1,
+    trial: Annotated[bool, typer.Option(help="Start with the plan's trial, if any.")] = True,
+) -> None:
+    """Subscribe an organisation to a plan (the first period is charged at once)."""
+    config = settings()
+    with handled(), database() as db, db.session() as session:
+        sub = billing.subscribe(
+            session,
+            find_organization(session, org).id,
+            plan,
+            quantity=seats,
+            trial=trial,
+            now=utcnow(),
+            default_currency=config.currency,
+            actor="cli",
+        )
+        console.print(f"subscription {sub.id}: {plan} x{sub.quantity} [{sub.status}]")
+
+
+@subscriptions_app.command("change")
+def subscriptions_change(
+    org: OrgOption,
+    subscription: Annotated[str, typer.Argument(help="Subscription id.")],
+    plan: Annotated[str | None, typer.Option(help="New plan code.")] = None,
+    seats: Annotated[int | None, typer.Option(min=1, help="New number of seats.")] = None,
+) -> None:
+    """Upgrade, downgrade or change seats now, prorated."""
+    with handled(), database() as db, db.session() as session:
+        sub = billing.change(
+            session,
+            find_organization(session, org).id,
+            subscription,
+            plan_code=plan,
+            quantity=seats,
+            now=utcnow(),
+            actor="cli",
+        )
+        console.print(f"subscription {sub.id}: x{sub.quantity} [{sub.status}]")
+
+
+@subscriptions_app.command("cancel")
+def subscriptions_cancel(
+    org: OrgOption,
+    subscription: Annotated[str, typer.Argument(help="Subscription id.")],
+    now: Annotated[bool, typer.Option("--now", help="End it at once, not at period end.")] = False,
+) -> None:
+    """Cancel at the end of the period (or at once, with --now)."""
+    with handled(), database() as db, db.session() as session:
+        sub = billing.cancel(
+            session,
+            find_organization(session, org).id,
+            subscription,
+            at_period_end=not now,
+            now=utcnow(),
+            actor="cli",
+        )
+        ends = sub.ended_at or sub.current_period_end
+        console.print(f"subscription {sub.id} ends {ends:%Y-%m-%d %H:%M} UTC")
+
+
+@subscriptions_app.command("list")
+def subscriptions_list(
+    org: Annotated[str | None, typer.Option("--org", "-o")] = None,
+    ended: Annotated[bool, typer.Option("--ended", help="Include ended ones.")] = False,
+) -> None:
+    """List subscriptions."""
+    with handled(), database() as db, db.session() as session:
+        org_id = find_organization(session, org).id if org else None
+        table = Table("id", "organisation", "plan", "seats", "status", "period end", "cancels")
+        for sub, plan in billing.list_subscriptions(session, org_id, include_ended=ended):
+            table.add_row(
+                sub.id,
+                sub.organization_id,
+                plan.code,
+                str(sub.quantity),
+                sub.status,
+                f"{sub.current_period_end:%Y-%m-%d}",
+                "yes" if sub.cancel_at_period_end else "",
+            )
+        console.print(table)
+
+
+# -- wallet ---------------------------------------------------------------------------------------
+
+
+@wallet_app.command("show")
+def wallet_show(org: OrgOption) -> None:
+    """An organisation's prepaid balance and credits."""
+    config = settings()
+    with handled(), database() as db, db.session() as session:
+        org_id = find_organization(session, org).id
+        account = billing.ensure_account(session, org_id, config.currency)
+        state = billing.wallet_state(session, org_id, account.currency, utcnow())
+        console.print(
+            f"balance [bold]{format_amount(state.balance_nanos)} {account.currency}[/] "
+            f"(credited {format_amount(state.credited_nanos)}, used "
+            f"{format_amount(state.consumed_nanos)}, expired {format_amount(state.expired_nanos)})"
+            f"{'; prepaid only' if account.prepaid_only else ''}"
+        )
+        table = Table("id", "kind", "amount", "expires", "added")
+        for entry in billing.list_entries(session, org_id):
+            table.add_row(
+                entry.id,
+                entry.kind,
+                format_amount(entry.amount_nanos),
+                entry.expires_on.isoformat() if entry.expires_on else "-",
+                entry.created_at.isoformat(timespec="seconds"),
+            )
+        console.print(table)
+
+
+@wallet_app.command("grant")
+def wallet_grant(
+    org: OrgOption,
+    amount: Annotated[str, typer.Argument(help="Free credits to give.")],
+    expires: Annotated[
+        datetime | None, typer.Option(help="First day they no longer apply.", formats=["%Y-%m-%d"])
+    ] = None,
+) -> None:
+    """Give an organisation free credits."""
+    config = settings()
+    with handled(), database() as db, db.session() as session:
+        org_id = find_organization(session, org).id
+        account = billing.ensure_account(session, org_id, config.currency)
+        entry = billing.grant_credits(
+            session,
+            org_id,
+            _cents(amount, "amount") * 10_000_000,
+            currency=account.currency,
+            expires_on=expires.date() if expires else None,
+            now=utcnow(),
+            actor="cli",
+        )
+        console.print(f"granted {format_amount(entry.amount_nanos)} {entry.currency} ({entry.id})")
+
+
+# -- billing account and cycle --------------------------------------------------------------------
+
+
+@billing_app.command("account")
+def billing_account(
+    org: OrgOption,
+    name: Annotated[str | None, typer.Option(help="Legal name on invoices.")] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    address: Annotated[str | None, typer.Option()] = None,
+    country: Annotated[str | None, typer.Option(help="ISO 3166 code, e.g. FR.")] = None,
+    vat_number: Annotated[str | None, typer.Option(help="EU VAT number ('' clears).")] = None,
+    business: Annotated[bool | None, typer.Option("--business/--consumer")] = None,
+    currency: Annotated[str | None, typer.Option(help="EUR or USD.")] = None,
+    prepaid_only: Annotated[bool | None, typer.Option("--prepaid-only/--postpaid")] = None,
+    low_balance: Annotated[
+        str | None, typer.Option(help="Alert below this balance ('none' removes it).")
+    ] = None,
+) -> None:
+    """Show or change an organisation's billing account."""
+    config = settings()
+    with handled(), database() as db, db.session() as session:
+        org_id = find_organization(session, org).id
+        account = billing.update_account(
+            session,
+            org_id,
+            billing.AccountChange(
+                legal_name=name,
+                email=email,
+                address=address,
+                country=country,
+                vat_number=vat_number,
+                is_business=business,
+                currency=None if currency is None else currency.upper(),
+                prepaid_only=prepaid_only,
+                low_balance_nanos=None
+                if low_balance in (None, "none")
+                else _cents(low_balance or "", "--low-balance") * 10_000_000,
+                clear_low_balance=low_balance == "none",
+            ),
+            default_currency=config.currency,
+            actor="cli",
+        )
+        console.print(
+            f"{org}: {account.legal_name or '-'}, {account.country or '-'}, "
+            f"{'business' if account.is_business else 'consumer'}"
+            f"{', VAT ' + account.vat_number if account.vat_number else ''}, {account.currency}"
+            f"{', prepaid only' if account.prepaid_only else ''}, {account.state}"
+        )
+
+
+@billing_app.command("run")
+def billing_run() -> None:
+    """Run the billing cycle now: renew subscriptions, alert low balances, restrict
+    organisations with overdue invoices (gateway processes do this every minute)."""
+    config = settings()
+    with handled(), database() as db, db.session() as session:
+        report = billing.run_cycle(session, config.billing, utcnow())
+    console.print(
+        f"{report.renewed} period(s) renewed or ended; low balance: "
+        f"{', '.join(report.low_balance) or 'none'}; restricted: "
+        f"{', '.join(report.restricted) or 'none'}"
+    )

@@ -1,0 +1,206 @@
+"""Invoice life: drafts while a month is open, finalizing, voiding and reissuing, balances
+carried forward, top-ups, and gap-free numbers under concurrency."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from levante import billing
+from levante.errors import ConflictError, InvalidRequestError
+from levante.storage import Database
+from levante.storage.models import Charge, Invoice, Reservation, WalletEntry
+from tests.billing.conftest import SELLER, record_usage, utc
+from tests.helpers import make_tenant
+
+
+def generate(database: Database, org: str, period: str, now: datetime) -> list[billing.Generated]:
+    with database.session() as session:
+        return billing.generate_for(
+            session, org, period, settings=SELLER, default_currency="EUR", now=now,
+            settle_seconds=3600,
+        )  # fmt: skip
+
+
+def invoices(database: Database, org: str) -> list[tuple[str | None, str, int]]:
+    with database.session() as session:
+        rows = session.scalars(
+            select(Invoice).where(Invoice.organization_id == org).order_by(Invoice.created_at)
+        )
+        return [(i.number, i.status, i.total_cents) for i in rows]
+
+
+@pytest.fixture
+def org(catalog: Database) -> str:
+    return make_tenant(catalog, "Dupont").organization_id
+
+
+def test_an_open_month_stays_a_draft_then_is_finalized(catalog: Database, org: str) -> None:
+    record_usage(catalog, org, utc(2026, 6, 3), currency="EUR", prompt=10**7, completion=10**7)
+    [draft] = generate(catalog, org, "2026-06", utc(2026, 6, 20))
+    assert (draft.outcome, draft.invoice.status, draft.invoice.number) == ("created", "draft", None)
+    record_usage(catalog, org, utc(2026, 6, 21), currency="EUR", prompt=10**7, completion=0)
+    # Within the settle margin after the month, still a draft, brought up to date.
+    [updated] = generate(catalog, org, "2026-06", utc(2026, 7, 1, 0, 30))
+    assert (updated.outcome, updated.invoice.status) == ("updated", "draft")
+    [final] = generate(catalog, org, "2026-06", utc(2026, 7, 1, 2))
+    assert final.invoice.status == "finalized"
+    # 10M + 10M input at 0.18, 10M output at 0.54; French consumer by default: 20% VAT.
+    assert invoices(catalog, org) == [("LEV-000001", "finalized", round((360 + 540) * 1.2))]
+
+
+def test_a_running_request_keeps_the_month_open(catalog: Database, org: str) -> None:
+    record_usage(catalog, org, utc(2026, 6, 3), currency="EUR", prompt=10**7, completion=0)
+    with catalog.session() as session:
+        session.add(
+            Reservation(
+                request_id="req-open", instance_id="gw", organization_id=org, product="api",
+                endpoint="/v1/chat/completions", model="m", prompt_tokens=1,
+                max_completion_tokens=1, reserved_nanos=1, started_at=utc(2026, 6, 30, 23),
+            )
+        )  # fmt: skip
+    [result] = generate(catalog, org, "2026-06", utc(2026, 7, 5))
+    assert result.invoice.status == "draft"
+
+
+def test_nothing_to_bill_makes_no_invoice(catalog: Database, org: str) -> None:
+    with catalog.session() as session:
+        billing.subscribe(
+            session, org, "chat-free", now=utc(2026, 6, 1), default_currency="EUR", actor="t"
+        )
+        assert billing.organizations_to_invoice(session, "2026-06") == []
+    assert generate(catalog, org, "2026-06", utc(2026, 7, 2)) == []
+
+
+def test_voiding_returns_the_fees_and_a_new_invoice_takes_the_next_number(
+    catalog: Database, org: str
+) -> None:
+    with catalog.session() as session:
+        billing.subscribe(
+            session, org, "support-standard", now=utc(2026, 6, 1), default_currency="EUR", actor="t"
+        )
+    [first] = generate(catalog, org, "2026-06", utc(2026, 7, 2))
+    with catalog.session() as session:
+        invoice = session.get_one(Invoice, first.invoice.id)
+        billing.void_invoice(session, invoice, now=utc(2026, 7, 3), actor="t")
+        assert session.scalar(select(Charge.invoice_id)) is None
+    [_second] = generate(catalog, org, "2026-06", utc(2026, 7, 4))
+    assert invoices(catalog, org) == [
+        ("LEV-000001", "void", 720_000),
+        ("LEV-000002", "finalized", 720_000),
+    ]
+    with catalog.session() as session, pytest.raises(ConflictError):
+        billing.record_payment(
+            session, session.get_one(Invoice, first.invoice.id), provider="manual",
+            reference="x", now=utc(2026, 7, 5), actor="t",
+        )  # fmt: skip
+
+
+def test_a_downgrade_credit_larger_than_the_month_is_carried_forward(
+    catalog: Database, org: str
+) -> None:
+    with catalog.session() as session:
+        sub = billing.subscribe(
+            session,
+            org,
+            "chat-team-annual",
+            quantity=10,
+            trial=False,
+            now=utc(2026, 5, 20),
+            default_currency="EUR",
+            actor="t",
+        )
+    generate(catalog, org, "2026-05", utc(2026, 6, 2))
+    with catalog.session() as session:
+        billing.change(session, org, sub.id, quantity=1, now=utc(2026, 6, 1), actor="t")
+    [june] = generate(catalog, org, "2026-06", utc(2026, 7, 2))
+    assert (june.invoice.taxable_cents, june.invoice.total_cents, june.invoice.status) == (
+        0,
+        0,
+        "paid",
+    )
+    with catalog.session() as session:
+        carried = session.scalar(select(Charge).where(Charge.kind == "carried"))
+        assert carried is not None
+        assert carried.amount_nanos < 0
+        lines = billing.invoice_lines(session, session.get_one(Invoice, june.invoice.id))
+        assert lines[-1].kind == "carried"
+        assert lines[-1].amount_cents == -carried.amount_nanos // 10**7
+    # July's usage (18.00) is less than what June carried: July carries the rest on.
+    record_usage(catalog, org, utc(2026, 7, 3), currency="EUR", prompt=10**8, completion=0)
+    [july] = generate(catalog, org, "2026-07", utc(2026, 8, 2))
+    assert july.invoice.total_cents == 0
+    with catalog.session() as session:
+        rest = session.scalar(
+            select(Charge.amount_nanos).where(Charge.idempotency_key == f"carry:{july.invoice.id}")
+        )
+    assert rest == carried.amount_nanos + 1800 * 10**7
+
+
+def test_a_paid_top_up_credits_the_wallet_before_vat(catalog: Database, org: str) -> None:
+    with catalog.session() as session:
+        invoice = billing.create_top_up_invoice(
+            session, org, 10_000, settings=SELLER, default_currency="EUR", now=utc(2026, 6, 1)
+        )
+        assert (invoice.status, invoice.tax_cents, invoice.total_cents) == (
+            "finalized",
+            2000,
+            12000,
+        )
+        billing.record_payment(
+            session,
+            invoice,
+            provider="manual",
+            reference="t1",
+            amount_cents=2000,
+            now=utc(2026, 6, 2),
+            actor="t",
+        )
+        assert invoice.status == "finalized"
+        assert session.scalar(select(WalletEntry)) is None
+        billing.record_payment(
+            session, invoice, provider="manual", reference="t2", now=utc(2026, 6, 3), actor="t"
+        )
+        billing.record_payment(
+            session, invoice, provider="manual", reference="t2", now=utc(2026, 6, 3), actor="t"
+        )
+        assert (invoice.status, invoice.paid_cents) == ("paid", 12000)
+        wallet = billing.wallet_state(session, org, "EUR", utc(2026, 6, 4))
+        assert wallet.balance_nanos == 100 * 10**9
+    with catalog.session() as session, pytest.raises(InvalidRequestError, match="between"):
+        billing.create_top_up_invoice(
+            session, org, 50, settings=SELLER, default_currency="EUR", now=utc(2026, 6, 1)
+        )
+
+
+def test_numbers_have_no_gaps_under_concurrency(catalog: Database) -> None:
+    orgs = [make_tenant(catalog, f"Org {i}").organization_id for i in range(4)]
+    errors: list[BaseException] = []
+
+    def issue(org: str) -> None:
+        try:
+            for _ in range(5):
+                with catalog.session() as session:
+                    billing.create_top_up_invoice(
+                        session,
+                        org,
+                        1000,
+                        settings=SELLER,
+                        default_currency="EUR",
+                        now=utc(2026, 6, 1),
+                    )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=issue, args=(org,)) for org in orgs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    with catalog.session() as session:
+        numbers = sorted(session.scalars(select(Invoice.number)))
+    assert numbers == [f"LEV-{n:06d}" for n in range(1, 21)]

@@ -1,0 +1,212 @@
+"""Payments: Stripe webhooks (signed, replayed, forged, tampered, stale) over HTTP, Stripe
+Checkout against a loopback stand-in for Stripe's API, and manual payments."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, ClassVar
+from urllib.parse import parse_qs
+
+import pytest
+import stripe
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from levante import billing
+from levante.api import create_app
+from levante.engine import ModelRegistry
+from levante.settings import BillingSettings, Settings
+from levante.storage import Database, utcnow
+from levante.storage.models import Invoice, Payment, WalletEntry, WebhookEvent
+from tests.helpers import Tenant
+
+SECRET = "whsec_payments"
+
+
+def event(
+    invoice: Invoice, *, event_id: str = "evt_1", amount: int | None = None
+) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "type": "checkout.session.completed",
+        "data": {
+            "object": {
+                "id": "cs_test_abc",
+                "payment_status": "paid",
+                "amount_total": invoice.total_cents if amount is None else amount,
+                "currency": invoice.currency.lower(),
+                "metadata": {"invoice_id": invoice.id},
+            }
+        },
+    }
+
+
+def sign(body: str, secret: str = SECRET, timestamp: int | None = None) -> str:
+    return stripe.WebhookSignature.generate_signature_header(body, secret, timestamp)
+
+
+class StripeStandIn(BaseHTTPRequestHandler):
+    """Answers ``POST /v1/checkout/sessions`` the way Stripe's API does, and remembers it."""
+
+    calls: ClassVar[list[dict[str, list[str]]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        form = parse_qs(self.rfile.read(length).decode())
+        StripeStandIn.calls.append(form)
+        body = json.dumps(
+            {
+                "id": "cs_test_abc",
+                "object": "checkout.session",
+                "url": "https://checkout.stripe.com/c/pay/cs_test_abc",
+                "client_reference_id": form["client_reference_id"][0],
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def stripe_api() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), StripeStandIn)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    StripeStandIn.calls = []
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def stripe_client(
+    settings: Settings, database: Database, model_registry: ModelRegistry, stripe_api: str
+) -> Iterator[TestClient]:
+    config = settings.model_copy(
+        update={
+            "billing": BillingSettings(
+                provider="stripe",
+                stripe_secret_key="sk_test_levante",
+                stripe_webhook_secret=SECRET,
+                stripe_api_base=stripe_api,
+            )
+        }
+    )
+    app = create_app(config, models=model_registry, database=database)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client
+
+
+def state(database: Database) -> tuple[Any, ...]:
+    with database.session() as session:
+        return (
+            session.scalar(select(func.count()).select_from(Payment)),
+            session.scalar(select(func.count()).select_from(WalletEntry)),
+            tuple(session.scalars(select(Invoice.status).order_by(Invoice.id))),
+        )
+
+
+def test_a_top_up_through_stripe_checkout_and_its_webhook(
+    stripe_client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    checkout = stripe_client.post(
+        "/v1/admin/billing/top-ups", json={"amount": "25.00"}, headers=tenant.headers(admin=True)
+    )
+    assert checkout.status_code == 201, checkout.text
+    assert checkout.json()["url"] == "https://checkout.stripe.com/c/pay/cs_test_abc"
+    [call] = StripeStandIn.calls
+    assert call["line_items[0][price_data][unit_amount]"] == ["3000"]  # 25.00 + 20% VAT
+    assert call["metadata[invoice_id]"] == [checkout.json()["invoice_id"]]
+    with database.session() as session:
+        invoice = session.get_one(Invoice, checkout.json()["invoice_id"])
+        body = json.dumps(event(invoice))
+    assert state(database) == (0, 0, ("finalized",))
+
+    response = stripe_client.post(
+        "/v1/billing/webhooks/stripe", content=body, headers={"Stripe-Signature": sign(body)}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["result"] == "paid"
+    paid = state(database)
+    assert paid == (1, 1, ("paid",))
+    wallet = stripe_client.get("/v1/admin/billing/wallet", headers=tenant.headers(admin=True))
+    assert wallet.json()["balance"] == "25.00"
+
+    # The same event again (Stripe retries), and again freshly signed: nothing changes.
+    for header in (sign(body), sign(body, timestamp=int(time.time()) - 5)):
+        again = stripe_client.post(
+            "/v1/billing/webhooks/stripe", content=body, headers={"Stripe-Signature": header}
+        )
+        assert again.json()["result"] == "duplicate"
+    # Another event about the same payment: the invoice is paid, nothing changes.
+    other = json.dumps(event(invoice, event_id="evt_2"))
+    response = stripe_client.post(
+        "/v1/billing/webhooks/stripe", content=other, headers={"Stripe-Signature": sign(other)}
+    )
+    assert response.json()["result"] == "ignored"
+    assert state(database) == paid
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    ["wrong secret", "tampered amount", "stale", "no signature", "not json"],
+)
+def test_a_forged_webhook_changes_nothing(
+    stripe_client: TestClient, tenant: Tenant, database: Database, forgery: str
+) -> None:
+    with database.session() as session:
+        invoice = billing.create_top_up_invoice(
+            session, tenant.organization_id, 1000, settings=BillingSettings(),
+            default_currency="USD", now=utcnow(),
+        )  # fmt: skip
+        body = json.dumps(event(invoice))
+    headers = {"Stripe-Signature": sign(body)}
+    if forgery == "wrong secret":
+        headers = {"Stripe-Signature": sign(body, "whsec_attacker")}
+    elif forgery == "tampered amount":
+        body = body.replace(f'"amount_total": {invoice.total_cents}', '"amount_total": 1')
+    elif forgery == "stale":
+        headers = {"Stripe-Signature": sign(body, timestamp=int(time.time()) - 3600)}
+    elif forgery == "no signature":
+        headers = {}
+    else:
+        body = "{not json"
+        headers = {"Stripe-Signature": sign(body)}
+    before = state(database)
+    response = stripe_client.post("/v1/billing/webhooks/stripe", content=body, headers=headers)
+    assert response.status_code == 400
+    assert response.json()["object"] == "error"
+    assert state(database) == before
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookEvent)) == 0
+
+
+def test_webhooks_are_refused_without_a_secret(client: TestClient) -> None:
+    response = client.post("/v1/billing/webhooks/stripe", content="{}")
+    assert response.status_code == 500
+    assert response.json()["code"] == "configuration_error"
+
+
+def test_a_subscription_paid_up_front(
+    stripe_client: TestClient, tenant: Tenant, database: Database
+) -> None:
+    response = stripe_client.post(
+        "/v1/admin/billing/subscriptions",
+        json={"plan": "chat-pro-monthly", "pay_now": True},
+        headers=tenant.headers(admin=True),
+    )
+    assert response.status_code == 201, response.text
+    checkout = response.json()["checkout"]
+    assert checkout["provider"] == "stripe"
+    assert checkout["url"]
+    with database.session() as session:
+        invoice = session.get_one(Invoice, checkout["invoice_id"])
+        assert (invoice.kind, invoice.total_cents) == ("charges", round(1499 * 1.2))
