@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any
 
 import pypdfium2
 import stripe
+from PIL import Image
 from sqlalchemy import select
 
 from levante import billing
@@ -76,7 +78,7 @@ def usage_cost(database: Database, org: str, currency: str) -> dict[str, Decimal
     return per_day
 
 
-def test_a_month_of_three_customers(catalog: Database) -> None:
+def test_a_month_of_three_customers(catalog: Database, tmp_path: Path) -> None:
     database = catalog
     apex = make_tenant(database, "Apex Inc").organization_id  # US, API only, prepaid
     bleu = make_tenant(database, "Camille Bleu").organization_id  # French consumer, chat
@@ -220,10 +222,13 @@ def test_a_month_of_three_customers(catalog: Database) -> None:
         assert numbers == [f"LEV-{n:06d}" for n in range(1, 5)]
         assert session.get_one(InvoiceSequence, "invoice").last_number == 4
 
-        # Every line of every invoice is in its PDF.
+        # Every invoice's PDF opens, renders to a picture, and shows every line.
         for invoice in session.scalars(select(Invoice)):
             lines = billing.invoice_lines(session, invoice)
-            text = pdf_text(billing.render_pdf(invoice, lines))
+            pdf = billing.render_pdf(invoice, lines)
+            picture = render_png(pdf, tmp_path / f"{invoice.number}.png")
+            assert picture.convert("L").getextrema() == (0, 255)  # ink on paper
+            text = pdf_text(pdf)
             assert invoice.number in text
             for line in lines:
                 assert line.description[:40] in text, line.description
@@ -238,6 +243,16 @@ def billing_amount(amount_cents: int) -> str:
     from levante.pricing import format_cents
 
     return format_cents(amount_cents)
+
+
+def render_png(pdf: bytes, path: Path) -> Image.Image:
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        picture = document[0].render(scale=1.5).to_pil()
+    finally:
+        document.close()
+    picture.save(path)
+    return Image.open(path)
 
 
 def pdf_text(pdf: bytes) -> str:

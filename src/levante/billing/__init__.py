@@ -5,6 +5,7 @@ from levante.billing.accounts import (
     ACTIVE,
     RESTRICTED,
     AccountChange,
+    currency_of,
     ensure_account,
     update_account,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "cancel",
     "change",
     "create_top_up_invoice",
+    "currency_of",
     "ensure_account",
     "ensure_catalog",
     "find_plan",

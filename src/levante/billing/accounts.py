@@ -44,6 +44,12 @@ def ensure_account(session: Session, organization_id: str, currency: str) -> Bil
     return account
 
 
+def currency_of(session: Session, organization_id: str, default: str) -> str:
+    """The organisation's billing currency, without creating its account."""
+    account = session.get(BillingAccount, organization_id)
+    return account.currency if account is not None else default
+
+
 @dataclass(frozen=True, slots=True)
 class AccountChange:
     """Fields to change; None leaves a field as it is ("" clears a text field)."""

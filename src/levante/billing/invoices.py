@@ -150,6 +150,15 @@ def generate_for(
             .distinct()
         )
     )
+    currencies.update(
+        session.scalars(
+            select(Invoice.currency).where(
+                Invoice.organization_id == organization_id,
+                Invoice.period == period,
+                Invoice.status == DRAFT,
+            )
+        )
+    )
     results: list[Generated] = []
     for currency in sorted(c for c in currencies if c):
         existing = session.scalar(
@@ -438,7 +447,7 @@ def _credit_lines(
     for what, nanos in (("Free credits applied", grants), ("Prepaid credits applied", top_ups)):
         cents = min(to_cents(nanos), room)
         if cents > 0:
-            out.append(Line("credit", "api", what, 1, "credit", "", -cents))
+            out.append(Line("credit", "api", what, 1, "", "", -cents))
             room -= cents
     return out
 

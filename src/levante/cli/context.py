@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
+from levante.billing import ensure_catalog
 from levante.errors import LevanteError
 from levante.settings import Settings, load_settings
 from levante.storage import Database, upgrade
@@ -33,12 +34,15 @@ def settings() -> Settings:
 
 @contextmanager
 def database(migrate: bool = True) -> Iterator[Database]:
-    """The configured database, migrated to the newest schema first (if auto_migrate)."""
+    """The configured database, migrated to the newest schema and holding the default plans
+    first (if auto_migrate), as the server makes it when it starts."""
     config = settings()
     db = Database(config.resolved_database_url)
     try:
         if migrate and config.auto_migrate:
             upgrade(db.engine)
+            with db.session() as session:
+                ensure_catalog(session)
         with handled():
             yield db
     finally:

@@ -143,7 +143,7 @@ def invoices_show(
 def _print_invoice(inv: Invoice, lines: list[InvoiceLine]) -> None:
     console.print(
         f"[bold]{inv.number or '(draft)'}[/] {inv.id} {inv.kind} {inv.period or ''} "
-        f"[{inv.status}] for {inv.customer.get('name') or inv.organization_id}"
+        f"({inv.status}) for {inv.customer.get('name') or inv.organization_id}"
     )
     table = Table("description", "quantity", "unit price", "amount")
     for line in lines:
@@ -181,7 +181,7 @@ def invoices_pay(
         )
         console.print(
             f"{inv.number}: paid {_money(inv.paid_cents, inv.currency)} of "
-            f"{_money(inv.total_cents, inv.currency)} [{inv.status}]"
+            f"{_money(inv.total_cents, inv.currency)} ({inv.status})"
         )
 
 
@@ -220,7 +220,6 @@ def plans_list() -> None:
     """Plans on offer, with their current prices."""
     now = utcnow()
     with handled(), database() as db, db.session() as session:
-        billing.ensure_catalog(session)
         table = Table("code", "product", "name", "per", "unit", "trial", "EUR", "USD")
         for plan in billing.list_plans(session):
             table.add_row(
@@ -290,7 +289,7 @@ def subscriptions_create(
             default_currency=config.currency,
             actor="cli",
         )
-        console.print(f"subscription {sub.id}: {plan} x{sub.quantity} [{sub.status}]")
+        console.print(f"subscription {sub.id}: {plan} x{sub.quantity} ({sub.status})")
 
 
 @subscriptions_app.command("change")
@@ -311,7 +310,7 @@ def subscriptions_change(
             now=utcnow(),
             actor="cli",
         )
-        console.print(f"subscription {sub.id}: x{sub.quantity} [{sub.status}]")
+        console.print(f"subscription {sub.id}: x{sub.quantity} ({sub.status})")
 
 
 @subscriptions_app.command("cancel")

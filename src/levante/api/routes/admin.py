@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from levante import audit
 from levante.api.state import Admin, State
+from levante.billing import currency_of
 from levante.errors import InvalidRequestError, PermissionDeniedError
 from levante.metering import GroupBy, usage_report
 from levante.pricing import create_price, format_amount, list_prices, parse_amount
@@ -180,6 +181,7 @@ def usage(
             group_by=groups,
             workspace_id=workspace_id,
         )
+        currency = currency_of(session, caller.organization_id, state.settings.currency)
     lines = [_line(row.group, row) for row in rows]
     total: dict[str, Any] = {
         "requests": sum(r.requests for r in rows),
@@ -194,7 +196,7 @@ def usage(
         start_date=start_date,
         end_date=end_date,
         group_by=groups,
-        currency=state.settings.currency,
+        currency=currency,
         data=lines,
         total=UsageLine(**total),
     )
@@ -295,9 +297,10 @@ class SetSpendLimit(BaseModel):
 def get_spend_limit(state: State, caller: Admin) -> SpendLimits:
     with state.database.session() as session:
         lines = spend_summary(session, caller.organization_id)
+        currency = currency_of(session, caller.organization_id, state.settings.currency)
     return SpendLimits(
         organization_id=caller.organization_id,
-        currency=state.settings.currency,
+        currency=currency,
         data=[
             SpendLimitLine(
                 workspace_id=line.workspace_id,
