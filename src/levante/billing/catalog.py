@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from levante import audit
@@ -106,37 +107,48 @@ DEFAULT_PLANS: list[PlanSpec] = [
 
 def ensure_catalog(session: Session, plans: list[PlanSpec] | None = None) -> int:
     """Add the plans of the default catalogue that are missing (by code); returns how many.
-    Plans already there, and their prices, are left as the operator set them."""
+    Plans already there, and their prices, are left as the operator set them. Processes
+    starting side by side may race to add a plan: the loser's insert is rolled back to its
+    savepoint and skipped."""
     existing = set(session.scalars(select(Plan.code)))
     added = 0
     for spec in plans if plans is not None else DEFAULT_PLANS:
         if spec.code in existing:
             continue
-        plan = Plan(
-            id=new_id("plan"),
-            code=spec.code,
-            product=spec.product,
-            name=spec.name,
-            interval=spec.interval,
-            unit=spec.unit,
-            trial_days=spec.trial_days,
-            features=spec.features or None,
-            active=True,
-        )
-        session.add(plan)
-        for currency, amount in spec.prices.items():
-            session.add(
-                PlanPrice(
-                    id=new_id("pp"),
-                    plan_id=plan.id,
-                    currency=currency,
-                    amount_nanos=parse_amount(amount),
-                    effective_from=_CATALOGUE_EPOCH,
-                )
-            )
+        try:
+            with session.begin_nested():
+                _add_plan(session, spec)
+        except IntegrityError:
+            continue
         added += 1
-    session.flush()
     return added
+
+
+def _add_plan(session: Session, spec: PlanSpec) -> None:
+    plan = Plan(
+        id=new_id("plan"),
+        code=spec.code,
+        product=spec.product,
+        name=spec.name,
+        interval=spec.interval,
+        unit=spec.unit,
+        trial_days=spec.trial_days,
+        features=spec.features or None,
+        active=True,
+    )
+    session.add(plan)
+    session.flush()
+    for currency, amount in spec.prices.items():
+        session.add(
+            PlanPrice(
+                id=new_id("pp"),
+                plan_id=plan.id,
+                currency=currency,
+                amount_nanos=parse_amount(amount),
+                effective_from=_CATALOGUE_EPOCH,
+            )
+        )
+    session.flush()
 
 
 def list_plans(session: Session, *, include_inactive: bool = False) -> list[Plan]:

@@ -121,7 +121,11 @@ def generate_for(
     finalize them if the period is closed and ``finalize`` is set."""
     start, end = parse_period(period)
     renew_due(session, now)
-    account = ensure_account(session, organization_id, default_currency)
+    ensure_account(session, organization_id, default_currency)
+    # One invoice run per organisation at a time: a second waits here, then finds the first's.
+    account = session.get_one(
+        BillingAccount, organization_id, with_for_update=True, populate_existing=True
+    )
     closed = now >= end + timedelta(seconds=settle_seconds) and not session.scalar(
         select(Reservation.request_id)
         .where(Reservation.organization_id == organization_id, Reservation.started_at < end)
@@ -182,8 +186,7 @@ def generate_for(
         if not any(line.amount_cents for line in lines):
             _discard(session, invoice)
             continue
-        tax = _treatment(account, settings)
-        _fill(session, invoice, lines, tax)
+        _fill(session, invoice, lines, account, settings)
         outcome = "created" if existing is None else "updated"
         if closed and finalize:
             _finalize(session, invoice, settings, now)
@@ -206,7 +209,7 @@ def create_top_up_invoice(
     account = ensure_account(session, organization_id, default_currency)
     invoice = _new_invoice(session, account, TOP_UP, account.currency, None, settings)
     line = Line("top_up", "api", "Prepaid API credits", 1, "credit", "", amount_cents)
-    _fill(session, invoice, [line], _treatment(account, settings))
+    _fill(session, invoice, [line], account, settings)
     _finalize(session, invoice, settings, now)
     return invoice
 
@@ -230,7 +233,7 @@ def invoice_pending_charges(
     if not any(line.amount_cents for line in lines):
         _discard(session, invoice)
         return None
-    _fill(session, invoice, lines, _treatment(account, settings))
+    _fill(session, invoice, lines, account, settings)
     _finalize(session, invoice, settings, now)
     return invoice
 
@@ -462,7 +465,14 @@ def _treatment(account: BillingAccount, settings: BillingSettings) -> TaxTreatme
     )
 
 
-def _fill(session: Session, invoice: Invoice, lines: list[Line], tax: TaxTreatment) -> None:
+def _fill(
+    session: Session,
+    invoice: Invoice,
+    lines: list[Line],
+    account: BillingAccount,
+    settings: BillingSettings,
+) -> None:
+    tax = _treatment(account, settings)
     subtotal = sum(line.amount_cents for line in lines if line.kind != "credit")
     credits = -sum(line.amount_cents for line in lines if line.kind == "credit")
     taxable = subtotal - credits
@@ -486,6 +496,7 @@ def _fill(session: Session, invoice: Invoice, lines: list[Line], tax: TaxTreatme
                 amount_cents=line.amount_cents,
             )
         )
+    _snapshot_parties(session, invoice, settings)
     invoice.tax_scheme = tax.scheme
     invoice.tax_rate = tax.rate_text
     invoice.tax_note = tax.note
@@ -498,15 +509,7 @@ def _fill(session: Session, invoice: Invoice, lines: list[Line], tax: TaxTreatme
 
 
 def _finalize(session: Session, invoice: Invoice, settings: BillingSettings, now: datetime) -> None:
-    account = session.get_one(BillingAccount, invoice.organization_id)
-    org = session.get_one(Organization, invoice.organization_id)
-    invoice.customer = _customer(account, org)
-    invoice.seller = {
-        "name": settings.seller_name,
-        "address": settings.seller_address,
-        "country": settings.seller_country,
-        "vat_number": settings.seller_vat_number,
-    }
+    _snapshot_parties(session, invoice, settings)
     invoice.number = _next_number(session, settings.invoice_prefix)
     invoice.status = FINALIZED
     invoice.issued_at = now
@@ -558,6 +561,20 @@ def _next_number(session: Session, prefix: str) -> str:
         .returning(InvoiceSequence.last_number)
     ).scalar_one()
     return f"{prefix}-{number:06d}"
+
+
+def _snapshot_parties(session: Session, invoice: Invoice, settings: BillingSettings) -> None:
+    """Copy who buys and who sells onto the invoice: a finalized invoice keeps them as they
+    were when it was issued."""
+    account = session.get_one(BillingAccount, invoice.organization_id)
+    org = session.get_one(Organization, invoice.organization_id)
+    invoice.customer = _customer(account, org)
+    invoice.seller = {
+        "name": settings.seller_name,
+        "address": settings.seller_address,
+        "country": settings.seller_country,
+        "vat_number": settings.seller_vat_number,
+    }
 
 
 def _customer(account: BillingAccount, org: Organization) -> dict[str, Any]:
