@@ -16,7 +16,7 @@ from levante import billing
 from levante.cli.billing import OrgOption, billing_app
 from levante.cli.context import console, database, handled, settings
 from levante.errors import InvalidRequestError
-from levante.pricing import format_amount, format_cents, parse_amount
+from levante.pricing import CENT, format_amount, format_cents, parse_cents
 from levante.storage import utcnow
 from levante.storage.models import Invoice, InvoiceLine, Plan
 from levante.tenancy import find_organization
@@ -29,12 +29,9 @@ wallet_app = typer.Typer(help="Prepaid credits of organisations.", no_args_is_he
 
 def _cents(value: str, name: str) -> int:
     try:
-        nanos = parse_amount(value)
+        return parse_cents(value)
     except ValueError as exc:
         raise InvalidRequestError(f"{name}: {exc}") from None
-    if nanos % 10_000_000:
-        raise InvalidRequestError(f"{name}: an amount in whole cents")
-    return nanos // 10_000_000
 
 
 def _money(cents: int, currency: str) -> str:
@@ -256,7 +253,7 @@ def plans_price(
             session,
             code,
             currency=currency.upper(),
-            amount_nanos=_cents(amount, "--amount") * 10_000_000,
+            amount_nanos=_cents(amount, "--amount") * CENT,
             effective_from=effective_from,
             actor="cli",
         )
@@ -400,7 +397,7 @@ def wallet_grant(
         entry = billing.grant_credits(
             session,
             org_id,
-            _cents(amount, "amount") * 10_000_000,
+            _cents(amount, "amount") * CENT,
             currency=account.currency,
             expires_on=expires.date() if expires else None,
             now=utcnow(),
@@ -445,7 +442,7 @@ def billing_account(
                 prepaid_only=prepaid_only,
                 low_balance_nanos=None
                 if low_balance in (None, "none")
-                else _cents(low_balance or "", "--low-balance") * 10_000_000,
+                else _cents(low_balance or "", "--low-balance") * CENT,
                 clear_low_balance=low_balance == "none",
             ),
             default_currency=config.currency,

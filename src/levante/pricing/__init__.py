@@ -7,6 +7,7 @@ from levante.pricing.money import (
     format_amount,
     format_cents,
     parse_amount,
+    parse_cents,
     to_cents,
     to_decimal,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "format_cents",
     "list_prices",
     "parse_amount",
+    "parse_cents",
     "price_usage",
     "to_cents",
     "to_decimal",

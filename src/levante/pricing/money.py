@@ -58,8 +58,17 @@ def to_cents(nanos: int) -> int:
     return sign * ((abs(nanos) + CENT // 2) // CENT)
 
 
-def format_cents(cents: int) -> str:
-    """Cents as a decimal string with two decimals and thousands separators: 1,234.50."""
+def parse_cents(value: str | int | Decimal) -> int:
+    """A decimal amount in whole cents ("12.50" is 1250); a fraction of a cent is an error."""
+    nanos = parse_amount(value)
+    if nanos % CENT:
+        raise ValueError(f"'{value}' has a fraction of a cent")
+    return nanos // CENT
+
+
+def format_cents(cents: int, *, grouping: bool = True) -> str:
+    """Cents as a decimal string with two decimals, with thousands separators (1,234.50) or,
+    for machines, without (1234.50)."""
     sign = "-" if cents < 0 else ""
     whole, part = divmod(abs(cents), 100)
-    return f"{sign}{whole:,}.{part:02d}"
+    return f"{sign}{whole:,}.{part:02d}" if grouping else f"{sign}{whole}.{part:02d}"

@@ -20,7 +20,7 @@ from levante import billing
 from levante.api.routes.admin import actor_of
 from levante.api.state import Admin, AppState, State
 from levante.errors import InvalidRequestError, PermissionDeniedError
-from levante.pricing import format_amount, format_cents, parse_amount
+from levante.pricing import CENT, format_amount, format_cents, parse_cents
 from levante.storage import utcnow
 from levante.storage.models import (
     BillingAccount,
@@ -245,7 +245,7 @@ class LineView(BaseModel):
             quantity=line.quantity,
             unit=line.unit,
             unit_price=line.unit_price,
-            amount=format_cents(line.amount_cents).replace(",", ""),
+            amount=format_cents(line.amount_cents, grouping=False),
         )
 
 
@@ -276,7 +276,7 @@ class InvoiceView(BaseModel):
     @classmethod
     def of(cls, invoice: Invoice, lines: list[InvoiceLine] | None = None) -> InvoiceView:
         def money(cents: int) -> str:
-            return format_cents(cents).replace(",", "")
+            return format_cents(cents, grouping=False)
 
         return cls(
             id=invoice.id,
@@ -360,14 +360,11 @@ def _is_operator(session: Session, caller: Principal) -> bool:
     return org is not None and org.is_operator
 
 
-def _money(value: str, param: str) -> int:
+def _cents(value: str, param: str) -> int:
     try:
-        nanos = parse_amount(value)
+        return parse_cents(value)
     except ValueError as exc:
         raise InvalidRequestError(str(exc), param=param) from None
-    if nanos % 10_000_000:
-        raise InvalidRequestError("an amount here is in whole cents", param=param)
-    return nanos
 
 
 def _organization(session: Session, ref: str) -> str:
@@ -550,12 +547,12 @@ def wallet(state: State, caller: Admin) -> WalletView:
 def top_up(body: TopUp, state: State, caller: Admin) -> CheckoutView:
     """Buy prepaid credits: an invoice for them (with VAT) and how to pay it; the credits
     arrive when it is paid."""
-    amount = _money(body.amount, "amount")
+    amount = _cents(body.amount, "amount")
     with state.database.session() as session:
         invoice = billing.create_top_up_invoice(
             session,
             caller.organization_id,
-            amount // 10_000_000,
+            amount,
             settings=state.settings.billing,
             default_currency=state.settings.currency,
             now=utcnow(),
@@ -668,7 +665,7 @@ def record_payment(ref: str, body: RecordPayment, state: State, caller: Admin) -
     with state.database.session() as session:
         _operator(session, caller)
         found = billing.get_invoice(session, ref)
-        amount = None if body.amount is None else _money(body.amount, "amount") // 10_000_000
+        amount = None if body.amount is None else _cents(body.amount, "amount")
         payment = billing.record_payment(
             session,
             found,
@@ -683,7 +680,7 @@ def record_payment(ref: str, body: RecordPayment, state: State, caller: Admin) -
             invoice_id=found.id,
             provider=payment.provider,
             reference=payment.reference,
-            amount=format_cents(payment.amount_cents).replace(",", ""),
+            amount=format_cents(payment.amount_cents, grouping=False),
             currency=payment.currency,
             invoice_status=found.status,
         )
@@ -711,7 +708,7 @@ def grant(body: Grant, state: State, caller: Admin) -> WalletView:
         billing.grant_credits(
             session,
             org,
-            _money(body.amount, "amount"),
+            _cents(body.amount, "amount") * CENT,
             currency=account.currency,
             expires_on=body.expires_on,
             now=utcnow(),
@@ -732,12 +729,13 @@ def operator_account(
         _operator(session, caller)
         org = _organization(session, organization)
         threshold = body.low_balance_threshold
+        low = _cents(threshold, "low_balance_threshold") * CENT if threshold else None
         account = billing.update_account(
             session,
             org,
             billing.AccountChange(
                 prepaid_only=body.prepaid_only,
-                low_balance_nanos=_money(threshold, "low_balance_threshold") if threshold else None,
+                low_balance_nanos=low,
                 clear_low_balance=threshold == "",
             ),
             default_currency=state.settings.currency,
