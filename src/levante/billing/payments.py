@@ -313,7 +313,7 @@ def handle_stripe_webhook(
 ) -> WebhookOutcome:
     """Verify a Stripe webhook (signature and age) and apply it once."""
     if not settings.stripe_webhook_secret:
-        raise ConfigurationError("billing.stripe_webhook_secret is not set")
+        raise NotFoundError("Stripe webhooks are not configured on this platform")
     try:
         stripe.WebhookSignature.verify_header(
             payload.decode("utf-8"), signature, settings.stripe_webhook_secret, tolerance=300
