@@ -9,6 +9,7 @@ import pytest
 from levante.errors import ConfigurationError
 from levante.settings import (
     BillingSettings,
+    LicensingSettings,
     ModelSettings,
     Settings,
     embedded_model_path,
@@ -27,6 +28,8 @@ def test_every_setting_is_documented() -> None:
         assert f"`{name}`" in text, f"model setting '{name}' is missing from docs/configuration.md"
     for name in BillingSettings.model_fields:
         assert f"`LEVANTE_BILLING__{name.upper()}`" in text, f"billing.{name} is undocumented"
+    for name in LicensingSettings.model_fields:
+        assert f"`LEVANTE_LICENSING__{name.upper()}`" in text, f"licensing.{name} is undocumented"
 
 
 def test_embedded_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -139,6 +139,18 @@ class BillingSettings(BaseModel):
         return rates
 
 
+class LicensingSettings(BaseModel):
+    """Keys that sign and verify licences, and where a deployment keeps its own site key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trusted_keys: dict[str, str] = Field(default_factory=dict)
+    keys_dir: Path | None = None
+    site_key_file: Path | None = None
+    activation_url: str = ""
+    heartbeat_hours: float = Field(default=24.0, gt=0)
+
+
 def _default_tiers() -> list[TierSettings]:
     # Shaped like Mistral's tiers: a free tier, then tiers unlocked at $20, $100, $500, $2,000
     # of cumulative paid spend. The limits are a starting point for a small deployment.
@@ -204,6 +216,8 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     max_request_seconds: float = Field(default=3600.0, gt=0)
     billing: BillingSettings = Field(default_factory=BillingSettings)
+    license_file: Path | None = None
+    licensing: LicensingSettings = Field(default_factory=LicensingSettings)
 
     @field_validator("tiers")
     @classmethod
@@ -226,6 +240,14 @@ class Settings(BaseSettings):
                     raise ValueError(f"model name '{name}' is used twice")
                 seen.add(name)
         return models
+
+    @property
+    def license_keys_dir(self) -> Path:
+        return self.licensing.keys_dir or self.data_dir / "license-keys"
+
+    @property
+    def site_key_file(self) -> Path:
+        return self.licensing.site_key_file or self.data_dir / "site-key.pem"
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,26 +5,28 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
 
 from levante import __version__
 from levante.api.errors import install_error_handlers
 from levante.api.metrics import Metrics
-from levante.api.middleware import GatewayMiddleware
-from levante.api.routes import admin, billing, chat, completions, embeddings, health
+from levante.api.middleware import GatewayMiddleware, LicenseMiddleware
+from levante.api.routes import admin, billing, chat, completions, embeddings, health, licensing
 from levante.api.routes import models as model_routes
 from levante.api.state import AppState
 from levante.billing import BillingWorker, ensure_catalog
 from levante.engine import ModelRegistry
+from levante.licensing import open_guard
 from levante.metering import Ledger
 from levante.pricing import PriceBook
 from levante.quota import Admission, PolicyCache, open_store
 from levante.serving import InferenceService
 from levante.settings import Settings
-from levante.storage import Database, upgrade
+from levante.storage import Database, upgrade, utcnow
 from levante.tenancy import KeyAuthenticator
 
 log = logging.getLogger(__name__)
@@ -35,12 +37,16 @@ def create_app(
     *,
     models: ModelRegistry | None = None,
     database: Database | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> FastAPI:
     """Build the app. ``models`` and ``database`` may be passed in to share them (tests do);
-    the app then leaves closing them to the caller."""
+    the app then leaves closing them to the caller. ``clock`` is what the licence is checked
+    against (tests set it)."""
     owns_models = models is None
     owns_database = database is None
-    registry = models or ModelRegistry(settings.models)
+    guard = open_guard(settings, clock)
+    entitled = [m for m in settings.models if guard is None or guard.entitles(m.id)]
+    registry = models or ModelRegistry(entitled)
     db = database or Database(settings.resolved_database_url)
     metrics = Metrics(registry)
     ledger = Ledger(
@@ -66,11 +72,14 @@ def create_app(
             max_choices=settings.max_choices,
             default_max_tokens=settings.default_max_tokens,
             observer=metrics,
+            model_gate=guard.check_model if guard is not None else None,
         ),
         metrics=metrics,
         ledger=ledger,
         prices=prices,
         policies=policies,
+        license=guard,
+        clock=clock,
     )
 
     @asynccontextmanager
@@ -80,6 +89,14 @@ def create_app(
         with db.session() as session:
             ensure_catalog(session)
         ledger.start()
+        if guard is not None:
+            try:
+                guard.check_nodes(ledger.live_hosts())
+            except Exception:
+                ledger.close()
+                raise
+            for warning in guard.warnings():
+                log.warning("licence: %s", warning)
         billing_worker.start()
         if not registry.ready:
             # Load in the background so /healthz answers while a large model loads.
@@ -113,8 +130,11 @@ def create_app(
         embeddings.router,
         admin.router,
         billing.router,
+        licensing.router,
     ):
         app.include_router(router)
+    if guard is not None:
+        app.add_middleware(LicenseMiddleware, guard=guard)
     app.add_middleware(
         GatewayMiddleware, max_body_bytes=settings.max_request_bytes, metrics=metrics
     )

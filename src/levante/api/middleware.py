@@ -14,9 +14,10 @@ from typing import Any
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from levante.api.errors import body_for, error_body
+from levante.api.errors import body_for, error_body, error_response
 from levante.api.metrics import Metrics
-from levante.errors import PayloadTooLargeError
+from levante.errors import LevanteError, PayloadTooLargeError
+from levante.licensing import LicenseGuard
 from levante.storage import new_id
 
 log = logging.getLogger(__name__)
@@ -127,3 +128,21 @@ async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+class LicenseMiddleware:
+    """In a licensed deployment whose licence and grace period have ended: reads pass, changes
+    are refused with 403 (see ``LicenseGuard.check_request``)."""
+
+    def __init__(self, app: ASGIApp, *, guard: LicenseGuard) -> None:
+        self.app = app
+        self.guard = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                self.guard.check_request(scope["method"], scope["path"])
+            except LevanteError as refused:
+                await error_response(refused)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
 from levante.api.metrics import Metrics
 from levante.engine import ModelRegistry
 from levante.errors import PermissionDeniedError
+from levante.licensing import LicenseGuard
 from levante.metering import Ledger
 from levante.pricing import PriceBook
 from levante.quota import PolicyCache
 from levante.serving import InferenceService, RequestContext
 from levante.settings import Settings
-from levante.storage import Database
+from levante.storage import Database, utcnow
+from levante.storage.models import Organization
 from levante.tenancy import KeyAuthenticator, Principal
 
 
@@ -31,6 +36,8 @@ class AppState:
     ledger: Ledger
     prices: PriceBook
     policies: PolicyCache
+    license: LicenseGuard | None = None
+    clock: Callable[[], datetime] = utcnow
 
 
 async def app_state(request: Request) -> AppState:
@@ -59,9 +66,15 @@ async def principal(request: Request, state: Annotated[AppState, Depends(app_sta
     return await anyio.to_thread.run_sync(state.authenticator.authenticate, secret)
 
 
-async def admin_principal(caller: Annotated[Principal, Depends(principal)]) -> Principal:
+async def admin_principal(
+    request: Request,
+    caller: Annotated[Principal, Depends(principal)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Principal:
     if not caller.is_admin:
         raise PermissionDeniedError("this endpoint needs an admin API key")
+    if state.license is not None and request.url.path != "/v1/admin/license":
+        state.license.require("admin_api")
     return caller
 
 
@@ -83,3 +96,14 @@ def request_context(request: Request, caller: Principal, endpoint: str) -> Reque
 State = Annotated[AppState, Depends(app_state)]
 Caller = Annotated[Principal, Depends(principal)]
 Admin = Annotated[Principal, Depends(admin_principal)]
+
+
+def is_operator(session: Session, caller: Principal) -> bool:
+    org = session.get(Organization, caller.organization_id)
+    return org is not None and org.is_operator
+
+
+def require_operator(session: Session, caller: Principal) -> None:
+    """Refuse (403) a caller whose organisation is not the operator's."""
+    if not is_operator(session, caller):
+        raise PermissionDeniedError("only the operator's organisation may do this")

@@ -150,6 +150,16 @@ class Ledger:
         with self._database.session() as session:
             return _record(session, event)
 
+    def live_hosts(self) -> set[str]:
+        """The hosts with a live gateway process (this one's included)."""
+        dead_before = utcnow() - timedelta(seconds=3 * self.heartbeat_seconds)
+        with self._database.session() as session:
+            return set(
+                session.scalars(
+                    select(GatewayInstance.hostname).where(GatewayInstance.last_seen >= dead_before)
+                )
+            ) | {socket.gethostname()[:200]}
+
     def sweep(self, *, everything_stale: bool = False) -> int:
         """Turn the reservations of dead gateway processes into usage records; returns how
         many. A process is dead when its heartbeat is older than three periods; a reservation

@@ -57,15 +57,20 @@ class InferenceService:
         max_choices: int,
         default_max_tokens: int | None = None,
         observer: Observer | None = None,
+        model_gate: Callable[[str], None] | None = None,
     ) -> None:
         self.registry = registry
         self._admission = admission
         self._max_choices = max_choices
         self._default_max_tokens = default_max_tokens
         self._observer = observer or NullObserver()
+        self._model_gate = model_gate
 
     async def resolve_model(self, context: RequestContext, name: str) -> ServedModel:
-        """The served model for a name, if the caller's key may use it (loaded if need be)."""
+        """The served model for a name, if the caller's key (and the deployment's licence) may
+        use it; loaded if need be."""
+        if self._model_gate is not None:
+            self._model_gate(name)
         model_id = self.registry.canonical_id(name)
         if not context.principal.may_use(model_id):
             raise PermissionDeniedError(

@@ -460,3 +460,57 @@ class WebhookEvent(Base):
     event_id: Mapped[str] = mapped_column(String(100))
     type: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# -- licensing ------------------------------------------------------------------------------------
+
+
+class LicenseRecord(Base):
+    """A licence the vendor issued: the signed file as sent, and what the vendor has learnt
+    since (revocation, the site key its usage reports are signed with, seats reported)."""
+
+    __tablename__ = "licenses"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    file: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    grace_days: Mapped[int] = mapped_column(Integer)
+    max_seats: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_nodes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    site_public_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    seats_reported: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LicenseActivation(Base):
+    """A node of a self-hosted deployment that activated its licence online."""
+
+    __tablename__ = "license_activations"
+    __table_args__ = (UniqueConstraint("license_id", "fingerprint"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    hostname: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LicenseReport(Base):
+    """A usage report imported from a self-hosted site; its id is the digest of its payload,
+    so a report imported twice is recognised."""
+
+    __tablename__ = "license_reports"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"), index=True)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    records: Mapped[int] = mapped_column(Integer)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())

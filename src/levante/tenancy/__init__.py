@@ -7,6 +7,7 @@ from levante.tenancy.service import (
     DEFAULT_WORKSPACE,
     IssuedKey,
     add_member,
+    count_seats,
     create_api_key,
     create_organization,
     create_workspace,
@@ -14,7 +15,9 @@ from levante.tenancy.service import (
     find_workspace,
     get_api_key,
     list_api_keys,
+    list_members,
     list_organizations,
+    remove_member,
     revoke_api_key,
 )
 
@@ -25,6 +28,7 @@ __all__ = [
     "Principal",
     "add_member",
     "bootstrap",
+    "count_seats",
     "create_api_key",
     "create_organization",
     "create_workspace",
@@ -32,6 +36,8 @@ __all__ = [
     "find_workspace",
     "get_api_key",
     "list_api_keys",
+    "list_members",
     "list_organizations",
+    "remove_member",
     "revoke_api_key",
 ]

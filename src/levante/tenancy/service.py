@@ -8,7 +8,7 @@ key exists.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +22,7 @@ from levante.tenancy.keys import display_prefix, generate_secret, hash_secret
 
 DEFAULT_WORKSPACE = "default"
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,12 +163,33 @@ def revoke_api_key(session: Session, organization_id: str, key_id: str) -> ApiKe
     return key
 
 
+def count_seats(session: Session) -> int:
+    """Seats in use: users who are members of at least one organisation."""
+    return int(session.scalar(select(func.count(func.distinct(Membership.user_id)))) or 0)
+
+
 def add_member(
-    session: Session, organization_id: str, email: str, role: Role, name: str = ""
+    session: Session,
+    organization_id: str,
+    email: str,
+    role: Role,
+    name: str = "",
+    *,
+    seat_check: Callable[[int], None] | None = None,
 ) -> User:
-    """Add a user (created on first use) to an organisation with a role."""
+    """Add a user (created on first use) to an organisation with a role. A user who belongs to
+    no organisation yet takes a seat: ``seat_check`` is given the seats there would then be,
+    and may refuse."""
     email = email.strip().lower()
+    if not _EMAIL_RE.match(email) or len(email) > 320:
+        raise InvalidRequestError(f"'{email}' is not an email address", param="email")
     user = session.scalar(select(User).where(User.email == email))
+    takes_seat = user is None or (
+        session.scalar(select(Membership.user_id).where(Membership.user_id == user.id).limit(1))
+        is None
+    )
+    if takes_seat and seat_check is not None:
+        seat_check(count_seats(session) + 1)
     if user is None:
         user = User(id=new_id("user"), email=email, name=name)
         session.add(user)
@@ -179,3 +201,23 @@ def add_member(
         session.add(Membership(user_id=user.id, organization_id=organization_id, role=role.value))
     session.flush()
     return user
+
+
+def list_members(session: Session, organization_id: str) -> list[tuple[User, str]]:
+    rows = session.execute(
+        select(User, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.organization_id == organization_id)
+        .order_by(User.email)
+    ).all()
+    return [(user, role) for user, role in rows]
+
+
+def remove_member(session: Session, organization_id: str, user_id: str) -> User:
+    """Take a user out of an organisation (their seat is freed if it was their last)."""
+    membership = session.get(Membership, (user_id, organization_id))
+    if membership is None:
+        raise NotFoundError(f"user '{user_id}' is not a member")
+    session.delete(membership)
+    session.flush()
+    return session.get_one(User, user_id)

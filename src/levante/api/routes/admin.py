@@ -14,21 +14,25 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from levante import audit
-from levante.api.state import Admin, State
+from levante.api.state import Admin, State, require_operator
 from levante.billing import currency_of
-from levante.errors import InvalidRequestError, PermissionDeniedError
+from levante.errors import InvalidRequestError
 from levante.metering import GroupBy, usage_report
 from levante.pricing import create_price, format_amount, list_prices, parse_amount
 from levante.quota.admission import month_start
 from levante.quota.service import current_tier, set_spend_limit, spend_summary
 from levante.storage import utcnow
-from levante.storage.models import ApiKey, Organization, Price
+from levante.storage.models import ApiKey, Price, Role
 from levante.tenancy import (
     DEFAULT_WORKSPACE,
     Principal,
+    add_member,
+    count_seats,
     create_api_key,
     find_workspace,
     list_api_keys,
+    list_members,
+    remove_member,
     revoke_api_key,
 )
 
@@ -444,9 +448,7 @@ def add_price(body: CreatePrice, state: State, caller: Admin) -> PriceView:
     except ValueError as exc:
         raise InvalidRequestError(str(exc)) from None
     with state.database.session() as session:
-        org = session.get(Organization, caller.organization_id)
-        if org is None or not org.is_operator:
-            raise PermissionDeniedError("only the operator's organisation may change prices")
+        require_operator(session, caller)
         price = create_price(
             session,
             model=model,
@@ -455,10 +457,80 @@ def add_price(body: CreatePrice, state: State, caller: Admin) -> PriceView:
             effective_from=body.effective_from,
             lead_seconds=state.settings.price_refresh_seconds,
             actor=actor_of(caller),
-            audit_organization_id=org.id,
+            audit_organization_id=caller.organization_id,
             input_nanos=input_nanos,
             output_nanos=output_nanos,
             cached_input_nanos=cached,
         )
         view = PriceView.of(price)
     return view
+
+
+class MemberView(BaseModel):
+    object: Literal["member"] = "member"
+    user_id: str
+    email: str
+    name: str
+    role: str
+
+
+class MemberList(BaseModel):
+    object: Literal["list"] = "list"
+    seats_in_use: int = Field(description="users with a membership, across the deployment")
+    data: list[MemberView]
+
+
+class AddMember(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    name: str = Field(default="", max_length=200)
+    role: Role = Role.MEMBER
+
+
+@router.get("/members")
+def members(state: State, caller: Admin) -> MemberList:
+    with state.database.session() as session:
+        rows = list_members(session, caller.organization_id)
+        return MemberList(
+            seats_in_use=count_seats(session),
+            data=[MemberView(user_id=u.id, email=u.email, name=u.name, role=r) for u, r in rows],
+        )
+
+
+@router.post("/members", status_code=201)
+def add_member_route(body: AddMember, state: State, caller: Admin) -> MemberView:
+    """Add a user to the organisation; in a licensed deployment a new user takes a seat, and
+    the licence's ``max_seats`` caps them."""
+    guard = state.license
+    with state.database.session() as session:
+        user = add_member(
+            session,
+            caller.organization_id,
+            body.email,
+            body.role,
+            body.name,
+            seat_check=guard.check_seats if guard is not None else None,
+        )
+        audit.record(
+            session,
+            organization_id=caller.organization_id,
+            actor=actor_of(caller),
+            action="member.added",
+            target=user.id,
+            details={"email": user.email, "role": body.role.value},
+        )
+        return MemberView(user_id=user.id, email=user.email, name=user.name, role=body.role.value)
+
+
+@router.delete("/members/{user_id}")
+def remove_member_route(user_id: str, state: State, caller: Admin) -> MemberView:
+    with state.database.session() as session:
+        user = remove_member(session, caller.organization_id, user_id)
+        audit.record(
+            session,
+            organization_id=caller.organization_id,
+            actor=actor_of(caller),
+            action="member.removed",
+            target=user.id,
+            details={"email": user.email},
+        )
+        return MemberView(user_id=user.id, email=user.email, name=user.name, role="removed")

@@ -18,15 +18,14 @@ from sqlalchemy.orm import Session
 
 from levante import billing
 from levante.api.routes.admin import actor_of
-from levante.api.state import Admin, AppState, State
-from levante.errors import InvalidRequestError, PermissionDeniedError
+from levante.api.state import Admin, AppState, State, is_operator, require_operator
+from levante.errors import InvalidRequestError
 from levante.pricing import CENT, format_amount, format_cents, parse_cents
 from levante.storage import utcnow
 from levante.storage.models import (
     BillingAccount,
     Invoice,
     InvoiceLine,
-    Organization,
     Plan,
     Subscription,
     WalletEntry,
@@ -348,27 +347,11 @@ class WebhookResult(BaseModel):
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def _operator(session: Session, caller: Principal) -> Organization:
-    org = session.get(Organization, caller.organization_id)
-    if org is None or not org.is_operator:
-        raise PermissionDeniedError("only the operator's organisation may do this")
-    return org
-
-
-def _is_operator(session: Session, caller: Principal) -> bool:
-    org = session.get(Organization, caller.organization_id)
-    return org is not None and org.is_operator
-
-
 def _cents(value: str, param: str) -> int:
     try:
         return parse_cents(value)
     except ValueError as exc:
         raise InvalidRequestError(str(exc), param=param) from None
-
-
-def _organization(session: Session, ref: str) -> str:
-    return find_organization(session, ref).id
 
 
 def _checkout(state: AppState, invoice: Invoice) -> CheckoutView:
@@ -573,14 +556,14 @@ def invoices(
     with state.database.session() as session:
         org = caller.organization_id
         if organization is not None:
-            _operator(session, caller)
-            org = _organization(session, organization)
+            require_operator(session, caller)
+            org = find_organization(session, organization).id
         rows = billing.list_invoices(session, org, period=period, status=status, limit=limit)
         return InvoiceList(data=[InvoiceView.of(i) for i in rows])
 
 
 def _visible_invoice(session: Session, caller: Principal, ref: str) -> Invoice:
-    scope = None if _is_operator(session, caller) else caller.organization_id
+    scope = None if is_operator(session, caller) else caller.organization_id
     return billing.get_invoice(session, ref, scope)
 
 
@@ -629,10 +612,10 @@ def generate(body: Generate, state: State, caller: Admin) -> GeneratedView:
     Running it again changes nothing."""
     now = utcnow()
     with state.database.session() as session:
-        _operator(session, caller)
+        require_operator(session, caller)
         billing.parse_period(body.period)
         orgs = (
-            [_organization(session, body.organization)]
+            [find_organization(session, body.organization).id]
             if body.organization
             else billing.organizations_to_invoice(session, body.period)
         )
@@ -663,7 +646,7 @@ def record_payment(ref: str, body: RecordPayment, state: State, caller: Admin) -
     """Record a bank transfer against an invoice (operator only); the same reference twice
     records one payment."""
     with state.database.session() as session:
-        _operator(session, caller)
+        require_operator(session, caller)
         found = billing.get_invoice(session, ref)
         amount = None if body.amount is None else _cents(body.amount, "amount")
         payment = billing.record_payment(
@@ -692,7 +675,7 @@ def record_payment(ref: str, body: RecordPayment, state: State, caller: Admin) -
 @router.post(f"{admin}/invoices/{{ref}}/void")
 def void(ref: str, state: State, caller: Admin) -> InvoiceView:
     with state.database.session() as session:
-        _operator(session, caller)
+        require_operator(session, caller)
         found = billing.get_invoice(session, ref)
         billing.void_invoice(session, found, now=utcnow(), actor=actor_of(caller))
         return InvoiceView.of(found)
@@ -702,8 +685,8 @@ def void(ref: str, state: State, caller: Admin) -> InvoiceView:
 def grant(body: Grant, state: State, caller: Admin) -> WalletView:
     """Give an organisation free credits (operator only)."""
     with state.database.session() as session:
-        _operator(session, caller)
-        org = _organization(session, body.organization)
+        require_operator(session, caller)
+        org = find_organization(session, body.organization).id
         account = billing.ensure_account(session, org, state.settings.currency)
         billing.grant_credits(
             session,
@@ -726,8 +709,8 @@ def operator_account(
 ) -> AccountView:
     """Make an organisation prepaid-only, or set its low-balance threshold (operator only)."""
     with state.database.session() as session:
-        _operator(session, caller)
-        org = _organization(session, organization)
+        require_operator(session, caller)
+        org = find_organization(session, organization).id
         threshold = body.low_balance_threshold
         low = _cents(threshold, "low_balance_threshold") * CENT if threshold else None
         account = billing.update_account(

@@ -37,7 +37,7 @@ def _cards(state: State, caller: Caller) -> list[ModelCard]:
     return [
         _card(model, infos.get(model.id))
         for model in state.models.configured()
-        if caller.may_use(model.id)
+        if caller.may_use(model.id) and (state.license is None or state.license.entitles(model.id))
     ]
 
 

@@ -1,0 +1,281 @@
+"""Licences over HTTP.
+
+The vendor's side: licences per customer (``/v1/admin/licenses``), issued and revoked by the
+operator, read by their customer; usage reports imported by the operator. The self-hosted
+side: the licence this deployment runs under (``/v1/admin/license``), its renewal, and the
+usage report it owes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from levante import licensing
+from levante.api.routes.admin import actor_of
+from levante.api.state import Admin, AppState, State, is_operator, require_operator
+from levante.errors import InvalidRequestError, NotFoundError
+from levante.storage.models import LicenseRecord
+from levante.tenancy import count_seats, find_organization
+
+router = APIRouter()
+
+# -- the vendor's ---------------------------------------------------------------------------------
+
+
+class LicenseView(BaseModel):
+    object: Literal["license"] = "license"
+    id: str
+    organization_id: str
+    status: Literal["active", "grace", "expired", "revoked", "not_yet_valid"]
+    key_id: str
+    issued_at: datetime
+    starts_at: datetime
+    expires_at: datetime
+    grace_days: int
+    max_seats: int | None
+    max_nodes: int | None
+    seats_reported: int | None = Field(description="active seats in the site's latest report")
+    last_report_at: datetime | None
+    revoked_at: datetime | None
+    file: str | None = None
+
+    @classmethod
+    def of(cls, record: LicenseRecord, now: datetime, *, file: bool = False) -> LicenseView:
+        return cls(
+            id=record.id,
+            organization_id=record.organization_id,
+            status=licensing.license_status(record, now),
+            key_id=record.key_id,
+            issued_at=record.issued_at,
+            starts_at=record.starts_at,
+            expires_at=record.expires_at,
+            grace_days=record.grace_days,
+            max_seats=record.max_seats,
+            max_nodes=record.max_nodes,
+            seats_reported=record.seats_reported,
+            last_report_at=record.last_report_at,
+            revoked_at=record.revoked_at,
+            file=record.file if file else None,
+        )
+
+
+class LicenseList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[LicenseView]
+
+
+class IssueLicense(BaseModel):
+    organization: str = Field(min_length=1, max_length=64)
+    expires_at: datetime | None = Field(
+        default=None, description="default: the end of the enterprise subscription's period"
+    )
+    starts_at: datetime | None = None
+    models: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default=["*"], min_length=1
+    )
+    features: list[str] = Field(default=["admin_api", "usage_reporting"])
+    max_seats: int | None = Field(default=None, ge=1, le=10_000_000)
+    max_nodes: int | None = Field(default=None, ge=1, le=100_000)
+    max_gpus: int | None = Field(default=None, ge=1, le=1_000_000)
+    grace_days: int = Field(default=licensing.authority.DEFAULT_GRACE_DAYS, ge=0, le=365)
+    usage_reporting: bool = True
+    on_expiry: Literal["read_only", "serve_existing"] = "read_only"
+
+
+class ImportView(BaseModel):
+    object: Literal["usage_import"] = "usage_import"
+    report_id: str
+    license_id: str
+    records: int
+    duplicate: bool
+
+
+@router.get("/v1/admin/licenses")
+def licenses(
+    state: State,
+    caller: Admin,
+    organization: Annotated[str | None, Query(max_length=64)] = None,
+) -> LicenseList:
+    """Licences of the caller's organisation; the operator sees every customer's, or one's."""
+    now = state.clock()
+    with state.database.session() as session:
+        scope: str | None = caller.organization_id
+        if is_operator(session, caller):
+            scope = find_organization(session, organization).id if organization else None
+        elif organization is not None:
+            require_operator(session, caller)
+        return LicenseList(
+            data=[LicenseView.of(r, now) for r in licensing.list_licenses(session, scope)]
+        )
+
+
+@router.post("/v1/admin/licenses", status_code=201)
+def issue(body: IssueLicense, state: State, caller: Admin) -> LicenseView:
+    """Issue a licence from the organisation's enterprise contract (operator only)."""
+    key = licensing.Keyring(state.settings.license_keys_dir).signing_key()
+    with state.database.session() as session:
+        require_operator(session, caller)
+        record = licensing.issue_license(
+            session,
+            find_organization(session, body.organization).id,
+            key,
+            licensing.Terms(
+                models=body.models,
+                features=body.features,
+                max_seats=body.max_seats,
+                max_nodes=body.max_nodes,
+                max_gpus=body.max_gpus,
+                starts_at=body.starts_at,
+                expires_at=body.expires_at,
+                grace_days=body.grace_days,
+                usage_reporting=body.usage_reporting,
+                on_expiry=body.on_expiry,
+            ),
+            now=state.clock(),
+            actor=actor_of(caller),
+        )
+        return LicenseView.of(record, state.clock(), file=True)
+
+
+@router.get("/v1/admin/licenses/{license_id}")
+def license_detail(license_id: str, state: State, caller: Admin) -> LicenseView:
+    with state.database.session() as session:
+        scope = None if is_operator(session, caller) else caller.organization_id
+        record = licensing.get_license(session, license_id, scope)
+        return LicenseView.of(record, state.clock(), file=True)
+
+
+@router.post("/v1/admin/licenses/{license_id}/revoke")
+def revoke(license_id: str, state: State, caller: Admin) -> LicenseView:
+    with state.database.session() as session:
+        require_operator(session, caller)
+        record = licensing.revoke_license(
+            session, license_id, now=state.clock(), actor=actor_of(caller)
+        )
+        return LicenseView.of(record, state.clock())
+
+
+@router.post("/v1/admin/licenses/usage-reports")
+async def import_report(request: Request, state: State, caller: Admin) -> ImportView:
+    """Import a self-hosted site's usage report, sent as the body (operator only); the same
+    report twice is taken once."""
+    text = (await request.body()).decode("utf-8", "replace")
+
+    def run() -> licensing.ImportResult:
+        with state.database.session() as session:
+            require_operator(session, caller)
+            return licensing.import_usage(session, text, now=state.clock(), actor=actor_of(caller))
+
+    result = await anyio.to_thread.run_sync(run)
+    return ImportView(
+        report_id=result.report_id,
+        license_id=result.license_id,
+        records=result.records,
+        duplicate=result.duplicate,
+    )
+
+
+# -- this deployment's ----------------------------------------------------------------------------
+
+
+class InstalledLicense(BaseModel):
+    object: Literal["installed_license"] = "installed_license"
+    license_id: str
+    licensee: str
+    status: str
+    starts_at: datetime
+    expires_at: datetime
+    grace_ends_at: datetime
+    days_left: int = Field(description="until expiry, or in grace, until the grace period ends")
+    on_expiry: str
+    entitlements: dict[str, Any]
+    seats_in_use: int
+    nodes_running: int
+    usage_reporting: bool
+    warnings: list[str]
+
+
+class InstallLicense(BaseModel):
+    license: str = Field(min_length=2, max_length=100_000, description="the licence file's text")
+
+
+def _installed(state: AppState, session: Session) -> InstalledLicense:
+    guard = state.license
+    if guard is None:
+        raise NotFoundError("this deployment runs without a licence (open core)")
+    license, status, now = guard.license, guard.status(), state.clock()
+    end = license.grace_ends_at if status in ("grace", "expired") else license.expires_at
+    return InstalledLicense(
+        license_id=license.license_id,
+        licensee=license.licensee_name,
+        status=status,
+        starts_at=license.starts_at,
+        expires_at=license.expires_at,
+        grace_ends_at=license.grace_ends_at,
+        days_left=max(0, (end - now).days),
+        on_expiry=license.on_expiry,
+        entitlements=license.to_payload()["entitlements"],
+        seats_in_use=count_seats(session),
+        nodes_running=len(state.ledger.live_hosts()),
+        usage_reporting=license.usage_reporting,
+        warnings=guard.warnings(),
+    )
+
+
+@router.get("/v1/admin/license")
+def installed(state: State, caller: Admin) -> InstalledLicense:
+    """The licence this deployment runs under: status, entitlements, seats, warnings."""
+    with state.database.session() as session:
+        return _installed(state, session)
+
+
+@router.put("/v1/admin/license")
+def install(body: InstallLicense, state: State, caller: Admin) -> InstalledLicense:
+    """Install a renewed licence (offline renewal): verified, for the same licensee, then
+    written over the licence file. Works in every state, read-only included."""
+    with state.database.session() as session:
+        require_operator(session, caller)
+        if state.license is None:
+            raise NotFoundError("this deployment runs without a licence (open core)")
+        state.license.install(body.license)
+        return _installed(state, session)
+
+
+@router.get("/v1/admin/license/usage-report")
+def usage_report(
+    state: State,
+    caller: Admin,
+    start: date | None = None,
+    end: date | None = None,
+) -> JSONResponse:
+    """The signed usage report owed to the vendor, for whole days from ``start`` to ``end``
+    (exclusive; default: the last 30 days up to today)."""
+    if state.license is None:
+        raise NotFoundError("this deployment runs without a licence (open core)")
+    now = state.clock()
+    last = end or now.date()
+    first = start or last - timedelta(days=30)
+    if (last - first).days > 400:
+        raise InvalidRequestError("a report covers at most 400 days", param="start")
+    with state.database.session() as session:
+        require_operator(session, caller)
+        text = licensing.build_report(
+            session,
+            state.license.license,
+            licensing.site_key(state.settings.site_key_file),
+            start=first,
+            end=last,
+            now=now,
+        )
+    return JSONResponse(
+        json.loads(text),
+        headers={"Content-Disposition": f'attachment; filename="usage-{first}-{last}.json"'},
+    )

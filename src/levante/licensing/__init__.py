@@ -1,0 +1,85 @@
+"""Enterprise licensing: signed licence files, issued by the vendor from enterprise contracts
+and honoured by self-hosted deployments; usage reports from those deployments back into the
+vendor's ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from levante.licensing.authority import (
+    ImportResult,
+    Terms,
+    contract_terms,
+    get_license,
+    import_usage,
+    issue_license,
+    license_status,
+    list_licenses,
+    revoke_license,
+)
+from levante.licensing.envelope import (
+    FEATURES,
+    FORMAT,
+    Entitlements,
+    License,
+    LicenseInvalidError,
+    authenticate,
+    sign,
+    verify,
+)
+from levante.licensing.guard import LicenseGuard, NotLicensedError
+from levante.licensing.keys import Keyring, SigningKey, encode_public, key_id_of, trusted_keys
+from levante.licensing.reports import (
+    REPORT_FORMAT,
+    ReportInvalidError,
+    UsageReport,
+    build_report,
+    read_report,
+    site_key,
+)
+from levante.settings import Settings
+
+
+def open_guard(settings: Settings, clock: Callable[[], datetime]) -> LicenseGuard | None:
+    """The guard of a deployment started with a licence file; None without one (open core)."""
+    if settings.license_file is None:
+        return None
+    names = {name: m.id for m in settings.models for name in (m.id, *m.aliases)}
+    trusted = trusted_keys(settings.licensing.trusted_keys, Keyring(settings.license_keys_dir))
+    return LicenseGuard(settings.license_file, trusted, clock, names)
+
+
+__all__ = [
+    "FEATURES",
+    "FORMAT",
+    "REPORT_FORMAT",
+    "Entitlements",
+    "ImportResult",
+    "Keyring",
+    "License",
+    "LicenseGuard",
+    "LicenseInvalidError",
+    "NotLicensedError",
+    "ReportInvalidError",
+    "SigningKey",
+    "Terms",
+    "UsageReport",
+    "authenticate",
+    "build_report",
+    "contract_terms",
+    "encode_public",
+    "get_license",
+    "import_usage",
+    "issue_license",
+    "key_id_of",
+    "license_status",
+    "list_licenses",
+    "open_guard",
+    "read_report",
+    "revoke_license",
+    "sign",
+    "site_key",
+    "trusted_keys",
+    "verify",
+]

@@ -1,0 +1,319 @@
+"""The vendor's side: issuing licences from enterprise contracts, revoking them, and taking
+the usage reports of self-hosted sites into the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from levante import audit
+from levante.billing import currency_of, list_subscriptions
+from levante.errors import ConflictError, InvalidRequestError, NotFoundError
+from levante.licensing.envelope import FEATURES, Entitlements, License, sign
+from levante.licensing.keys import SigningKey
+from levante.licensing.reports import UsageReport, read_report
+from levante.pricing import PriceVersion, price_usage
+from levante.storage import new_id
+from levante.storage.models import LicenseRecord, LicenseReport, Organization, Price, UsageRecord
+
+DEFAULT_GRACE_DAYS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What a licence grants; None takes it from the organisation's enterprise contract."""
+
+    models: Sequence[str] = ("*",)
+    features: Sequence[str] = ("admin_api", "usage_reporting")
+    max_seats: int | None = None
+    max_nodes: int | None = None
+    max_gpus: int | None = None
+    starts_at: datetime | None = None
+    expires_at: datetime | None = None
+    grace_days: int = DEFAULT_GRACE_DAYS
+    usage_reporting: bool = True
+    report_interval_days: int = 30
+    on_expiry: str = "read_only"
+
+
+def contract_terms(session: Session, organization_id: str, terms: Terms) -> Terms:
+    """Fill what ``terms`` leaves open from the organisation's live enterprise subscriptions:
+    seats from a per-seat licence, GPUs from a per-GPU one, the expiry from the end of the
+    period paid for."""
+    seats, gpus, ends = terms.max_seats, terms.max_gpus, terms.expires_at
+    for sub, plan in list_subscriptions(session, organization_id):
+        if plan.product != "enterprise":
+            continue
+        if plan.unit == "seat" and seats is None:
+            seats = sub.quantity
+        if plan.unit == "gpu" and gpus is None:
+            gpus = sub.quantity
+        if terms.expires_at is None:
+            ends = max(ends or sub.current_period_end, sub.current_period_end)
+    if ends is None:
+        raise InvalidRequestError(
+            "the organisation has no enterprise subscription: give the licence an expiry",
+            param="expires_at",
+        )
+    return Terms(
+        models=terms.models,
+        features=terms.features,
+        max_seats=seats,
+        max_nodes=terms.max_nodes,
+        max_gpus=gpus,
+        starts_at=terms.starts_at,
+        expires_at=ends,
+        grace_days=terms.grace_days,
+        usage_reporting=terms.usage_reporting,
+        report_interval_days=terms.report_interval_days,
+        on_expiry=terms.on_expiry,
+    )
+
+
+def issue_license(
+    session: Session,
+    organization_id: str,
+    key: SigningKey,
+    terms: Terms,
+    *,
+    now: datetime,
+    actor: str,
+) -> LicenseRecord:
+    """Sign a licence for the organisation and keep it; the record's ``file`` is what the
+    customer installs."""
+    org = session.get(Organization, organization_id)
+    if org is None:
+        raise NotFoundError(f"organisation '{organization_id}' does not exist")
+    terms = contract_terms(session, organization_id, terms)
+    unknown = set(terms.features) - set(FEATURES)
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown feature(s) {', '.join(sorted(unknown))}; the features are "
+            f"{', '.join(FEATURES)}",
+            param="features",
+        )
+    for name, value in (("max_seats", terms.max_seats), ("max_nodes", terms.max_nodes),
+                        ("max_gpus", terms.max_gpus)):  # fmt: skip
+        if value is not None and value < 1:
+            raise InvalidRequestError(f"{name} must be at least 1", param=name)
+    if not 0 <= terms.grace_days <= 365:
+        raise InvalidRequestError("grace_days is between 0 and 365", param="grace_days")
+    if terms.on_expiry not in ("read_only", "serve_existing"):
+        raise InvalidRequestError("on_expiry is read_only or serve_existing", param="on_expiry")
+    starts = _utc(terms.starts_at) or now
+    expires = _utc(terms.expires_at)
+    assert expires is not None  # contract_terms gives one or raises
+    if expires <= starts:
+        raise InvalidRequestError("a licence must expire after it starts", param="expires_at")
+    license = License(
+        license_id=new_id("lic"),
+        licensee_id=org.id,
+        licensee_name=org.name,
+        issued_at=now.replace(microsecond=0),
+        starts_at=starts.replace(microsecond=0),
+        expires_at=expires.replace(microsecond=0),
+        grace_days=terms.grace_days,
+        entitlements=Entitlements(
+            models=tuple(terms.models) or ("*",),
+            max_seats=terms.max_seats,
+            max_nodes=terms.max_nodes,
+            max_gpus=terms.max_gpus,
+            features=tuple(sorted(set(terms.features))),
+        ),
+        key_id=key.key_id,
+        usage_reporting=terms.usage_reporting,
+        report_interval_days=terms.report_interval_days,
+        on_expiry="serve_existing" if terms.on_expiry == "serve_existing" else "read_only",
+    )
+    record = LicenseRecord(
+        id=license.license_id,
+        organization_id=org.id,
+        key_id=key.key_id,
+        file=sign(license, key),
+        issued_at=license.issued_at,
+        starts_at=license.starts_at,
+        expires_at=license.expires_at,
+        grace_days=license.grace_days,
+        max_seats=license.entitlements.max_seats,
+        max_nodes=license.entitlements.max_nodes,
+    )
+    session.add(record)
+    audit.record(
+        session,
+        organization_id=org.id,
+        actor=actor,
+        action="license.issued",
+        target=record.id,
+        details={
+            "expires_at": license.expires_at.isoformat(),
+            "max_seats": license.entitlements.max_seats,
+            "models": list(license.entitlements.models),
+            "key_id": key.key_id,
+        },
+    )
+    session.flush()
+    return record
+
+
+def license_status(record: LicenseRecord, now: datetime) -> str:
+    if record.revoked_at is not None:
+        return "revoked"
+    if now < record.starts_at:
+        return "not_yet_valid"
+    if now < record.expires_at:
+        return "active"
+    if now < record.expires_at + timedelta(days=record.grace_days):
+        return "grace"
+    return "expired"
+
+
+def list_licenses(session: Session, organization_id: str | None = None) -> list[LicenseRecord]:
+    query = select(LicenseRecord).order_by(LicenseRecord.issued_at.desc())
+    if organization_id is not None:
+        query = query.where(LicenseRecord.organization_id == organization_id)
+    return list(session.scalars(query))
+
+
+def get_license(
+    session: Session, license_id: str, organization_id: str | None = None
+) -> LicenseRecord:
+    record = session.get(LicenseRecord, license_id)
+    if record is None or (
+        organization_id is not None and record.organization_id != organization_id
+    ):
+        raise NotFoundError(f"licence '{license_id}' does not exist")
+    return record
+
+
+def revoke_license(
+    session: Session, license_id: str, *, now: datetime, actor: str
+) -> LicenseRecord:
+    """Revoke a licence: it can no longer activate nodes online, and its usage reports are
+    still taken (they are owed); a site that never goes online learns of it at renewal."""
+    record = get_license(session, license_id)
+    if record.revoked_at is None:
+        record.revoked_at = now
+        audit.record(
+            session,
+            organization_id=record.organization_id,
+            actor=actor,
+            action="license.revoked",
+            target=record.id,
+        )
+    return record
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    report_id: str
+    license_id: str
+    records: int  # usage records added now
+    duplicate: bool
+
+
+def import_usage(session: Session, text: str, *, now: datetime, actor: str) -> ImportResult:
+    """Take a site's signed usage report into the ledger, priced like API usage in the
+    organisation's currency (product ``enterprise``), so it appears on its invoice. A report,
+    or a day and model already taken from another report, is taken once."""
+    report = read_report(text)
+    record = session.get(LicenseRecord, report.license_id)
+    if record is None or record.organization_id != report.licensee_id:
+        raise NotFoundError(
+            f"the report is for licence '{report.license_id}', which was not issued here"
+        )
+    if record.site_public_key is None:
+        record.site_public_key = report.site_key
+    elif record.site_public_key != report.site_key:
+        raise ConflictError(
+            "the report is signed with another site key than this licence's earlier reports",
+            code="usage_report_site_key",
+        )
+    if session.get(LicenseReport, report.report_id) is not None:
+        return ImportResult(report.report_id, record.id, 0, duplicate=True)
+    added = _add_usage(session, record, report)
+    session.add(
+        LicenseReport(
+            id=report.report_id,
+            license_id=record.id,
+            period_start=report.start,
+            period_end=report.end,
+            records=added,
+            imported_at=now,
+        )
+    )
+    if record.last_report_at is None or now >= record.last_report_at:
+        record.seats_reported, record.last_report_at = report.active_seats, now
+    audit.record(
+        session,
+        organization_id=record.organization_id,
+        actor=actor,
+        action="license.usage_imported",
+        target=record.id,
+        details={"report": report.report_id[:16], "records": added,
+                 "period": f"{report.start}..{report.end}"},
+    )  # fmt: skip
+    session.flush()
+    return ImportResult(report.report_id, record.id, added, duplicate=False)
+
+
+def _add_usage(session: Session, record: LicenseRecord, report: UsageReport) -> int:
+    currency = currency_of(session, record.organization_id, "USD")
+    added = 0
+    for line in report.lines:
+        request_id = f"lic:{record.id}:{line.day.isoformat()}:{line.model}"[:64]
+        if session.scalar(select(UsageRecord.id).where(UsageRecord.request_id == request_id)):
+            continue
+        start = datetime.combine(line.day, time(), UTC)
+        price = _price(session, line.model, currency, start)
+        cost = price_usage(
+            price,
+            prompt_tokens=line.prompt_tokens,
+            cached_tokens=line.cached_tokens,
+            completion_tokens=line.completion_tokens,
+        )
+        session.add(
+            UsageRecord(
+                request_id=request_id,
+                organization_id=record.organization_id,
+                product="enterprise",
+                endpoint="self-hosted",
+                model=line.model,
+                prompt_tokens=line.prompt_tokens,
+                completion_tokens=line.completion_tokens,
+                cached_tokens=line.cached_tokens,
+                status="completed",
+                duration_ms=0,
+                request_metadata={"license_id": record.id, "requests": line.requests},
+                started_at=start,
+                finished_at=start + timedelta(days=1),
+                usage_date=line.day,
+                price_id=cost.price_id,
+                currency=cost.currency,
+                input_cost_nanos=cost.input_nanos,
+                cached_cost_nanos=cost.cached_nanos,
+                output_cost_nanos=cost.output_nanos,
+                cost_nanos=cost.total_nanos,
+            )
+        )
+        added += 1
+    return added
+
+
+def _price(session: Session, model: str, currency: str, at: datetime) -> PriceVersion | None:
+    row = session.scalar(
+        select(Price)
+        .where(Price.model == model, Price.currency == currency, Price.effective_from <= at)
+        .order_by(Price.effective_from.desc())
+        .limit(1)
+    )
+    return None if row is None else PriceVersion.of(row)
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None:
+        return None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

@@ -1,0 +1,198 @@
+"""Usage reports from self-hosted sites: what a licensed deployment served, per day and model,
+and how many seats it had, signed with the site's own key.
+
+A site makes an Ed25519 key pair the first time it reports (``site_key_file``) and signs each
+report with it; the report carries the public half. The vendor pins the first key a licence
+reports with and refuses reports signed by another, so a report cannot be altered or made up
+by anyone without the site's key. Reports cover whole days that have ended: a day's numbers
+are final, and reporting a day twice reports the same numbers.
+
+Format 1 (``"format": "levante-usage-report/1"``): the envelope has ``site_key`` (base64 raw
+Ed25519 public key), ``payload`` (JSON text), ``payload_sha256`` and ``signature`` (base64, over
+``b"levante-usage-report/1\\n" + payload``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from levante.errors import InvalidRequestError
+from levante.licensing.envelope import License
+from levante.licensing.keys import encode_public
+from levante.storage.models import UsageRecord
+from levante.tenancy import count_seats
+
+REPORT_FORMAT = "levante-usage-report/1"
+
+
+class ReportInvalidError(InvalidRequestError):
+    default_code = "usage_report_invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class ReportLine:
+    day: date
+    model: str
+    requests: int
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReport:
+    report_id: str  # the SHA-256 of the payload
+    license_id: str
+    licensee_id: str
+    site_key: str
+    start: date
+    end: date  # exclusive
+    active_seats: int
+    lines: tuple[ReportLine, ...]
+
+
+def site_key(path: Path) -> Ed25519PrivateKey:
+    """The site's key, made on first use (readable by its owner only)."""
+    if path.exists():
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise InvalidRequestError(f"{path} is not an Ed25519 private key")
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+    return key
+
+
+def build_report(
+    session: Session,
+    license: License,
+    key: Ed25519PrivateKey,
+    *,
+    start: date,
+    end: date,
+    now: datetime,
+) -> str:
+    """A signed report of the usage served from ``start`` to ``end`` (exclusive), which must
+    not include today."""
+    if end > now.date():
+        raise InvalidRequestError("a report covers days that have ended: its end is today at most")
+    if start >= end:
+        raise InvalidRequestError("a report covers at least one day: start before end")
+    rows = session.execute(
+        select(
+            UsageRecord.usage_date,
+            UsageRecord.model,
+            func.count(),
+            func.sum(UsageRecord.prompt_tokens),
+            func.sum(UsageRecord.cached_tokens),
+            func.sum(UsageRecord.completion_tokens),
+        )
+        .where(UsageRecord.usage_date >= start, UsageRecord.usage_date < end)
+        .group_by(UsageRecord.usage_date, UsageRecord.model)
+        .order_by(UsageRecord.usage_date, UsageRecord.model)
+    ).all()
+    payload = json.dumps(
+        {
+            "format": REPORT_FORMAT,
+            "license_id": license.license_id,
+            "licensee_id": license.licensee_id,
+            "generated_at": now.isoformat(),
+            "period": {"start": start.isoformat(), "end": end.isoformat()},
+            "active_seats": count_seats(session),
+            "lines": [
+                {
+                    "date": day.isoformat(),
+                    "model": model,
+                    "requests": int(count),
+                    "prompt_tokens": int(prompt or 0),
+                    "cached_tokens": int(cached or 0),
+                    "completion_tokens": int(completion or 0),
+                }
+                for day, model, count, prompt, cached, completion in rows
+            ],
+        },
+        indent=1,
+        sort_keys=True,
+    )
+    envelope = {
+        "format": REPORT_FORMAT,
+        "site_key": encode_public(key.public_key()),
+        "payload": payload,
+        "payload_sha256": hashlib.sha256(payload.encode()).hexdigest(),
+        "signature": base64.b64encode(key.sign(_message(payload))).decode(),
+    }
+    return json.dumps(envelope, indent=2) + "\n"
+
+
+def read_report(text: str) -> UsageReport:
+    """A report whose signature matches the site key it carries (the caller checks that key
+    is the one the licence reports with)."""
+    try:
+        envelope = json.loads(text)
+        payload, site = envelope["payload"], envelope["site_key"]
+        signature = base64.b64decode(envelope["signature"], validate=True)
+        if envelope.get("format") != REPORT_FORMAT:
+            raise ReportInvalidError(f"the report's format is not {REPORT_FORMAT}")
+        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(site, validate=True))
+    except ReportInvalidError:
+        raise
+    except (ValueError, KeyError, TypeError):
+        raise ReportInvalidError("the usage report is not a report file") from None
+    digest = hashlib.sha256(str(payload).encode()).hexdigest()
+    if digest != envelope.get("payload_sha256"):
+        raise ReportInvalidError(
+            "the report's contents were changed after it was signed", code="usage_report_changed"
+        )
+    try:
+        public.verify(signature, _message(payload))
+    except InvalidSignature:
+        raise ReportInvalidError(
+            "the report's signature does not match its site key", code="usage_report_signature"
+        ) from None
+    try:
+        data: dict[str, Any] = json.loads(payload)
+        return UsageReport(
+            report_id=digest,
+            license_id=str(data["license_id"]),
+            licensee_id=str(data["licensee_id"]),
+            site_key=site,
+            start=date.fromisoformat(data["period"]["start"]),
+            end=date.fromisoformat(data["period"]["end"]),
+            active_seats=int(data["active_seats"]),
+            lines=tuple(
+                ReportLine(
+                    day=date.fromisoformat(line["date"]),
+                    model=str(line["model"]),
+                    requests=int(line["requests"]),
+                    prompt_tokens=int(line["prompt_tokens"]),
+                    cached_tokens=int(line["cached_tokens"]),
+                    completion_tokens=int(line["completion_tokens"]),
+                )
+                for line in data["lines"]
+            ),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ReportInvalidError(f"the signed report cannot be read: {exc}") from None
+
+
+def _message(payload: str) -> bytes:
+    return f"{REPORT_FORMAT}\n{payload}".encode()
