@@ -352,6 +352,7 @@ def _usage_lines(
 ) -> list[Line]:
     rows = session.execute(
         select(
+            UsageRecord.product,
             UsageRecord.model,
             UsageRecord.price_id,
             func.sum(UsageRecord.prompt_tokens - UsageRecord.cached_tokens),
@@ -367,16 +368,18 @@ def _usage_lines(
             UsageRecord.usage_date >= start.date(),
             UsageRecord.usage_date < end.date(),
         )
-        .group_by(UsageRecord.model, UsageRecord.price_id)
-        .order_by(UsageRecord.model, UsageRecord.price_id)
+        .group_by(UsageRecord.product, UsageRecord.model, UsageRecord.price_id)
+        .order_by(UsageRecord.product, UsageRecord.model, UsageRecord.price_id)
     ).all()
     prices = {
         p.id: p
-        for p in session.scalars(select(Price).where(Price.id.in_({r[1] for r in rows if r[1]})))
+        for p in session.scalars(select(Price).where(Price.id.in_({r[2] for r in rows if r[2]})))
     }
     lines: list[Line] = []
-    for model, price_id, fresh, cached, output, c_in, c_cached, c_out in rows:
+    for product, model, price_id, fresh, cached, output, c_in, c_cached, c_out in rows:
         price = prices.get(price_id) if price_id else None
+        # Usage a self-hosted site reported is told apart from usage of the API.
+        name = f"{model} (self-hosted)" if product == "enterprise" else model
         for what, tokens, cost, rate in (
             ("input tokens", fresh, c_in, price.input_nanos if price else None),
             ("cached input tokens", cached, c_cached, price.cached_input_nanos if price else None),
@@ -387,8 +390,8 @@ def _usage_lines(
             lines.append(
                 Line(
                     "usage",
-                    "api",
-                    f"{model}: {what}",
+                    product,
+                    f"{name}: {what}",
                     int(tokens),
                     "tokens",
                     "" if rate is None else f"{format_amount(rate)} / 1M",
