@@ -1,0 +1,121 @@
+"""The vendor's licence API: issued by the operator from a contract, read by its customer and
+nobody else, revoked; usage reports imported once; bad input answered with the error body."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from levante import licensing
+from levante.settings import Settings
+from levante.storage import Database, upgrade, utcnow
+from levante.storage.models import Organization
+from tests.helpers import Tenant, make_tenant
+
+
+@pytest.fixture
+def operator(database: Database, other_tenant: Tenant, settings: Settings) -> Tenant:
+    licensing.Keyring(settings.license_keys_dir).generate()
+    with database.session() as session:
+        session.execute(
+            update(Organization)
+            .where(Organization.id == other_tenant.organization_id)
+            .values(is_operator=True)
+        )
+    return other_tenant
+
+
+def test_licences_are_issued_read_and_revoked(
+    client: TestClient, tenant: Tenant, operator: Tenant, settings: Settings, tmp_path: Path
+) -> None:
+    ops, mine = operator.headers(True), tenant.headers(True)
+    expires = (utcnow() + timedelta(days=365)).isoformat()
+    body = {"organization": tenant.organization_id, "expires_at": expires, "max_seats": 5}
+    assert client.post("/v1/admin/licenses", json=body, headers=mine).status_code == 403
+    issued = client.post("/v1/admin/licenses", json=body, headers=ops)
+    assert issued.status_code == 201, issued.text
+    view = issued.json()
+    assert (view["status"], view["max_seats"]) == ("active", 5)
+    trusted = licensing.Keyring(settings.license_keys_dir).public_keys()
+    assert licensing.verify(view["file"], trusted, utcnow()).licensee_id == tenant.organization_id
+
+    listed = client.get("/v1/admin/licenses", headers=mine).json()["data"]
+    assert [item["id"] for item in listed] == [view["id"]]
+    assert listed[0]["file"] is None  # the list leaves the files out
+    detail = client.get(f"/v1/admin/licenses/{view['id']}", headers=mine).json()
+    assert detail["file"] == view["file"]
+    everyone = client.get("/v1/admin/licenses", headers=ops).json()["data"]
+    assert view["id"] in [item["id"] for item in everyone]
+
+    # The site reports its usage; the operator imports it once.
+    site = tmp_path / "site-key.pem"
+    site_db = Database(f"sqlite:///{tmp_path / 'site.db'}")
+    upgrade(site_db.engine)
+    license = licensing.verify(view["file"], trusted, utcnow())
+    with site_db.session() as session:
+        report = licensing.build_report(
+            session, license, licensing.site_key(site), start=date(2026, 1, 1),
+            end=utcnow().date(), now=utcnow(),
+        )  # fmt: skip
+    site_db.dispose()
+    path = "/v1/admin/licenses/usage-reports"
+    assert client.post(path, content=report, headers=mine).status_code == 403
+    first = client.post(path, content=report, headers=ops)
+    assert first.status_code == 200, first.text
+    assert first.json()["duplicate"] is False
+    assert client.post(path, content=report, headers=ops).json()["duplicate"] is True
+    response = client.post(path, content=report.replace('"site_key"', '"sight_key"'), headers=ops)
+    assert (response.status_code, response.json()["object"]) == (400, "error")
+
+    revoked = client.post(f"/v1/admin/licenses/{view['id']}/revoke", headers=ops)
+    assert revoked.json()["status"] == "revoked"
+    assert client.post(f"/v1/admin/licenses/{view['id']}/revoke", headers=mine).status_code == 403
+
+
+def test_licences_are_private(
+    client: TestClient, tenant: Tenant, operator: Tenant, database: Database
+) -> None:
+    third = make_tenant(database, "Initech")
+    body = {"organization": tenant.organization_id, "expires_at": "2030-01-01T00:00:00Z"}
+    issued = client.post("/v1/admin/licenses", json=body, headers=operator.headers(True)).json()
+    theirs = third.headers(True)
+    assert client.get("/v1/admin/licenses", headers=theirs).json()["data"] == []
+    assert client.get(f"/v1/admin/licenses/{issued['id']}", headers=theirs).status_code == 404
+    listed = client.get(f"/v1/admin/licenses?organization={tenant.organization_id}", headers=theirs)
+    assert listed.status_code == 403
+    assert issued["file"] not in json.dumps(
+        client.get("/v1/admin/audit-logs", headers=theirs).json()
+    )
+
+
+def test_bad_licence_requests(client: TestClient, tenant: Tenant, operator: Tenant) -> None:
+    ops = operator.headers(True)
+    org = tenant.organization_id
+    cases = [
+        ({"organization": "nope", "expires_at": "2030-01-01T00:00:00Z"}, 404),
+        ({"organization": org}, 400),  # no contract and no expiry
+        ({"organization": org, "expires_at": "2030-01-01T00:00:00Z", "max_seats": 0}, 422),
+        ({"organization": org, "expires_at": "2030-01-01T00:00:00Z", "features": ["warp"]}, 400),
+        ({"organization": org, "expires_at": "2020-01-01T00:00:00Z"}, 400),
+        ({"organization": org, "expires_at": "soon"}, 422),
+        ({"organization": org, "expires_at": "2030-01-01T00:00:00Z", "on_expiry": "explode"}, 422),
+        ({"organization": org, "expires_at": "2030-01-01T00:00:00Z", "models": []}, 422),
+    ]
+    for body, status in cases:
+        response = client.post("/v1/admin/licenses", json=body, headers=ops)
+        assert response.status_code == status, (body, response.text)
+        assert response.json()["object"] == "error"
+    for path, status in (
+        ("/v1/admin/licenses/lic_nope", 404),
+        ("/v1/admin/licenses?organization=nope", 404),
+    ):
+        assert client.get(path, headers=ops).status_code == status
+    response = client.post(
+        "/v1/admin/licenses/usage-reports", content=b"\xff\xfe not a report", headers=ops
+    )
+    assert (response.status_code, response.json()["code"]) == (400, "usage_report_invalid")
