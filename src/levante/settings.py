@@ -149,6 +149,7 @@ class LicensingSettings(BaseModel):
     site_key_file: Path | None = None
     activation_url: str = ""
     heartbeat_hours: float = Field(default=24.0, gt=0)
+    node_fingerprint: str = Field(default="", pattern=r"^([0-9a-f]{16,64})?$")
 
 
 def _default_tiers() -> list[TierSettings]:

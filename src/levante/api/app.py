@@ -20,7 +20,7 @@ from levante.api.routes import models as model_routes
 from levante.api.state import AppState
 from levante.billing import BillingWorker, ensure_catalog
 from levante.engine import ModelRegistry
-from levante.licensing import open_guard
+from levante.licensing import Activator, LicenseGuard, machine_fingerprint, open_guard
 from levante.metering import Ledger
 from levante.pricing import PriceBook
 from levante.quota import Admission, PolicyCache, open_store
@@ -89,9 +89,11 @@ def create_app(
         with db.session() as session:
             ensure_catalog(session)
         ledger.start()
+        activator = None
         if guard is not None:
             try:
                 guard.check_nodes(ledger.live_hosts())
+                activator = _activator(settings, guard)
             except Exception:
                 ledger.close()
                 raise
@@ -106,6 +108,8 @@ def create_app(
         try:
             yield
         finally:
+            if activator is not None:
+                activator.close()
             billing_worker.close()
             ledger.close()
             await store.close()
@@ -158,6 +162,22 @@ def _tune_gc() -> None:
     gc.freeze()
     _, second, third = gc.get_threshold()
     gc.set_threshold(20_000, second, third)
+
+
+def _activator(settings: Settings, guard: LicenseGuard) -> Activator | None:
+    """Activate this node online, if the deployment is set up to (a refusal stops the start)."""
+    url = settings.licensing.activation_url
+    if not url:
+        return None
+    activator = Activator(
+        url,
+        guard.path.read_text,
+        fingerprint=settings.licensing.node_fingerprint or machine_fingerprint(),
+        heartbeat_hours=settings.licensing.heartbeat_hours,
+        mode=guard.license.activation,
+    )
+    activator.start()
+    return activator
 
 
 def _load(registry: ModelRegistry) -> None:

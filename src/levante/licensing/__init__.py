@@ -7,7 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from levante.licensing.activation import (
+    Activator,
+    activate_node,
+    deactivate_node,
+    machine_fingerprint,
+    record_heartbeat,
+)
 from levante.licensing.authority import (
+    DEFAULT_GRACE_DAYS,
     ImportResult,
     Terms,
     contract_terms,
@@ -51,9 +59,11 @@ def open_guard(settings: Settings, clock: Callable[[], datetime]) -> LicenseGuar
 
 
 __all__ = [
+    "DEFAULT_GRACE_DAYS",
     "FEATURES",
     "FORMAT",
     "REPORT_FORMAT",
+    "Activator",
     "Entitlements",
     "ImportResult",
     "Keyring",
@@ -65,9 +75,11 @@ __all__ = [
     "SigningKey",
     "Terms",
     "UsageReport",
+    "activate_node",
     "authenticate",
     "build_report",
     "contract_terms",
+    "deactivate_node",
     "encode_public",
     "get_license",
     "import_usage",
@@ -75,8 +87,10 @@ __all__ = [
     "key_id_of",
     "license_status",
     "list_licenses",
+    "machine_fingerprint",
     "open_guard",
     "read_report",
+    "record_heartbeat",
     "revoke_license",
     "sign",
     "site_key",

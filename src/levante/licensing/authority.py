@@ -38,6 +38,7 @@ class Terms:
     usage_reporting: bool = True
     report_interval_days: int = 30
     on_expiry: str = "read_only"
+    activation: str = "floating"
 
 
 def contract_terms(session: Session, organization_id: str, terms: Terms) -> Terms:
@@ -71,6 +72,7 @@ def contract_terms(session: Session, organization_id: str, terms: Terms) -> Term
         usage_reporting=terms.usage_reporting,
         report_interval_days=terms.report_interval_days,
         on_expiry=terms.on_expiry,
+        activation=terms.activation,
     )
 
 
@@ -104,6 +106,8 @@ def issue_license(
         raise InvalidRequestError("grace_days is between 0 and 365", param="grace_days")
     if terms.on_expiry not in ("read_only", "serve_existing"):
         raise InvalidRequestError("on_expiry is read_only or serve_existing", param="on_expiry")
+    if terms.activation not in ("floating", "node_locked"):
+        raise InvalidRequestError("activation is floating or node_locked", param="activation")
     starts = _utc(terms.starts_at) or now
     expires = _utc(terms.expires_at)
     assert expires is not None  # contract_terms gives one or raises
@@ -128,6 +132,7 @@ def issue_license(
         usage_reporting=terms.usage_reporting,
         report_interval_days=terms.report_interval_days,
         on_expiry="serve_existing" if terms.on_expiry == "serve_existing" else "read_only",
+        activation="node_locked" if terms.activation == "node_locked" else "floating",
     )
     record = LicenseRecord(
         id=license.license_id,

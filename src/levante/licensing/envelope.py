@@ -71,6 +71,9 @@ class License:
     usage_reporting: bool = False
     report_interval_days: int = 30
     on_expiry: Literal["read_only", "serve_existing"] = "read_only"
+    # Online activation, for deployments that use it: a floating node frees its place when it
+    # goes silent; a node-locked one keeps it until it is deactivated.
+    activation: Literal["floating", "node_locked"] = "floating"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -105,6 +108,7 @@ class License:
                 "interval_days": self.report_interval_days,
             },
             "on_expiry": self.on_expiry,
+            "activation": self.activation,
             "key_id": self.key_id,
             **self.extra,
         }
@@ -227,12 +231,15 @@ def _parse(data: dict[str, Any]) -> License:
     features = tuple(str(f) for f in rights.get("features", ()))
     known = {
         "format", "license_id", "licensee", "issued_at", "starts_at", "expires_at",
-        "grace_days", "entitlements", "usage_reporting", "on_expiry", "key_id",
+        "grace_days", "entitlements", "usage_reporting", "on_expiry", "activation", "key_id",
     }  # fmt: skip
     reporting = data.get("usage_reporting") or {}
     on_expiry = data.get("on_expiry", "read_only")
     if on_expiry not in ("read_only", "serve_existing"):
         raise ValueError(f"on_expiry '{on_expiry}' is unknown")
+    activation = data.get("activation", "floating")
+    if activation not in ("floating", "node_locked"):
+        raise ValueError(f"activation '{activation}' is unknown")
     return License(
         license_id=str(data["license_id"]),
         licensee_id=str(data["licensee"]["organization_id"]),
@@ -252,6 +259,7 @@ def _parse(data: dict[str, Any]) -> License:
         usage_reporting=bool(reporting.get("required", False)),
         report_interval_days=int(reporting.get("interval_days", 30)),
         on_expiry=on_expiry,
+        activation=activation,
         extra={k: v for k, v in data.items() if k not in known},
     )
 

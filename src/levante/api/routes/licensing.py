@@ -85,7 +85,7 @@ class IssueLicense(BaseModel):
     max_seats: int | None = Field(default=None, ge=1, le=10_000_000)
     max_nodes: int | None = Field(default=None, ge=1, le=100_000)
     max_gpus: int | None = Field(default=None, ge=1, le=1_000_000)
-    grace_days: int = Field(default=licensing.authority.DEFAULT_GRACE_DAYS, ge=0, le=365)
+    grace_days: int = Field(default=licensing.DEFAULT_GRACE_DAYS, ge=0, le=365)
     usage_reporting: bool = True
     on_expiry: Literal["read_only", "serve_existing"] = "read_only"
 
@@ -279,3 +279,70 @@ def usage_report(
         json.loads(text),
         headers={"Content-Disposition": f'attachment; filename="usage-{first}-{last}.json"'},
     )
+
+
+# -- online activation (the vendor's; the licence file is the credential) ------------------------
+
+
+class Activate(BaseModel):
+    license: str = Field(min_length=2, max_length=100_000)
+    fingerprint: str = Field(pattern=r"^[0-9a-f]{16,64}$")
+    hostname: str = Field(min_length=1, max_length=200)
+
+
+class NodeProof(BaseModel):
+    fingerprint: str = Field(pattern=r"^[0-9a-f]{16,64}$")
+
+
+class ActivationView(BaseModel):
+    object: Literal["license_activation"] = "license_activation"
+    activation_id: str
+    license_id: str
+    mode: str
+    nodes_active: int
+    max_nodes: int | None
+    heartbeat_seconds: float
+
+
+def _vendor_keys(state: AppState) -> dict[str, Any]:
+    return licensing.trusted_keys(
+        state.settings.licensing.trusted_keys, licensing.Keyring(state.settings.license_keys_dir)
+    )
+
+
+@router.post("/v1/licensing/activations", status_code=201)
+def activate(body: Activate, state: State) -> ActivationView:
+    """Activate a node of a self-hosted deployment against its licence."""
+    hours = state.settings.licensing.heartbeat_hours
+    with state.database.session() as session:
+        done = licensing.activate_node(
+            session,
+            body.license,
+            body.fingerprint,
+            body.hostname,
+            trusted=_vendor_keys(state),
+            now=state.clock(),
+            heartbeat=timedelta(hours=hours),
+        )
+    return ActivationView(
+        activation_id=done.activation_id,
+        license_id=done.license_id,
+        mode=done.mode,
+        nodes_active=done.nodes_active,
+        max_nodes=done.max_nodes,
+        heartbeat_seconds=hours * 3600,
+    )
+
+
+@router.post("/v1/licensing/activations/{activation_id}/heartbeat")
+def heartbeat(activation_id: str, body: NodeProof, state: State) -> dict[str, str]:
+    with state.database.session() as session:
+        licensing.record_heartbeat(session, activation_id, body.fingerprint, now=state.clock())
+    return {"object": "license_heartbeat", "activation_id": activation_id}
+
+
+@router.delete("/v1/licensing/activations/{activation_id}")
+def deactivate(activation_id: str, body: NodeProof, state: State) -> dict[str, str]:
+    with state.database.session() as session:
+        licensing.deactivate_node(session, activation_id, body.fingerprint, now=state.clock())
+    return {"object": "license_activation", "activation_id": activation_id, "status": "inactive"}
