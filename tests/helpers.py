@@ -10,10 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import uvicorn
+from sqlalchemy import update
 from starlette.types import ASGIApp
 
 from levante.settings import EMBEDDED_MODEL_ID
 from levante.storage import Database
+from levante.storage.models import Organization
 from levante.tenancy import create_api_key, create_organization
 
 MODEL = EMBEDDED_MODEL_ID
@@ -38,6 +40,17 @@ def make_tenant(database: Database, name: str) -> Tenant:
         admin = create_api_key(session, org.id, "admin", is_admin=True)
         key = create_api_key(session, org.id, "app")
         return Tenant(org.id, admin.secret, key.secret, key.key.id)
+
+
+def make_operator(database: Database, tenant: Tenant) -> Tenant:
+    """Make the tenant's organisation the operator's (it manages prices, invoices, licences)."""
+    with database.session() as session:
+        session.execute(
+            update(Organization)
+            .where(Organization.id == tenant.organization_id)
+            .values(is_operator=True)
+        )
+    return tenant
 
 
 def chat_body(

@@ -7,12 +7,10 @@ import json
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from levante.storage import Database, utcnow
-from levante.storage.models import Organization
 from levante.tenancy import create_workspace
-from tests.helpers import MODEL, Tenant, chat_body
+from tests.helpers import MODEL, Tenant, chat_body, make_operator
 
 
 def test_usage_is_grouped_and_totalled(client: TestClient, tenant: Tenant) -> None:
@@ -199,12 +197,7 @@ def test_only_the_operator_sets_prices_and_never_backdated(
     assert (
         client.post("/v1/admin/prices", json=body, headers=tenant.headers(True)).status_code == 403
     )
-    with database.session() as session:
-        session.execute(
-            update(Organization)
-            .where(Organization.id == tenant.organization_id)
-            .values(is_operator=True)
-        )
+    make_operator(database, tenant)
     response = client.post("/v1/admin/prices", json=body, headers=tenant.headers(True))
     assert response.status_code == 201, response.text
     price = response.json()
@@ -226,12 +219,7 @@ def test_only_the_operator_sets_prices_and_never_backdated(
 def test_bad_admin_input_gets_the_error_body_never_a_500(
     client: TestClient, tenant: Tenant, database: Database
 ) -> None:
-    with database.session() as session:
-        session.execute(
-            update(Organization)
-            .where(Organization.id == tenant.organization_id)
-            .values(is_operator=True)
-        )
+    make_operator(database, tenant)
     price = {"model": MODEL, "input": "1", "output": "1"}
     cases = [
         ("PUT", "/v1/admin/spend-limit", {"monthly_limit": "1e30"}, 400),

@@ -7,21 +7,14 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from levante.storage import Database
-from levante.storage.models import Organization
-from tests.helpers import Tenant
+from tests.helpers import Tenant, make_operator
 
 
 @pytest.fixture
 def operator(database: Database, other_tenant: Tenant) -> Tenant:
-    with database.session() as session:
-        session.execute(
-            update(Organization)
-            .where(Organization.id == other_tenant.organization_id)
-            .values(is_operator=True)
-        )
+    make_operator(database, other_tenant)
     return other_tenant
 
 

@@ -9,24 +9,17 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from levante import licensing
 from levante.settings import Settings
 from levante.storage import Database, upgrade, utcnow
-from levante.storage.models import Organization
-from tests.helpers import Tenant, make_tenant
+from tests.helpers import Tenant, make_operator, make_tenant
 
 
 @pytest.fixture
 def operator(database: Database, other_tenant: Tenant, settings: Settings) -> Tenant:
     licensing.Keyring(settings.license_keys_dir).generate()
-    with database.session() as session:
-        session.execute(
-            update(Organization)
-            .where(Organization.id == other_tenant.organization_id)
-            .values(is_operator=True)
-        )
+    make_operator(database, other_tenant)
     return other_tenant
 
 

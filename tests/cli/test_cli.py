@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from typer.testing import CliRunner
 
 from levante.cli import app
 from levante.metering import Ledger, UsageEvent, UsageStatus
 from levante.storage import Database, head_revision, utcnow
-
-runner = CliRunner()
+from tests.cli.runner import ok, runner
 
 
 @pytest.fixture(autouse=True)
@@ -20,28 +18,22 @@ def _use_test_database(monkeypatch: pytest.MonkeyPatch, database_url: str) -> No
     monkeypatch.setenv("LEVANTE_CONFIG_FILE", "/nonexistent.toml")
 
 
-def _ok(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 def test_org_and_key_lifecycle(database: Database) -> None:
-    assert "created organisation" in _ok("org", "create", "Acme Corp")
-    assert "acme-corp" in _ok("org", "list")
-    out = _ok(
+    assert "created organisation" in ok("org", "create", "Acme Corp")
+    assert "acme-corp" in ok("org", "list")
+    out = ok(
         "key", "create", "--org", "acme-corp", "--name", "ci", "--model", "smollm2-135m-instruct"
     )
     secret = re.search(r"lv-\S+", out)
     key_id = re.search(r"key_\w+", out)
     assert secret
     assert key_id
-    listing = _ok("key", "list", "--org", "acme-corp")
+    listing = ok("key", "list", "--org", "acme-corp")
     assert key_id.group() in listing
     assert secret.group() not in listing
-    assert "revoked" in _ok("key", "revoke", "--org", "acme-corp", key_id.group())
-    assert key_id.group() not in _ok("key", "list", "--org", "acme-corp")
-    assert key_id.group() in _ok("key", "list", "--org", "acme-corp", "--all")
+    assert "revoked" in ok("key", "revoke", "--org", "acme-corp", key_id.group())
+    assert key_id.group() not in ok("key", "list", "--org", "acme-corp")
+    assert key_id.group() in ok("key", "list", "--org", "acme-corp", "--all")
 
 
 def test_errors_are_one_line_not_tracebacks(database: Database) -> None:
@@ -49,7 +41,7 @@ def test_errors_are_one_line_not_tracebacks(database: Database) -> None:
     assert result.exit_code == 1
     assert "no organisation 'nobody'" in result.output
     assert "Traceback" not in result.output
-    _ok("org", "create", "Acme")
+    ok("org", "create", "Acme")
     duplicate = runner.invoke(app, ["org", "create", "Acme"])
     assert duplicate.exit_code == 1
     bad_date = runner.invoke(app, ["usage", "--org", "acme", "--start", "soon"])
@@ -57,7 +49,7 @@ def test_errors_are_one_line_not_tracebacks(database: Database) -> None:
 
 
 def test_usage_table(database: Database) -> None:
-    _ok("org", "create", "Acme")
+    ok("org", "create", "Acme")
     with database.session() as session:
         from levante.tenancy import find_organization
 
@@ -84,27 +76,27 @@ def test_usage_table(database: Database) -> None:
             finished_at=now,
         )
     )
-    out = _ok("usage", "--org", "acme", "-g", "model")
+    out = ok("usage", "--org", "acme", "-g", "model")
     assert "smollm2-135m-instruct" in out
     assert "1,234" in out
     assert "1,290" in out
 
 
 def test_models_list_and_db_commands(database: Database) -> None:
-    out = _ok("models", "list")
+    out = ok("models", "list")
     assert "smollm2-135m-instruct" in out
     assert "present" in out
-    assert head_revision() in _ok("db", "upgrade")
-    assert f"database: {head_revision()}" in _ok("db", "current")
+    assert head_revision() in ok("db", "upgrade")
+    assert f"database: {head_revision()}" in ok("db", "current")
 
 
 def test_prices_limits_and_reconcile(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("LEVANTE_PRICE_REFRESH_SECONDS", "1")
-    _ok("org", "create", "Acme")
-    out = _ok("price", "set", "smollm2-135m-instruct", "--input", "0.1", "--output", "0.3")
+    ok("org", "create", "Acme")
+    out = ok("price", "set", "smollm2-135m-instruct", "--input", "0.1", "--output", "0.3")
     assert "0.10 in / 0.30 out per 1M tokens (USD)" in out
-    listing = _ok("price", "list")
+    listing = ok("price", "list")
     assert "smollm2-135m-instruct" in listing
     assert "0.01" in listing  # cached input: 10% by default
     early = runner.invoke(
@@ -116,18 +108,18 @@ def test_prices_limits_and_reconcile(database: Database, monkeypatch: pytest.Mon
     assert bad.exit_code == 1
     assert "--input" in bad.output
 
-    assert "free" in _ok("limits", "show", "--org", "acme")
-    _ok("limits", "spend", "--org", "acme", "250")
-    _ok("limits", "spend", "--org", "acme", "--workspace", "default", "40.5")
-    shown = _ok("limits", "show", "--org", "acme")
+    assert "free" in ok("limits", "show", "--org", "acme")
+    ok("limits", "spend", "--org", "acme", "250")
+    ok("limits", "spend", "--org", "acme", "--workspace", "default", "40.5")
+    shown = ok("limits", "show", "--org", "acme")
     assert "250.00" in shown
     assert "40.50" in shown
-    assert "tier-1" in _ok("limits", "payment", "--org", "acme", "25")
-    _ok("limits", "tier", "--org", "acme", "tier-3")
-    assert "tier-3" in _ok("limits", "show", "--org", "acme")
-    assert "(pinned)" in _ok("limits", "show", "--org", "acme")
-    _ok("limits", "tier", "--org", "acme", "--follow-spend")
+    assert "tier-1" in ok("limits", "payment", "--org", "acme", "25")
+    ok("limits", "tier", "--org", "acme", "tier-3")
+    assert "tier-3" in ok("limits", "show", "--org", "acme")
+    assert "(pinned)" in ok("limits", "show", "--org", "acme")
+    ok("limits", "tier", "--org", "acme", "--follow-spend")
     assert runner.invoke(app, ["limits", "tier", "--org", "acme", "gold"]).exit_code == 1
 
-    out = _ok("billing", "reconcile")
+    out = ok("billing", "reconcile")
     assert "0 orphaned, 0 mispriced" in out

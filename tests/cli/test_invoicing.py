@@ -6,12 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from levante.cli import app
 from levante.storage import Database, utcnow
-
-runner = CliRunner()
+from tests.cli.runner import fails, ok
 
 
 @pytest.fixture(autouse=True)
@@ -21,72 +18,59 @@ def _use_test_database(monkeypatch: pytest.MonkeyPatch, database_url: str) -> No
     monkeypatch.setenv("COLUMNS", "240")  # wide enough that tables are not cut
 
 
-def _ok(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _fails(*args: str, message: str) -> None:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 1, result.output
-    assert message in result.output
-    assert "Traceback" not in result.output
-
-
 def test_a_customer_from_account_to_paid_invoice(database: Database, tmp_path: Path) -> None:
-    _ok("org", "create", "Camille Bleu")
+    ok("org", "create", "Camille Bleu")
     org = ("--org", "camille-bleu")
-    out = _ok("billing", "account", *org, "--country", "fr", "--currency", "EUR",
+    out = ok("billing", "account", *org, "--country", "fr", "--currency", "EUR",
               "--name", "Camille Bleu", "--low-balance", "2")  # fmt: skip
     assert "Camille Bleu, FR, consumer, EUR" in out
-    plans = _ok("plans", "list")
+    plans = ok("plans", "list")
     assert "chat-pro-monthly" in plans
     assert "143.90" in plans
-    assert "2030-01-01" in _ok(
+    assert "2030-01-01" in ok(
         "plans", "price", "chat-pro-monthly", "--currency", "EUR", "--amount", "15.99",
         "--from", "2030-01-01",
     )  # fmt: skip
 
-    out = _ok("subscriptions", "create", *org, "chat-pro-monthly")
+    out = ok("subscriptions", "create", *org, "chat-pro-monthly")
     sub = re.search(r"sub_\w+", out)
     assert sub
     assert "(active)" in out
-    assert "chat-pro-monthly" in _ok("subscriptions", "list", *org)
-    _fails("subscriptions", "change", *org, sub.group(), "--seats", "2", message="flat fee")
-    _ok("subscriptions", "change", *org, sub.group(), "--plan", "chat-pro-annual")
-    assert "ends" in _ok("subscriptions", "cancel", *org, sub.group())
+    assert "chat-pro-monthly" in ok("subscriptions", "list", *org)
+    fails("subscriptions", "change", *org, sub.group(), "--seats", "2", message="flat fee")
+    ok("subscriptions", "change", *org, sub.group(), "--plan", "chat-pro-annual")
+    assert "ends" in ok("subscriptions", "cancel", *org, sub.group())
 
-    _ok("wallet", "grant", *org, "5", "--expires", "2099-01-01")
-    assert "balance 5.00 EUR" in _ok("wallet", "show", *org)
+    ok("wallet", "grant", *org, "5", "--expires", "2099-01-01")
+    assert "balance 5.00 EUR" in ok("wallet", "show", *org)
 
-    out = _ok("invoices", "top-up", *org, "20")
+    out = ok("invoices", "top-up", *org, "20")
     assert "LEV-000001" in out
     assert "24.00 EUR due" in out  # 20.00 and French VAT
-    assert "(paid)" in _ok("invoices", "pay", "LEV-000001", "--reference", "SEPA-7")
-    assert "LEV-000001" in _ok("invoices", "list", *org)
+    assert "(paid)" in ok("invoices", "pay", "LEV-000001", "--reference", "SEPA-7")
+    assert "LEV-000001" in ok("invoices", "list", *org)
     html, pdf = tmp_path / "inv.html", tmp_path / "inv.pdf"
-    shown = _ok("invoices", "show", "LEV-000001", "--html", str(html), "--pdf", str(pdf))
+    shown = ok("invoices", "show", "LEV-000001", "--html", str(html), "--pdf", str(pdf))
     assert "Prepaid API credits" in shown
     assert "LEV-000001" in html.read_text()
     assert pdf.read_bytes().startswith(b"%PDF")
-    assert "balance 25.00 EUR" in _ok("wallet", "show", *org)
+    assert "balance 25.00 EUR" in ok("wallet", "show", *org)
 
     # This month is open: its invoice is a draft, built again the same way on a second run.
     period = f"{utcnow():%Y-%m}"
-    assert "1 created" in _ok("invoices", "generate", "--period", period)
-    assert "1 updated, 0 unchanged; 1 draft(s)" in _ok("invoices", "generate", "--period", period)
-    assert "renewed" in _ok("billing", "run")
+    assert "1 created" in ok("invoices", "generate", "--period", period)
+    assert "1 updated, 0 unchanged; 1 draft(s)" in ok("invoices", "generate", "--period", period)
+    assert "renewed" in ok("billing", "run")
 
 
 def test_bad_billing_commands_are_one_line_errors(database: Database) -> None:
-    _ok("org", "create", "Acme")
-    _fails("invoices", "generate", "--period", "2026-13", message="not a period")
-    _fails("invoices", "pay", "LEV-999999", "--reference", "x", message="does not exist")
-    _fails("subscriptions", "create", "--org", "acme", "gold", message="does not exist")
-    _fails("wallet", "grant", "--org", "acme", "0", message="positive")
-    _fails("invoices", "top-up", "--org", "acme", "abc", message="not a decimal")
-    _fails("billing", "account", "--org", "acme", "--vat-number", "X", message="needs a country")
-    _fails("billing", "account", "--org", "acme", "--currency", "GBP", message="EUR, USD")
-    _fails("plans", "price", "chat-free", "--currency", "EUR", "--amount", "1",
+    ok("org", "create", "Acme")
+    fails("invoices", "generate", "--period", "2026-13", message="not a period")
+    fails("invoices", "pay", "LEV-999999", "--reference", "x", message="does not exist")
+    fails("subscriptions", "create", "--org", "acme", "gold", message="does not exist")
+    fails("wallet", "grant", "--org", "acme", "0", message="positive")
+    fails("invoices", "top-up", "--org", "acme", "abc", message="not a decimal")
+    fails("billing", "account", "--org", "acme", "--vat-number", "X", message="needs a country")
+    fails("billing", "account", "--org", "acme", "--currency", "GBP", message="EUR, USD")
+    fails("plans", "price", "chat-free", "--currency", "EUR", "--amount", "1",
            "--from", "2020-01-01", message="in the past")  # fmt: skip

@@ -8,12 +8,9 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from levante.cli import app
 from levante.storage import Database
-
-runner = CliRunner()
+from tests.cli.runner import fails, ok
 
 
 @pytest.fixture(autouse=True)
@@ -24,54 +21,41 @@ def _environment(monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: P
     monkeypatch.setenv("COLUMNS", "240")
 
 
-def _ok(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _fails(*args: str, message: str) -> None:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 1, result.output
-    assert message in result.output
-    assert "Traceback" not in result.output
-
-
 def test_issue_verify_report_and_import(
     database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    out = _ok("license", "keygen")
+    out = ok("license", "keygen")
     key_id = re.search(r"lk_[0-9a-f]{16}", out)
     assert key_id
     assert "[licensing.trusted_keys]" in out
-    _ok("org", "create", "Carl GmbH")
-    _ok("subscriptions", "create", "--org", "carl-gmbh", "enterprise-seat", "--seats", "3")
+    ok("org", "create", "Carl GmbH")
+    ok("subscriptions", "create", "--org", "carl-gmbh", "enterprise-seat", "--seats", "3")
     lic = tmp_path / "carl.license"
-    out = _ok("license", "issue", "--org", "carl-gmbh", "--out", str(lic),
+    out = ok("license", "issue", "--org", "carl-gmbh", "--out", str(lic),
               "--model", "smollm2-135m-instruct", "--grace-days", "15")  # fmt: skip
     assert "seats 3" in out
     assert "smollm2-135m-instruct" in out
-    assert "active" in _ok("license", "verify", str(lic))
-    _fails("license", "verify", str(lic), "--at", "2099-01-01", message="grace period ended")
+    assert "active" in ok("license", "verify", str(lic))
+    fails("license", "verify", str(lic), "--at", "2099-01-01", message="grace period ended")
     envelope = json.loads(lic.read_text())
     envelope["signature"] = envelope["signature"][::-1]
     forged = tmp_path / "forged.license"
     forged.write_text(json.dumps(envelope))
-    _fails("license", "verify", str(forged), message="not a valid signature")
-    _fails("license", "verify", str(tmp_path / "none"), message="cannot read")
-    license_id = re.search(r"lic_\w+", _ok("license", "list")).group()  # type: ignore[union-attr]
+    fails("license", "verify", str(forged), message="not a valid signature")
+    fails("license", "verify", str(tmp_path / "none"), message="cannot read")
+    license_id = re.search(r"lic_\w+", ok("license", "list")).group()  # type: ignore[union-attr]
 
     # The same machine as a self-hosted deployment under that licence.
-    _fails("license", "status", message="no licence file")
+    fails("license", "status", message="no licence file")
     monkeypatch.setenv("LEVANTE_LICENSE_FILE", str(lic))
-    assert "seats in use: 0" in _ok("license", "status")
+    assert "seats in use: 0" in ok("license", "status")
     report = tmp_path / "report.json"
-    assert "wrote" in _ok("license", "report", "--out", str(report), "--start", "2026-10-01")
-    assert "usage record(s) added" in _ok("license", "import-usage", str(report))
-    assert "imported before" in _ok("license", "import-usage", str(report))
+    assert "wrote" in ok("license", "report", "--out", str(report), "--start", "2026-10-01")
+    assert "usage record(s) added" in ok("license", "import-usage", str(report))
+    assert "imported before" in ok("license", "import-usage", str(report))
     renewal = tmp_path / "renewal.license"
-    _ok("license", "issue", "--org", "carl-gmbh", "--out", str(renewal), "--expires", "2030-01-01")
-    assert "installed" in _ok("license", "install", str(renewal))
+    ok("license", "issue", "--org", "carl-gmbh", "--out", str(renewal), "--expires", "2030-01-01")
+    assert "installed" in ok("license", "install", str(renewal))
     assert json.loads(lic.read_text()) == json.loads(renewal.read_text())
-    assert "revoked" in _ok("license", "revoke", license_id)
-    assert "revoked" in _ok("license", "list", "--org", "carl-gmbh")
+    assert "revoked" in ok("license", "revoke", license_id)
+    assert "revoked" in ok("license", "list", "--org", "carl-gmbh")

@@ -7,25 +7,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import update
 
 from levante.licensing import Entitlements, Keyring, License, encode_public, sign
 from levante.storage import Database, utcnow
-from levante.storage.models import Organization
 from tests.e2e.processes import gateway_process
 from tests.engine.upstream_stub import StubUpstream
-from tests.helpers import Tenant
+from tests.helpers import Tenant, make_operator
 
 
 def test_a_licensed_gateway_process(
     tmp_path: Path, database_url: str, database: Database, tenant: Tenant
 ) -> None:
-    with database.session() as session:
-        session.execute(
-            update(Organization)
-            .where(Organization.id == tenant.organization_id)
-            .values(is_operator=True)
-        )
+    make_operator(database, tenant)
     key = Keyring(tmp_path / "vendor").generate()
     now = utcnow().replace(microsecond=0)
     license = License(

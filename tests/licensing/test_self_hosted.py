@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from levante.api import create_app
 from levante.engine import ModelRegistry
@@ -22,8 +21,8 @@ from levante.errors import ConfigurationError
 from levante.licensing import Entitlements, Keyring, LicenseInvalidError, SigningKey
 from levante.settings import LicensingSettings, ModelSettings, Settings
 from levante.storage import Database
-from levante.storage.models import GatewayInstance, Organization
-from tests.helpers import MODEL, Tenant, chat_body
+from levante.storage.models import GatewayInstance
+from tests.helpers import MODEL, Tenant, chat_body, make_operator
 from tests.licensing.conftest import license_file, utc
 
 OTHER = ModelSettings.model_validate(
@@ -42,12 +41,7 @@ class Clock:
 
 @pytest.fixture
 def operator(database: Database, tenant: Tenant) -> Tenant:
-    with database.session() as session:
-        session.execute(
-            update(Organization)
-            .where(Organization.id == tenant.organization_id)
-            .values(is_operator=True)
-        )
+    make_operator(database, tenant)
     return tenant
 
 
