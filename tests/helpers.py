@@ -10,12 +10,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import uvicorn
-from sqlalchemy import update
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
 from starlette.types import ASGIApp
 
 from levante.settings import EMBEDDED_MODEL_ID
 from levante.storage import Database
-from levante.storage.models import Organization
+from levante.storage.models import Organization, UsageRecord
 from levante.tenancy import create_api_key, create_organization
 
 MODEL = EMBEDDED_MODEL_ID
@@ -40,6 +41,15 @@ def make_tenant(database: Database, name: str) -> Tenant:
         admin = create_api_key(session, org.id, "admin", is_admin=True)
         key = create_api_key(session, org.id, "app")
         return Tenant(org.id, admin.secret, key.secret, key.key.id)
+
+
+def usage_records(client: TestClient, database: Database) -> list[UsageRecord]:
+    """The ledger's usage records, once the app behind ``client`` (entered as a context) has
+    written what it queued: records are written just after the response."""
+    assert client.portal is not None, "use the TestClient as a context manager"
+    client.portal.call(client.app.state.levante.ledger.flush)  # type: ignore[attr-defined]
+    with database.session() as session:
+        return list(session.scalars(select(UsageRecord).order_by(UsageRecord.id)))
 
 
 def make_operator(database: Database, tenant: Tenant) -> Tenant:

@@ -6,18 +6,11 @@ import json
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from levante.engine import ChatTurn, ModelRegistry
 from levante.storage import Database
-from levante.storage.models import UsageRecord
 from tests.conftest import TEST_CONTEXT
-from tests.helpers import MODEL, Tenant, chat_body
-
-
-def _usage_rows(database: Database) -> list[UsageRecord]:
-    with database.session() as session:
-        return list(session.scalars(select(UsageRecord).order_by(UsageRecord.id)))
+from tests.helpers import MODEL, Tenant, chat_body, usage_records
 
 
 def _sse(text: str) -> list[Any]:
@@ -45,7 +38,7 @@ def test_chat_completion_answers_and_meters(
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     assert response.headers["x-request-id"].startswith("req_")
 
-    [row] = _usage_rows(database)
+    [row] = usage_records(client, database)
     assert row.request_id == response.headers["x-request-id"]
     assert row.organization_id == tenant.organization_id
     assert row.api_key_id == tenant.key_id
@@ -182,7 +175,7 @@ def test_user_and_metadata_are_kept_with_the_usage(
     assert (
         client.post("/v1/chat/completions", json=body, headers=tenant.headers()).status_code == 200
     )
-    [row] = _usage_rows(database)
+    [row] = usage_records(client, database)
     assert row.end_user == "end-user-42"
     assert row.request_metadata == {"feature": "search"}
 
@@ -235,7 +228,7 @@ def test_streaming_sends_deltas_usage_and_done(
     assert last["usage"] == plain.json()["usage"] | {
         "prompt_tokens_details": last["usage"]["prompt_tokens_details"]
     }
-    row = _usage_rows(database)[-1]
+    row = usage_records(client, database)[-1]
     assert row.stream is True
     assert row.completion_tokens == last["usage"]["completion_tokens"]
     assert row.prompt_tokens == last["usage"]["prompt_tokens"]

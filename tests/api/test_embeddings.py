@@ -7,11 +7,9 @@ import math
 import struct
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from levante.storage import Database
-from levante.storage.models import UsageRecord
-from tests.helpers import MODEL, Tenant
+from tests.helpers import MODEL, Tenant, usage_records
 
 
 def _embed(client: TestClient, tenant: Tenant, **body: object) -> dict[str, object]:
@@ -45,8 +43,7 @@ def test_base64_encoding_is_little_endian_float32(client: TestClient, tenant: Te
 
 def test_embeddings_are_metered(client: TestClient, tenant: Tenant, database: Database) -> None:
     result = _embed(client, tenant, input=["one", "two"])
-    with database.session() as session:
-        [row] = session.scalars(select(UsageRecord))
+    [row] = usage_records(client, database)
     assert row.endpoint == "embeddings"
     assert row.prompt_tokens == result["usage"]["prompt_tokens"]  # type: ignore[index]
     assert row.completion_tokens == 0

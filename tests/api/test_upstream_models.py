@@ -7,15 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from levante.api import create_app
 from levante.engine import ModelRegistry
 from levante.settings import ModelSettings, Settings
 from levante.storage import Database
-from levante.storage.models import UsageRecord
 from tests.engine.upstream_stub import StubUpstream
-from tests.helpers import Tenant
+from tests.helpers import Tenant, usage_records
 
 
 @pytest.fixture
@@ -51,8 +49,7 @@ def test_chat_through_an_upstream_is_metered_with_its_usage(
     assert body["choices"][0]["message"]["content"] == "hello from the upstream"
     assert body["usage"]["prompt_tokens"] == 11
     assert body["usage"]["completion_tokens"] == 4
-    with database.session() as session:
-        [row] = session.scalars(select(UsageRecord))
+    [row] = usage_records(upstream_client, database)
     assert (row.model, row.prompt_tokens, row.completion_tokens) == ("vllm-large", 11, 4)
 
 

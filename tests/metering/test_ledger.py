@@ -113,7 +113,11 @@ def test_holds_are_durable_and_replaced_by_their_record(database: Database) -> N
         await ledger.hold(_hold("req_a", acme.organization_id))
         with database.session() as session:
             assert session.get(Reservation, "req_a") is not None
-        await ledger.settle(_event("req_a", acme.organization_id, 3))
+        ledger.settle(_event("req_a", acme.organization_id, 3))
+        await ledger.flush()
+        with database.session() as session:
+            assert session.get(Reservation, "req_a") is None
+            assert session.scalar(select(UsageRecord.request_id)) == "req_a"
         await ledger.hold(_hold("req_b", acme.organization_id))
         ledger.release("req_b")
 

@@ -93,7 +93,14 @@ def request_context(request: Request, caller: Principal, endpoint: str) -> Reque
     )
 
 
+async def ledger_flushed(state: Annotated[AppState, Depends(app_state)]) -> None:
+    """What this process has queued for the ledger is written before the route reads it: a
+    client that has its answer finds its usage."""
+    await state.ledger.flush()
+
+
 State = Annotated[AppState, Depends(app_state)]
+Flushed = Annotated[None, Depends(ledger_flushed)]
 Caller = Annotated[Principal, Depends(principal)]
 Admin = Annotated[Principal, Depends(admin_principal)]
 

@@ -66,11 +66,9 @@ class _HoldOp:
     done: asyncio.Future[None]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _SettleOp:
     event: UsageEvent
-    loop: asyncio.AbstractEventLoop
-    done: asyncio.Future[None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +76,16 @@ class _ReleaseOp:
     request_id: str
 
 
-_Op = _HoldOp | _SettleOp | _ReleaseOp | None  # None: stop
+@dataclass(slots=True)
+class _BarrierOp:
+    """Resolved once every operation queued before it is written."""
+
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future[None]
+
+
+_Op = _HoldOp | _SettleOp | _ReleaseOp | _BarrierOp | None  # None: stop
+_Waited = _HoldOp | _BarrierOp
 
 
 class Ledger:
@@ -131,12 +138,20 @@ class Ledger:
         self._queue.put(_HoldOp(hold, loop, done))
         await done
 
-    async def settle(self, event: UsageEvent) -> None:
-        """Write the usage record that replaces the request's reservation; returns once it is
-        committed, so a client that has its answer finds it in its usage."""
+    def settle(self, event: UsageEvent) -> None:
+        """Queue the usage record that replaces the request's reservation. It is written in the
+        writer's next group, milliseconds later, off the response's path: the reservation,
+        already durable, bills the request if this process dies before. :meth:`flush` waits
+        for it (readers of usage do, so a client that has its answer finds it there)."""
+        self._queue.put(_SettleOp(event))
+
+    async def flush(self) -> None:
+        """Return once every operation queued so far by this process is written."""
+        if self._thread is None or not self._thread.is_alive():
+            return
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._queue.put(_SettleOp(event, loop, done))
+        self._queue.put(_BarrierOp(loop, done))
         await done
 
     def release(self, request_id: str) -> None:
@@ -234,14 +249,14 @@ class Ledger:
                         _apply(session, op, self.instance_id)
                 except Exception as exc:
                     log.exception("ledger write failed")
-                    if not isinstance(op, _ReleaseOp):
+                    if isinstance(op, _HoldOp):
                         _resolve(op, exc)
                     continue
-                if not isinstance(op, _ReleaseOp):
+                if isinstance(op, _Waited):
                     _resolve(op, None)
             return
         for op in ops:
-            if not isinstance(op, _ReleaseOp):
+            if isinstance(op, _Waited):
                 _resolve(op, None)
 
     def _beat(self) -> None:
@@ -257,7 +272,7 @@ class Ledger:
 _NOTHING: Any = object()
 
 
-def _resolve(op: _HoldOp | _SettleOp, error: BaseException | None) -> None:
+def _resolve(op: _HoldOp | _BarrierOp, error: BaseException | None) -> None:
     with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
         op.loop.call_soon_threadsafe(_set, op.done, error)
 
@@ -282,7 +297,7 @@ def _apply_batch(session: Session, ops: list[Any], instance_id: str) -> None:
     ending = [
         op.event.request_id if isinstance(op, _SettleOp) else op.request_id
         for op in ops
-        if not isinstance(op, _HoldOp)
+        if isinstance(op, _SettleOp | _ReleaseOp)
     ]
     if ending:
         session.execute(delete(Reservation).where(Reservation.request_id.in_(ending)))
@@ -313,7 +328,7 @@ def _apply(session: Session, op: Any, instance_id: str) -> None:
         session.flush()
     elif isinstance(op, _SettleOp):
         _record(session, op.event)
-    else:
+    elif isinstance(op, _ReleaseOp):
         session.execute(delete(Reservation).where(Reservation.request_id == op.request_id))
 
 

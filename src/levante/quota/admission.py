@@ -241,7 +241,8 @@ class Admission:
         )
 
     async def settle(self, grant: Grant, event: UsageEvent) -> None:
-        """Replace the reservation with the request's priced usage record."""
+        """Settle the counters to the actual usage, and queue the priced usage record that
+        replaces the reservation (the ledger writes it off the response's path)."""
         if grant.settled:
             return
         grant.settled = True
@@ -251,16 +252,11 @@ class Admission:
                 tokens=event.prompt_tokens + event.completion_tokens,
                 micros=-(-event.cost_nanos // _MICRO),
             )
-            try:
-                await self._ledger.settle(event)
-            except Exception:
-                # The reservation stays; the sweep bills it once this process is gone.
-                log.exception("recording usage of request %s failed", event.request_id)
+        self._ledger.settle(event)
 
     async def record(self, event: UsageEvent) -> None:
         """Record usage that went through no admission (an internal caller)."""
-        with anyio.CancelScope(shield=True):
-            await self._ledger.settle(event)
+        self._ledger.settle(event)
 
     async def release(self, grant: Grant) -> None:
         """Give everything back: the request never reached a model."""

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from levante import audit
-from levante.api.state import Admin, State, require_operator
+from levante.api.state import Admin, Flushed, State, require_operator
 from levante.billing import currency_of
 from levante.errors import InvalidRequestError
 from levante.metering import GroupBy, usage_report
@@ -167,6 +167,7 @@ class UsageReport(BaseModel):
 def usage(
     state: State,
     caller: Admin,
+    _: Flushed,
     start_date: date | None = None,
     end_date: date | None = None,
     group_by: Annotated[list[GroupBy] | None, Query()] = None,
@@ -236,7 +237,7 @@ class RateLimits(BaseModel):
 
 
 @router.get("/rate-limit")
-def rate_limit(state: State, caller: Admin) -> RateLimits:
+def rate_limit(state: State, caller: Admin, _: Flushed) -> RateLimits:
     """The organisation's usage tier and its limits for every served model."""
     with state.database.session() as session:
         org, tier = current_tier(session, caller.organization_id, state.settings.tiers)
@@ -298,7 +299,7 @@ class SetSpendLimit(BaseModel):
 
 
 @router.get("/spend-limit")
-def get_spend_limit(state: State, caller: Admin) -> SpendLimits:
+def get_spend_limit(state: State, caller: Admin, _: Flushed) -> SpendLimits:
     with state.database.session() as session:
         lines = spend_summary(session, caller.organization_id)
         currency = currency_of(session, caller.organization_id, state.settings.currency)
@@ -323,7 +324,7 @@ def get_spend_limit(state: State, caller: Admin) -> SpendLimits:
 
 
 @router.put("/spend-limit")
-def put_spend_limit(body: SetSpendLimit, state: State, caller: Admin) -> SpendLimits:
+def put_spend_limit(body: SetSpendLimit, state: State, caller: Admin, _: Flushed) -> SpendLimits:
     try:
         nanos = None if body.monthly_limit is None else parse_amount(body.monthly_limit)
     except ValueError as exc:
@@ -342,7 +343,7 @@ def put_spend_limit(body: SetSpendLimit, state: State, caller: Admin) -> SpendLi
             actor=actor_of(caller),
         )
     state.policies.invalidate(caller.organization_id)
-    return get_spend_limit(state, caller)
+    return get_spend_limit(state, caller, None)
 
 
 class AuditEntry(BaseModel):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from levante import billing
 from levante.api.routes.admin import actor_of
-from levante.api.state import Admin, AppState, State, is_operator, require_operator
+from levante.api.state import Admin, AppState, Flushed, State, is_operator, require_operator
 from levante.errors import InvalidRequestError
 from levante.pricing import CENT, format_amount, format_cents, parse_cents
 from levante.storage import utcnow
@@ -521,7 +521,7 @@ def _wallet(session: Session, state: AppState, organization_id: str) -> WalletVi
 
 
 @router.get(f"{admin}/billing/wallet")
-def wallet(state: State, caller: Admin) -> WalletView:
+def wallet(state: State, caller: Admin, _: Flushed) -> WalletView:
     with state.database.session() as session:
         return _wallet(session, state, caller.organization_id)
 
@@ -607,7 +607,7 @@ def invoice_checkout(ref: str, state: State, caller: Admin) -> CheckoutView:
 
 
 @router.post(f"{admin}/invoices/generate")
-def generate(body: Generate, state: State, caller: Admin) -> GeneratedView:
+def generate(body: Generate, state: State, caller: Admin, _: Flushed) -> GeneratedView:
     """Build the period's invoices (operator only); finalized once the period is closed.
     Running it again changes nothing."""
     now = utcnow()

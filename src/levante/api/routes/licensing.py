@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from levante import licensing
 from levante.api.routes.admin import actor_of
-from levante.api.state import Admin, AppState, State, is_operator, require_operator
+from levante.api.state import Admin, AppState, Flushed, State, is_operator, require_operator
 from levante.errors import InvalidRequestError, NotFoundError
 from levante.storage.models import LicenseRecord
 from levante.tenancy import count_seats, find_organization
@@ -253,6 +253,7 @@ def install(body: InstallLicense, state: State, caller: Admin) -> InstalledLicen
 def usage_report(
     state: State,
     caller: Admin,
+    _: Flushed,
     start: date | None = None,
     end: date | None = None,
 ) -> JSONResponse:
