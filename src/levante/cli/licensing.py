@@ -84,30 +84,34 @@ def issue(
 ) -> None:
     """Sign a licence for an organisation from its enterprise contract."""
     config = settings()
-    with handled(), database() as db, db.session() as session:
+    with handled():
         key = licensing.Keyring(config.license_keys_dir).signing_key()
-        record = licensing.issue_license(
-            session,
-            find_organization(session, org).id,
-            key,
-            licensing.Terms(
-                models=model or ["*"],
-                features=feature if feature is not None else ["admin_api", "usage_reporting"],
-                max_seats=seats,
-                max_nodes=nodes,
-                max_gpus=gpus,
-                starts_at=_when(starts),
-                expires_at=_when(expires),
-                grace_days=grace_days,
-                usage_reporting=reporting,
-                on_expiry=on_expiry,
-            ),
-            now=utcnow(),
-            actor="cli",
-        )
-        out.write_text(record.file)
-        console.print(f"wrote {out}")
-        _print(licensing.authenticate(record.file, {key.key_id: key.public}), utcnow())
+        with database() as db, db.session() as session:
+            record = licensing.issue_license(
+                session,
+                find_organization(session, org).id,
+                key,
+                licensing.Terms(
+                    models=model or ["*"],
+                    features=feature if feature is not None else ["admin_api", "usage_reporting"],
+                    max_seats=seats,
+                    max_nodes=nodes,
+                    max_gpus=gpus,
+                    starts_at=_when(starts),
+                    expires_at=_when(expires),
+                    grace_days=grace_days,
+                    usage_reporting=reporting,
+                    on_expiry=on_expiry,
+                ),
+                now=utcnow(),
+                actor="cli",
+            )
+            text = record.file
+        # Written once the licence is on record: a file is never handed out for a licence the
+        # vendor does not know (the record keeps the file, should writing it fail).
+        out.write_text(text)
+    console.print(f"wrote {out}")
+    _print(licensing.authenticate(text, {key.key_id: key.public}), utcnow())
 
 
 @license_app.command("verify")
