@@ -117,9 +117,14 @@ def test_every_admin_endpoint_is_scoped_to_the_callers_organisation(
     assert client.delete(f"/v1/admin/api-keys/{created['id']}", headers=mine).status_code == 200
     limit = {"monthly_limit": "12.50", "workspace": "hidden-team"}
     assert client.put("/v1/admin/spend-limit", json=limit, headers=mine).status_code == 200
+    member = client.post("/v1/admin/members", json={"email": "hidden@acme.test"}, headers=mine)
+    assert member.status_code == 201, member.text
 
     theirs = other_tenant.headers(True)
-    secrets = {tenant.organization_id, tenant.key_id, created["id"], hidden.id, "hidden-team"}
+    secrets = {
+        tenant.organization_id, tenant.key_id, created["id"], hidden.id, "hidden-team",
+        member.json()["user_id"], "hidden@acme.test",
+    }  # fmt: skip
     reads = [
         "/v1/admin/usage",
         "/v1/admin/usage?group_by=workspace&group_by=key&group_by=month",
@@ -128,6 +133,7 @@ def test_every_admin_endpoint_is_scoped_to_the_callers_organisation(
         "/v1/admin/spend-limit",
         "/v1/admin/audit-logs",
         "/v1/admin/prices",
+        "/v1/admin/members",
     ]
     for path in reads:
         response = client.get(path, headers=theirs)
@@ -141,6 +147,7 @@ def test_every_admin_endpoint_is_scoped_to_the_callers_organisation(
         ("PUT", "/v1/admin/spend-limit", {"monthly_limit": "1", "workspace": hidden.id}, 404),
         ("PUT", "/v1/admin/spend-limit", {"monthly_limit": "1", "workspace": "hidden-team"}, 404),
         ("POST", "/v1/admin/prices", {"model": MODEL, "input": "1", "output": "1"}, 403),
+        ("DELETE", f"/v1/admin/members/{member.json()['user_id']}", None, 404),
     ]
     for method, path, body, status in writes:
         response = client.request(method, path, json=body, headers=theirs)

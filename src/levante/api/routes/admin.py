@@ -27,7 +27,6 @@ from levante.tenancy import (
     DEFAULT_WORKSPACE,
     Principal,
     add_member,
-    count_seats,
     create_api_key,
     find_workspace,
     list_api_keys,
@@ -477,7 +476,6 @@ class MemberView(BaseModel):
 
 class MemberList(BaseModel):
     object: Literal["list"] = "list"
-    seats_in_use: int = Field(description="users with a membership, across the deployment")
     data: list[MemberView]
 
 
@@ -492,8 +490,7 @@ def members(state: State, caller: Admin) -> MemberList:
     with state.database.session() as session:
         rows = list_members(session, caller.organization_id)
         return MemberList(
-            seats_in_use=count_seats(session),
-            data=[MemberView(user_id=u.id, email=u.email, name=u.name, role=r) for u, r in rows],
+            data=[MemberView(user_id=u.id, email=u.email, name=u.name, role=r) for u, r in rows]
         )
 
 
