@@ -191,6 +191,9 @@ def test_features_outside_the_licence_answer_403(licensed, operator: Tenant) -> 
         assert (response.status_code, response.json()["code"]) == (403, "not_licensed")
         assert "features.admin_api" in response.json()["message"]
         assert client.get("/v1/admin/license", headers=operator.headers(True)).status_code == 200
+        report = client.get("/v1/admin/license/usage-report", headers=operator.headers(True))
+        assert report.status_code == 200, report.text
+        assert report.json()["format"] == "levante-usage-report/1"
         assert chat(client, operator)[0] == 200
 
 

@@ -66,6 +66,11 @@ async def principal(request: Request, state: Annotated[AppState, Depends(app_sta
     return await anyio.to_thread.run_sync(state.authenticator.authenticate, secret)
 
 
+# What a licensed deployment can always reach, admin API or not: its licence (to see why, and
+# to renew it) and the usage report it owes.
+_LICENSE_DUTIES = frozenset({"/v1/admin/license", "/v1/admin/license/usage-report"})
+
+
 async def admin_principal(
     request: Request,
     caller: Annotated[Principal, Depends(principal)],
@@ -73,7 +78,7 @@ async def admin_principal(
 ) -> Principal:
     if not caller.is_admin:
         raise PermissionDeniedError("this endpoint needs an admin API key")
-    if state.license is not None and request.url.path != "/v1/admin/license":
+    if state.license is not None and request.url.path not in _LICENSE_DUTIES:
         state.license.require("admin_api")
     return caller
 
