@@ -49,6 +49,15 @@ def test_issue_verify_report_and_import(
     fails("license", "status", message="no licence file")
     monkeypatch.setenv("LEVANTE_LICENSE_FILE", str(lic))
     assert "seats in use: 0" in ok("license", "status")
+    for name in ("ana", "ben", "cleo"):
+        ok("org", "member", "add", "--org", "carl-gmbh", f"{name}@carl.test")
+    fails("org", "member", "add", "--org", "carl-gmbh", "dan@carl.test", message="max_seats")
+    listed = ok("org", "member", "list", "--org", "carl-gmbh")
+    ana = re.search(r"ana@carl\.test\s.*?(user_\w+)", listed)
+    assert ana
+    ok("org", "member", "remove", "--org", "carl-gmbh", ana.group(1))
+    ok("org", "member", "add", "--org", "carl-gmbh", "dan@carl.test", "--role", "admin")
+    assert "seats in use: 3" in ok("license", "status")
     report = tmp_path / "report.json"
     assert "wrote" in ok("license", "report", "--out", str(report), "--start", "2026-10-01")
     assert "usage record(s) added" in ok("license", "import-usage", str(report))

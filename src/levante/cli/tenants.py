@@ -8,16 +8,21 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from levante.cli.context import console, database
+from levante.cli.context import console, database, handled, settings
+from levante.licensing import open_guard
 from levante.storage import utcnow
+from levante.storage.models import Role
 from levante.tenancy import (
     DEFAULT_WORKSPACE,
+    add_member,
     create_api_key,
     create_organization,
     create_workspace,
     find_organization,
     list_api_keys,
+    list_members,
     list_organizations,
+    remove_member,
     revoke_api_key,
 )
 
@@ -125,3 +130,47 @@ def key_revoke(org: OrgOption, key_id: Annotated[str, typer.Argument()]) -> None
         organization = find_organization(session, org)
         key = revoke_api_key(session, organization.id, key_id)
         console.print(f"revoked {key.id} ({key.name})")
+
+
+member_app = typer.Typer(help="Users of an organisation (each takes a seat).", no_args_is_help=True)
+org_app.add_typer(member_app, name="member")
+
+
+@member_app.command("add")
+def member_add(
+    org: OrgOption,
+    email: Annotated[str, typer.Argument()],
+    role: Annotated[Role, typer.Option(help="owner, admin, billing or member.")] = Role.MEMBER,
+    name: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Add a user to an organisation; under a licence, a new user takes one of its seats."""
+    with handled():
+        guard = open_guard(settings(), utcnow)
+        with database() as db, db.session() as session:
+            user = add_member(
+                session,
+                find_organization(session, org).id,
+                email,
+                role,
+                name,
+                seat_check=guard.check_seats if guard is not None else None,
+            )
+            console.print(f"{user.email} ({user.id}) is {role.value} of {org}")
+
+
+@member_app.command("list")
+def member_list(org: OrgOption) -> None:
+    """List an organisation's users."""
+    with handled(), database() as db, db.session() as session:
+        table = Table("email", "name", "role", "id")
+        for user, role in list_members(session, find_organization(session, org).id):
+            table.add_row(user.email, user.name, role, user.id)
+        console.print(table)
+
+
+@member_app.command("remove")
+def member_remove(org: OrgOption, user_id: Annotated[str, typer.Argument()]) -> None:
+    """Take a user out of an organisation (their seat is freed if it was their last)."""
+    with handled(), database() as db, db.session() as session:
+        user = remove_member(session, find_organization(session, org).id, user_id)
+        console.print(f"{user.email} removed from {org}")
