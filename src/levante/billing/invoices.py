@@ -120,7 +120,7 @@ def generate_for(
     """Build (or rebuild) the organisation's invoices for the period, one per currency, and
     finalize them if the period is closed and ``finalize`` is set."""
     start, end = parse_period(period)
-    renew_due(session, now)
+    renew_due(session, now, organization_id)
     ensure_account(session, organization_id, default_currency)
     # One invoice run per organisation at a time: a second waits here, then finds the first's.
     account = session.get_one(
@@ -224,7 +224,7 @@ def invoice_pending_charges(
 ) -> Invoice | None:
     """Invoice at once the fees charged so far that no invoice bills yet (a new subscription
     paid up front); None if there are none."""
-    renew_due(session, now)
+    renew_due(session, now, organization_id)
     account = ensure_account(session, organization_id, default_currency)
     invoice = _new_invoice(session, account, CHARGES, account.currency, None, settings)
     lines = _charge_lines(
@@ -512,7 +512,6 @@ def _fill(
 
 
 def _finalize(session: Session, invoice: Invoice, settings: BillingSettings, now: datetime) -> None:
-    _snapshot_parties(session, invoice, settings)
     invoice.number = _next_number(session, settings.invoice_prefix)
     invoice.status = FINALIZED
     invoice.issued_at = now
@@ -567,8 +566,8 @@ def _next_number(session: Session, prefix: str) -> str:
 
 
 def _snapshot_parties(session: Session, invoice: Invoice, settings: BillingSettings) -> None:
-    """Copy who buys and who sells onto the invoice: a finalized invoice keeps them as they
-    were when it was issued."""
+    """Copy who buys and who sells onto the invoice (every build of it, finalizing included,
+    starts with :func:`_fill`): a finalized invoice keeps them as they were when issued."""
     account = session.get_one(BillingAccount, invoice.organization_id)
     org = session.get_one(Organization, invoice.organization_id)
     invoice.customer = _customer(account, org)

@@ -238,14 +238,16 @@ def resume(
     return sub
 
 
-def renew_due(session: Session, now: datetime) -> int:
-    """Move every live subscription whose period has ended into its next period (charging
-    it), or end it if it was cancelled; returns how many periods were renewed or ended."""
-    subs = session.scalars(
-        select(Subscription)
-        .where(Subscription.status.in_(LIVE), Subscription.current_period_end <= now)
-        .with_for_update(skip_locked=True)
-    ).all()
+def renew_due(session: Session, now: datetime, organization_id: str | None = None) -> int:
+    """Move every live subscription (of one organisation, or of all) whose period has ended
+    into its next period (charging it), or end it if it was cancelled; returns how many periods
+    were renewed or ended."""
+    query = select(Subscription).where(
+        Subscription.status.in_(LIVE), Subscription.current_period_end <= now
+    )
+    if organization_id is not None:
+        query = query.where(Subscription.organization_id == organization_id)
+    subs = session.scalars(query.with_for_update(skip_locked=True)).all()
     done = 0
     for sub in subs:
         plan = session.get_one(Plan, sub.plan_id)

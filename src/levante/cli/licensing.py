@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.table import Table
 
 from levante import licensing
@@ -26,13 +25,6 @@ license_app = typer.Typer(
 
 def _when(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
-
-
-def _trusted() -> dict[str, Ed25519PublicKey]:
-    config = settings()
-    return licensing.trusted_keys(
-        config.licensing.trusted_keys, licensing.Keyring(config.license_keys_dir)
-    )
 
 
 def _print(license: licensing.License, now: datetime) -> None:
@@ -126,7 +118,7 @@ def verify(
             text = file.read_text()
         except OSError as exc:
             raise ConfigurationError(f"cannot read {file}: {exc}") from None
-        license = licensing.verify(text, _trusted(), now)
+        license = licensing.verify(text, licensing.configured_keys(settings()), now)
     _print(license, now)
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from levante.licensing.activation import (
     Activator,
     activate_node,
@@ -49,13 +51,17 @@ from levante.licensing.reports import (
 from levante.settings import Settings
 
 
+def configured_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
+    """The public keys this installation trusts: the configured ones and its keyring's."""
+    return trusted_keys(settings.licensing.trusted_keys, Keyring(settings.license_keys_dir))
+
+
 def open_guard(settings: Settings, clock: Callable[[], datetime]) -> LicenseGuard | None:
     """The guard of a deployment started with a licence file; None without one (open core)."""
     if settings.license_file is None:
         return None
     names = {name: m.id for m in settings.models for name in (m.id, *m.aliases)}
-    trusted = trusted_keys(settings.licensing.trusted_keys, Keyring(settings.license_keys_dir))
-    return LicenseGuard(settings.license_file, trusted, clock, names)
+    return LicenseGuard(settings.license_file, configured_keys(settings), clock, names)
 
 
 __all__ = [
@@ -78,6 +84,7 @@ __all__ = [
     "activate_node",
     "authenticate",
     "build_report",
+    "configured_keys",
     "contract_terms",
     "deactivate_node",
     "encode_public",

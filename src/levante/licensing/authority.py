@@ -16,9 +16,9 @@ from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.licensing.envelope import FEATURES, Entitlements, License, sign
 from levante.licensing.keys import SigningKey
 from levante.licensing.reports import UsageReport, read_report
-from levante.pricing import PriceVersion, price_usage
+from levante.pricing import price_in_force, price_usage
 from levante.storage import new_id
-from levante.storage.models import LicenseRecord, LicenseReport, Organization, Price, UsageRecord
+from levante.storage.models import LicenseRecord, LicenseReport, Organization, UsageRecord
 
 DEFAULT_GRACE_DAYS = 30
 
@@ -273,7 +273,7 @@ def _add_usage(session: Session, record: LicenseRecord, report: UsageReport) -> 
         if session.scalar(select(UsageRecord.id).where(UsageRecord.request_id == request_id)):
             continue
         start = datetime.combine(line.day, time(), UTC)
-        price = _price(session, line.model, currency, start)
+        price = price_in_force(session, line.model, currency, start)
         cost = price_usage(
             price,
             prompt_tokens=line.prompt_tokens,
@@ -306,16 +306,6 @@ def _add_usage(session: Session, record: LicenseRecord, report: UsageReport) -> 
         )
         added += 1
     return added
-
-
-def _price(session: Session, model: str, currency: str, at: datetime) -> PriceVersion | None:
-    row = session.scalar(
-        select(Price)
-        .where(Price.model == model, Price.currency == currency, Price.effective_from <= at)
-        .order_by(Price.effective_from.desc())
-        .limit(1)
-    )
-    return None if row is None else PriceVersion.of(row)
 
 
 def _utc(when: datetime | None) -> datetime | None:

@@ -43,6 +43,22 @@ def decode_public(text: str) -> Ed25519PublicKey:
         raise ConfigurationError(f"'{text[:20]}…' is not an Ed25519 public key: {exc}") from None
 
 
+def write_private_key(path: Path, key: Ed25519PrivateKey) -> None:
+    """Write a private key (PKCS #8 PEM) to a new file that only its owner can read."""
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+
+
+def read_private_key(path: Path) -> Ed25519PrivateKey | None:
+    """The Ed25519 private key in a PEM file; None if the file holds another kind of key."""
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    return key if isinstance(key, Ed25519PrivateKey) else None
+
+
 @dataclass(frozen=True, slots=True)
 class SigningKey:
     key_id: str
@@ -65,15 +81,7 @@ class Keyring:
         self.directory.mkdir(parents=True, exist_ok=True)
         private = Ed25519PrivateKey.generate()
         key = SigningKey(key_id_of(private.public_key()), private)
-        pem = private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        path = self.directory / f"{key.key_id}.key"
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(pem)
+        write_private_key(self.directory / f"{key.key_id}.key", private)
         (self.directory / f"{key.key_id}.pub").write_text(encode_public(key.public) + "\n")
         return key
 
@@ -88,8 +96,8 @@ class Keyring:
                 f"{wanted} in {self.directory}: run 'levante license keygen' first"
             )
         path = paths[-1]
-        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(private, Ed25519PrivateKey):
+        private = read_private_key(path)
+        if private is None:
             raise ConfigurationError(f"{path} is not an Ed25519 private key")
         return SigningKey(path.stem, private)
 

@@ -17,21 +17,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from levante.errors import InvalidRequestError
 from levante.licensing.envelope import License
-from levante.licensing.keys import encode_public
+from levante.licensing.keys import encode_public, read_private_key, write_private_key
 from levante.storage.models import UsageRecord
 from levante.tenancy import count_seats
 
@@ -67,18 +65,13 @@ class UsageReport:
 def site_key(path: Path) -> Ed25519PrivateKey:
     """The site's key, made on first use (readable by its owner only)."""
     if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
+        existing = read_private_key(path)
+        if existing is None:
             raise InvalidRequestError(f"{path} is not an Ed25519 private key")
-        return key
+        return existing
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
+    write_private_key(path, key)
     return key
 
 

@@ -11,7 +11,7 @@ from levante.pricing.money import (
     to_cents,
     to_decimal,
 )
-from levante.pricing.service import create_price, list_prices
+from levante.pricing.service import create_price, list_prices, price_in_force
 
 __all__ = [
     "CENT",
@@ -26,6 +26,7 @@ __all__ = [
     "list_prices",
     "parse_amount",
     "parse_cents",
+    "price_in_force",
     "price_usage",
     "to_cents",
     "to_decimal",

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from levante import audit
 from levante.errors import ConflictError, InvalidRequestError
+from levante.pricing.book import PriceVersion
 from levante.pricing.money import format_amount
 from levante.storage import new_id, utcnow
 from levante.storage.models import Price
@@ -101,3 +102,17 @@ def list_prices(session: Session, model: str | None = None) -> list[Price]:
     if model is not None:
         query = query.where(Price.model == model)
     return list(session.scalars(query))
+
+
+def price_in_force(
+    session: Session, model: str, currency: str, at: datetime
+) -> PriceVersion | None:
+    """The version of ``model`` in ``currency`` in force at ``at``, read from the database (the
+    in-memory :class:`~levante.pricing.PriceBook` serves requests; this prices past usage)."""
+    row = session.scalar(
+        select(Price)
+        .where(Price.model == model, Price.currency == currency, Price.effective_from <= at)
+        .order_by(Price.effective_from.desc())
+        .limit(1)
+    )
+    return None if row is None else PriceVersion.of(row)

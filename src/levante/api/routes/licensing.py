@@ -305,12 +305,6 @@ class ActivationView(BaseModel):
     heartbeat_seconds: float
 
 
-def _vendor_keys(state: AppState) -> dict[str, Any]:
-    return licensing.trusted_keys(
-        state.settings.licensing.trusted_keys, licensing.Keyring(state.settings.license_keys_dir)
-    )
-
-
 @router.post("/v1/licensing/activations", status_code=201)
 def activate(body: Activate, state: State) -> ActivationView:
     """Activate a node of a self-hosted deployment against its licence."""
@@ -321,7 +315,7 @@ def activate(body: Activate, state: State) -> ActivationView:
             body.license,
             body.fingerprint,
             body.hostname,
-            trusted=_vendor_keys(state),
+            trusted=licensing.configured_keys(state.settings),
             now=state.clock(),
             heartbeat=timedelta(hours=hours),
         )
