@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
+import llama_cpp
 import pytest
 
 from levante.engine import (
@@ -15,8 +16,10 @@ from levante.engine import (
     SamplingParams,
     Started,
     TextDelta,
+    llamacpp,
 )
-from levante.engine.llamacpp import LlamaCppEngine
+from levante.engine.llamacpp import LlamaCppEngine, choose_slot
+from levante.engine.sampling import plain_greedy
 from levante.errors import OverloadedError
 from levante.settings import embedded_model_path
 
@@ -150,3 +153,63 @@ def test_prefix_cache_can_be_switched_off() -> None:
             assert finished.cached_tokens == 0
     finally:
         engine.close()
+
+
+def test_each_step_lists_its_sequences_in_id_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama.cpp decodes a step over several sequences in one pass only if their ids come in
+    increasing order; here the later request gets the lower id, and still goes second."""
+    engine = LlamaCppEngine(embedded_model_path(), context_length=512, n_threads=2, parallel=2)
+    steps: list[list[int]] = []
+    decode = llama_cpp.llama_decode
+
+    def recording(context: object, batch: llama_cpp.llama_batch) -> int:
+        steps.append([batch.seq_id[i][0] for i in range(batch.n_tokens)])
+        return int(decode(context, batch))
+
+    monkeypatch.setattr(llama_cpp, "llama_decode", recording)
+
+    async def run() -> None:
+        short = asyncio.create_task(_text(engine, _request(engine, "Say hi.", max_tokens=2)))
+        long = asyncio.create_task(_text(engine, _request(engine, QUESTIONS[2], max_tokens=40)))
+        await short  # slot 0 is free again; the next request takes it while slot 1 runs
+        await asyncio.gather(long, _text(engine, _request(engine, QUESTIONS[4], max_tokens=8)))
+
+    try:
+        asyncio.run(run())
+    finally:
+        engine.close()
+    # The short request shares at most its first three steps; the third one shares the rest.
+    assert sum(len(set(step)) == 2 for step in steps) > 4
+    assert all(step == sorted(step) for step in steps)
+
+
+def test_a_slot_next_to_the_running_ones_wins_unless_a_cache_saves_much_more() -> None:
+    template = list(range(20))  # the chat template's head: in every slot's cache
+    prompt = [*template, 500, 501, 502, 503]
+    near = {0: [*template, 500, 501, 502, 503, 9], 2: [*template, 7], 3: []}
+    # Slot 1 runs. Slot 0 holds the whole prompt, slot 2 only the template's head: 4 tokens
+    # more to compute in slot 2, but the running sequences stay one block (1-2, not 0-1 ... 3).
+    assert choose_slot(near, {1}, prompt, prefix_cache=True) == (0, 23)
+    assert choose_slot(near, {1, 3}, prompt, prefix_cache=True) == (2, 20)
+    # A cache that saves far more prompt than the others is worth the extra pass.
+    history = [*template, *range(1000, 1200)]
+    far = {0: history, 2: [*template, 7]}
+    assert choose_slot(far, {1, 3}, [*history, 5], prefix_cache=True) == (0, 220)
+    # Without the prefix cache only the blocks count.
+    assert choose_slot(near, {1, 3}, prompt, prefix_cache=False) == (2, 0)
+
+
+def test_greedy_without_the_sampler_chain_picks_the_same_tokens(
+    engine: LlamaCppEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plain greedy requests take the argmax of the logits; the sampler chain agrees."""
+    requests = [_request(engine, q, max_tokens=32) for q in QUESTIONS[:3]]
+
+    async def texts() -> list[str]:
+        results = await asyncio.gather(*(_text(engine, r) for r in requests))
+        return [text for text, _ in results]
+
+    assert plain_greedy(GREEDY, None)
+    by_argmax = asyncio.run(texts())
+    monkeypatch.setattr(llamacpp, "plain_greedy", lambda *_: False)
+    assert asyncio.run(texts()) == by_argmax

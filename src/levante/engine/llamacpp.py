@@ -19,11 +19,13 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import llama_cpp
+import numpy
 from llama_cpp._internals import LlamaContext, LlamaModel, LlamaSampler
 from llama_cpp.llama_grammar import LlamaGrammar
 
@@ -41,13 +43,17 @@ from levante.engine.base import (
     TextDelta,
 )
 from levante.engine.embedding import Embedder
-from levante.engine.sampling import build_sampler, compile_grammar, unban
+from levante.engine.sampling import build_sampler, compile_grammar, plain_greedy, unban
 from levante.engine.template import ChatTemplate
 from levante.engine.text import StopMatcher, Utf8Assembler
 from levante.engine.vocab import Vocabulary
 from levante.errors import ConfigurationError, EngineError, InvalidRequestError, OverloadedError
 
 log = logging.getLogger(__name__)
+
+# Prompt tokens a slot's cache must save over another free slot's to be chosen even though
+# it splits the running sequences into more blocks (see ``choose_slot``).
+_SLOT_REUSE_TOLERANCE = 64
 
 
 @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
@@ -124,6 +130,7 @@ class _Sequence:
     prompt_tokens: int
     cached_tokens: int
     pending: deque[int]  # prompt tokens not yet decoded
+    argmax: bool  # the sampler chain only takes the likeliest token (see ``plain_greedy``)
     next_token: int | None = None  # sampled, to be fed back in the next step
     produced: int = 0
     text: Utf8Assembler = field(default_factory=Utf8Assembler)
@@ -159,6 +166,7 @@ class LlamaCppEngine:
         self._n_batch = n_batch
         self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self._vocab = Vocabulary(self._model)
+        self._n_vocab = self._model.n_vocab()
         metadata = self._model.metadata()
         template = metadata.get("tokenizer.chat_template")
         self._template = (
@@ -323,15 +331,13 @@ class LlamaCppEngine:
                 self._pending -= 1
             if job.cancelled.is_set():
                 continue
-            busy = {s.slot.seq_id for s in running}
-            free = [slot for slot in self._slots if slot.seq_id not in busy]
-            running.append(self._start(job, free))
+            running.append(self._start(job, {s.slot.seq_id for s in running}))
 
-    def _start(self, job: _Job, free: list[_Slot]) -> _Sequence:
+    def _start(self, job: _Job, busy: set[int]) -> _Sequence:
         prompt = list(job.request.prompt.tokens)
-        slot, reuse = max(((s, _common_prefix(s.tokens, prompt)) for s in free), key=_by_reuse)
-        # At least the last prompt token is decoded again, to get logits to sample from.
-        reuse = min(reuse, len(prompt) - 1) if self._prefix_cache else 0
+        free = {slot.seq_id: slot.tokens for slot in self._slots if slot.seq_id not in busy}
+        seq_id, reuse = choose_slot(free, busy, prompt, prefix_cache=self._prefix_cache)
+        slot = self._slots[seq_id]
         llama_cpp.llama_memory_seq_rm(self._memory, slot.seq_id, reuse, -1)
         del slot.tokens[reuse:]
         sequence = _Sequence(
@@ -346,6 +352,7 @@ class LlamaCppEngine:
             prompt_tokens=len(prompt),
             cached_tokens=reuse,
             pending=deque(prompt[reuse:]),
+            argmax=plain_greedy(job.request.sampling, job.grammar),
             stops=StopMatcher(job.request.stop),
         )
         self._outbox.put(job, Started(cached_tokens=reuse))
@@ -353,18 +360,26 @@ class LlamaCppEngine:
 
     def _step(self, running: list[_Sequence]) -> None:
         """One llama_decode over every running sequence; then sample where logits came out."""
+        # Decoding sequences get one token each, so a long prompt never stalls them; prompts
+        # share what room is left, first come first served (``running`` is in arrival order).
+        room = self._n_batch - sum(1 for s in running if s.next_token is not None)
+        chunk: dict[int, int] = {}
+        for sequence in running:
+            take = min(len(sequence.pending), room)
+            chunk[sequence.slot.seq_id] = take
+            room -= take
+        # Rows go in by sequence id. llama.cpp decodes a batch spanning several KV streams in
+        # one pass only when its sequences come in increasing, consecutive ids; in any other
+        # order it splits the step into several passes over the weights.
         batch = self._batch
         batch.n_tokens = 0
         sampled: list[tuple[_Sequence, int]] = []
-        # Decoding sequences first: one token each, so a long prompt never stalls them.
-        for sequence in running:
+        for sequence in sorted(running, key=_by_seq_id):
             if sequence.next_token is not None:
                 row = self._add(sequence.slot, sequence.next_token, logits=True)
                 sequence.next_token = None
                 sampled.append((sequence, row))
-        # Then prompt chunks, first come first served, in what room is left.
-        for sequence in running:
-            while sequence.pending and batch.n_tokens < self._n_batch:
+            for _ in range(chunk[sequence.slot.seq_id]):
                 token = sequence.pending.popleft()
                 row = self._add(sequence.slot, token, logits=not sequence.pending)
                 if not sequence.pending:
@@ -378,7 +393,13 @@ class LlamaCppEngine:
         if status != 0:
             raise EngineError(f"llama_decode failed with status {status}")
         for sequence, row in sampled:
-            token = sequence.sampler.sample(self._context, row)
+            if sequence.argmax and sequence.produced >= sequence.job.request.min_tokens:
+                # The chain would copy the whole vocabulary into a candidate list to find the
+                # same token: a sixth of a millisecond per sequence and step.
+                logits = llama_cpp.llama_get_logits_ith(self._context.ctx, row)
+                token = int(numpy.ctypeslib.as_array(logits, shape=(self._n_vocab,)).argmax())
+            else:
+                token = sequence.sampler.sample(self._context, row)
             self._accept(sequence, token)
 
     def _add(self, slot: _Slot, token: int, *, logits: bool) -> int:
@@ -474,5 +495,39 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return size
 
 
-def _by_reuse(candidate: tuple[_Slot, int]) -> int:
-    return candidate[1]
+def choose_slot(
+    free: Mapping[int, Sequence[int]],
+    busy: AbstractSet[int],
+    prompt: Sequence[int],
+    *,
+    prefix_cache: bool,
+) -> tuple[int, int]:
+    """Which free slot a prompt goes to, and how many of its tokens that slot's cache holds.
+
+    ``free`` maps each free slot's sequence id to the tokens its cache holds; ``busy`` are the
+    ids of the running sequences. The slot whose cache holds the longest prefix of the prompt
+    saves the most prefill. But a step over sequences whose ids are not consecutive runs as
+    several passes over the weights (see ``LlamaCppEngine._step``), every step until one of
+    them ends; so among the slots that save nearly as much, the one that keeps the running
+    sequences in the fewest blocks of consecutive ids wins.
+    """
+    # At least the last prompt token is decoded again, for logits to sample from.
+    reuse = {
+        seq_id: min(_common_prefix(tokens, prompt), len(prompt) - 1) if prefix_cache else 0
+        for seq_id, tokens in free.items()
+    }
+    best = max(reuse.values())
+    chosen = min(
+        (seq_id for seq_id, saved in reuse.items() if saved >= best - _SLOT_REUSE_TOLERANCE),
+        key=lambda seq_id: (_blocks({*busy, seq_id}), -reuse[seq_id], seq_id),
+    )
+    return chosen, reuse[chosen]
+
+
+def _blocks(seq_ids: AbstractSet[int]) -> int:
+    """How many runs of consecutive ids the set holds: the passes a step over them takes."""
+    return sum(1 for i in seq_ids if i - 1 not in seq_ids)
+
+
+def _by_seq_id(sequence: _Sequence) -> int:
+    return sequence.slot.seq_id

@@ -61,11 +61,7 @@ def build_sampler(
     sampler = LlamaSampler()
     if banned:
         sampler.add_logit_bias(model.n_vocab(), {token: -math.inf for token in banned})
-    if (
-        params.repetition_penalty != 1.0
-        or params.frequency_penalty != 0.0
-        or params.presence_penalty != 0.0
-    ):
+    if _penalised(params):
         sampler.add_penalties(
             n_vocab=model.n_vocab(),
             penalty_last_n=PENALTY_WINDOW,
@@ -88,6 +84,21 @@ def build_sampler(
     seed = params.seed if params.seed is not None else random.getrandbits(32)
     sampler.add_dist(seed)
     return sampler
+
+
+def plain_greedy(params: SamplingParams, grammar: LlamaGrammar | None) -> bool:
+    """Whether the chain :func:`build_sampler` makes for these settings only picks the token
+    with the highest logit (the first such, as llama.cpp's greedy sampler does), once any
+    banned tokens are released; then an argmax over the logits gives the same token."""
+    return params.temperature == 0 and grammar is None and not _penalised(params)
+
+
+def _penalised(params: SamplingParams) -> bool:
+    return (
+        params.repetition_penalty != 1.0
+        or params.frequency_penalty != 0.0
+        or params.presence_penalty != 0.0
+    )
 
 
 def unban(sampler: LlamaSampler) -> None:
