@@ -23,8 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,7 +201,9 @@ def _story(i: int) -> list[dict[str, str]]:
 
 async def load(server: Server, clients: int, max_tokens: int) -> LoadResult:
     """``clients`` concurrent streams, each one request; aggregate tokens/s and TTFTs."""
-    limits = httpx.Limits(max_connections=clients + 4)
+    # A connection per request: llama-server sometimes drops a kept-alive connection as the
+    # next request goes out on it ("Server disconnected without sending a response").
+    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=0)
     async with httpx.AsyncClient(timeout=600, limits=limits) as client:
         await _stream(client, server, _story(99), 8)  # warm up
         started = time.perf_counter()
@@ -212,28 +214,31 @@ async def load(server: Server, clients: int, max_tokens: int) -> LoadResult:
     return LoadResult(clients, sum(t for _, t in results), seconds, [f for f, _ in results])
 
 
-def direct_single_stream(tokens: int) -> float:
-    """Tokens/s of llama-cpp-python's Llama called directly (greedy), as the reference."""
-    from llama_cpp import Llama
+class Direct:
+    """llama-cpp-python's ``Llama`` called directly (greedy): the single-stream reference."""
 
-    llama = Llama(str(embedded_model_path()), n_ctx=CONTEXT, n_threads=THREADS, verbose=False)
-    prompt = llama.tokenize(
-        b"<|im_start|>user\nWrite a long story about a dragon.<|im_end|>\n<|im_start|>assistant\n",
-        add_bos=False,
-        special=True,
-    )
-    best = 0.0
-    for _ in range(3):
-        llama.reset()
+    def __init__(self) -> None:
+        from llama_cpp import Llama
+
+        self.llama = Llama(
+            str(embedded_model_path()), n_ctx=CONTEXT, n_threads=THREADS, verbose=False
+        )
+        self.prompt = self.llama.tokenize(
+            b"<|im_start|>user\nWrite a long story about a dragon.<|im_end|>\n"
+            b"<|im_start|>assistant\n",
+            add_bos=False,
+            special=True,
+        )
+
+    def tokens_per_second(self, tokens: int) -> float:
+        self.llama.reset()
         started = time.perf_counter()
         produced = 0
-        for _token in llama.generate(prompt, temp=0):
+        for _token in self.llama.generate(self.prompt, temp=0):
             produced += 1
             if produced >= tokens:
                 break
-        best = max(best, produced / (time.perf_counter() - started))
-    llama.close()
-    return best
+        return produced / (time.perf_counter() - started)
 
 
 async def second_turn_ttft(server: Server) -> float:
@@ -263,7 +268,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="fewer tokens and levels")
+    parser.add_argument("--quick", action="store_true", help="fewer tokens, levels and rounds")
+    parser.add_argument("--rounds", type=int, help="rounds per measurement (default 3)")
     parser.add_argument(
         "--llama-server", type=Path, help="llama-server binary (default: bench/.build)"
     )
@@ -271,6 +277,7 @@ def main() -> None:
     args = parser.parse_args()
     max_tokens = 64 if args.quick else 128
     levels = [1, 8] if args.quick else [1, 2, 4, 8, 16]
+    rounds = args.rounds or (1 if args.quick else 3)
     binary = args.llama_server or ROOT / "bench" / ".build" / "llama-server"
     lines: list[str] = []
 
@@ -278,48 +285,69 @@ def main() -> None:
         print(line, flush=True)
         lines.append(line)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as servers:
         workdir = Path(tmp)
-        say("### Single stream (256 tokens, greedy)")
-        direct = direct_single_stream(256)
-        with levante(workdir) as server:
-            single = asyncio.run(load(server, 1, 256))
+        # Every server is up for the whole run and idle while another one is measured; the
+        # rounds take turns, so a machine that slows down or speeds up midway (a shared host
+        # does) weighs on every server alike. Each figure is the median of its rounds.
+        peers = [
+            servers.enter_context(levante(workdir)),
+            servers.enter_context(llama_cpp_python_server(workdir)),
+        ]
+        if binary.is_file():
+            peers.append(servers.enter_context(llama_server(workdir, binary)))
+        else:
+            print(f"(no llama-server at {binary}; run bench/build_llama_server.sh)")
+        levante_server = peers[0]
+
+        direct = Direct()
+        direct_runs: list[float] = []
+        single_runs: list[float] = []
+        for _ in range(rounds):
+            direct_runs.append(direct.tokens_per_second(256))
+            single_runs.append(asyncio.run(load(levante_server, 1, 256)).tokens_per_second)
+        direct.llama.close()
+        say(f"### Single stream (256 tokens, greedy; median of {rounds} alternating rounds)")
         say()
         say("| | tokens/s | vs direct |")
         say("|---|---:|---:|")
-        say(f"| llama-cpp-python `Llama` called directly | {direct:.1f} | 100% |")
-        say(f"| Levante HTTP API, streamed | {single.tokens_per_second:.1f} | "
-            f"{single.tokens_per_second / direct:.0%} |")  # fmt: skip
+        reference, single = statistics.median(direct_runs), statistics.median(single_runs)
+        say(f"| llama-cpp-python `Llama` called directly | {reference:.1f} | 100% |")
+        say(f"| Levante HTTP API, streamed | {single:.1f} | {single / reference:.0%} |")
         say()
 
-        say(f"### Concurrent streaming clients ({max_tokens} tokens each, greedy)")
-        peers: list[Callable[[], AbstractContextManager[Server]]] = [
-            lambda: levante(workdir),
-            lambda: llama_cpp_python_server(workdir),
-        ]
-        if binary.is_file():
-            peers.append(lambda: llama_server(workdir, binary))
-        else:
-            print(f"(no llama-server at {binary}; run bench/build_llama_server.sh)")
-        table: dict[str, dict[int, LoadResult]] = {}
-        for start in peers:
-            with start() as server:
-                table[server.name] = {c: asyncio.run(load(server, c, max_tokens)) for c in levels}
-                print(f"  {server.name}: done", flush=True)
+        table: dict[str, dict[int, list[LoadResult]]] = {p.name: {} for p in peers}
+        for clients in levels:
+            for _ in range(rounds):
+                for server in peers:
+                    result = asyncio.run(load(server, clients, max_tokens))
+                    table[server.name].setdefault(clients, []).append(result)
+            print(f"  {clients} clients: done", flush=True)
+        say(
+            f"### Concurrent streaming clients ({max_tokens} tokens each, greedy; "
+            f"median of {rounds} alternating rounds)"
+        )
         say()
         say("| server | " + " | ".join(f"{c} clients" for c in levels) + " |")
         say("|---|" + "---:|" * len(levels))
         for name, results in table.items():
             cells = [
-                f"{r.tokens_per_second:.0f} tok/s, TTFT {r.median_ttft:.2f} s"
-                for r in results.values()
+                f"{statistics.median(r.tokens_per_second for r in runs):.0f} tok/s, "
+                f"TTFT {statistics.median(r.median_ttft for r in runs):.2f} s"
+                for runs in results.values()
             ]
             say(f"| {name} | " + " | ".join(cells) + " |")
         say()
+        if rounds > 1:
+            say("Every round at 8 clients, in tokens/s:")
+            say()
+            for name, results in table.items():
+                runs = results.get(8, [])
+                say(f"- {name}: " + ", ".join(f"{r.tokens_per_second:.0f}" for r in runs))
+            say()
 
         say("### Second turn of a ~1,000-token conversation (median TTFT of 3)")
-        with levante(workdir) as server:
-            cached = asyncio.run(second_turn_ttft(server))
+        cached = asyncio.run(second_turn_ttft(levante_server))
         with levante(workdir, prefix_cache=False) as server:
             uncached = asyncio.run(second_turn_ttft(server))
         say()
