@@ -3,11 +3,13 @@
 One decode loop per model runs on a thread of its own. Every step builds one ``llama_batch``
 holding the next token of every decoding sequence plus a chunk of the prompts still being
 read (chunked prefill), calls ``llama_decode`` once, and samples each sequence's next token
-from its own sampler chain. Requests join and leave between steps.
+from its own sampler chain (or, for plain greedy requests, takes the argmax of its logits).
+Requests join and leave between steps.
 
 Each of the ``parallel`` sequence slots keeps the KV cache of the last request it served; a
-new request goes to the free slot whose cache shares the longest prefix with its prompt, and
-only the rest of the prompt is computed (``Started.cached_tokens``).
+new request goes to a free slot whose cache shares the longest prefix with its prompt (or
+nearly, if another keeps the running sequences in one block: see ``choose_slot``), and only
+the rest of the prompt is computed (``Started.cached_tokens``).
 """
 
 from __future__ import annotations
