@@ -187,9 +187,10 @@ def test_a_slot_next_to_the_running_ones_wins_unless_a_cache_saves_much_more() -
     template = list(range(20))  # the chat template's head: in every slot's cache
     prompt = [*template, 500, 501, 502, 503]
     near = {0: [*template, 500, 501, 502, 503, 9], 2: [*template, 7], 3: []}
-    # Slot 1 runs. Slot 0 holds the whole prompt, slot 2 only the template's head: 4 tokens
-    # more to compute in slot 2, but the running sequences stay one block (1-2, not 0-1 ... 3).
+    # Slot 0 holds the whole prompt (all but the last token is reused), slot 2 only the
+    # template's head. With slot 1 running, either keeps one block: the longer cache wins.
     assert choose_slot(near, {1}, prompt, prefix_cache=True) == (0, 23)
+    # With slots 1 and 3 running, slot 2 makes one block of 1-3; slot 0 would leave two.
     assert choose_slot(near, {1, 3}, prompt, prefix_cache=True) == (2, 20)
     # A cache that saves far more prompt than the others is worth the extra pass.
     history = [*template, *range(1000, 1200)]
