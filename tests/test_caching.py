@@ -18,10 +18,10 @@ def test_a_stale_entry_serves_while_one_background_load_renews_it() -> None:
             release.wait(5)
         return len(loads)
 
-    cache: RefreshingCache[str, int] = RefreshingCache(load, 0.1, name="test")
+    cache: RefreshingCache[str, int] = RefreshingCache(load, 0.4, name="test")
     assert cache.cached("k") is None
     assert cache.get("k") == 1
-    time.sleep(0.12)  # stale, still usable
+    time.sleep(0.22)  # past half its time: still served, and renewed in the background
     for _ in range(5):
         hit = cache.cached("k")
         assert hit is not None
@@ -32,8 +32,31 @@ def test_a_stale_entry_serves_while_one_background_load_renews_it() -> None:
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert loads == ["k", "k"]  # one refresh for five stale reads
-    time.sleep(0.25)
+    time.sleep(0.45)
     assert cache.cached("k") is None  # too old to serve
+
+
+def test_a_change_is_seen_within_one_ttl_however_busy_the_key() -> None:
+    """A revocation committed at time T is never hidden past T + ttl: an entry ages from when
+    the load that read it began, and refresh-ahead happens inside the ttl, not after it."""
+    state = {"revoked": False}
+    cache: RefreshingCache[str, bool] = RefreshingCache(
+        lambda _: state["revoked"], 0.2, name="test"
+    )
+    cache.get("k")
+    revoked_at = time.monotonic() + 0.15
+    stale_after_bound = 0
+    while time.monotonic() < revoked_at + 0.6:
+        now = time.monotonic()
+        if now >= revoked_at:
+            state["revoked"] = True
+        hit = cache.cached("k")
+        if hit is None:
+            cache.get("k")
+        elif hit.value is False and now >= revoked_at + 0.2:
+            stale_after_bound += 1
+        time.sleep(0.002)
+    assert stale_after_bound == 0
 
 
 def test_no_ttl_caches_nothing_and_invalidate_drops() -> None:

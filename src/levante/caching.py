@@ -19,9 +19,10 @@ class Hit(Generic[V]):
 
 
 class RefreshingCache(Generic[K, V]):
-    """Values by key, trusted for ``ttl`` seconds. From ``ttl`` to ``2 * ttl`` a value still
-    serves while one background load renews it, so the expiry of a busy entry never sends its
-    requests to the database at once; older entries are misses. ``ttl <= 0`` caches nothing."""
+    """Values by key, never served more than ``ttl`` seconds after the load that read them
+    began. In the second half of that time a value still serves while one background load
+    renews it, so the expiry of a busy entry never sends its requests to the database at once;
+    older entries are misses. ``ttl <= 0`` caches nothing."""
 
     def __init__(
         self, load: Callable[[K], V], ttl: float, *, name: str, max_entries: int = 100_000
@@ -43,9 +44,9 @@ class RefreshingCache(Generic[K, V]):
         if entry is None:
             return None
         age = time.monotonic() - entry[0]
-        if age >= 2 * self._ttl:
-            return None
         if age >= self._ttl:
+            return None
+        if age >= self._ttl / 2:
             self._refresh_ahead(key)
         return Hit(entry[1])
 
@@ -54,8 +55,9 @@ class RefreshingCache(Generic[K, V]):
         hit = self.cached(key)
         if hit is not None:
             return hit.value
+        began = time.monotonic()
         value = self._load(key)
-        self._store(key, value)
+        self._store(key, value, began)
         return value
 
     def invalidate(self, key: K | None = None) -> None:
@@ -65,13 +67,14 @@ class RefreshingCache(Generic[K, V]):
             else:
                 self._entries.pop(key, None)
 
-    def _store(self, key: K, value: V) -> None:
+    def _store(self, key: K, value: V, began: float) -> None:
+        # Aged from when the load began: what it read may be that old.
         if self._ttl <= 0:
             return
         with self._lock:
             if len(self._entries) >= self._max_entries:
                 self._entries.clear()
-            self._entries[key] = (time.monotonic(), value)
+            self._entries[key] = (began, value)
 
     def _refresh_ahead(self, key: K) -> None:
         with self._lock:
@@ -80,8 +83,9 @@ class RefreshingCache(Generic[K, V]):
             self._refreshing.add(key)
 
         def refresh() -> None:
+            began = time.monotonic()
             try:
-                self._store(key, self._load(key))
+                self._store(key, self._load(key), began)
             except Exception:  # the next request loads it in its own time
                 self.invalidate(key)
             finally:

@@ -136,6 +136,14 @@ class OverloadedError(LevanteError):
     default_code = "overloaded"
 
 
+class StoreUnavailableError(LevanteError):
+    """The database cannot be reached; nothing was served, and the client should retry (503)."""
+
+    status_code = 503
+    error_type = "server_error"
+    default_code = "store_unavailable"
+
+
 class EngineError(LevanteError):
     """The model engine failed while serving a request (500)."""
 

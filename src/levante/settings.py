@@ -149,6 +149,7 @@ class LicensingSettings(BaseModel):
     site_key_file: Path | None = None
     activation_url: str = ""
     heartbeat_hours: float = Field(default=24.0, gt=0)
+    activations_per_hour: float = Field(default=12.0, gt=0)
     node_fingerprint: str = Field(default="", pattern=r"^([0-9a-f]{16,64})?$")
 
 
@@ -208,6 +209,7 @@ class Settings(BaseSettings):
     max_choices: int = Field(default=8, ge=1, le=128)
     default_max_tokens: int | None = Field(default=None, ge=1)
     auth_cache_seconds: float = Field(default=5.0, ge=0)
+    admin_requests_per_minute: float = Field(default=300.0, gt=0)
     workers: int = Field(default=1, ge=1)
     redis_url: str = ""
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")

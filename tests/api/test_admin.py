@@ -77,6 +77,12 @@ def test_bad_key_requests(client: TestClient, tenant: Tenant) -> None:
         headers=admin,
     )
     assert past.status_code == 400
+    for naive in ("2001-01-01T00:00:00", "2999-01-01T12:00:00"):  # no zone: read as UTC
+        response = client.post(
+            "/v1/admin/api-keys", json={"name": "x", "expires_at": naive}, headers=admin
+        )
+        assert response.status_code == (400 if naive.startswith("2001") else 201), response.text
+    assert response.json()["expires_at"].startswith("2999-01-01T12:00:00")
     unknown_model = client.post(
         "/v1/admin/api-keys", json={"name": "x", "allowed_models": ["nope"]}, headers=admin
     )

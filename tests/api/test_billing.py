@@ -8,8 +8,11 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from levante.api import create_app
+from levante.engine import ModelRegistry
+from levante.settings import Settings
 from levante.storage import Database
-from tests.helpers import Tenant, make_operator
+from tests.helpers import Tenant, make_operator, make_tenant
 
 
 @pytest.fixture
@@ -256,3 +259,35 @@ def test_bad_billing_input_gets_the_error_body_never_a_500(
             headers=ops,
         )
         assert response.status_code == status, (amount, response.text)
+
+
+def test_one_unpaid_top_up_at_a_time(client: TestClient, tenant: Tenant) -> None:
+    me = tenant.headers(True)
+    first = client.post("/v1/admin/billing/top-ups", json={"amount": "10"}, headers=me)
+    assert first.status_code == 201, first.text
+    second = client.post("/v1/admin/billing/top-ups", json={"amount": "10"}, headers=me)
+    assert (second.status_code, second.json()["code"]) == (409, "top_up_pending")
+    number = client.get(f"/v1/admin/invoices/{first.json()['invoice_id']}", headers=me).json()
+    assert number["number"] in second.json()["message"]
+
+
+def test_admin_routes_are_rate_limited_per_key(
+    settings: Settings, database: Database, model_registry: ModelRegistry, tenant: Tenant
+) -> None:
+    app = create_app(
+        settings.model_copy(update={"admin_requests_per_minute": 5}),
+        models=model_registry,
+        database=database,
+    )
+    other = make_tenant(database, "Other")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        codes = [
+            client.get("/v1/admin/api-keys", headers=tenant.headers(True)).status_code
+            for _ in range(7)
+        ]
+        assert codes == [200] * 5 + [429] * 2
+        refused = client.get("/v1/admin/api-keys", headers=tenant.headers(True))
+        assert refused.json()["type"] == "rate_limit_error"
+        assert int(refused.headers["retry-after"]) >= 1
+        # Another key has its own allowance; inference is not an admin route.
+        assert client.get("/v1/admin/api-keys", headers=other.headers(True)).status_code == 200

@@ -230,6 +230,23 @@ def test_oversized_chunked_body(client: TestClient, tenant: Tenant) -> None:
     assert_error(response, 413, "invalid_request_error")
 
 
+@pytest.mark.parametrize("method", ["DELETE", "GET", "PUT", "PATCH", "OPTIONS"])
+def test_oversized_chunked_body_for_every_method(client: TestClient, method: str) -> None:
+    """Unauthenticated, on a route that parses its body: refused before it is read whole."""
+
+    def chunks() -> Any:
+        for _ in range(300):
+            yield b"x" * 4096
+
+    response = client.request(
+        method,
+        "/v1/licensing/activations/act_x",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
+    assert_error(response, 413, "invalid_request_error")
+
+
 @pytest.mark.parametrize(
     ("headers", "code"),
     [

@@ -8,9 +8,12 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from levante import licensing
+from levante.api import create_app
+from levante.engine import ModelRegistry
 from levante.settings import Settings
 from levante.storage import Database, upgrade, utcnow
 from tests.helpers import Tenant, make_operator, make_tenant
@@ -60,8 +63,17 @@ def test_licences_are_issued_read_and_revoked(
     assert client.post(path, content=report, headers=mine).status_code == 403
     first = client.post(path, content=report, headers=ops)
     assert first.status_code == 200, first.text
-    assert first.json()["duplicate"] is False
+    assert first.json()["status"] == "held"  # no site key is bound to the licence yet
+    held = client.get(f"{path}/held", headers=ops).json()["data"]
+    assert [h["id"] for h in held] == [first.json()["report_id"]]
+    assert client.get(f"{path}/held", headers=mine).status_code == 403
+    accepted = client.post(f"{path}/held/{held[0]['id']}/accept", headers=ops)
+    assert accepted.json()["status"] == "imported", accepted.text
+    again = client.post(f"{path}/held/{held[0]['id']}/accept", headers=ops)
+    assert (again.status_code, again.json()["code"]) == (409, "already_decided")
     assert client.post(path, content=report, headers=ops).json()["duplicate"] is True
+    [key] = client.get(f"/v1/admin/licenses/{view['id']}/site-keys", headers=mine).json()["data"]
+    assert (key["status"], key["source"]) == ("bound", "held_report")
     response = client.post(path, content=report.replace('"site_key"', '"sight_key"'), headers=ops)
     assert (response.status_code, response.json()["object"]) == (400, "error")
 
@@ -112,3 +124,42 @@ def test_bad_licence_requests(client: TestClient, tenant: Tenant, operator: Tena
         "/v1/admin/licenses/usage-reports", content=b"\xff\xfe not a report", headers=ops
     )
     assert (response.status_code, response.json()["code"]) == (400, "usage_report_invalid")
+
+
+def test_activations_are_rate_limited_listed_and_released(
+    settings: Settings, database: Database, model_registry: ModelRegistry, tenant: Tenant,
+    other_tenant: Tenant,
+) -> None:  # fmt: skip
+    licensing.Keyring(settings.license_keys_dir).generate()
+    ops = make_operator(database, other_tenant).headers(True)
+    limited = settings.model_copy(
+        update={"licensing": settings.licensing.model_copy(update={"activations_per_hour": 3})}
+    )
+    app = create_app(limited, models=model_registry, database=database)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        expires = (utcnow() + timedelta(days=365)).isoformat()
+        body = {"organization": tenant.organization_id, "expires_at": expires, "max_nodes": 5}
+        issued = client.post("/v1/admin/licenses", json=body, headers=ops).json()
+        site = licensing.encode_public(Ed25519PrivateKey.generate().public_key())
+        statuses = []
+        for n in range(5):
+            response = client.post(
+                "/v1/licensing/activations",
+                json={"license": issued["file"], "fingerprint": f"{n:02x}" * 8,
+                      "hostname": f"node-{n}", "site_key": site},
+            )  # fmt: skip
+            statuses.append(response.status_code)
+        assert statuses == [201, 201, 201, 429, 429]
+        assert int(response.headers["retry-after"]) > 0
+        path = f"/v1/admin/licenses/{issued['id']}/activations"
+        nodes = client.get(path, headers=tenant.headers(True)).json()["data"]
+        assert sorted(n["hostname"] for n in nodes) == ["node-0", "node-1", "node-2"]
+        third = make_tenant(database, "Initech").headers(True)
+        assert client.get(path, headers=third).status_code == 404
+        released = client.post(f"{path}/{nodes[0]['id']}/release", headers=tenant.headers(True))
+        assert released.json()["released_at"] is not None
+        assert len(client.get(path, headers=ops).json()["data"]) == 2
+        [key] = client.get(f"/v1/admin/licenses/{issued['id']}/site-keys", headers=ops).json()[
+            "data"
+        ]
+        assert (key["status"], key["source"], key["public_key"]) == ("bound", "activation", site)

@@ -157,7 +157,20 @@ def test_a_top_up_through_stripe_checkout_and_its_webhook(
 
 @pytest.mark.parametrize(
     "forgery",
-    ["wrong secret", "tampered amount", "stale", "no signature", "not json"],
+    [
+        "wrong secret",
+        "tampered amount",
+        "stale",
+        "future",
+        "no signature",
+        "not json",
+        "a list",
+        "data is text",
+        "object is text",
+        "metadata is text",
+        "amount is text",
+        "no id",
+    ],
 )
 def test_a_forged_webhook_changes_nothing(
     stripe_client: TestClient, tenant: Tenant, database: Database, forgery: str
@@ -175,10 +188,24 @@ def test_a_forged_webhook_changes_nothing(
         body = body.replace(f'"amount_total": {invoice.total_cents}', '"amount_total": 1')
     elif forgery == "stale":
         headers = {"Stripe-Signature": sign(body, timestamp=int(time.time()) - 3600)}
+    elif forgery == "future":
+        headers = {"Stripe-Signature": sign(body, timestamp=int(time.time()) + 3600)}
     elif forgery == "no signature":
         headers = {}
-    else:
-        body = "{not json"
+    else:  # correctly signed, but not an event of the shape Stripe sends
+        shaped = event(invoice)
+        malformed: object = {
+            "not json": "{not json",
+            "a list": [shaped],
+            "data is text": {**shaped, "data": "x"},
+            "object is text": {**shaped, "data": {"object": "x"}},
+            "metadata is text": {**shaped, "data": {"object": {
+                **shaped["data"]["object"], "metadata": "x"}}},
+            "amount is text": {**shaped, "data": {"object": {
+                **shaped["data"]["object"], "amount_total": "lots"}}},
+            "no id": {**shaped, "id": 7},
+        }[forgery]  # fmt: skip
+        body = malformed if isinstance(malformed, str) else json.dumps(malformed)
         headers = {"Stripe-Signature": sign(body)}
     before = state(database)
     response = stripe_client.post("/v1/billing/webhooks/stripe", content=body, headers=headers)

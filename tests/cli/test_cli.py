@@ -109,12 +109,15 @@ def test_prices_limits_and_reconcile(database: Database, monkeypatch: pytest.Mon
     assert "--input" in bad.output
 
     assert "free" in ok("limits", "show", "--org", "acme")
-    ok("limits", "spend", "--org", "acme", "250")
+    assert "250.00 USD" in ok("limits", "spend", "--org", "acme", "250")
     ok("limits", "spend", "--org", "acme", "--workspace", "default", "40.5")
     shown = ok("limits", "show", "--org", "acme")
-    assert "250.00" in shown
-    assert "40.50" in shown
+    assert "250.00 USD" in shown
+    assert "40.50 USD" in shown
     assert "tier-1" in ok("limits", "payment", "--org", "acme", "25")
+    paid = ok("limits", "payment", "--org", "acme", "90", "--currency", "EUR")
+    assert "paid spend of acme: 90.00 EUR; tier tier-1" in paid  # not 115 of anything
+    assert "paid spend 90.00 EUR, 25.00 USD" in ok("limits", "show", "--org", "acme")
     ok("limits", "tier", "--org", "acme", "tier-3")
     assert "tier-3" in ok("limits", "show", "--org", "acme")
     assert "(pinned)" in ok("limits", "show", "--org", "acme")

@@ -60,8 +60,15 @@ def test_issue_verify_report_and_import(
     assert "seats in use: 3" in ok("license", "status")
     report = tmp_path / "report.json"
     assert "wrote" in ok("license", "report", "--out", str(report), "--start", "2026-10-01")
+    # An air-gapped site: its activation request binds its key before its report is trusted.
+    request = tmp_path / "activation-request.json"
+    assert "levante license bind" in ok("license", "activation-request", "--out", str(request))
+    assert "bound" in ok("license", "bind", str(request))
+    assert "bound" in ok("license", "site-keys", license_id)
     assert "usage record(s) added" in ok("license", "import-usage", str(report))
     assert "imported before" in ok("license", "import-usage", str(report))
+    fails("license", "accept", "0123456789abcdef", message="no held report")
+    assert "act_" not in ok("license", "activations", license_id)
     renewal = tmp_path / "renewal.license"
     ok("license", "issue", "--org", "carl-gmbh", "--out", str(renewal), "--expires", "2030-01-01")
     assert "installed" in ok("license", "install", str(renewal))

@@ -9,10 +9,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from levante import billing, licensing
-from levante.errors import ConflictError, InvalidRequestError
+from levante.errors import InvalidRequestError
 from levante.licensing import Keyring, SigningKey, Terms
 from levante.pricing import parse_amount
 from levante.settings import BillingSettings
@@ -171,9 +172,11 @@ def test_a_usage_report_reaches_the_invoice_exactly_once(
             now=utc(2026, 11, 3),
         )
 
+    # The site is air-gapped: its activation request, carried to the vendor, binds its key.
+    bind_site(vendor, license, site_key)
     with vendor.session() as session:
         first = licensing.import_usage(session, report, now=utc(2026, 11, 2), actor="t")
-    assert (first.records, first.duplicate) == (2, False)
+    assert (first.records, first.status) == (2, "imported")
     for text in (report, later):  # the same report again; another covering the same days
         with vendor.session() as session:
             assert (
@@ -198,8 +201,9 @@ def test_a_usage_report_reaches_the_invoice_exactly_once(
             end=date(2026, 10, 8),
             now=utc(2026, 11, 2),
         )
-    with vendor.session() as session, pytest.raises(ConflictError, match="another site key"):
-        licensing.import_usage(session, forged, now=utc(2026, 11, 3), actor="t")
+    with vendor.session() as session:  # held for the operator, not imported
+        held = licensing.import_usage(session, forged, now=utc(2026, 11, 3), actor="t")
+    assert (held.status, held.records) == ("held", 0)
 
     with vendor.session() as session:
         rows = session.scalars(
@@ -236,6 +240,15 @@ def test_a_usage_report_reaches_the_invoice_exactly_once(
     assert invoice.tax_scheme == "reverse_charge"
     with vendor.session() as session:
         assert session.scalar(select(func.count()).select_from(UsageRecord)) == 2
+
+
+def bind_site(vendor: Database, license: licensing.License, key: Ed25519PrivateKey) -> None:
+    request = licensing.build_activation_request(
+        license, key, fingerprint="ab" * 16, hostname="carl-gpu-1", now=utc(2026, 10, 2)
+    )
+    with vendor.session() as session:
+        bound = licensing.bind_activation_request(session, request, now=utc(2026, 10, 2), actor="t")
+    assert bound.status == "bound"
 
 
 def cents(amount: Decimal) -> int:

@@ -129,6 +129,7 @@ def test_the_tier_rises_with_paid_spend(
     tiers = [
         TierSettings(name="free", requests_per_second=0.1),
         TierSettings(name="paid", paid_spend=20, requests_per_second=100),  # type: ignore[arg-type]
+        TierSettings(name="more", paid_spend=60, requests_per_second=200),  # type: ignore[arg-type]
     ]
     with gateway(tiers=tiers) as app, TestClient(app) as client:
         limits = client.get("/v1/admin/rate-limit", headers=tenant.headers(admin=True)).json()
@@ -148,9 +149,12 @@ def test_the_tier_rises_with_paid_spend(
         ]
         assert [r.status_code for r in statuses] == [200, 429]
         with database.session() as session:
-            add_paid_spend(session, tenant.organization_id, 20 * 10**9, actor="test")
+            add_paid_spend(session, tenant.organization_id, 20 * 10**9, "USD", actor="test")
+            add_paid_spend(session, tenant.organization_id, 50 * 10**9, "EUR", actor="test")
         limits = client.get("/v1/admin/rate-limit", headers=tenant.headers(admin=True)).json()
-        assert (limits["tier"], limits["paid_spend"]) == ("paid", "20.00")
+        # 20 USD and 50 EUR are not 70 of anything: the tier is the one 50 EUR reaches.
+        assert limits["paid_spend"] == {"EUR": "50.00", "USD": "20.00"}
+        assert limits["tier"] == "paid"
         assert limits["data"][0]["tokens_used_this_month"] == 15
         again = client.post("/v1/chat/completions", json=stub_body(), headers=tenant.headers())
         assert again.status_code == 200

@@ -20,10 +20,17 @@ from levante.api.routes import models as model_routes
 from levante.api.state import AppState
 from levante.billing import BillingWorker, ensure_catalog
 from levante.engine import ModelRegistry
-from levante.licensing import Activator, LicenseGuard, machine_fingerprint, open_guard
+from levante.licensing import (
+    Activator,
+    LicenseGuard,
+    encode_public,
+    machine_fingerprint,
+    open_guard,
+    site_key,
+)
 from levante.metering import Ledger
 from levante.pricing import PriceBook
-from levante.quota import Admission, PolicyCache, open_store
+from levante.quota import Admission, PolicyCache, Throttle, open_store
 from levante.serving import InferenceService
 from levante.settings import Settings
 from levante.storage import Database, upgrade, utcnow
@@ -78,6 +85,7 @@ def create_app(
         ledger=ledger,
         prices=prices,
         policies=policies,
+        throttle=Throttle(store),
         license=guard,
         clock=clock,
     )
@@ -175,6 +183,7 @@ def _activator(settings: Settings, guard: LicenseGuard) -> Activator | None:
         fingerprint=settings.licensing.node_fingerprint or machine_fingerprint(),
         heartbeat_hours=settings.licensing.heartbeat_hours,
         mode=guard.license.activation,
+        site_key=encode_public(site_key(settings.site_key_file).public_key()),
     )
     activator.start()
     return activator

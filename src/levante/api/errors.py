@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from levante.errors import LevanteError
+from levante.errors import ConfigurationError, LevanteError, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,22 @@ def _clean(error: dict[str, Any]) -> dict[str, Any]:
     return {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
 
 
-async def _levante_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _levante_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LevanteError)
-    if exc.status_code >= 500:
+    if isinstance(exc, ConfigurationError):
+        # Its message names files and settings of the server: for the operator's log only.
+        request_id = request.scope.get("state", {}).get("request_id", "unknown")
+        log.error("configuration error in request %s: %s", request_id, exc.message)
+        return JSONResponse(
+            error_body(
+                "the server is not set up for this request; its operator will find the cause "
+                f"in the log under request id {request_id}",
+                error_type=exc.error_type,
+                code=exc.code,
+            ),
+            status_code=exc.status_code,
+        )
+    if exc.status_code >= 500 and not isinstance(exc, StoreUnavailableError):
         log.error("%s: %s", type(exc).__name__, exc.message)
     return error_response(exc)
 

@@ -74,12 +74,12 @@ class GatewayMiddleware:
             )
 
     async def _limit_body(self, scope: Scope, receive: Receive) -> Receive | None:
-        """Return a receive that replays the (bounded) body, or None when it is too large."""
+        """Return a receive that replays the (bounded) body, or None when it is too large.
+        Whatever the method: a body without a declared length (chunked) is read up to the
+        limit before any route sees it."""
         declared = _content_length(scope)
         if declared is not None:
             return receive if declared <= self.max_body_bytes else None
-        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
-            return receive
         chunks: list[bytes] = []
         size = 0
         while True:

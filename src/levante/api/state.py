@@ -17,7 +17,7 @@ from levante.errors import PermissionDeniedError
 from levante.licensing import LicenseGuard
 from levante.metering import Ledger
 from levante.pricing import PriceBook
-from levante.quota import PolicyCache
+from levante.quota import PolicyCache, Throttle
 from levante.serving import InferenceService, RequestContext
 from levante.settings import Settings
 from levante.storage import Database, utcnow
@@ -36,6 +36,7 @@ class AppState:
     ledger: Ledger
     prices: PriceBook
     policies: PolicyCache
+    throttle: Throttle
     license: LicenseGuard | None = None
     clock: Callable[[], datetime] = utcnow
 
@@ -78,8 +79,29 @@ async def admin_principal(
 ) -> Principal:
     if not caller.is_admin:
         raise PermissionDeniedError("this endpoint needs an admin API key")
+    per_minute = state.settings.admin_requests_per_minute
+    await state.throttle.check(
+        f"admin:{caller.api_key_id}",
+        per_hour=per_minute * 60,
+        burst=max(1, int(per_minute)),
+        what="admin requests from this key",
+    )
     if state.license is not None and request.url.path not in _LICENSE_DUTIES:
         state.license.require("admin_api")
+    return caller
+
+
+async def operator_principal(
+    caller: Annotated[Principal, Depends(admin_principal)],
+    state: Annotated[AppState, Depends(app_state)],
+) -> Principal:
+    """An admin key of the operator's organisation, checked before the route does anything."""
+
+    def check() -> None:
+        with state.database.session() as session:
+            require_operator(session, caller)
+
+    await anyio.to_thread.run_sync(check)
     return caller
 
 
@@ -108,6 +130,7 @@ State = Annotated[AppState, Depends(app_state)]
 Flushed = Annotated[None, Depends(ledger_flushed)]
 Caller = Annotated[Principal, Depends(principal)]
 Admin = Annotated[Principal, Depends(admin_principal)]
+Operator = Annotated[Principal, Depends(operator_principal)]
 
 
 def is_operator(session: Session, caller: Principal) -> bool:

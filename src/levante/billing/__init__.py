@@ -38,6 +38,7 @@ from levante.billing.payments import (
     WebhookOutcome,
     add_paid_spend,
     handle_stripe_webhook,
+    paid_spend,
     provider_for,
     record_payment,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "list_plans",
     "list_subscriptions",
     "organizations_to_invoice",
+    "paid_spend",
     "parse_period",
     "plan_price",
     "plan_prices",

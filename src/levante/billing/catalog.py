@@ -24,6 +24,15 @@ from levante.storage import new_id, utcnow
 from levante.storage.models import Plan, PlanPrice
 
 CURRENCIES = ("EUR", "USD")
+
+
+def check_currency(currency: str, param: str = "currency") -> str:
+    """``currency`` if Levante bills in it."""
+    if currency not in CURRENCIES:
+        raise InvalidRequestError(f"currency must be one of {', '.join(CURRENCIES)}", param=param)
+    return currency
+
+
 PRODUCTS = ("api", "chat", "enterprise", "support")
 INTERVALS = ("month", "year")
 UNITS = ("flat", "seat", "gpu")

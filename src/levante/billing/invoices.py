@@ -203,10 +203,29 @@ def create_top_up_invoice(
     default_currency: str,
     now: datetime,
 ) -> Invoice:
-    """An invoice for prepaid credits, finalized at once; paying it credits the wallet."""
+    """An invoice for prepaid credits, finalized at once; paying it credits the wallet. An
+    organisation has at most one unpaid top-up invoice: each takes a number of the legal
+    sequence, so they are not made on a whim."""
     if not 100 <= amount_cents <= MAX_TOP_UP_CENTS:
         raise InvalidRequestError("a top-up is between 1.00 and 1,000,000.00", param="amount")
-    account = ensure_account(session, organization_id, default_currency)
+    ensure_account(session, organization_id, default_currency)
+    # The account's row lock makes two concurrent top-ups take turns.
+    account = session.get_one(
+        BillingAccount, organization_id, with_for_update=True, populate_existing=True
+    )
+    open_one = session.scalar(
+        select(Invoice.number).where(
+            Invoice.organization_id == organization_id,
+            Invoice.kind == TOP_UP,
+            Invoice.status == "finalized",
+        )
+    )
+    if open_one is not None:
+        raise ConflictError(
+            f"top-up invoice {open_one} is still unpaid: pay it (or have it voided) before "
+            "asking for another",
+            code="top_up_pending",
+        )
     invoice = _new_invoice(session, account, TOP_UP, account.currency, None, settings)
     line = Line("top_up", "api", "Prepaid API credits", 1, "credit", "", amount_cents)
     _fill(session, invoice, [line], account, settings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from levante import audit
 from levante.billing.accounts import ACTIVE, RESTRICTED
+from levante.billing.catalog import check_currency
 from levante.billing.invoices import FINALIZED, PAID, TOP_UP
 from levante.billing.wallet import add_top_up
 from levante.errors import (
@@ -32,11 +34,12 @@ from levante.errors import (
 )
 from levante.pricing import CENT, format_amount, format_cents
 from levante.settings import BillingSettings
-from levante.storage import new_id
+from levante.storage import new_id, utcnow
 from levante.storage.models import (
     BillingAccount,
     Invoice,
     Organization,
+    PaidSpend,
     Payment,
     WebhookEvent,
 )
@@ -186,7 +189,7 @@ def record_payment(
                 reference=invoice.id,
                 now=now,
             )
-    add_paid_spend(session, invoice.organization_id, amount * CENT, actor=actor)
+    add_paid_spend(session, invoice.organization_id, amount * CENT, invoice.currency, actor=actor)
     audit.record(
         session,
         organization_id=invoice.organization_id,
@@ -276,24 +279,56 @@ def _restore(session: Session, account: BillingAccount) -> None:
     )
 
 
-def add_paid_spend(session: Session, organization_id: str, nanos: int, *, actor: str) -> int:
-    """Count a payment towards the organisation's cumulative paid spend (which raises its
-    tier); returns the new total."""
+def add_paid_spend(
+    session: Session, organization_id: str, nanos: int, currency: str, *, actor: str
+) -> int:
+    """Count a payment towards the organisation's cumulative paid spend in its currency (which
+    raises its tier); returns the new total in that currency."""
     if nanos <= 0:
         raise InvalidRequestError("a payment must be positive")
+    currency = check_currency(currency)
     org = session.get(Organization, organization_id, with_for_update=True)
     if org is None:
         raise NotFoundError(f"organisation '{organization_id}' does not exist")
-    org.paid_spend_nanos += nanos
+    row = session.get(PaidSpend, (organization_id, currency), with_for_update=True)
+    if row is None:
+        row = PaidSpend(organization_id=organization_id, currency=currency, amount_nanos=0)
+        session.add(row)
+    row.amount_nanos += nanos
+    row.updated_at = utcnow()
     audit.record(
         session,
         organization_id=organization_id,
         actor=actor,
         action="payment.recorded",
         target=organization_id,
-        details={"amount": format_amount(nanos), "paid_spend": format_amount(org.paid_spend_nanos)},
-    )
-    return org.paid_spend_nanos
+        details={"amount": f"{format_amount(nanos)} {currency}",
+                 "paid_spend": f"{format_amount(row.amount_nanos)} {currency}"},
+    )  # fmt: skip
+    session.flush()
+    return row.amount_nanos
+
+
+def paid_spend(session: Session, organization_id: str) -> dict[str, int]:
+    """What the organisation has paid, all time, by currency."""
+    rows = session.execute(
+        select(PaidSpend.currency, PaidSpend.amount_nanos)
+        .where(PaidSpend.organization_id == organization_id)
+        .order_by(PaidSpend.currency)
+    ).all()
+    return {currency: amount for currency, amount in rows if amount}
+
+
+WEBHOOK_TOLERANCE_SECONDS = 300
+
+
+def _signed_at(header: str) -> int:
+    """The ``t=`` timestamp of a ``Stripe-Signature`` header (verified before this is read)."""
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.isdigit():
+            return int(value)
+    return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,19 +346,49 @@ def handle_stripe_webhook(
     settings: BillingSettings,
     now: datetime,
 ) -> WebhookOutcome:
-    """Verify a Stripe webhook (signature and age) and apply it once."""
+    """Verify a Stripe webhook (signature, and a timestamp neither older nor newer than the
+    tolerance) and apply it once. An event that is signed but not shaped like one is refused
+    (400), never half applied."""
     if not settings.stripe_webhook_secret:
         raise NotFoundError("Stripe webhooks are not configured on this platform")
     try:
         stripe.WebhookSignature.verify_header(
-            payload.decode("utf-8"), signature, settings.stripe_webhook_secret, tolerance=300
+            payload.decode("utf-8"),
+            signature,
+            settings.stripe_webhook_secret,
+            tolerance=WEBHOOK_TOLERANCE_SECONDS,
         )
-        event = json.loads(payload)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidRequestError(f"webhook rejected: {exc}", code="invalid_signature") from None
-    event_id, kind = str(event.get("id", "")), str(event.get("type", ""))
-    if not event_id:
+    # Stripe's check bounds only the age (on the wall clock, as here); a timestamp from the
+    # future is refused too.
+    if _signed_at(signature or "") > time.time() + WEBHOOK_TOLERANCE_SECONDS:
+        raise InvalidRequestError(
+            "webhook rejected: its timestamp is in the future", code="invalid_signature"
+        )
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        raise InvalidRequestError("webhook rejected: the event is not JSON") from None
+    if not isinstance(event, dict):
+        raise InvalidRequestError("webhook rejected: the event is not a JSON object")
+    event_id, kind = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 100:
         raise InvalidRequestError("webhook rejected: the event has no id")
+    if not isinstance(kind, str) or len(kind) > 100:
+        raise InvalidRequestError("webhook rejected: the event has no type")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        raise InvalidRequestError("webhook rejected: the event has no data.object")
+    metadata = obj.get("metadata") or {}
+    amount_total = obj.get("amount_total") or 0
+    if (
+        not isinstance(metadata, dict)
+        or isinstance(amount_total, bool)
+        or not isinstance(amount_total, int)
+    ):
+        raise InvalidRequestError("webhook rejected: the event's object is malformed")
     try:
         with session.begin_nested():
             session.add(WebhookEvent(provider="stripe", event_id=event_id, type=kind))
@@ -331,10 +396,9 @@ def handle_stripe_webhook(
         return WebhookOutcome(event_id, kind, "duplicate")
     if kind not in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         return WebhookOutcome(event_id, kind, "ignored")
-    obj = event.get("data", {}).get("object", {})
     if obj.get("payment_status") != "paid":
         return WebhookOutcome(event_id, kind, "ignored")
-    invoice_id = (obj.get("metadata") or {}).get("invoice_id")
+    invoice_id = metadata.get("invoice_id")
     invoice = session.get(Invoice, invoice_id) if isinstance(invoice_id, str) else None
     if invoice is None:
         log.warning("Stripe event %s names no known invoice", event_id)
@@ -344,7 +408,7 @@ def handle_stripe_webhook(
         return WebhookOutcome(event_id, kind, "ignored")
     if invoice.status != FINALIZED:
         return WebhookOutcome(event_id, kind, "ignored")
-    amount = int(obj.get("amount_total") or 0)
+    amount = amount_total
     due = invoice.total_cents - invoice.paid_cents
     if amount <= 0:
         return WebhookOutcome(event_id, kind, "ignored")

@@ -130,9 +130,14 @@ def render_pdf(invoice: Invoice, lines: Sequence[InvoiceLine]) -> bytes:
             ("", [f"{k}: {v}" for k, v in _dates(invoice)]),
         )
     ):
+        # The customer writes its own name and address: plain text, never Markdown, so that
+        # "[text](url)" or "**" on an invoice is printed as typed, not turned into a link.
         pdf.set_xy(pdf.l_margin + column * 63, top)
-        text = "\n".join([f"**{title}**", *rows] if title else rows)
-        pdf.multi_cell(60, 4.5, _latin1(text), markdown=True)
+        if title:
+            pdf.set_font("Helvetica", "B", 9)
+            pdf.cell(60, 4.5, title, new_x="LEFT", new_y="NEXT")
+            pdf.set_font("Helvetica", size=9)
+        pdf.multi_cell(60, 4.5, _latin1("\n".join(rows)), markdown=False)
     pdf.set_y(top + 32)
     header = FontFace(emphasis="BOLD", fill_color=(235, 235, 235))
     with pdf.table(

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from levante.billing import add_paid_spend
+from levante.billing import add_paid_spend, currency_of, paid_spend
 from levante.cli.context import console, database, handled, settings
 from levante.errors import InvalidRequestError
 from levante.metering import Ledger, reconcile
@@ -114,19 +114,19 @@ def limits_show(org: OrgOption) -> None:
         _, tier = current_tier(session, organization.id, config.tiers)
         pinned = " (pinned)" if organization.tier else ""
         name = tier.name if tier else "none: the operator's organisation has no tier limits"
-        console.print(
-            f"tier: [bold]{name}[/]{pinned}; paid spend "
-            f"{format_amount(organization.paid_spend_nanos)} {config.currency}"
-        )
+        paid = paid_spend(session, organization.id)
+        spent = ", ".join(f"{format_amount(n)} {c}" for c, n in paid.items()) or "none"
+        console.print(f"tier: [bold]{name}[/]{pinned}; paid spend {spent}")
+        money = currency_of(session, organization.id, config.currency)
         table = Table("scope", "monthly limit", "spent this month", "reserved now")
         for line in spend_summary(session, organization.id):
             table.add_row(
                 line.workspace or "(organisation)",
                 "-"
                 if line.monthly_limit_nanos is None
-                else format_amount(line.monthly_limit_nanos),
-                format_amount(line.spent_nanos),
-                format_amount(line.reserved_nanos),
+                else f"{format_amount(line.monthly_limit_nanos)} {money}",
+                f"{format_amount(line.spent_nanos)} {money}",
+                f"{format_amount(line.reserved_nanos)} {money}",
             )
         console.print(table)
 
@@ -158,28 +158,38 @@ def limits_spend(
         str | None, typer.Option("--workspace", "-w", help="A workspace instead of the org.")
     ] = None,
 ) -> None:
-    """Set a monthly spending limit of an organisation or a workspace."""
+    """Set a monthly spending limit of an organisation or a workspace, in the organisation's
+    billing currency."""
+    config = settings()
     with handled(), database() as db, db.session() as session:
         organization = find_organization(session, org)
         workspace_id = find_workspace(session, organization.id, workspace).id if workspace else None
         nanos = None if monthly_limit.lower() == "none" else _amount(monthly_limit, "limit")
         set_spend_limit(session, organization.id, nanos, workspace_id=workspace_id, actor="cli")
-    console.print(f"monthly spending limit of {workspace or org}: {monthly_limit}")
+        money = currency_of(session, organization.id, config.currency)
+    shown = "none" if nanos is None else f"{format_amount(nanos)} {money}"
+    console.print(f"monthly spending limit of {workspace or org}: {shown}")
 
 
 @limits_app.command("payment")
 def limits_payment(
-    org: OrgOption, amount: Annotated[str, typer.Argument(help="Amount paid.")]
+    org: OrgOption,
+    amount: Annotated[str, typer.Argument(help="Amount paid.")],
+    currency: Annotated[
+        str | None, typer.Option(help="Default: the organisation's billing currency.")
+    ] = None,
 ) -> None:
     """Count a payment towards an organisation's paid spend (tiers rise with it)."""
     config = settings()
     with handled(), database() as db, db.session() as session:
         organization = find_organization(session, org)
-        total = add_paid_spend(session, organization.id, _amount(amount, "amount"), actor="cli")
+        money = (currency or currency_of(session, organization.id, config.currency)).upper()
+        total = add_paid_spend(
+            session, organization.id, _amount(amount, "amount"), money, actor="cli"
+        )
         _, tier = current_tier(session, organization.id, config.tiers)
     console.print(
-        f"paid spend of {org}: {format_amount(total)} {config.currency}; "
-        f"tier {tier.name if tier else '-'}"
+        f"paid spend of {org}: {format_amount(total)} {money}; tier {tier.name if tier else '-'}"
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -159,10 +160,132 @@ def import_usage(file: Annotated[Path, typer.Argument(help="A site's usage repor
         except OSError as exc:
             raise ConfigurationError(f"cannot read {file}: {exc}") from None
         result = licensing.import_usage(session, text, now=utcnow(), actor="cli")
-    if result.duplicate:
+    _print_import(result)
+
+
+def _print_import(result: licensing.ImportResult) -> None:
+    if result.status == "duplicate":
         console.print(f"report {result.report_id[:16]} was imported before: nothing changed")
+    elif result.status == "held":
+        console.print(
+            f"licence {result.license_id}: the report is signed with a site key this licence has "
+            f"not bound, so it is held, not imported. Check it, then 'levante license accept "
+            f"{result.report_id[:16]}' or 'levante license reject {result.report_id[:16]}'."
+        )
     else:
         console.print(f"licence {result.license_id}: {result.records} usage record(s) added")
+
+
+@license_app.command("held")
+def held() -> None:
+    """Usage reports held because their site key is not bound to their licence."""
+    with handled(), database() as db, db.session() as session:
+        table = Table("report", "licence", "period", "received", "site key", expand=True)
+        for row in licensing.held_reports(session):
+            table.add_row(
+                row.id[:16], row.license_id, f"{row.period_start}..{row.period_end}",
+                f"{row.received_at:%Y-%m-%d %H:%M}", row.site_key,
+            )  # fmt: skip
+        console.print(table)
+
+
+@license_app.command("accept")
+def accept(
+    report: Annotated[str, typer.Argument(help="The held report's id (or its start).")],
+) -> None:
+    """Vouch for a held report: its site key is bound to the licence and the report imported."""
+    with handled(), database() as db, db.session() as session:
+        result = licensing.accept_held_report(
+            session, licensing.resolve_held_report(session, report), now=utcnow(), actor="cli"
+        )
+    _print_import(result)
+
+
+@license_app.command("reject")
+def reject(
+    report: Annotated[str, typer.Argument(help="The held report's id (or its start).")],
+) -> None:
+    """Refuse a held report: nothing of it reaches the ledger."""
+    with handled(), database() as db, db.session() as session:
+        row = licensing.reject_held_report(
+            session, licensing.resolve_held_report(session, report), now=utcnow(), actor="cli"
+        )
+        console.print(f"report {row.id[:16]}: rejected")
+
+
+@license_app.command("site-keys")
+def site_keys(license_id: Annotated[str, typer.Argument()]) -> None:
+    """The keys a licence's usage reports may be signed with, and their status."""
+    with handled(), database() as db, db.session() as session:
+        record = licensing.get_license(session, license_id)
+        table = Table("id", "status", "source", "host", "since", "public key", expand=True)
+        for key in licensing.site_keys(session, record.id):
+            table.add_row(key.id, key.status, key.source, key.hostname or "-",
+                          f"{key.bound_at or key.created_at:%Y-%m-%d}", key.public_key)  # fmt: skip
+        console.print(table)
+
+
+@license_app.command("bind")
+def bind(
+    request: Annotated[Path, typer.Argument(help="A site's activation request file.")],
+) -> None:
+    """Confirm an air-gapped site's activation request: its key signs the licence's reports."""
+    with handled(), database() as db, db.session() as session:
+        row = licensing.bind_activation_request(session, _read(request), now=utcnow(), actor="cli")
+        console.print(f"licence {row.license_id}: site key {row.id} bound ({row.hostname})")
+
+
+@license_app.command("revoke-site-key")
+def revoke_site_key(
+    license_id: Annotated[str, typer.Argument()],
+    site_key_id: Annotated[str, typer.Argument(help="sk_… (see 'levante license site-keys').")],
+) -> None:
+    """Stop trusting a site key; to rotate, bind the new key first, then revoke the old."""
+    with handled(), database() as db, db.session() as session:
+        record = licensing.get_license(session, license_id)
+        row = licensing.revoke_site_key(session, record, site_key_id, now=utcnow(), actor="cli")
+        console.print(f"licence {record.id}: site key {row.id} revoked")
+
+
+@license_app.command("activations")
+def activations(
+    license_id: Annotated[str, typer.Argument()],
+    all_: Annotated[bool, typer.Option("--all", help="Released ones too.")] = False,
+) -> None:
+    """The nodes activated online under a licence."""
+    with handled(), database() as db, db.session() as session:
+        record = licensing.get_license(session, license_id)
+        table = Table("id", "host", "fingerprint", "activated", "last seen", "released")
+        for row in licensing.list_activations(session, record.id, include_released=all_):
+            table.add_row(
+                row.id, row.hostname, row.fingerprint, f"{row.created_at:%Y-%m-%d %H:%M}",
+                f"{row.last_seen:%Y-%m-%d %H:%M}",
+                f"{row.deactivated_at:%Y-%m-%d %H:%M}" if row.deactivated_at else "-",
+            )  # fmt: skip
+        console.print(table)
+
+
+@license_app.command("release")
+def release(
+    license_id: Annotated[str, typer.Argument()],
+    activation_id: Annotated[
+        str, typer.Argument(help="act_… (see 'levante license activations').")
+    ],
+) -> None:
+    """Free a node's place (a machine that is gone)."""
+    with handled(), database() as db, db.session() as session:
+        record = licensing.get_license(session, license_id)
+        row = licensing.release_activation(
+            session, record, activation_id, now=utcnow(), actor="cli"
+        )
+        console.print(f"licence {record.id}: node {row.hostname} ({row.id}) released")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}") from None
 
 
 # -- a deployment's own licence -------------------------------------------------------------------
@@ -230,3 +353,23 @@ def report(
     out.write_text(text)
     lines = json.loads(json.loads(text)["payload"])["lines"]
     console.print(f"wrote {out}: {len(lines)} line(s), {first} to {last} (exclusive)")
+
+
+@license_app.command("activation-request")
+def activation_request(
+    out: Annotated[Path, typer.Option(help="Where to write the request.")],
+) -> None:
+    """Write this site's activation request, for an air-gapped deployment: carried to the
+    vendor ('levante license bind'), it makes the vendor trust this site's usage reports."""
+    config = settings()
+    with handled():
+        guard = _guard()
+        text = licensing.build_activation_request(
+            guard.license,
+            licensing.site_key(config.site_key_file),
+            fingerprint=config.licensing.node_fingerprint or licensing.machine_fingerprint(),
+            hostname=socket.gethostname(),
+            now=utcnow(),
+        )
+    out.write_text(text)
+    console.print(f"wrote {out}: give it to the vendor, who runs 'levante license bind {out.name}'")

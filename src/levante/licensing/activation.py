@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from levante import audit
 from levante.errors import ConfigurationError, ConflictError, NotFoundError, PermissionDeniedError
+from levante.licensing import sites
 from levante.licensing.envelope import License, verify
 from levante.storage import new_id
 from levante.storage.models import LicenseActivation, LicenseRecord
@@ -101,8 +102,11 @@ def activate_node(
     trusted: Mapping[str, Ed25519PublicKey],
     now: datetime,
     heartbeat: timedelta,
+    site_key: str | None = None,
 ) -> Activated:
-    """Activate a node (again, if it is already: its place is kept)."""
+    """Activate a node (again, if it is already: its place is kept). Past the licence's expiry,
+    in its grace period, nodes that hold a place keep it and no new one is added. ``site_key``
+    is the key the node's usage reports are signed with (see :mod:`levante.licensing.sites`)."""
     license, record = _record(session, text, trusted, now)
     active = _active(session, license, now, heartbeat)
     mine = session.scalar(
@@ -112,6 +116,12 @@ def activate_node(
     )
     limit = license.entitlements.max_nodes
     holds_place = mine is not None and mine in active
+    if not holds_place and license.status(now) != "active":
+        raise PermissionDeniedError(
+            f"licence '{record.id}' expired on {license.expires_at:%Y-%m-%d}: nodes already "
+            "running keep running through its grace period, new ones cannot be activated",
+            code="license_expired",
+        )
     if not holds_place and limit is not None and len(active) >= limit:
         raise ConflictError(
             f"all {limit} node(s) of licence '{record.id}' are active (entitlement: max_nodes)",
@@ -136,6 +146,10 @@ def activate_node(
             details={"fingerprint": fingerprint, "hostname": hostname[:200]},
         )
     mine.hostname, mine.last_seen, mine.deactivated_at = hostname[:200], now, None
+    if site_key is not None:
+        sites.note_site_key(
+            session, record, site_key, source="activation", hostname=hostname, now=now
+        )
     session.flush()
     return Activated(
         mine.id,
@@ -159,6 +173,12 @@ def record_heartbeat(
     record = session.get_one(LicenseRecord, row.license_id)
     if record.revoked_at is not None:
         raise PermissionDeniedError(f"licence '{record.id}' was revoked", code="license_revoked")
+    if now >= record.expires_at + timedelta(days=record.grace_days):
+        raise PermissionDeniedError(
+            f"licence '{record.id}' expired on {record.expires_at:%Y-%m-%d} and its grace "
+            "period has ended",
+            code="license_expired",
+        )
     row.last_seen = now
     return row
 
@@ -170,6 +190,41 @@ def deactivate_node(
     if row is None or row.fingerprint != fingerprint:
         raise NotFoundError(f"activation '{activation_id}' does not exist")
     row.deactivated_at = now
+
+
+def list_activations(
+    session: Session, license_id: str, *, include_released: bool = False
+) -> list[LicenseActivation]:
+    """A licence's activations, newest first (the caller has checked it may see the licence)."""
+    query = (
+        select(LicenseActivation)
+        .where(LicenseActivation.license_id == license_id)
+        .order_by(LicenseActivation.created_at.desc(), LicenseActivation.id)
+    )
+    if not include_released:
+        query = query.where(LicenseActivation.deactivated_at.is_(None))
+    return list(session.scalars(query))
+
+
+def release_activation(
+    session: Session, record: LicenseRecord, activation_id: str, *, now: datetime, actor: str
+) -> LicenseActivation:
+    """Free a node's place (a machine that died, or was replaced); audited."""
+    row = session.get(LicenseActivation, activation_id)
+    if row is None or row.license_id != record.id:
+        raise NotFoundError(f"activation '{activation_id}' is not one of licence '{record.id}'")
+    if row.deactivated_at is None:
+        row.deactivated_at = now
+        audit.record(
+            session,
+            organization_id=record.organization_id,
+            actor=actor,
+            action="license.node_released",
+            target=record.id,
+            details={"activation": row.id, "hostname": row.hostname},
+        )
+    session.flush()
+    return row
 
 
 # -- the node's side ------------------------------------------------------------------------------
@@ -184,6 +239,7 @@ class Activator:
         fingerprint: str,
         heartbeat_hours: float,
         mode: str,
+        site_key: str | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._client = httpx.Client(base_url=url.rstrip("/"), timeout=15, transport=transport)
@@ -191,6 +247,7 @@ class Activator:
         self._fingerprint = fingerprint
         self._interval = heartbeat_hours * 3600
         self._mode = mode
+        self._site_key = site_key
         self._activation: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -205,6 +262,7 @@ class Activator:
                     "license": self._license_text(),
                     "fingerprint": self._fingerprint,
                     "hostname": socket.gethostname(),
+                    **({"site_key": self._site_key} if self._site_key else {}),
                 },
             )
         except httpx.HTTPError as exc:

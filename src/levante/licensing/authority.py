@@ -3,9 +3,10 @@ the usage reports of self-hosted sites into the ledger."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,12 +14,20 @@ from sqlalchemy.orm import Session
 from levante import audit
 from levante.billing import currency_of, list_subscriptions
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
-from levante.licensing.envelope import FEATURES, Entitlements, License, sign
+from levante.licensing import sites
+from levante.licensing.envelope import FEATURES, Entitlements, License, read_issued, sign
 from levante.licensing.keys import SigningKey
-from levante.licensing.reports import UsageReport, read_report
+from levante.licensing.reports import UsageReport, check_report, read_report
 from levante.pricing import price_in_force, price_usage
 from levante.storage import new_id
-from levante.storage.models import LicenseRecord, LicenseReport, Organization, UsageRecord
+from levante.storage.models import (
+    HeldReport,
+    LicenseRecord,
+    LicenseReport,
+    Organization,
+    SiteKeyStatus,
+    UsageRecord,
+)
 
 DEFAULT_GRACE_DAYS = 30
 
@@ -217,28 +226,45 @@ class ImportResult:
     report_id: str
     license_id: str
     records: int  # usage records added now
-    duplicate: bool
+    status: str  # imported | duplicate | held
+
+    @property
+    def duplicate(self) -> bool:
+        return self.status == "duplicate"
 
 
 def import_usage(session: Session, text: str, *, now: datetime, actor: str) -> ImportResult:
     """Take a site's signed usage report into the ledger, priced like API usage in the
-    organisation's currency (product ``enterprise``), so it appears on its invoice. A report,
-    or a day and model already taken from another report, is taken once."""
+    organisation's currency (product ``enterprise``), so it appears on its invoice.
+
+    The whole report is refused unless every line is usage the licence could have served
+    (:func:`check_report`). A report signed with a key the licence has not bound is held for
+    the operator (:func:`accept_held_report`), not imported; one signed with a revoked key is
+    refused. A report, or a day and model already taken from another report, is taken once."""
     report = read_report(text)
     record = session.get(LicenseRecord, report.license_id)
     if record is None or record.organization_id != report.licensee_id:
         raise NotFoundError(
             f"the report is for licence '{report.license_id}', which was not issued here"
         )
-    if record.site_public_key is None:
-        record.site_public_key = report.site_key
-    elif record.site_public_key != report.site_key:
-        raise ConflictError(
-            "the report is signed with another site key than this licence's earlier reports",
-            code="usage_report_site_key",
-        )
+    check_report(report, read_issued(record.file), now=now)
     if session.get(LicenseReport, report.report_id) is not None:
-        return ImportResult(report.report_id, record.id, 0, duplicate=True)
+        return ImportResult(report.report_id, record.id, 0, "duplicate")
+    key = sites.find_site_key(session, record.id, report.site_key)
+    if key is not None and key.status == SiteKeyStatus.REVOKED:
+        raise ConflictError(
+            f"the report is signed with site key '{key.id}', which was revoked for this licence",
+            code="usage_report_site_key_revoked",
+        )
+    if key is None or key.status != SiteKeyStatus.BOUND:
+        _hold(session, record, report, text, now=now)
+        return ImportResult(report.report_id, record.id, 0, "held")
+    return _import(session, record, report, now=now, actor=actor)
+
+
+def _import(
+    session: Session, record: LicenseRecord, report: UsageReport, *, now: datetime, actor: str
+) -> ImportResult:
     added = _add_usage(session, record, report)
     session.add(
         LicenseReport(
@@ -262,14 +288,109 @@ def import_usage(session: Session, text: str, *, now: datetime, actor: str) -> I
                  "period": f"{report.start}..{report.end}"},
     )  # fmt: skip
     session.flush()
-    return ImportResult(report.report_id, record.id, added, duplicate=False)
+    return ImportResult(report.report_id, record.id, added, "imported")
+
+
+def _hold(
+    session: Session, record: LicenseRecord, report: UsageReport, text: str, *, now: datetime
+) -> None:
+    if session.get(HeldReport, report.report_id) is not None:
+        return
+    session.add(
+        HeldReport(
+            id=report.report_id,
+            license_id=record.id,
+            site_key=report.site_key,
+            text=text,
+            period_start=report.start,
+            period_end=report.end,
+            status="held",
+            received_at=now,
+        )
+    )
+    audit.record(
+        session,
+        organization_id=record.organization_id,
+        actor="site",
+        action="license.usage_held",
+        target=record.id,
+        details={"report": report.report_id[:16], "period": f"{report.start}..{report.end}"},
+    )
+    session.flush()
+
+
+def held_reports(
+    session: Session, *, status: str | None = "held", organization_id: str | None = None
+) -> list[HeldReport]:
+    query = select(HeldReport).order_by(HeldReport.received_at.desc())
+    if status is not None:
+        query = query.where(HeldReport.status == status)
+    if organization_id is not None:
+        query = query.join(LicenseRecord, LicenseRecord.id == HeldReport.license_id).where(
+            LicenseRecord.organization_id == organization_id
+        )
+    return list(session.scalars(query))
+
+
+def resolve_held_report(session: Session, ref: str) -> str:
+    """The id of the held report whose id is, or starts with, ``ref`` (8 characters at least)."""
+    ref = ref.strip().lower()
+    matches = [] if len(ref) < 8 else [h.id for h in held_reports(session) if h.id.startswith(ref)]
+    if len(matches) != 1:
+        raise NotFoundError(
+            f"'{ref}' names {len(matches)} held reports: give more of its id" if matches
+            else f"no held report's id starts with '{ref}' (give 8 characters or more)"
+        )  # fmt: skip
+    return matches[0]
+
+
+def _held(session: Session, held_id: str) -> tuple[HeldReport, LicenseRecord]:
+    held = session.get(HeldReport, held_id, with_for_update=True)
+    if held is None:
+        raise NotFoundError(f"held report '{held_id}' does not exist")
+    if held.status != "held":
+        raise ConflictError(f"report '{held_id}' was already {held.status}", code="already_decided")
+    return held, session.get_one(LicenseRecord, held.license_id)
+
+
+def accept_held_report(
+    session: Session, held_id: str, *, now: datetime, actor: str
+) -> ImportResult:
+    """The operator vouches for a held report's site key: it is bound, and the report imported."""
+    held, record = _held(session, held_id)
+    sites.bind_site_key(session, record, held.site_key, source="held_report", now=now, actor=actor)
+    held.status, held.decided_at, held.decided_by = "accepted", now, actor
+    return import_usage(session, held.text, now=now, actor=actor)
+
+
+def reject_held_report(session: Session, held_id: str, *, now: datetime, actor: str) -> HeldReport:
+    """The operator refuses a held report: nothing of it reaches the ledger."""
+    held, record = _held(session, held_id)
+    held.status, held.decided_at, held.decided_by = "rejected", now, actor
+    audit.record(
+        session,
+        organization_id=record.organization_id,
+        actor=actor,
+        action="license.usage_rejected",
+        target=record.id,
+        details={"report": held.id[:16]},
+    )
+    session.flush()
+    return held
+
+
+def ledger_key(license_id: str, day: date, model: str) -> str:
+    """The usage record id of one licence, day and model: a digest of all three, so that no
+    two lines share one however long their model ids are."""
+    digest = hashlib.sha256(f"{license_id}\n{day.isoformat()}\n{model}".encode()).hexdigest()
+    return f"lic:{digest[:60]}"
 
 
 def _add_usage(session: Session, record: LicenseRecord, report: UsageReport) -> int:
     currency = currency_of(session, record.organization_id, "USD")
     added = 0
     for line in report.lines:
-        request_id = f"lic:{record.id}:{line.day.isoformat()}:{line.model}"[:64]
+        request_id = ledger_key(record.id, line.day, line.model)
         if session.scalar(select(UsageRecord.id).where(UsageRecord.request_id == request_id)):
             continue
         start = datetime.combine(line.day, time(), UTC)

@@ -179,6 +179,15 @@ def authenticate(text: str, trusted: Mapping[str, Ed25519PublicKey]) -> License:
     return license
 
 
+def read_issued(text: str) -> License:
+    """The licence in a file this vendor issued and kept (its signature was made here, so it is
+    not checked again)."""
+    try:
+        return _parse(json.loads(json.loads(text)["payload"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _invalid("license_malformed", f"the stored licence cannot be read: {exc}") from None
+
+
 def verify(text: str, trusted: Mapping[str, Ed25519PublicKey], now: datetime) -> License:
     """:func:`authenticate`, and the licence must be in force: started, and not past its
     expiry plus grace."""

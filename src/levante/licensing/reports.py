@@ -34,6 +34,11 @@ from levante.storage.models import UsageRecord
 from levante.tenancy import count_seats
 
 REPORT_FORMAT = "levante-usage-report/1"
+# A day's count for one model above this is not believable from one site, and a ledger row
+# holds 32-bit token counts.
+MAX_LINE_TOKENS = 2_000_000_000
+MAX_LINE_REQUESTS = 1_000_000_000
+MAX_REPORT_LINES = 100_000
 
 
 class ReportInvalidError(InvalidRequestError):
@@ -60,6 +65,48 @@ class UsageReport:
     end: date  # exclusive
     active_seats: int
     lines: tuple[ReportLine, ...]
+
+
+def check_report(report: UsageReport, license: License, *, now: datetime) -> None:
+    """Refuse the whole report unless every line is usage the licence could have served:
+    counts that are whole, non-negative and bounded; days inside the licence's validity
+    (grace included), inside the report's own period, and over by now; entitled models."""
+    first, last = license.starts_at.date(), license.grace_ends_at.date()
+    if report.start >= report.end:
+        raise ReportInvalidError("the report's period is empty: its start is not before its end")
+    if report.end > now.date():
+        raise ReportInvalidError(f"the report's period ends after today ({now.date()})")
+    if not 0 <= report.active_seats <= MAX_LINE_REQUESTS:
+        raise ReportInvalidError("the report's active_seats is not a believable count")
+    if len(report.lines) > MAX_REPORT_LINES:
+        raise ReportInvalidError(f"a report holds at most {MAX_REPORT_LINES} lines")
+    seen: set[tuple[date, str]] = set()
+    for number, line in enumerate(report.lines, start=1):
+        where = f"line {number} ({line.day}, {line.model})"
+        counts = {
+            "requests": (line.requests, MAX_LINE_REQUESTS),
+            "prompt_tokens": (line.prompt_tokens, MAX_LINE_TOKENS),
+            "cached_tokens": (line.cached_tokens, MAX_LINE_TOKENS),
+            "completion_tokens": (line.completion_tokens, MAX_LINE_TOKENS),
+        }
+        for name, (value, bound) in counts.items():
+            if not 0 <= value <= bound:
+                raise ReportInvalidError(f"{where}: {name} is {value}, outside 0..{bound}")
+        if line.cached_tokens > line.prompt_tokens:
+            raise ReportInvalidError(f"{where}: more cached tokens than prompt tokens")
+        if not report.start <= line.day < report.end:
+            raise ReportInvalidError(
+                f"{where}: the day is outside the report's period {report.start}..{report.end}"
+            )
+        if not first <= line.day <= last:
+            raise ReportInvalidError(
+                f"{where}: the licence was not in force that day ({first}..{last})"
+            )
+        if not license.entitlements.allows_model(line.model):
+            raise ReportInvalidError(f"{where}: the licence does not entitle this model")
+        if (line.day, line.model) in seen:
+            raise ReportInvalidError(f"{where}: the day and model appear twice")
+        seen.add((line.day, line.model))
 
 
 def site_key(path: Path) -> Ed25519PrivateKey:
@@ -170,21 +217,34 @@ def read_report(text: str) -> UsageReport:
             site_key=site,
             start=date.fromisoformat(data["period"]["start"]),
             end=date.fromisoformat(data["period"]["end"]),
-            active_seats=int(data["active_seats"]),
+            active_seats=_count(data["active_seats"]),
             lines=tuple(
                 ReportLine(
                     day=date.fromisoformat(line["date"]),
-                    model=str(line["model"]),
-                    requests=int(line["requests"]),
-                    prompt_tokens=int(line["prompt_tokens"]),
-                    cached_tokens=int(line["cached_tokens"]),
-                    completion_tokens=int(line["completion_tokens"]),
+                    model=_text(line["model"]),
+                    requests=_count(line["requests"]),
+                    prompt_tokens=_count(line["prompt_tokens"]),
+                    cached_tokens=_count(line["cached_tokens"]),
+                    completion_tokens=_count(line["completion_tokens"]),
                 )
                 for line in data["lines"]
             ),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise ReportInvalidError(f"the signed report cannot be read: {exc}") from None
+
+
+def _count(value: Any) -> int:
+    """A whole number as JSON writes one: ``3`` and not ``3.7``, ``"3"`` or ``true``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a whole number")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= 200:
+        raise ValueError(f"{value!r} is not a model id")
+    return value
 
 
 def _message(payload: str) -> bytes:

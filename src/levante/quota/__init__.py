@@ -3,6 +3,7 @@
 from levante.quota.admission import Admission, Ask, Caller, Grant
 from levante.quota.policy import Policy, PolicyCache, tier_of
 from levante.quota.store import CounterCheck, MemoryQuotaStore, QuotaStore, RateCheck, Verdict
+from levante.quota.throttle import Throttle
 
 __all__ = [
     "Admission",
@@ -15,6 +16,7 @@ __all__ = [
     "PolicyCache",
     "QuotaStore",
     "RateCheck",
+    "Throttle",
     "Verdict",
     "open_store",
     "tier_of",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 
 from levante.billing.accounts import RESTRICTED
+from levante.billing.payments import paid_spend
 from levante.billing.wallet import wallet_state
 from levante.caching import RefreshingCache
 from levante.errors import NotFoundError
@@ -37,17 +38,18 @@ class Policy:
 
 
 def tier_of(
-    tiers: Sequence[TierSettings], paid_spend_nanos: int, pinned: str | None
+    tiers: Sequence[TierSettings], paid: Mapping[str, int], pinned: str | None
 ) -> TierSettings:
     """The pinned tier if there is one (and it still exists), else the highest tier the paid
-    spend has reached."""
+    spend has reached in any one currency: a tier's ``paid_spend`` is read in each currency,
+    and amounts in different currencies are never added together."""
     if pinned is not None:
         for tier in tiers:
             if tier.name == pinned:
                 return tier
-    reached = tiers[0]
+    reached, most = tiers[0], max(paid.values(), default=0)
     for tier in tiers:
-        if paid_spend_nanos >= parse_amount(tier.paid_spend):
+        if most >= parse_amount(tier.paid_spend):
             reached = tier
     return reached
 
@@ -55,8 +57,8 @@ def tier_of(
 class PolicyCache:
     """Policies by organisation, each trusted for ``ttl`` seconds: one small query per
     organisation and period, never one per request. Changes made through this process apply
-    at once (:meth:`invalidate`). A stale policy keeps serving for up to another ``ttl`` while
-    one background load renews it, so expiry never stalls a busy organisation's requests."""
+    at once (:meth:`invalidate`), others within ``ttl``: in the second half of it one
+    background load renews a busy organisation's policy, so expiry never stalls its requests."""
 
     def __init__(
         self,
@@ -98,7 +100,7 @@ class PolicyCache:
                 organization_id=org.id,
                 tier=None
                 if org.is_operator
-                else tier_of(self._tiers, org.paid_spend_nanos, org.tier),
+                else tier_of(self._tiers, paid_spend(session, org.id), org.tier),
                 organization_cap_nanos=next((c for w, c in caps if w is None), None),
                 workspace_caps_nanos={w: c for w, c in caps if w is not None},
                 currency=currency,

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from levante import audit
+from levante.billing.payments import paid_spend
 from levante.errors import InvalidRequestError, NotFoundError
 from levante.pricing import format_amount
 from levante.quota.admission import month_start
@@ -140,7 +141,7 @@ def current_tier(
         raise NotFoundError(f"organisation '{organization_id}' does not exist")
     if org.is_operator:
         return org, None
-    return org, tier_of(tiers, org.paid_spend_nanos, org.tier)
+    return org, tier_of(tiers, paid_spend(session, org.id), org.tier)
 
 
 def pin_tier(

@@ -3,10 +3,11 @@
 from levante.storage.database import Database, create_db_engine
 from levante.storage.ids import new_id
 from levante.storage.migrate import current_revision, head_revision, upgrade
-from levante.storage.types import utcnow
+from levante.storage.types import as_utc, utcnow
 
 __all__ = [
     "Database",
+    "as_utc",
     "create_db_engine",
     "current_revision",
     "head_revision",

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from levante.errors import StoreUnavailableError
+
+log = logging.getLogger(__name__)
 
 
 def create_db_engine(url: str) -> Engine:
@@ -34,6 +44,46 @@ def create_db_engine(url: str) -> Engine:
     return engine
 
 
+class _Outage:
+    """Whether the database is unreachable: logged once when it goes, once when it is back."""
+
+    def __init__(self) -> None:
+        self._since: float | None = None
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._since is not None:
+                return
+            self._since = time.monotonic()
+        log.error("the database is unreachable; answering 503 until it is back", exc_info=exc)
+
+    def succeeded(self) -> None:
+        if self._since is None:  # the common case, without the lock
+            return
+        with self._lock:
+            since, self._since = self._since, None
+        if since is not None:
+            log.warning("the database is reachable again after %.1f s", time.monotonic() - since)
+
+
+def _is_disconnect(exc: DBAPIError) -> bool:
+    """A database that cannot be reached: a lost or refused connection, or a server shutting
+    down; not a constraint, a schema or a data error, nor a busy SQLite file."""
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    if isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError):
+        state = orig.sqlstate
+        # No SQLSTATE: the client could not talk to the server. 08: connection exception.
+        # 57P01-57P03: the server is shutting down, crashed or not accepting connections yet.
+        return state is None or state.startswith("08") or state in {"57P01", "57P02", "57P03"}
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig)
+        return "unable to open database file" in text or "disk I/O error" in text
+    return False
+
+
 class Database:
     """An engine and its session factory."""
 
@@ -41,12 +91,24 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._outage = _Outage()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session in a transaction: committed on success, rolled back on error."""
-        with self._sessions.begin() as session:
-            yield session
+        """A session in a transaction: committed on success, rolled back on error. A database
+        that cannot be reached raises :class:`StoreUnavailableError` (503, retried by clients),
+        logged once per outage rather than once per request."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except DBAPIError as exc:
+            if not _is_disconnect(exc):
+                raise
+            self._outage.failed(exc)
+            raise StoreUnavailableError(
+                "the database is unavailable; retry shortly", headers={"Retry-After": "2"}
+            ) from exc
+        self._outage.succeeded()
 
     def dispose(self) -> None:
         self.engine.dispose()

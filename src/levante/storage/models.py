@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -60,8 +61,22 @@ class Organization(Base):
     is_operator: Mapped[bool] = mapped_column(Boolean, default=False)
     # A usage tier pinned by the operator; None means the tier follows paid spend.
     tier: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    paid_spend_nanos: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PaidSpend(Base):
+    """What an organisation has paid in one currency, all time: its usage tier rises with it.
+    Amounts in different currencies are never added together."""
+
+    __tablename__ = "paid_spend"
+    __table_args__ = (CheckConstraint("amount_nanos >= 0", name="amount_not_negative"),)
+
+    organization_id: Mapped[str] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    amount_nanos: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Workspace(Base):
@@ -127,7 +142,19 @@ class UsageRecord(Base):
     """One metered request: exactly one row per request that reached a model."""
 
     __tablename__ = "usage_records"
-    __table_args__ = (Index("ix_usage_records_org_date", "organization_id", "usage_date"),)
+    __table_args__ = (
+        Index("ix_usage_records_org_date", "organization_id", "usage_date"),
+        # The ledger never holds negative usage or money, whoever writes to it.
+        CheckConstraint(
+            "prompt_tokens >= 0 AND completion_tokens >= 0 AND cached_tokens >= 0",
+            name="tokens_not_negative",
+        ),
+        CheckConstraint(
+            "input_cost_nanos >= 0 AND cached_cost_nanos >= 0 AND output_cost_nanos >= 0"
+            " AND cost_nanos >= 0",
+            name="cost_not_negative",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -467,7 +494,7 @@ class WebhookEvent(Base):
 
 class LicenseRecord(Base):
     """A licence the vendor issued: the signed file as sent, and what the vendor has learnt
-    since (revocation, the site key its usage reports are signed with, seats reported)."""
+    since (revocation, seats reported)."""
 
     __tablename__ = "licenses"
 
@@ -482,7 +509,6 @@ class LicenseRecord(Base):
     max_seats: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_nodes: Mapped[int | None] = mapped_column(Integer, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    site_public_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     seats_reported: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_report_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -514,3 +540,52 @@ class LicenseReport(Base):
     period_end: Mapped[date] = mapped_column(Date)
     records: Mapped[int] = mapped_column(Integer)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SiteKeyStatus(StrEnum):
+    """Where a self-hosted site's report-signing key stands with the vendor."""
+
+    PENDING = "pending"  # seen (an activation, a report) but not trusted yet
+    BOUND = "bound"  # its reports are imported
+    REVOKED = "revoked"  # its reports are refused
+
+
+class LicenseSiteKey(Base):
+    """A public key a self-hosted site signs its usage reports with. Only a bound key's reports
+    are imported; a report signed with any other key is held for the operator."""
+
+    __tablename__ = "license_site_keys"
+    __table_args__ = (
+        UniqueConstraint("license_id", "public_key"),
+        CheckConstraint("status IN ('pending', 'bound', 'revoked')", name="status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"), index=True)
+    public_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    # activation | activation_request | operator | held_report | legacy
+    source: Mapped[str] = mapped_column(String(24))
+    hostname: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class HeldReport(Base):
+    """A usage report signed with a key the licence has not bound, kept whole until the
+    operator accepts it (binding its key and importing it) or rejects it."""
+
+    __tablename__ = "license_held_reports"
+    __table_args__ = (CheckConstraint("status IN ('held', 'accepted', 'rejected')", name="status"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the payload's digest
+    license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"), index=True)
+    site_key: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)

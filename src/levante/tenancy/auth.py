@@ -17,9 +17,9 @@ class KeyAuthenticator:
 
     Lookups are cached for ``cache_seconds``; revocations made through this process take effect
     at once, those made elsewhere (another gateway process, the CLI) within ``cache_seconds``
-    (and the few milliseconds a refresh takes). A key in use is refreshed ahead: once its entry
-    is stale, requests keep using it for up to another ``cache_seconds`` while one background
-    lookup renews it, so expiry never stalls a busy key's requests.
+    of the revocation's commit, never later. A key in use is refreshed ahead: in the second half
+    of that time one background lookup renews it, so expiry never stalls a busy key's
+    requests.
     """
 
     def __init__(self, database: Database, cache_seconds: float) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
-from levante.storage import new_id, utcnow
+from levante.storage import as_utc, new_id, utcnow
 from levante.storage.models import ApiKey, Membership, Organization, Role, User, Workspace
 from levante.tenancy.keys import display_prefix, generate_secret, hash_secret
 
@@ -117,6 +117,8 @@ def create_api_key(
     name = name.strip()
     if not name:
         raise InvalidRequestError("an API key needs a name", param="name")
+    if expires_at is not None:
+        expires_at = as_utc(expires_at)
     if expires_at is not None and expires_at <= utcnow():
         raise InvalidRequestError("expiry must lie in the future", param="expires_at")
     ws = find_workspace(session, organization_id, workspace)

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from levante import audit
-from levante.api.state import Admin, Flushed, State, require_operator
-from levante.billing import currency_of
+from levante.api.state import Admin, Flushed, Operator, State
+from levante.billing import currency_of, paid_spend
 from levante.errors import InvalidRequestError
 from levante.metering import GroupBy, usage_report
 from levante.pricing import create_price, format_amount, list_prices, parse_amount
@@ -231,7 +231,10 @@ class RateLimits(BaseModel):
     organization_id: str
     tier: str | None = Field(description="None for the operator's organisation: no tier limits")
     tier_pinned: bool
-    paid_spend: str
+    paid_spend: dict[str, str] = Field(
+        description="paid all time, by currency (never added across currencies)",
+        examples=[{"EUR": "50.00", "USD": "20.00"}],
+    )
     data: list[ModelLimits]
 
 
@@ -249,7 +252,8 @@ def rate_limit(state: State, caller: Admin, _: Flushed) -> RateLimits:
                 group_by=[GroupBy.MODEL],
             )
         }
-        org_view = (org.tier is not None, format_amount(org.paid_spend_nanos))
+        paid = {c: format_amount(n) for c, n in paid_spend(session, org.id).items()}
+        org_view = (org.tier is not None, paid)
     lines = []
     for model in (m.id for m in state.models.configured()):
         limits = tier.limits_for(model) if tier is not None else None
@@ -437,7 +441,7 @@ def prices(state: State, caller: Admin, model: str | None = None) -> PriceList:
 
 
 @router.post("/prices", status_code=201)
-def add_price(body: CreatePrice, state: State, caller: Admin) -> PriceView:
+def add_price(body: CreatePrice, state: State, caller: Operator) -> PriceView:
     """Add a price version (operator only). It applies to requests that start from
     ``effective_from`` on, which may not be sooner than ``price_refresh_seconds`` away."""
     model = state.models.canonical_id(body.model)
@@ -448,7 +452,6 @@ def add_price(body: CreatePrice, state: State, caller: Admin) -> PriceView:
     except ValueError as exc:
         raise InvalidRequestError(str(exc)) from None
     with state.database.session() as session:
-        require_operator(session, caller)
         price = create_price(
             session,
             model=model,

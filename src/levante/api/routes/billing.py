@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 
 from levante import billing
 from levante.api.routes.admin import actor_of
-from levante.api.state import Admin, AppState, Flushed, State, is_operator, require_operator
+from levante.api.state import (
+    Admin,
+    AppState,
+    Flushed,
+    Operator,
+    State,
+    is_operator,
+    require_operator,
+)
 from levante.errors import InvalidRequestError
 from levante.pricing import CENT, format_amount, format_cents, parse_cents
 from levante.storage import utcnow
@@ -607,12 +615,11 @@ def invoice_checkout(ref: str, state: State, caller: Admin) -> CheckoutView:
 
 
 @router.post(f"{admin}/invoices/generate")
-def generate(body: Generate, state: State, caller: Admin, _: Flushed) -> GeneratedView:
+def generate(body: Generate, state: State, caller: Operator, _: Flushed) -> GeneratedView:
     """Build the period's invoices (operator only); finalized once the period is closed.
     Running it again changes nothing."""
     now = utcnow()
     with state.database.session() as session:
-        require_operator(session, caller)
         billing.parse_period(body.period)
         orgs = (
             [find_organization(session, body.organization).id]
@@ -642,11 +649,10 @@ def generate(body: Generate, state: State, caller: Admin, _: Flushed) -> Generat
 
 
 @router.post(f"{admin}/invoices/{{ref}}/payments", status_code=201)
-def record_payment(ref: str, body: RecordPayment, state: State, caller: Admin) -> PaymentView:
+def record_payment(ref: str, body: RecordPayment, state: State, caller: Operator) -> PaymentView:
     """Record a bank transfer against an invoice (operator only); the same reference twice
     records one payment."""
     with state.database.session() as session:
-        require_operator(session, caller)
         found = billing.get_invoice(session, ref)
         amount = None if body.amount is None else _cents(body.amount, "amount")
         payment = billing.record_payment(
@@ -673,19 +679,17 @@ def record_payment(ref: str, body: RecordPayment, state: State, caller: Admin) -
 
 
 @router.post(f"{admin}/invoices/{{ref}}/void")
-def void(ref: str, state: State, caller: Admin) -> InvoiceView:
+def void(ref: str, state: State, caller: Operator) -> InvoiceView:
     with state.database.session() as session:
-        require_operator(session, caller)
         found = billing.get_invoice(session, ref)
         billing.void_invoice(session, found, now=utcnow(), actor=actor_of(caller))
         return InvoiceView.of(found)
 
 
 @router.post(f"{admin}/billing/grants", status_code=201)
-def grant(body: Grant, state: State, caller: Admin) -> WalletView:
+def grant(body: Grant, state: State, caller: Operator) -> WalletView:
     """Give an organisation free credits (operator only)."""
     with state.database.session() as session:
-        require_operator(session, caller)
         org = find_organization(session, body.organization).id
         account = billing.ensure_account(session, org, state.settings.currency)
         billing.grant_credits(
@@ -705,11 +709,10 @@ def grant(body: Grant, state: State, caller: Admin) -> WalletView:
 
 @router.patch(f"{admin}/organizations/{{organization}}/billing")
 def operator_account(
-    organization: str, body: OperatorAccountUpdate, state: State, caller: Admin
+    organization: str, body: OperatorAccountUpdate, state: State, caller: Operator
 ) -> AccountView:
     """Make an organisation prepaid-only, or set its low-balance threshold (operator only)."""
     with state.database.session() as session:
-        require_operator(session, caller)
         org = find_organization(session, organization).id
         threshold = body.low_balance_threshold
         low = _cents(threshold, "low_balance_threshold") * CENT if threshold else None
