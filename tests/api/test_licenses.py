@@ -77,6 +77,14 @@ def test_licences_are_issued_read_and_revoked(
     response = client.post(path, content=report.replace('"site_key"', '"sight_key"'), headers=ops)
     assert (response.status_code, response.json()["object"]) == (400, "error")
 
+    later = (utcnow() + timedelta(days=730)).isoformat()
+    renewed = client.post(f"/v1/admin/licenses/{view['id']}/renew", json={"expires_at": later},
+                          headers=ops).json()  # fmt: skip
+    assert (renewed["id"], renewed["expires_at"][:10]) == (view["id"], later[:10])
+    assert licensing.verify(renewed["file"], trusted, utcnow()).license_id == view["id"]
+    early = client.post(f"/v1/admin/licenses/{view['id']}/renew", json={"expires_at": expires},
+                        headers=ops)  # fmt: skip
+    assert (early.status_code, early.json()["param"]) == (400, "expires_at")
     revoked = client.post(f"/v1/admin/licenses/{view['id']}/revoke", headers=ops)
     assert revoked.json()["status"] == "revoked"
     assert client.post(f"/v1/admin/licenses/{view['id']}/revoke", headers=mine).status_code == 403

@@ -70,8 +70,14 @@ def test_issue_verify_report_and_import(
     fails("license", "accept", "0123456789abcdef", message="no held report")
     assert "act_" not in ok("license", "activations", license_id)
     renewal = tmp_path / "renewal.license"
-    ok("license", "issue", "--org", "carl-gmbh", "--out", str(renewal), "--expires", "2030-01-01")
+    fails("license", "renew", license_id, "--out", str(renewal), "--expires", "2020-01-01",
+          message="must expire after")  # fmt: skip
+    ok("license", "renew", license_id, "--out", str(renewal), "--expires", "2030-01-01")
     assert "installed" in ok("license", "install", str(renewal))
     assert json.loads(lic.read_text()) == json.loads(renewal.read_text())
+    assert license_id in ok("license", "status")  # the same licence, renewed
+    listed = ok("license", "list", "--org", "carl-gmbh")
+    assert listed.count("lic_") == 1
+    assert "2030-01-01" in listed
     assert "revoked" in ok("license", "revoke", license_id)
     assert "revoked" in ok("license", "list", "--org", "carl-gmbh")

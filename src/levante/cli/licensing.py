@@ -107,6 +107,29 @@ def issue(
     _print(licensing.authenticate(text, {key.key_id: key.public}), utcnow())
 
 
+@license_app.command("renew")
+def renew(
+    license_id: Annotated[str, typer.Argument()],
+    out: Annotated[Path, typer.Option(help="Where to write the renewed licence file.")],
+    expires: Annotated[
+        datetime | None, typer.Option(help="Default: the end of the enterprise subscription.")
+    ] = None,
+) -> None:
+    """Extend a licence: the same licence id and terms with a later expiry, for the site to
+    install ('levante license install')."""
+    config = settings()
+    with handled():
+        key = licensing.Keyring(config.license_keys_dir).signing_key()
+        with database() as db, db.session() as session:
+            record = licensing.renew_license(
+                session, license_id, key, expires_at=_when(expires), now=utcnow(), actor="cli"
+            )
+            text = record.file
+        out.write_text(text)
+    console.print(f"wrote {out}")
+    _print(licensing.authenticate(text, {key.key_id: key.public}), utcnow())
+
+
 @license_app.command("verify")
 def verify(
     file: Annotated[Path, typer.Argument(help="A licence file.")],

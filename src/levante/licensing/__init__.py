@@ -33,6 +33,7 @@ from levante.licensing.authority import (
     license_status,
     list_licenses,
     reject_held_report,
+    renew_license,
     resolve_held_report,
     revoke_license,
 )
@@ -135,6 +136,7 @@ __all__ = [
     "record_heartbeat",
     "reject_held_report",
     "release_activation",
+    "renew_license",
     "resolve_held_report",
     "revoke_license",
     "revoke_site_key",

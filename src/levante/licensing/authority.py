@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -169,6 +169,57 @@ def issue_license(
             "key_id": key.key_id,
         },
     )
+    session.flush()
+    return record
+
+
+def renew_license(
+    session: Session,
+    license_id: str,
+    key: SigningKey,
+    *,
+    expires_at: datetime | None,
+    now: datetime,
+    actor: str,
+) -> LicenseRecord:
+    """Extend a licence: the same licence id and terms, signed again with a later expiry
+    (default: the end of the enterprise contract's period paid for). The site installs the new
+    file over the old one and the vendor's record follows it, so one licence stays one."""
+    record = get_license(session, license_id)
+    if record.revoked_at is not None:
+        raise ConflictError(
+            f"licence '{record.id}' is revoked: issue a new one instead", code="license_revoked"
+        )
+    current = read_issued(record.file)
+    if expires_at is None:
+        expires_at = contract_terms(
+            session, record.organization_id, Terms(max_seats=0, max_gpus=0)
+        ).expires_at
+    expires = _utc(expires_at)
+    assert expires is not None  # contract_terms gives one or raises
+    if expires <= current.expires_at:
+        raise InvalidRequestError(
+            f"a renewal must expire after the licence does ({current.expires_at:%Y-%m-%d})",
+            param="expires_at",
+        )
+    renewed = replace(
+        current,
+        issued_at=now.replace(microsecond=0),
+        expires_at=expires.replace(microsecond=0),
+        key_id=key.key_id,
+    )
+    before = record.expires_at
+    record.file, record.key_id = sign(renewed, key), key.key_id
+    record.issued_at, record.expires_at = renewed.issued_at, renewed.expires_at
+    audit.record(
+        session,
+        organization_id=record.organization_id,
+        actor=actor,
+        action="license.renewed",
+        target=record.id,
+        details={"from": before.isoformat(), "to": renewed.expires_at.isoformat(),
+                 "key_id": key.key_id},
+    )  # fmt: skip
     session.flush()
     return record
 

@@ -318,6 +318,29 @@ def revoke(license_id: str, state: State, caller: Operator) -> LicenseView:
         return LicenseView.of(record, state.clock())
 
 
+class RenewLicense(BaseModel):
+    expires_at: datetime | None = Field(
+        default=None, description="default: the end of the enterprise subscription's period"
+    )
+
+
+@router.post("/v1/admin/licenses/{license_id}/renew")
+def renew(license_id: str, body: RenewLicense, state: State, caller: Operator) -> LicenseView:
+    """Extend a licence (operator only): the same id and terms with a later expiry; the
+    answer's ``file`` is what the site installs."""
+    key = licensing.Keyring(state.settings.license_keys_dir).signing_key()
+    with state.database.session() as session:
+        record = licensing.renew_license(
+            session,
+            license_id,
+            key,
+            expires_at=body.expires_at,
+            now=state.clock(),
+            actor=actor_of(caller),
+        )
+        return LicenseView.of(record, state.clock(), file=True)
+
+
 @router.get("/v1/admin/licenses/{license_id}/site-keys")
 def list_site_keys(license_id: str, state: State, caller: Admin) -> SiteKeyList:
     """The keys a licence's usage reports may be signed with (the operator's, or the licence
