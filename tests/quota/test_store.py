@@ -93,3 +93,17 @@ async def test_concurrent_takers_never_pass_a_limit(store: QuotaStore) -> None:
     counter = CounterCheck(_key("cap"), amount=3, limit=30, ttl_seconds=60)
     verdicts = await asyncio.gather(*(store.acquire([], [counter]) for _ in range(50)))
     assert sum(v.allowed for v in verdicts) == 10
+
+
+async def test_a_burst_past_the_connection_pool_waits_and_is_served(store: QuotaStore) -> None:
+    """More concurrent calls than the Redis pool has connections, on a cold script cache:
+    each waits for a connection; none fails (redis-py's default pool failed past 100)."""
+    from levante.quota.redis_store import RedisQuotaStore
+
+    if isinstance(store, RedisQuotaStore):
+        await store._redis.script_flush()
+    rate = RateCheck(_key("burst-rate"), per_second=100_000, burst=100_000)
+    counter = CounterCheck(_key("burst"), amount=1, limit=None, ttl_seconds=60)
+    verdicts = await asyncio.gather(*(store.acquire([rate], [counter]) for _ in range(1_000)))
+    assert all(v.allowed for v in verdicts)
+    assert max(v.values[0] for v in verdicts) == 1_000

@@ -31,7 +31,7 @@ from levante.errors import (
 from levante.metering import Hold, Ledger, UsageEvent
 from levante.pricing import Cost, PriceBook, PriceVersion, format_amount, price_usage
 from levante.quota.policy import PolicyCache
-from levante.quota.store import CounterCheck, QuotaStore, RateCheck, Verdict
+from levante.quota.store import CounterCheck, FailureLog, QuotaStore, RateCheck, Verdict
 from levante.storage import Database, utcnow
 from levante.storage.models import Reservation, UsageRecord
 
@@ -92,6 +92,9 @@ def seconds_to_next_month(when: datetime) -> int:
     days = calendar.monthrange(when.year, when.month)[1]
     end = month_start(when).replace(day=days).timestamp() + 86400
     return max(1, math.ceil(end - when.timestamp()))
+
+
+_store_failures = FailureLog("the limits store")
 
 
 class Admission:
@@ -279,8 +282,10 @@ class Admission:
             try:
                 verdict = await self._store.acquire(rates, counters)
             except Exception as exc:
+                _store_failures.failed(exc)
                 raise OverloadedError(
                     "the limits store is unavailable; retry shortly",
+                    code="limits_store_unavailable",
                     headers={"Retry-After": "1"},
                 ) from exc
             if not verdict.missing:

@@ -70,9 +70,26 @@ return 0
 """
 
 
+# redis-py's default pool opens at most 100 connections and then fails the call at once
+# (MaxConnectionsError): a burst of more concurrent requests than that in one process was
+# answered 503. A blocking pool makes the burst queue for a connection instead; a script call
+# takes well under a millisecond, so a few dozen connections serve thousands of requests/s.
+POOL_CONNECTIONS = 32
+POOL_WAIT_SECONDS = 5.0
+
+
 class RedisQuotaStore:
-    def __init__(self, url: str) -> None:
-        self._redis = redis.Redis.from_url(url)
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_connections: int = POOL_CONNECTIONS,
+        wait_seconds: float = POOL_WAIT_SECONDS,
+    ) -> None:
+        pool = redis.BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=wait_seconds
+        )
+        self._redis = redis.Redis(connection_pool=pool)
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._adjust = self._redis.register_script(_ADJUST)
 

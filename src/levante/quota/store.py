@@ -8,12 +8,15 @@ several gateway processes through one Redis.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,29 @@ class Verdict:
     values: tuple[int, ...] = ()
     rate_remaining: tuple[int, ...] = ()
     missing: tuple[str, ...] = ()
+
+
+class FailureLog:
+    """Logs a failing store call with its type and traceback, at most once per ``every``
+    seconds (with the number of failures since), so an outage is seen without a traceback
+    per request."""
+
+    def __init__(self, what: str, every: float = 10.0) -> None:
+        self._what = what
+        self._every = every
+        self._last = -math.inf
+        self._suppressed = 0
+        self._lock = threading.Lock()
+
+    def failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < self._every:
+                self._suppressed += 1
+                return
+            self._last, suppressed, self._suppressed = now, self._suppressed, 0
+        log.error("%s failed (%d more failure(s) since the last report): %s: %s", self._what,
+                  suppressed, type(exc).__name__, exc, exc_info=exc)  # fmt: skip
 
 
 class QuotaStore(Protocol):

@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 
 from levante.errors import OverloadedError, RateLimitedError
-from levante.quota.store import QuotaStore, RateCheck
+from levante.quota.store import FailureLog, QuotaStore, RateCheck
+
+_store_failures = FailureLog("the limits store (throttle)")
 
 
 class Throttle:
@@ -21,6 +23,7 @@ class Throttle:
         try:
             verdict = await self._store.acquire([RateCheck(key, per_hour / 3600, burst)], [])
         except Exception as exc:
+            _store_failures.failed(exc)
             raise OverloadedError(
                 "the limits store is unavailable; retry shortly",
                 code="limits_store_unavailable",
