@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,8 +14,11 @@ from levante.errors import LevanteError
 from levante.settings import Settings, load_settings
 from levante.storage import Database, upgrade
 
-console = Console()
-errors = Console(stderr=True)
+# Piped or captured output is not cut at 80 columns (Rich's default off a terminal): a table
+# or a message keeps its full width, for a reader and for grep alike.
+_WIDE = 10_000
+console = Console(width=None if sys.stdout.isatty() else _WIDE)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else _WIDE)
 
 
 @contextmanager

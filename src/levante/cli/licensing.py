@@ -203,7 +203,7 @@ def _print_import(result: licensing.ImportResult) -> None:
 def held() -> None:
     """Usage reports held because their site key is not bound to their licence."""
     with handled(), database() as db, db.session() as session:
-        table = Table("report", "licence", "period", "received", "site key", expand=True)
+        table = Table("report", "licence", "period", "received", "site key")
         for row in licensing.held_reports(session):
             table.add_row(
                 row.id[:16], row.license_id, f"{row.period_start}..{row.period_end}",
@@ -241,7 +241,7 @@ def site_keys(license_id: Annotated[str, typer.Argument()]) -> None:
     """The keys a licence's usage reports may be signed with, and their status."""
     with handled(), database() as db, db.session() as session:
         record = licensing.get_license(session, license_id)
-        table = Table("id", "status", "source", "host", "since", "public key", expand=True)
+        table = Table("id", "status", "source", "host", "since", "public key")
         for key in licensing.site_keys(session, record.id):
             table.add_row(key.id, key.status, key.source, key.hostname or "-",
                           f"{key.bound_at or key.created_at:%Y-%m-%d}", key.public_key)  # fmt: skip

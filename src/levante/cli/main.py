@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from datetime import date
 from typing import Annotated
 
@@ -11,13 +13,15 @@ from rich.table import Table
 
 from levante import __version__
 from levante.cli.billing import billing_app, limits_app, price_app
-from levante.cli.context import console, database, handled, settings
+from levante.cli.context import console, database, errors, handled, settings
 from levante.cli.invoicing import invoices_app, plans_app, subscriptions_app, wallet_app
 from levante.cli.licensing import license_app
 from levante.cli.tenants import key_app, org_app
 from levante.errors import ConfigurationError
+from levante.licensing import open_guard
 from levante.metering import GroupBy, usage_report
-from levante.storage import current_revision, head_revision, upgrade
+from levante.settings import Settings
+from levante.storage import current_revision, head_revision, upgrade, utcnow
 from levante.tenancy import bootstrap, find_organization
 
 app = typer.Typer(
@@ -67,15 +71,12 @@ def serve(
             path = model.gguf_path()
             if not path.is_file():
                 raise ConfigurationError(f"model '{model.id}': no file at {path}")
+        # A licensed deployment checks its licence before it writes anything.
+        open_guard(config, utcnow)
     with database() as db:
         issued = bootstrap(db, config.bootstrap_organization)
     if issued is not None:
-        console.print(
-            f"[bold]First start:[/] created organisation '{config.bootstrap_organization}' and "
-            "an admin API key. It is shown this once and stored only as a hash; keep it and "
-            "send it as 'Authorization: Bearer <key>':"
-        )
-        console.print(issued.secret, highlight=False, soft_wrap=True)
+        _hand_over(issued.secret, config)
     bind_host = host or config.host
     bind_port = port if port is not None else config.port
     console.print(f"serving on http://{bind_host}:{bind_port}/v1")
@@ -87,6 +88,31 @@ def serve(
         workers=workers or config.workers,
         log_level=config.log_level,
         timeout_graceful_shutdown=30,
+    )
+
+
+def _hand_over(secret: str, config: Settings) -> None:
+    """Give the first admin key to the person starting the server, and to no log: on the
+    terminal (standard error) when there is one, else in a file only its owner can read."""
+    intro = (
+        f"First start: created organisation '{config.bootstrap_organization}' and an admin API "
+        "key, stored only as a hash; send it as 'Authorization: Bearer <key>'."
+    )
+    if sys.stderr.isatty():
+        errors.print(f"[bold]{intro}[/] It is shown this once:")
+        errors.print(secret, highlight=False, soft_wrap=True, markup=False)
+        return
+    path = config.data_dir / "bootstrap-admin-key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(secret + "\n")
+    os.chmod(path, 0o600)
+    console.print(
+        f"{intro} Not on a terminal, so it is not printed: it is in {path} (readable by its "
+        "owner only). Copy it, then delete the file.",
+        highlight=False,
+        markup=False,
     )
 
 
