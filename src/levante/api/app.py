@@ -12,6 +12,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from levante import __version__
+from levante.api.docs import install_docs
 from levante.api.errors import install_error_handlers
 from levante.api.metrics import Metrics
 from levante.api.middleware import GatewayMiddleware, LicenseMiddleware
@@ -131,9 +132,12 @@ def create_app(
         version=__version__,
         summary="OpenAI- and Mistral-compatible API on open-weight models, metered per token.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.levante = state
     install_error_handlers(app)
+    install_docs(app)
     for router in (
         health.router,
         model_routes.router,
