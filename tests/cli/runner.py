@@ -16,9 +16,10 @@ def ok(*args: str) -> str:
     return result.output
 
 
-def fails(*args: str, message: str) -> None:
+def fails(*args: str, message: str) -> str:
     """Run a command that must fail with one line naming ``message``, never a traceback."""
     result = runner.invoke(app, list(args))
     assert result.exit_code == 1, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+    return result.output

@@ -74,3 +74,23 @@ def test_bad_billing_commands_are_one_line_errors(database: Database) -> None:
     fails("billing", "account", "--org", "acme", "--currency", "GBP", message="EUR, USD")
     fails("plans", "price", "chat-free", "--currency", "EUR", "--amount", "1",
            "--from", "2020-01-01", message="in the past")  # fmt: skip
+
+
+def test_a_currency_without_prices_is_caught_when_set(database: Database) -> None:
+    """The README's order: a model priced in USD, then a customer moved to EUR."""
+    model = "smollm2-135m-instruct"
+    ok("org", "create", "Acme Corp")
+    org = ("--org", "acme-corp")
+    ok("price", "set", model, "--input", "0.1", "--output", "0.3")
+    refused = fails("billing", "account", *org, "--currency", "EUR", message="no price in EUR")
+    assert "levante price set MODEL --currency EUR" in refused
+    warned = ok("price", "set", model, "--input", "0.09", "--output", "0.27", "--currency", "EUR")
+    assert "warning" not in warned
+    assert "EUR" in ok("billing", "account", *org, "--currency", "EUR")
+    ok("org", "create", "Zeta")
+    ok("billing", "account", "--org", "zeta", "--currency", "USD")
+    # A new model priced in EUR only: the USD customer is warned about at once.
+    warned = ok("price", "set", "other-model", "--input", "1", "--output", "1", "--currency", "EUR")
+    assert "no price in USD" in " ".join(warned.split())
+    fails("billing", "account", *org, "--currency", "USD", message="other-model")
+    assert "USD" in ok("billing", "account", *org, "--currency", "USD", "--force")

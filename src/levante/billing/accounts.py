@@ -12,6 +12,7 @@ from levante import audit
 from levante.billing.catalog import CURRENCIES
 from levante.billing.tax import valid_vat_number
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
+from levante.pricing import models_unpriced_in
 from levante.storage import utcnow
 from levante.storage.models import BillingAccount, Invoice, Organization, Subscription, WalletEntry
 
@@ -61,6 +62,8 @@ class AccountChange:
     vat_number: str | None = None
     is_business: bool | None = None
     currency: str | None = None
+    # Move to a currency some priced models have no price in (their requests are refused).
+    force: bool = False
     # Operator-only:
     prepaid_only: bool | None = None
     low_balance_nanos: int | None = None
@@ -93,7 +96,7 @@ def update_account(
     if change.is_business is not None:
         account.is_business = change.is_business
     if change.currency is not None and change.currency != account.currency:
-        _change_currency(session, account, change.currency)
+        _change_currency(session, account, change.currency, force=change.force)
     if change.prepaid_only is not None:
         account.prepaid_only = change.prepaid_only
     if change.low_balance_nanos is not None:
@@ -126,7 +129,9 @@ def update_account(
     return account
 
 
-def _change_currency(session: Session, account: BillingAccount, currency: str) -> None:
+def _change_currency(
+    session: Session, account: BillingAccount, currency: str, *, force: bool
+) -> None:
     if currency not in CURRENCIES:
         raise InvalidRequestError(
             f"currency must be one of {', '.join(CURRENCIES)}", param="currency"
@@ -139,6 +144,15 @@ def _change_currency(session: Session, account: BillingAccount, currency: str) -
                 "subscriptions or credits",
                 param="currency",
             )
+    unpriced = models_unpriced_in(session, currency)
+    if unpriced and not force:
+        raise ConflictError(
+            f"no price in {currency} for {', '.join(unpriced)}: this organisation's requests "
+            f"would be refused (model_not_priced). Set {currency} prices first ('levante price "
+            f"set MODEL --currency {currency} ...'), or change the currency with force",
+            param="currency",
+            code="currency_not_priced",
+        )
     account.currency = currency
 
 

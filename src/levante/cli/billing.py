@@ -10,10 +10,10 @@ from rich.table import Table
 from sqlalchemy import select
 
 from levante.billing import add_paid_spend, currency_of, paid_spend
-from levante.cli.context import console, database, handled, settings
+from levante.cli.context import console, database, errors, handled, settings
 from levante.errors import InvalidRequestError
 from levante.metering import Ledger, reconcile
-from levante.pricing import create_price, format_amount, list_prices, parse_amount
+from levante.pricing import create_price, format_amount, list_prices, parse_amount, unpriced_warning
 from levante.quota.service import (
     current_tier,
     pin_tier,
@@ -85,6 +85,9 @@ def price_set(
             f"{format_amount(price.output_nanos)} out per 1M tokens ({price.currency}), "
             f"from {price.effective_from.isoformat(timespec='seconds')}"
         )
+        warning = unpriced_warning(session, price.model)
+        if warning:
+            errors.print(f"[yellow]warning:[/] {warning}")
 
 
 @price_app.command("list")

@@ -419,6 +419,9 @@ def billing_account(
     vat_number: Annotated[str | None, typer.Option(help="EU VAT number ('' clears).")] = None,
     business: Annotated[bool | None, typer.Option("--business/--consumer")] = None,
     currency: Annotated[str | None, typer.Option(help="EUR or USD.")] = None,
+    force: Annotated[
+        bool, typer.Option(help="Change the currency even if some models have no price in it.")
+    ] = False,
     prepaid_only: Annotated[bool | None, typer.Option("--prepaid-only/--postpaid")] = None,
     low_balance: Annotated[
         str | None, typer.Option(help="Alert below this balance ('none' removes it).")
@@ -439,6 +442,7 @@ def billing_account(
                 vat_number=vat_number,
                 is_business=business,
                 currency=None if currency is None else currency.upper(),
+                force=force,
                 prepaid_only=prepaid_only,
                 low_balance_nanos=None
                 if low_balance in (None, "none")

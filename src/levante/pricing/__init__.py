@@ -11,7 +11,14 @@ from levante.pricing.money import (
     to_cents,
     to_decimal,
 )
-from levante.pricing.service import create_price, list_prices, price_in_force
+from levante.pricing.service import (
+    create_price,
+    currencies_without,
+    list_prices,
+    models_unpriced_in,
+    price_in_force,
+    unpriced_warning,
+)
 
 __all__ = [
     "CENT",
@@ -21,13 +28,16 @@ __all__ = [
     "PriceBook",
     "PriceVersion",
     "create_price",
+    "currencies_without",
     "format_amount",
     "format_cents",
     "list_prices",
+    "models_unpriced_in",
     "parse_amount",
     "parse_cents",
     "price_in_force",
     "price_usage",
     "to_cents",
     "to_decimal",
+    "unpriced_warning",
 ]

@@ -12,7 +12,7 @@ from levante.errors import ConflictError, InvalidRequestError
 from levante.pricing.book import PriceVersion
 from levante.pricing.money import format_amount
 from levante.storage import new_id, utcnow
-from levante.storage.models import Price
+from levante.storage.models import BillingAccount, Price
 
 # Mistral's published rule: prompt tokens read from cache cost 10% of the input price.
 DEFAULT_CACHED_PERCENT = 10
@@ -116,3 +116,40 @@ def price_in_force(
         .limit(1)
     )
     return None if row is None else PriceVersion.of(row)
+
+
+def models_unpriced_in(session: Session, currency: str) -> list[str]:
+    """Models with a price in some currency and none in ``currency``: an organisation billed
+    in ``currency`` would be refused them (400 ``model_not_priced``)."""
+    priced = select(Price.model).where(Price.currency == currency)
+    return list(
+        session.scalars(
+            select(Price.model).distinct().where(Price.model.not_in(priced)).order_by(Price.model)
+        )
+    )
+
+
+def unpriced_warning(session: Session, model: str) -> str | None:
+    """What a new price of ``model`` leaves out: organisations billed in a currency it has no
+    price in are refused it from then on."""
+    missing = currencies_without(session, model)
+    if not missing:
+        return None
+    names = " and ".join(missing)
+    return (
+        f"{model} has no price in {names}: organisations billed in {names} are refused it "
+        f"(model_not_priced) until it has one"
+    )
+
+
+def currencies_without(session: Session, model: str) -> list[str]:
+    """Currencies organisations are billed in that ``model`` has no price in."""
+    priced = select(Price.currency).where(Price.model == model)
+    return list(
+        session.scalars(
+            select(BillingAccount.currency)
+            .distinct()
+            .where(BillingAccount.currency.not_in(priced))
+            .order_by(BillingAccount.currency)
+        )
+    )

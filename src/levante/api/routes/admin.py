@@ -18,7 +18,13 @@ from levante.api.state import Admin, Flushed, Operator, State
 from levante.billing import currency_of, paid_spend
 from levante.errors import InvalidRequestError
 from levante.metering import GroupBy, usage_report
-from levante.pricing import create_price, format_amount, list_prices, parse_amount
+from levante.pricing import (
+    create_price,
+    format_amount,
+    list_prices,
+    parse_amount,
+    unpriced_warning,
+)
 from levante.quota.admission import month_start
 from levante.quota.service import current_tier, set_spend_limit, spend_summary
 from levante.storage import utcnow
@@ -401,6 +407,9 @@ class PriceView(BaseModel):
     output: str = Field(description="per million completion tokens")
     batch_discount_percent: int
     effective_from: datetime
+    warnings: list[str] = Field(
+        default=[], description="e.g. currencies organisations are billed in with no price"
+    )
 
     @classmethod
     def of(cls, price: Price) -> PriceView:
@@ -466,6 +475,8 @@ def add_price(body: CreatePrice, state: State, caller: Operator) -> PriceView:
             cached_input_nanos=cached,
         )
         view = PriceView.of(price)
+        warning = unpriced_warning(session, price.model)
+        view.warnings = [warning] if warning else []
     return view
 
 

@@ -89,6 +89,10 @@ class AccountUpdate(BaseModel):
     vat_number: str | None = Field(default=None, max_length=20)
     is_business: bool | None = None
     currency: Literal["EUR", "USD"] | None = None
+    force: bool = Field(
+        default=False,
+        description="change the currency even though some priced models have no price in it",
+    )
 
 
 class OperatorAccountUpdate(BaseModel):
