@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -77,9 +78,34 @@ def test_usage_table(database: Database) -> None:
         )
     )
     out = ok("usage", "--org", "acme", "-g", "model")
-    assert "smollm2-135m-instruct" in out
+    assert "smollm2-135m-instruct" in out  # whole, though the output is not a terminal
     assert "1,234" in out
     assert "1,290" in out
+    assert "0.00 USD" in out  # the cost column (no price set: free)
+    [row] = json.loads(ok("usage", "--org", "acme", "-g", "model", "--json"))
+    assert row == {
+        "model": "smollm2-135m-instruct", "requests": "1", "prompt": "1,234", "cached": "0",
+        "completion": "56", "total": "1,290", "cost": "0.00 USD",
+    }  # fmt: skip
+
+
+def test_every_listing_takes_json(database: Database) -> None:
+    ok("org", "create", "Acme")
+    ok("key", "create", "--org", "acme", "--name", "ci")
+    ok("org", "member", "add", "--org", "acme", "ana@acme.test")
+    listings = [
+        ["org", "list"], ["key", "list", "--org", "acme"], ["org", "member", "list", "--org", "acme"],
+        ["models", "list"], ["price", "list"], ["limits", "show", "--org", "acme"],
+        ["plans", "list"], ["subscriptions", "list"], ["wallet", "show", "--org", "acme"],
+        ["invoices", "list"], ["license", "list"], ["license", "held"],
+    ]  # fmt: skip
+    for command in listings:
+        rows = json.loads(ok(*command, "--json"))
+        assert isinstance(rows, list), command
+        assert all(isinstance(r, dict) for r in rows), command
+    [key] = json.loads(ok("key", "list", "--org", "acme", "--json"))
+    assert key["name"] == "ci"
+    assert "acme" in {o["slug"] for o in json.loads(ok("org", "list", "--json"))}
 
 
 def test_models_list_and_db_commands(database: Database) -> None:

@@ -81,3 +81,17 @@ def test_issue_verify_report_and_import(
     assert "2030-01-01" in listed
     assert "revoked" in ok("license", "revoke", license_id)
     assert "revoked" in ok("license", "list", "--org", "carl-gmbh")
+
+
+def test_verify_takes_a_public_key_and_prints_the_error_code(monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    monkeypatch.setenv("LEVANTE_DATA_DIR", str(tmp_path))
+    examples = Path(__file__).parents[2] / "docs" / "examples"
+    example, public = str(examples / "example.license"), examples / "example.pub"
+    at = ("--at", "2027-03-01")
+    assert "Carl GmbH" in ok("license", "verify", example, "--key", str(public), *at)
+    assert "active" in ok("license", "verify", example, "--key", public.read_text().strip(), *at)
+    fails("license", "verify", example, *at, message="[license_unknown_key]")
+    fails("license", "verify", example, "--key", str(public), "--at", "2029-01-01",
+          message="[license_expired]")  # fmt: skip
+    fails("license", "verify", example, "--key", "nope", message="not an Ed25519 public key")

@@ -10,7 +10,7 @@ from rich.table import Table
 from sqlalchemy import select
 
 from levante.billing import add_paid_spend, currency_of, paid_spend
-from levante.cli.context import console, database, errors, handled, settings
+from levante.cli.context import JsonOption, console, database, errors, handled, settings, show
 from levante.errors import InvalidRequestError
 from levante.metering import Ledger, reconcile
 from levante.pricing import create_price, format_amount, list_prices, parse_amount, unpriced_warning
@@ -91,7 +91,9 @@ def price_set(
 
 
 @price_app.command("list")
-def price_list(model: Annotated[str | None, typer.Argument()] = None) -> None:
+def price_list(
+    model: Annotated[str | None, typer.Argument()] = None, as_json: JsonOption = False
+) -> None:
     """List price versions."""
     with handled(), database() as db, db.session() as session:
         table = Table("model", "from", "currency", "input", "cached input", "output", "batch")
@@ -105,11 +107,11 @@ def price_list(model: Annotated[str | None, typer.Argument()] = None) -> None:
                 format_amount(p.output_nanos),
                 f"-{p.batch_discount_percent}%",
             )
-        console.print(table)
+        show(table, as_json)
 
 
 @limits_app.command("show")
-def limits_show(org: OrgOption) -> None:
+def limits_show(org: OrgOption, as_json: JsonOption = False) -> None:
     """An organisation's tier, spending limits and this month's spend."""
     config = settings()
     with handled(), database() as db, db.session() as session:
@@ -119,7 +121,8 @@ def limits_show(org: OrgOption) -> None:
         name = tier.name if tier else "none: the operator's organisation has no tier limits"
         paid = paid_spend(session, organization.id)
         spent = ", ".join(f"{format_amount(n)} {c}" for c, n in paid.items()) or "none"
-        console.print(f"tier: [bold]{name}[/]{pinned}; paid spend {spent}")
+        if not as_json:
+            console.print(f"tier: [bold]{name}[/]{pinned}; paid spend {spent}")
         money = currency_of(session, organization.id, config.currency)
         table = Table("scope", "monthly limit", "spent this month", "reserved now")
         for line in spend_summary(session, organization.id):
@@ -131,7 +134,7 @@ def limits_show(org: OrgOption) -> None:
                 f"{format_amount(line.spent_nanos)} {money}",
                 f"{format_amount(line.reserved_nanos)} {money}",
             )
-        console.print(table)
+        show(table, as_json)
 
 
 @limits_app.command("tier")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 from levante.billing import ensure_catalog
 from levante.errors import LevanteError
@@ -21,13 +26,35 @@ console = Console(width=None if sys.stdout.isatty() else _WIDE)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else _WIDE)
 
 
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the rows as JSON (one object per row), not a table.")
+]
+
+
+def show(table: Table, as_json: bool = False) -> None:
+    """Print a listing: the table, or with ``--json`` its rows as a JSON list of objects keyed
+    by the column names (snake_case), with the cells' text as shown."""
+    if not as_json:
+        console.print(table)
+        return
+    keys = [str(c.header).strip().lower().replace(" ", "_") for c in table.columns]
+    columns = [[_plain(cell) for cell in c.cells] for c in table.columns]
+    rows = [dict(zip(keys, values, strict=True)) for values in zip(*columns, strict=True)]
+    sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+
+
+def _plain(cell: object) -> str:
+    return cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
+
+
 @contextmanager
 def handled() -> Iterator[None]:
     """Show a LevanteError as one red line and exit 1, never as a traceback."""
     try:
         yield
     except LevanteError as exc:
-        errors.print(f"[bold red]error:[/] {exc.message}")
+        code = f" [{exc.code}]" if exc.code else ""
+        errors.print(f"[bold red]error:[/] {escape(exc.message + code)}", highlight=False)
         raise typer.Exit(1) from exc
 
 

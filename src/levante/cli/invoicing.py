@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from levante import billing
 from levante.cli.billing import OrgOption, billing_app
-from levante.cli.context import console, database, handled, settings
+from levante.cli.context import JsonOption, console, database, handled, settings, show
 from levante.errors import InvalidRequestError
 from levante.pricing import CENT, format_amount, format_cents, parse_cents
 from levante.storage import utcnow
@@ -97,6 +97,7 @@ def invoices_list(
     period: Annotated[str | None, typer.Option(help="YYYY-MM")] = None,
     status: Annotated[str | None, typer.Option(help="draft, finalized, paid or void")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+    as_json: JsonOption = False,
 ) -> None:
     """List invoices, newest first."""
     with handled(), database() as db, db.session() as session:
@@ -115,7 +116,7 @@ def invoices_list(
                 _money(inv.total_cents, inv.currency),
                 f"{inv.due_at:%Y-%m-%d}" if inv.due_at else "-",
             )
-        console.print(table)
+        show(table, as_json)
 
 
 @invoices_app.command("show")
@@ -213,7 +214,7 @@ def invoices_top_up(
 
 
 @plans_app.command("list")
-def plans_list() -> None:
+def plans_list(as_json: JsonOption = False) -> None:
     """Plans on offer, with their current prices."""
     now = utcnow()
     with handled(), database() as db, db.session() as session:
@@ -228,7 +229,7 @@ def plans_list() -> None:
                 f"{plan.trial_days} d" if plan.trial_days else "-",
                 *(_plan_amount(session, plan, c, now) for c in ("EUR", "USD")),
             )
-        console.print(table)
+        show(table, as_json)
 
 
 def _plan_amount(session: Session, plan: Plan, currency: str, at: datetime) -> str:
@@ -334,6 +335,7 @@ def subscriptions_cancel(
 def subscriptions_list(
     org: Annotated[str | None, typer.Option("--org", "-o")] = None,
     ended: Annotated[bool, typer.Option("--ended", help="Include ended ones.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List subscriptions."""
     with handled(), database() as db, db.session() as session:
@@ -349,26 +351,28 @@ def subscriptions_list(
                 f"{sub.current_period_end:%Y-%m-%d}",
                 "yes" if sub.cancel_at_period_end else "",
             )
-        console.print(table)
+        show(table, as_json)
 
 
 # -- wallet ---------------------------------------------------------------------------------------
 
 
 @wallet_app.command("show")
-def wallet_show(org: OrgOption) -> None:
+def wallet_show(org: OrgOption, as_json: JsonOption = False) -> None:
     """An organisation's prepaid balance and credits."""
     config = settings()
     with handled(), database() as db, db.session() as session:
         org_id = find_organization(session, org).id
         account = billing.ensure_account(session, org_id, config.currency)
         state = billing.wallet_state(session, org_id, account.currency, utcnow())
-        console.print(
-            f"balance [bold]{format_amount(state.balance_nanos)} {account.currency}[/] "
-            f"(credited {format_amount(state.credited_nanos)}, used "
-            f"{format_amount(state.consumed_nanos)}, expired {format_amount(state.expired_nanos)})"
-            f"{'; prepaid only' if account.prepaid_only else ''}"
-        )
+        if not as_json:
+            console.print(
+                f"balance [bold]{format_amount(state.balance_nanos)} {account.currency}[/] "
+                f"(credited {format_amount(state.credited_nanos)}, used "
+                f"{format_amount(state.consumed_nanos)}, "
+                f"expired {format_amount(state.expired_nanos)})"
+                f"{'; prepaid only' if account.prepaid_only else ''}"
+            )
         table = Table("id", "kind", "amount", "expires", "added")
         for entry in billing.list_entries(session, org_id):
             table.add_row(
@@ -378,7 +382,7 @@ def wallet_show(org: OrgOption) -> None:
                 entry.expires_on.isoformat() if entry.expires_on else "-",
                 entry.created_at.isoformat(timespec="seconds"),
             )
-        console.print(table)
+        show(table, as_json)
 
 
 @wallet_app.command("grant")

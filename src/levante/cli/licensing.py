@@ -13,7 +13,7 @@ from rich.table import Table
 
 from levante import licensing
 from levante.cli.billing import OrgOption
-from levante.cli.context import console, database, handled, settings
+from levante.cli.context import JsonOption, console, database, handled, settings, show
 from levante.errors import ConfigurationError
 from levante.storage import utcnow
 from levante.tenancy import count_seats, find_organization
@@ -134,20 +134,33 @@ def renew(
 def verify(
     file: Annotated[Path, typer.Argument(help="A licence file.")],
     at: Annotated[datetime | None, typer.Option(help="Check at this time (UTC).")] = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A public key to trust: base64, or a .pub file (repeat). "
+            "Default: the configured keys and this installation's keyring."
+        ),
+    ] = None,
 ) -> None:
-    """Verify a licence offline: its signature, its key, its dates."""
+    """Verify a licence offline: its signature, its key, its dates. A failure prints the
+    documented error code in brackets and exits 1."""
     now = _when(at) or utcnow()
     with handled():
-        try:
-            text = file.read_text()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read {file}: {exc}") from None
-        license = licensing.verify(text, licensing.configured_keys(settings()), now)
+        text = _read(file)
+        if key:
+            publics = [licensing.decode_public(_read(Path(k)) if Path(k).is_file() else k)
+                       for k in key]  # fmt: skip
+            trusted = {licensing.key_id_of(p): p for p in publics}
+        else:
+            trusted = licensing.configured_keys(settings())
+        license = licensing.verify(text, trusted, now)
     _print(license, now)
 
 
 @license_app.command("list")
-def list_(org: Annotated[str | None, typer.Option("--org", "-o")] = None) -> None:
+def list_(
+    org: Annotated[str | None, typer.Option("--org", "-o")] = None, as_json: JsonOption = False
+) -> None:
     """Licences issued here, with their status."""
     now = utcnow()
     with handled(), database() as db, db.session() as session:
@@ -163,7 +176,7 @@ def list_(org: Annotated[str | None, typer.Option("--org", "-o")] = None) -> Non
                 "-" if record.seats_reported is None else str(record.seats_reported),
                 record.key_id,
             )
-        console.print(table)
+        show(table, as_json)
 
 
 @license_app.command("revoke")
@@ -200,7 +213,7 @@ def _print_import(result: licensing.ImportResult) -> None:
 
 
 @license_app.command("held")
-def held() -> None:
+def held(as_json: JsonOption = False) -> None:
     """Usage reports held because their site key is not bound to their licence."""
     with handled(), database() as db, db.session() as session:
         table = Table("report", "licence", "period", "received", "site key")
@@ -209,7 +222,7 @@ def held() -> None:
                 row.id[:16], row.license_id, f"{row.period_start}..{row.period_end}",
                 f"{row.received_at:%Y-%m-%d %H:%M}", row.site_key,
             )  # fmt: skip
-        console.print(table)
+        show(table, as_json)
 
 
 @license_app.command("accept")
@@ -237,7 +250,7 @@ def reject(
 
 
 @license_app.command("site-keys")
-def site_keys(license_id: Annotated[str, typer.Argument()]) -> None:
+def site_keys(license_id: Annotated[str, typer.Argument()], as_json: JsonOption = False) -> None:
     """The keys a licence's usage reports may be signed with, and their status."""
     with handled(), database() as db, db.session() as session:
         record = licensing.get_license(session, license_id)
@@ -245,7 +258,7 @@ def site_keys(license_id: Annotated[str, typer.Argument()]) -> None:
         for key in licensing.site_keys(session, record.id):
             table.add_row(key.id, key.status, key.source, key.hostname or "-",
                           f"{key.bound_at or key.created_at:%Y-%m-%d}", key.public_key)  # fmt: skip
-        console.print(table)
+        show(table, as_json)
 
 
 @license_app.command("bind")
@@ -274,6 +287,7 @@ def revoke_site_key(
 def activations(
     license_id: Annotated[str, typer.Argument()],
     all_: Annotated[bool, typer.Option("--all", help="Released ones too.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """The nodes activated online under a licence."""
     with handled(), database() as db, db.session() as session:
@@ -285,7 +299,7 @@ def activations(
                 f"{row.last_seen:%Y-%m-%d %H:%M}",
                 f"{row.deactivated_at:%Y-%m-%d %H:%M}" if row.deactivated_at else "-",
             )  # fmt: skip
-        console.print(table)
+        show(table, as_json)
 
 
 @license_app.command("release")

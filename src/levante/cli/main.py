@@ -12,14 +12,16 @@ import typer
 from rich.table import Table
 
 from levante import __version__
+from levante.billing import currency_of
 from levante.cli.billing import billing_app, limits_app, price_app
-from levante.cli.context import console, database, errors, handled, settings
+from levante.cli.context import JsonOption, console, database, errors, handled, settings, show
 from levante.cli.invoicing import invoices_app, plans_app, subscriptions_app, wallet_app
 from levante.cli.licensing import license_app
 from levante.cli.tenants import key_app, org_app
 from levante.errors import ConfigurationError
 from levante.licensing import open_guard
 from levante.metering import GroupBy, usage_report
+from levante.pricing import format_amount
 from levante.settings import Settings
 from levante.storage import current_revision, head_revision, upgrade, utcnow
 from levante.tenancy import bootstrap, find_organization
@@ -132,7 +134,7 @@ def db_current() -> None:
 
 
 @models_app.command("list")
-def models_list() -> None:
+def models_list(as_json: JsonOption = False) -> None:
     """List the configured models and where their weights are."""
     config = settings()
     table = Table()
@@ -157,7 +159,7 @@ def models_list() -> None:
                 status,
                 where,
             )
-    console.print(table)
+    show(table, as_json)
 
 
 @app.command()
@@ -168,13 +170,16 @@ def usage(
     group_by: Annotated[
         list[GroupBy] | None, typer.Option("--group-by", "-g", help="Repeat to group by several.")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show an organisation's usage as a table."""
     groups = group_by or [GroupBy.DAY, GroupBy.MODEL]
     first, last = _day(start, "start"), _day(end, "end")
+    config = settings()
     with database() as db, db.session() as session:
         organization = find_organization(session, org)
         rows = usage_report(session, organization.id, start=first, end=last, group_by=groups)
+        money = currency_of(session, organization.id, config.currency)
     table = Table(
         *(g.value for g in groups),
         "requests",
@@ -182,6 +187,7 @@ def usage(
         "cached",
         "completion",
         "total",
+        "cost",
         title=f"usage of {organization.slug}",
     )
     for row in rows:
@@ -197,8 +203,9 @@ def usage(
                     row.total_tokens,
                 )
             ),
+            f"{format_amount(row.cost_nanos)} {money}",
         )
-    console.print(table)
+    show(table, as_json)
 
 
 def _day(value: str | None, name: str) -> date | None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from levante.cli.context import console, database, handled, settings
+from levante.cli.context import JsonOption, console, database, handled, settings, show
 from levante.licensing import open_guard
 from levante.storage import utcnow
 from levante.storage.models import Role
@@ -46,14 +46,14 @@ def org_create(
 
 
 @org_app.command("list")
-def org_list() -> None:
+def org_list(as_json: JsonOption = False) -> None:
     """List organisations."""
     with database() as db, db.session() as session:
         table = Table("slug", "name", "created")
         table.add_column("id", no_wrap=True, min_width=24)
         for org in list_organizations(session):
             table.add_row(org.slug, org.name, org.created_at.isoformat(timespec="seconds"), org.id)
-        console.print(table)
+        show(table, as_json)
 
 
 @org_app.command("workspace")
@@ -101,6 +101,7 @@ def key_create(
 def key_list(
     org: OrgOption,
     all_keys: Annotated[bool, typer.Option("--all", help="Include revoked keys.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List an organisation's keys (never their secrets)."""
     with database() as db, db.session() as session:
@@ -120,7 +121,7 @@ def key_list(
                 key.expires_at.isoformat(timespec="seconds") if key.expires_at else "",
                 key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "",
             )
-        console.print(table)
+        show(table, as_json)
 
 
 @key_app.command("revoke")
@@ -159,13 +160,13 @@ def member_add(
 
 
 @member_app.command("list")
-def member_list(org: OrgOption) -> None:
+def member_list(org: OrgOption, as_json: JsonOption = False) -> None:
     """List an organisation's users."""
     with handled(), database() as db, db.session() as session:
         table = Table("email", "name", "role", "id")
         for user, role in list_members(session, find_organization(session, org).id):
             table.add_row(user.email, user.name, role, user.id)
-        console.print(table)
+        show(table, as_json)
 
 
 @member_app.command("remove")

@@ -49,7 +49,14 @@ from levante.licensing.envelope import (
     verify,
 )
 from levante.licensing.guard import LicenseGuard, NotLicensedError
-from levante.licensing.keys import Keyring, SigningKey, encode_public, key_id_of, trusted_keys
+from levante.licensing.keys import (
+    Keyring,
+    SigningKey,
+    decode_public,
+    encode_public,
+    key_id_of,
+    trusted_keys,
+)
 from levante.licensing.reports import (
     REPORT_FORMAT,
     ReportInvalidError,
@@ -118,6 +125,7 @@ __all__ = [
     "configured_keys",
     "contract_terms",
     "deactivate_node",
+    "decode_public",
     "encode_public",
     "get_license",
     "held_reports",
