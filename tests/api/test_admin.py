@@ -4,11 +4,14 @@ organisation."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from levante.storage import Database, utcnow
+from levante.storage.models import OutboundMail
 from levante.tenancy import create_workspace
 from tests.helpers import MODEL, Tenant, chat_body, make_operator
 
@@ -256,3 +259,38 @@ def test_bad_admin_input_gets_the_error_body_never_a_500(
     response = client.post("/v1/admin/prices", json=later, headers=tenant.headers(True))
     assert response.status_code == 201, response.text
     assert response.json()["effective_from"].startswith("2030-01-01T00:00:00")
+
+
+def test_an_existing_user_is_invited_not_enrolled(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant, database: Database
+) -> None:
+    mine, theirs = tenant.headers(True), other_tenant.headers(True)
+    body = {"email": "Ana@Acme.test", "name": "Ana Lima", "role": "admin"}
+    added = client.post("/v1/admin/members", json=body, headers=mine).json()
+    assert (added["status"], added["name"]) == ("member", "Ana Lima")
+
+    # Another organisation adds the same address: it learns nothing of her, and she is not in.
+    invited = client.post("/v1/admin/members", json={"email": "ana@acme.test"}, headers=theirs)
+    assert invited.status_code == 201
+    view = invited.json()
+    assert (view["status"], view["user_id"], view["name"]) == ("invited", None, None)
+    assert added["user_id"] not in invited.text
+    assert "Ana Lima" not in invited.text
+    listed = client.get("/v1/admin/members", headers=theirs).json()["data"]
+    assert [(m["status"], m["user_id"], m["name"]) for m in listed] == [("invited", None, None)]
+    with database.session() as session:
+        [mail] = session.scalars(select(OutboundMail)).all()
+    assert mail.to == "ana@acme.test"
+    token = re.search(r'"token": "([^"]+)"', mail.body)
+    assert token, mail.body
+
+    assert client.post("/v1/invitations/accept", json={"token": "x" * 40}).status_code == 404
+    accepted = client.post("/v1/invitations/accept", json={"token": token.group(1)})
+    assert accepted.status_code == 200, accepted.text
+    assert (accepted.json()["user_id"], accepted.json()["role"]) == (added["user_id"], "member")
+    listed = client.get("/v1/admin/members", headers=theirs).json()["data"]
+    assert [(m["status"], m["user_id"]) for m in listed] == [("member", added["user_id"])]
+    again = client.post("/v1/invitations/accept", json={"token": token.group(1)})
+    assert again.status_code == 404  # single use
+    mine_now = client.get("/v1/admin/members", headers=mine).json()["data"]
+    assert [(m["email"], m["role"]) for m in mine_now] == [("ana@acme.test", "admin")]

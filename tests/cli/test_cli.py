@@ -152,3 +152,19 @@ def test_prices_limits_and_reconcile(database: Database, monkeypatch: pytest.Mon
 
     out = ok("billing", "reconcile")
     assert "0 orphaned, 0 mispriced" in out
+
+
+def test_an_existing_user_is_invited_from_the_terminal_too(database: Database) -> None:
+    ok("org", "create", "Acme")
+    ok("org", "create", "Globex")
+    ok("org", "member", "add", "--org", "acme", "ana@acme.test", "--name", "Ana")
+    out = ok("org", "member", "add", "--org", "globex", "ana@acme.test")
+    assert "invitation" in out
+    assert "user_" not in out
+    assert json.loads(ok("org", "member", "list", "--org", "globex", "--json")) == []
+    [mail] = json.loads(ok("mail", "outbox", "--json"))
+    token = re.search(r'"token": "([^"]+)"', mail["body"])
+    assert token
+    assert "joined globex" in ok("org", "member", "accept", token.group(1))
+    [member] = json.loads(ok("org", "member", "list", "--org", "globex", "--json"))
+    assert member["email"] == "ana@acme.test"

@@ -145,6 +145,7 @@ def create_app(
         completions.router,
         embeddings.router,
         admin.router,
+        admin.invitations,
         billing.router,
         licensing.router,
     ):

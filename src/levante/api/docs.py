@@ -21,7 +21,14 @@ from fastapi.staticfiles import StaticFiles
 ASSETS = "/docs/assets"
 BEARER = "bearer"
 # Routes a caller reaches without an API key.
-_OPEN = ("/healthz", "/readyz", "/metrics", "/v1/licensing/", "/v1/billing/webhooks/")
+_OPEN = (
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/v1/licensing/",
+    "/v1/billing/webhooks/",
+    "/v1/invitations/",
+)
 
 
 def install_docs(app: FastAPI) -> None:

@@ -17,6 +17,7 @@ from levante.cli.billing import billing_app, limits_app, price_app
 from levante.cli.context import JsonOption, console, database, errors, handled, settings, show
 from levante.cli.invoicing import invoices_app, plans_app, subscriptions_app, wallet_app
 from levante.cli.licensing import license_app
+from levante.cli.mail import mail_app
 from levante.cli.tenants import key_app, org_app
 from levante.errors import ConfigurationError
 from levante.licensing import open_guard
@@ -40,6 +41,7 @@ app.add_typer(plans_app, name="plans")
 app.add_typer(subscriptions_app, name="subscriptions")
 app.add_typer(wallet_app, name="wallet")
 app.add_typer(license_app, name="license")
+app.add_typer(mail_app, name="mail")
 app.add_typer(key_app, name="key")
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

@@ -14,7 +14,9 @@ from levante.storage import utcnow
 from levante.storage.models import Role
 from levante.tenancy import (
     DEFAULT_WORKSPACE,
-    add_member,
+    accept_hint,
+    accept_invitation,
+    add_or_invite,
     create_api_key,
     create_organization,
     create_workspace,
@@ -144,19 +146,45 @@ def member_add(
     role: Annotated[Role, typer.Option(help="owner, admin, billing or member.")] = Role.MEMBER,
     name: Annotated[str, typer.Option()] = "",
 ) -> None:
-    """Add a user to an organisation; under a licence, a new user takes one of its seats."""
+    """Add a user to an organisation; under a licence, a new user takes one of its seats. An
+    address that is already another organisation's user is sent an invitation instead."""
+    config = settings()
     with handled():
-        guard = open_guard(settings(), utcnow)
+        guard = open_guard(config, utcnow)
         with database() as db, db.session() as session:
-            user = add_member(
+            change = add_or_invite(
                 session,
                 find_organization(session, org).id,
                 email,
                 role,
                 name,
+                now=utcnow(),
+                actor="cli",
+                accept_hint=accept_hint(config.billing.public_url),
                 seat_check=guard.check_seats if guard is not None else None,
             )
-            console.print(f"{user.email} ({user.id}) is {role.value} of {org}")
+            if change.user is not None:
+                console.print(f"{change.email} ({change.user.id}) is {role.value} of {org}")
+            else:
+                console.print(
+                    f"{change.email} is a user here already: an invitation to {org} was mailed "
+                    "to them ('levante mail outbox'); they join when they accept it"
+                )
+
+
+@member_app.command("accept")
+def member_accept(token: Annotated[str, typer.Argument(help="The invitation's secret.")]) -> None:
+    """Accept an invitation on its recipient's behalf (they gave you its secret)."""
+    with handled():
+        guard = open_guard(settings(), utcnow)
+        with database() as db, db.session() as session:
+            organization, user = accept_invitation(
+                session,
+                token,
+                now=utcnow(),
+                seat_check=guard.check_seats if guard is not None else None,
+            )
+            console.print(f"{user.email} joined {organization.slug}")
 
 
 @member_app.command("list")

@@ -116,6 +116,40 @@ class Membership(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class Invitation(Base):
+    """An invitation for an existing user to join an organisation: nothing of the user is shown
+    to the organisation, and no membership exists, until the user accepts it with the secret
+    mailed to them. Only the secret's SHA-256 is stored."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_org_email", "organization_id", "email"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OutboundMail(Base):
+    """A message queued for a person (an invitation, later a password reset), kept in the
+    database so that any process can queue it and the operator can read the outbox."""
+
+    __tablename__ = "outbound_mail"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    to: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class ApiKey(Base):
     """An API key. Only the SHA-256 of the secret is stored; the secret is shown once."""
 

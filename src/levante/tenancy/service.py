@@ -170,6 +170,14 @@ def count_seats(session: Session) -> int:
     return int(session.scalar(select(func.count(func.distinct(Membership.user_id)))) or 0)
 
 
+def normalise_email(email: str) -> str:
+    """``email`` trimmed and lower-cased, if it is an email address."""
+    email = email.strip().lower()
+    if not _EMAIL_RE.match(email) or len(email) > 320:
+        raise InvalidRequestError(f"'{email}' is not an email address", param="email")
+    return email
+
+
 def add_member(
     session: Session,
     organization_id: str,
@@ -182,9 +190,7 @@ def add_member(
     """Add a user (created on first use) to an organisation with a role. A user who belongs to
     no organisation yet takes a seat: ``seat_check`` is given the seats there would then be,
     and may refuse."""
-    email = email.strip().lower()
-    if not _EMAIL_RE.match(email) or len(email) > 320:
-        raise InvalidRequestError(f"'{email}' is not an email address", param="email")
+    email = normalise_email(email)
     user = session.scalar(select(User).where(User.email == email))
     takes_seat = user is None or (
         session.scalar(select(Membership.user_id).where(Membership.user_id == user.id).limit(1))

@@ -28,14 +28,17 @@ from levante.pricing import (
 from levante.quota.admission import month_start
 from levante.quota.service import current_tier, set_spend_limit, spend_summary
 from levante.storage import utcnow
-from levante.storage.models import ApiKey, Price, Role
+from levante.storage.models import ApiKey, Invitation, Price, Role
 from levante.tenancy import (
     DEFAULT_WORKSPACE,
     Principal,
-    add_member,
+    accept_hint,
+    accept_invitation,
+    add_or_invite,
     create_api_key,
     find_workspace,
     list_api_keys,
+    list_invitations,
     list_members,
     remove_member,
     revoke_api_key,
@@ -482,10 +485,16 @@ def add_price(body: CreatePrice, state: State, caller: Operator) -> PriceView:
 
 class MemberView(BaseModel):
     object: Literal["member"] = "member"
-    user_id: str
+    status: Literal["member", "invited", "removed"] = Field(
+        description="invited: the address belongs to an existing user, who was sent an "
+        "invitation; nothing of them is shown until they accept"
+    )
+    user_id: str | None
     email: str
-    name: str
+    name: str | None
     role: str
+    invitation_id: str | None = None
+    expires_at: datetime | None = None
 
 
 class MemberList(BaseModel):
@@ -499,38 +508,58 @@ class AddMember(BaseModel):
     role: Role = Role.MEMBER
 
 
+class AcceptInvitation(BaseModel):
+    token: str = Field(min_length=20, max_length=200)
+
+
+def _invited(invitation: Invitation) -> MemberView:
+    return MemberView(
+        status="invited", user_id=None, email=invitation.email, name=None,
+        role=invitation.role, invitation_id=invitation.id, expires_at=invitation.expires_at,
+    )  # fmt: skip
+
+
 @router.get("/members")
 def members(state: State, caller: Admin) -> MemberList:
+    """The organisation's users, and the invitations it has open."""
     with state.database.session() as session:
         rows = list_members(session, caller.organization_id)
+        invited = list_invitations(session, caller.organization_id, utcnow())
         return MemberList(
-            data=[MemberView(user_id=u.id, email=u.email, name=u.name, role=r) for u, r in rows]
+            data=[
+                MemberView(status="member", user_id=u.id, email=u.email, name=u.name, role=r)
+                for u, r in rows
+            ]
+            + [_invited(i) for i in invited]
         )
 
 
 @router.post("/members", status_code=201)
 def add_member_route(body: AddMember, state: State, caller: Admin) -> MemberView:
     """Add a user to the organisation; in a licensed deployment a new user takes a seat, and
-    the licence's ``max_seats`` caps them."""
+    the licence's ``max_seats`` caps them. An address that is already another organisation's
+    user is sent an invitation instead, which they accept (``POST /v1/invitations/accept``)."""
     guard = state.license
+    hint = accept_hint(state.settings.billing.public_url)
     with state.database.session() as session:
-        user = add_member(
+        change = add_or_invite(
             session,
             caller.organization_id,
             body.email,
             body.role,
             body.name,
+            now=utcnow(),
+            actor=actor_of(caller),
+            accept_hint=hint,
             seat_check=guard.check_seats if guard is not None else None,
         )
-        audit.record(
-            session,
-            organization_id=caller.organization_id,
-            actor=actor_of(caller),
-            action="member.added",
-            target=user.id,
-            details={"email": user.email, "role": body.role.value},
+        if change.invitation is not None:
+            return _invited(change.invitation)
+        assert change.user is not None
+        user = change.user
+        return MemberView(
+            status="member", user_id=user.id, email=user.email, name=user.name, role=change.role
         )
-        return MemberView(user_id=user.id, email=user.email, name=user.name, role=body.role.value)
 
 
 @router.delete("/members/{user_id}")
@@ -545,4 +574,33 @@ def remove_member_route(user_id: str, state: State, caller: Admin) -> MemberView
             target=user.id,
             details={"email": user.email},
         )
-        return MemberView(user_id=user.id, email=user.email, name=user.name, role="removed")
+        return MemberView(
+            status="removed", user_id=user.id, email=user.email, name=user.name, role="removed"
+        )
+
+
+# Reached without an API key: the invitation's secret is the credential.
+invitations = APIRouter()
+
+
+class AcceptedInvitation(BaseModel):
+    object: Literal["invitation"] = "invitation"
+    status: Literal["accepted"] = "accepted"
+    organization: str
+    role: str
+    user_id: str
+
+
+@invitations.post("/v1/invitations/accept")
+def accept(body: AcceptInvitation, state: State) -> AcceptedInvitation:
+    """Accept an invitation to an organisation with the secret it was mailed with."""
+    guard = state.license
+    with state.database.session() as session:
+        org, user = accept_invitation(
+            session,
+            body.token,
+            now=utcnow(),
+            seat_check=guard.check_seats if guard is not None else None,
+        )
+        [role] = [r for u, r in list_members(session, org.id) if u.id == user.id]
+        return AcceptedInvitation(organization=org.name, role=role, user_id=user.id)

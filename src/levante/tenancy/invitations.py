@@ -1,0 +1,180 @@
+"""Adding people to an organisation without exposing or enrolling anyone against their will.
+
+Users are global (one person may belong to several organisations), so an organisation that
+adds an email already known here must not learn who that user is, nor make them a member on
+its own say: it gets an invitation, mailed to the address, which the user accepts. An email
+not known yet becomes a new user of that organisation at once, as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from levante import audit
+from levante.errors import NotFoundError
+from levante.mail import queue_mail
+from levante.storage import new_id
+from levante.storage.models import Invitation, Membership, Organization, Role, User
+from levante.tenancy.service import add_member, count_seats, normalise_email
+
+INVITATION_DAYS = 7
+
+
+def accept_hint(public_url: str) -> str:
+    """How an invited person accepts, for the mail (``{token}`` stands for the secret)."""
+    return (
+        f"curl -X POST {public_url.rstrip('/')}/v1/invitations/accept "
+        "-H 'Content-Type: application/json' -d '{{\"token\": \"{token}\"}}'"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    """What adding an email did: ``added`` (a new user), ``updated`` (already a member: the
+    role changed) or ``invited`` (an existing user, who must accept; ``user`` is None)."""
+
+    status: str
+    email: str
+    role: str
+    user: User | None = None
+    invitation: Invitation | None = None
+
+
+def add_or_invite(
+    session: Session,
+    organization_id: str,
+    email: str,
+    role: Role,
+    name: str = "",
+    *,
+    now: datetime,
+    actor: str,
+    accept_hint: str,
+    seat_check: Callable[[int], None] | None = None,
+) -> MemberChange:
+    """Add ``email`` to the organisation, or invite it if it is another user's (audited).
+    ``accept_hint`` tells the invited person how to accept (a URL or a command), with
+    ``{token}`` where the secret goes."""
+    email = normalise_email(email)
+    org = session.get(Organization, organization_id)
+    if org is None:
+        raise NotFoundError(f"organisation '{organization_id}' does not exist")
+    user = session.scalar(select(User).where(User.email == email))
+    member = user is not None and session.get(Membership, (user.id, organization_id)) is not None
+    if user is None or member:
+        added = add_member(session, organization_id, email, role, name, seat_check=seat_check)
+        status = "updated" if member else "added"
+        audit.record(
+            session, organization_id=organization_id, actor=actor,
+            action="member.added" if status == "added" else "member.role_changed",
+            target=added.id, details={"email": email, "role": role.value},
+        )  # fmt: skip
+        return MemberChange(status, email, role.value, user=added)
+    for pending in _pending(session, organization_id, email, now):
+        pending.revoked_at = now  # one open invitation per address: the newest
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation(
+        id=new_id("inv"),
+        organization_id=organization_id,
+        email=email,
+        role=role.value,
+        token_hash=_digest(token),
+        invited_by=actor[:100],
+        created_at=now,
+        expires_at=now + timedelta(days=INVITATION_DAYS),
+    )
+    session.add(invitation)
+    queue_mail(
+        session,
+        email,
+        f"You are invited to join {org.name} on Levante",
+        f"{org.name} invites you to join it as {role.value}.\n\n"
+        f"To accept: {accept_hint.format(token=token)}\n\n"
+        f"The invitation expires on {invitation.expires_at:%Y-%m-%d}. If you do not know "
+        f"{org.name}, ignore this message: nothing changes unless you accept.\n",
+        now=now,
+    )
+    audit.record(
+        session, organization_id=organization_id, actor=actor, action="member.invited",
+        target=invitation.id, details={"email": email, "role": role.value},
+    )  # fmt: skip
+    session.flush()
+    return MemberChange("invited", email, role.value, invitation=invitation)
+
+
+def accept_invitation(
+    session: Session,
+    token: str,
+    *,
+    now: datetime,
+    seat_check: Callable[[int], None] | None = None,
+) -> tuple[Organization, User]:
+    """The invited user accepts: they become a member with the role they were invited with."""
+    invitation = session.scalar(
+        select(Invitation).where(Invitation.token_hash == _digest(token)).with_for_update()
+    )
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.revoked_at is not None
+        or invitation.expires_at <= now
+    ):
+        raise NotFoundError("this invitation is unknown, used, withdrawn or expired")
+    user = session.scalar(select(User).where(User.email == invitation.email))
+    if user is None:  # the user was deleted since: the address joins as a new user
+        user = add_member(
+            session, invitation.organization_id, invitation.email, Role(invitation.role),
+            seat_check=seat_check,
+        )  # fmt: skip
+    else:
+        takes_seat = session.scalar(
+            select(Membership.user_id).where(Membership.user_id == user.id).limit(1)
+        ) is None  # fmt: skip
+        if takes_seat and seat_check is not None:
+            seat_check(count_seats(session) + 1)
+        if session.get(Membership, (user.id, invitation.organization_id)) is None:
+            session.add(
+                Membership(
+                    user_id=user.id,
+                    organization_id=invitation.organization_id,
+                    role=invitation.role,
+                )
+            )
+    invitation.accepted_at = now
+    audit.record(
+        session, organization_id=invitation.organization_id, actor=f"user:{user.id}",
+        action="member.joined", target=user.id,
+        details={"email": user.email, "role": invitation.role, "invitation": invitation.id},
+    )  # fmt: skip
+    session.flush()
+    return session.get_one(Organization, invitation.organization_id), user
+
+
+def list_invitations(session: Session, organization_id: str, now: datetime) -> list[Invitation]:
+    """The organisation's open invitations."""
+    return _pending(session, organization_id, None, now)
+
+
+def _pending(
+    session: Session, organization_id: str, email: str | None, now: datetime
+) -> list[Invitation]:
+    query = select(Invitation).where(
+        Invitation.organization_id == organization_id,
+        Invitation.accepted_at.is_(None),
+        Invitation.revoked_at.is_(None),
+        Invitation.expires_at > now,
+    )
+    if email is not None:
+        query = query.where(Invitation.email == email)
+    return list(session.scalars(query.order_by(Invitation.created_at)))
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
