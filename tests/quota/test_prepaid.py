@@ -142,7 +142,7 @@ def test_usage_is_priced_in_the_organisations_currency(
         billing.update_account(
             session,
             tenant.organization_id,
-            billing.AccountChange(currency="EUR"),
+            billing.AccountChange(currency="EUR", force=True),  # knowingly, with no EUR price
             default_currency="USD",
             actor="t",
         )
