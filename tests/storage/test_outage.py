@@ -20,43 +20,51 @@ from levante.engine import ModelRegistry
 from levante.settings import Settings, TierSettings
 from levante.storage import Database
 from tests.conftest import TEST_MODEL
-from tests.helpers import free_port, make_tenant
+from tests.helpers import make_tenant
 
 
 class Cable:
     """A TCP forwarder in front of PostgreSQL that can be cut (every connection closed, new
-    ones refused) and mended, as a database host that goes down and comes back."""
+    ones dropped at once) and mended, as a database host that goes down and comes back."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
-        self.port = free_port()
-        self._listener: socket.socket | None = None
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._down = False
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
-
-    def mend(self) -> None:
-        listener = socket.create_server(("127.0.0.1", self.port))
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        threading.Thread(target=self._accept, daemon=True).start()
 
     def cut(self) -> None:
-        assert self._listener is not None
-        # A listener closed while a thread waits in accept() keeps listening: shut it first.
-        self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
         with self._lock:
+            self._down = True
             for conn in self._open:
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                conn.close()
             self._open.clear()
 
-    def _accept(self, listener: socket.socket) -> None:
+    def mend(self) -> None:
+        with self._lock:
+            self._down = False
+
+    def close(self) -> None:
+        self.cut()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+
+    def _accept(self) -> None:
         while True:
             try:
-                client, _ = listener.accept()
+                client, _ = self._listener.accept()
             except OSError:
                 return
+            with self._lock:
+                down = self._down
+            if down:
+                client.close()
+                continue
             try:
                 server = socket.create_connection(self.target)
             except OSError:
@@ -74,19 +82,17 @@ class Cable:
         except OSError:
             pass
         finally:
-            for conn in (source, sink):
-                with contextlib.suppress(OSError):
-                    conn.close()
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_RDWR)
 
 
 @pytest.fixture
 def cable(postgres_url: str) -> Iterator[tuple[Cable, str]]:
     parts = urlsplit(postgres_url)
     cable = Cable((parts.hostname or "127.0.0.1", parts.port or 5432))
-    cable.mend()
     netloc = f"{parts.username}@127.0.0.1:{cable.port}"
     yield cable, urlunsplit(parts._replace(netloc=netloc))
-    cable.cut()
+    cable.close()
 
 
 def test_a_database_outage_answers_503_and_service_resumes(
