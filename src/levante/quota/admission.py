@@ -31,7 +31,13 @@ from levante.errors import (
 from levante.metering import Hold, Ledger, UsageEvent
 from levante.pricing import Cost, PriceBook, PriceVersion, format_amount, price_usage
 from levante.quota.policy import PolicyCache
-from levante.quota.store import CounterCheck, FailureLog, QuotaStore, RateCheck, Verdict
+from levante.quota.store import (
+    CounterCheck,
+    QuotaStore,
+    RateCheck,
+    Verdict,
+    store_unavailable,
+)
 from levante.storage import Database, utcnow
 from levante.storage.models import Reservation, UsageRecord
 
@@ -92,9 +98,6 @@ def seconds_to_next_month(when: datetime) -> int:
     days = calendar.monthrange(when.year, when.month)[1]
     end = month_start(when).replace(day=days).timestamp() + 86400
     return max(1, math.ceil(end - when.timestamp()))
-
-
-_store_failures = FailureLog("the limits store")
 
 
 class Admission:
@@ -282,12 +285,7 @@ class Admission:
             try:
                 verdict = await self._store.acquire(rates, counters)
             except Exception as exc:
-                _store_failures.failed(exc)
-                raise OverloadedError(
-                    "the limits store is unavailable; retry shortly",
-                    code="limits_store_unavailable",
-                    headers={"Retry-After": "1"},
-                ) from exc
+                raise store_unavailable(exc) from exc
             if not verdict.missing:
                 return verdict
             for key in verdict.missing:

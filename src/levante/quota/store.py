@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from levante.errors import OverloadedError
+
 log = logging.getLogger(__name__)
 
 
@@ -88,6 +90,19 @@ class FailureLog:
             self._last, suppressed, self._suppressed = now, self._suppressed, 0
         log.error("%s failed (%d more failure(s) since the last report): %s: %s", self._what,
                   suppressed, type(exc).__name__, exc, exc_info=exc)  # fmt: skip
+
+
+_failures = FailureLog("the limits store")
+
+
+def store_unavailable(exc: BaseException) -> OverloadedError:
+    """The 503 for a store call that failed (logged, at most once per 10 s)."""
+    _failures.failed(exc)
+    return OverloadedError(
+        "the limits store is unavailable; retry shortly",
+        code="limits_store_unavailable",
+        headers={"Retry-After": "1"},
+    )
 
 
 class QuotaStore(Protocol):

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import math
 
-from levante.errors import OverloadedError, RateLimitedError
-from levante.quota.store import FailureLog, QuotaStore, RateCheck
-
-_store_failures = FailureLog("the limits store (throttle)")
+from levante.errors import RateLimitedError
+from levante.quota.store import QuotaStore, RateCheck, store_unavailable
 
 
 class Throttle:
@@ -23,12 +21,7 @@ class Throttle:
         try:
             verdict = await self._store.acquire([RateCheck(key, per_hour / 3600, burst)], [])
         except Exception as exc:
-            _store_failures.failed(exc)
-            raise OverloadedError(
-                "the limits store is unavailable; retry shortly",
-                code="limits_store_unavailable",
-                headers={"Retry-After": "1"},
-            ) from exc
+            raise store_unavailable(exc) from exc
         if not verdict.allowed:
             seconds = max(1, math.ceil(verdict.retry_after_ms / 1000))
             raise RateLimitedError(
