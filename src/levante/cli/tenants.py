@@ -178,7 +178,7 @@ def member_accept(token: Annotated[str, typer.Argument(help="The invitation's se
     with handled():
         guard = open_guard(settings(), utcnow)
         with database() as db, db.session() as session:
-            organization, user = accept_invitation(
+            organization, user, _ = accept_invitation(
                 session,
                 token,
                 now=utcnow(),

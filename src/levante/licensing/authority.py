@@ -192,9 +192,7 @@ def renew_license(
         )
     current = read_issued(record.file)
     if expires_at is None:
-        expires_at = contract_terms(
-            session, record.organization_id, Terms(max_seats=0, max_gpus=0)
-        ).expires_at
+        expires_at = contract_terms(session, record.organization_id, Terms()).expires_at
     expires = _utc(expires_at)
     assert expires is not None  # contract_terms gives one or raises
     if expires <= current.expires_at:

@@ -115,8 +115,9 @@ def accept_invitation(
     *,
     now: datetime,
     seat_check: Callable[[int], None] | None = None,
-) -> tuple[Organization, User]:
-    """The invited user accepts: they become a member with the role they were invited with."""
+) -> tuple[Organization, User, str]:
+    """The invited user accepts: they become a member with the role they were invited with
+    (the organisation, the user and that role)."""
     invitation = session.scalar(
         select(Invitation).where(Invitation.token_hash == _digest(token)).with_for_update()
     )
@@ -154,7 +155,8 @@ def accept_invitation(
         details={"email": user.email, "role": invitation.role, "invitation": invitation.id},
     )  # fmt: skip
     session.flush()
-    return session.get_one(Organization, invitation.organization_id), user
+    membership = session.get_one(Membership, (user.id, invitation.organization_id))
+    return session.get_one(Organization, invitation.organization_id), user, membership.role
 
 
 def list_invitations(session: Session, organization_id: str, now: datetime) -> list[Invitation]:

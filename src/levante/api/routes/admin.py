@@ -596,11 +596,10 @@ def accept(body: AcceptInvitation, state: State) -> AcceptedInvitation:
     """Accept an invitation to an organisation with the secret it was mailed with."""
     guard = state.license
     with state.database.session() as session:
-        org, user = accept_invitation(
+        org, user, role = accept_invitation(
             session,
             body.token,
             now=utcnow(),
             seat_check=guard.check_seats if guard is not None else None,
         )
-        [role] = [r for u, r in list_members(session, org.id) if u.id == user.id]
         return AcceptedInvitation(organization=org.name, role=role, user_id=user.id)
