@@ -54,6 +54,30 @@ class ContextLengthExceededError(InvalidRequestError):
     default_code = "context_length_exceeded"
 
 
+class InvalidAmountError(InvalidRequestError):
+    """An amount of money that is not a decimal, has too many decimals or is out of range."""
+
+    default_code = "invalid_amount"
+
+
+class LicenseInvalidError(InvalidRequestError):
+    """A licence file that cannot be trusted, or that is not valid now; the code says why."""
+
+    default_code = "license_invalid"
+
+
+class ActivationRequestInvalidError(InvalidRequestError):
+    """An air-gapped site's activation request that is malformed or badly signed."""
+
+    default_code = "activation_request_invalid"
+
+
+class ReportInvalidError(InvalidRequestError):
+    """A licensed site's usage report that is malformed, forged or out of its period."""
+
+    default_code = "usage_report_invalid"
+
+
 class ValidationFailedError(LevanteError):
     """A field of the request fails validation (422)."""
 
@@ -84,6 +108,12 @@ class NotFoundError(LevanteError):
     status_code = 404
     error_type = "invalid_request_error"
     default_code = "not_found"
+
+
+class NotLicensedError(PermissionDeniedError):
+    """The licence does not grant this; the message names the entitlement."""
+
+    default_code = "not_licensed"
 
 
 class ModelNotFoundError(NotFoundError):
@@ -126,6 +156,14 @@ class PaymentRequiredError(LevanteError):
     status_code = 402
     error_type = "billing_error"
     default_code = "payment_required"
+
+
+class ClientDisconnectedError(LevanteError):
+    """The client closed the connection before the answer was ready (nginx's 499)."""
+
+    status_code = 499
+    error_type = "invalid_request_error"
+    default_code = "client_closed_request"
 
 
 class OverloadedError(LevanteError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from levante import billing
+from levante.audit import Actor
 from levante.settings import BillingSettings
 from levante.storage import Database
 from levante.storage.models import AuditEvent, BillingAccount, Invoice
@@ -30,10 +31,16 @@ def test_a_low_balance_is_reported_once_per_crossing(catalog: Database) -> None:
     with catalog.session() as session:
         billing.update_account(
             session, org, billing.AccountChange(low_balance_nanos=5 * 10**9),
-            default_currency="USD", actor="t",
+            default_currency="USD", actor=Actor("t"),
         )  # fmt: skip
         billing.grant_credits(
-            session, org, 8 * 10**9, currency="USD", expires_on=None, now=utc(2026, 3, 1), actor="t"
+            session,
+            org,
+            8 * 10**9,
+            currency="USD",
+            expires_on=None,
+            now=utc(2026, 3, 1),
+            actor=Actor("t"),
         )
     # $4.00 of output tokens at $0.60 per million.
     record_usage(
@@ -52,7 +59,7 @@ def test_a_low_balance_is_reported_once_per_crossing(catalog: Database) -> None:
             currency="USD",
             expires_on=None,
             now=utc(2026, 3, 5),
-            actor="t",
+            actor=Actor("t"),
         )
         billing.run_cycle(session, TERMS, utc(2026, 3, 5))
         assert not session.get_one(BillingAccount, org).low_balance_alerted
@@ -79,7 +86,7 @@ def test_an_overdue_invoice_restricts_after_the_grace_period(catalog: Database) 
         assert (account.state, account.restricted_at) == ("restricted", utc(2026, 3, 22, 1))
         billing.record_payment(
             session, session.get_one(Invoice, invoice.id), provider="manual", reference="late",
-            now=utc(2026, 3, 25), actor="t",
+            now=utc(2026, 3, 25), actor=Actor("t"),
         )  # fmt: skip
         assert account.state == "active"
     assert events(catalog, org, "account.restricted") == 1

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from levante import billing
+from levante.audit import Actor
 from levante.errors import ConflictError, InvalidRequestError
 from levante.storage import Database
 from levante.storage.models import Charge, Invoice, Reservation, WalletEntry
@@ -69,7 +70,7 @@ def test_a_running_request_keeps_the_month_open(catalog: Database, org: str) -> 
 def test_nothing_to_bill_makes_no_invoice(catalog: Database, org: str) -> None:
     with catalog.session() as session:
         billing.subscribe(
-            session, org, "chat-free", now=utc(2026, 6, 1), default_currency="EUR", actor="t"
+            session, org, "chat-free", now=utc(2026, 6, 1), default_currency="EUR", actor=Actor("t")
         )
         assert billing.organizations_to_invoice(session, "2026-06") == []
     assert generate(catalog, org, "2026-06", utc(2026, 7, 2)) == []
@@ -80,12 +81,17 @@ def test_voiding_returns_the_fees_and_a_new_invoice_takes_the_next_number(
 ) -> None:
     with catalog.session() as session:
         billing.subscribe(
-            session, org, "support-standard", now=utc(2026, 6, 1), default_currency="EUR", actor="t"
+            session,
+            org,
+            "support-standard",
+            now=utc(2026, 6, 1),
+            default_currency="EUR",
+            actor=Actor("t"),
         )
     [first] = generate(catalog, org, "2026-06", utc(2026, 7, 2))
     with catalog.session() as session:
         invoice = session.get_one(Invoice, first.invoice.id)
-        billing.void_invoice(session, invoice, now=utc(2026, 7, 3), actor="t")
+        billing.void_invoice(session, invoice, now=utc(2026, 7, 3), actor=Actor("t"))
         assert session.scalar(select(Charge.invoice_id)) is None
     [_second] = generate(catalog, org, "2026-06", utc(2026, 7, 4))
     assert invoices(catalog, org) == [
@@ -95,7 +101,7 @@ def test_voiding_returns_the_fees_and_a_new_invoice_takes_the_next_number(
     with catalog.session() as session, pytest.raises(ConflictError):
         billing.record_payment(
             session, session.get_one(Invoice, first.invoice.id), provider="manual",
-            reference="x", now=utc(2026, 7, 5), actor="t",
+            reference="x", now=utc(2026, 7, 5), actor=Actor("t"),
         )  # fmt: skip
 
 
@@ -111,11 +117,11 @@ def test_a_downgrade_credit_larger_than_the_month_is_carried_forward(
             trial=False,
             now=utc(2026, 5, 20),
             default_currency="EUR",
-            actor="t",
+            actor=Actor("t"),
         )
     generate(catalog, org, "2026-05", utc(2026, 6, 2))
     with catalog.session() as session:
-        billing.change(session, org, sub.id, quantity=1, now=utc(2026, 6, 1), actor="t")
+        billing.change(session, org, sub.id, quantity=1, now=utc(2026, 6, 1), actor=Actor("t"))
     [june] = generate(catalog, org, "2026-06", utc(2026, 7, 2))
     assert (june.invoice.taxable_cents, june.invoice.total_cents, june.invoice.status) == (
         0,
@@ -157,15 +163,25 @@ def test_a_paid_top_up_credits_the_wallet_before_vat(catalog: Database, org: str
             reference="t1",
             amount_cents=2000,
             now=utc(2026, 6, 2),
-            actor="t",
+            actor=Actor("t"),
         )
         assert invoice.status == "finalized"
         assert session.scalar(select(WalletEntry)) is None
         billing.record_payment(
-            session, invoice, provider="manual", reference="t2", now=utc(2026, 6, 3), actor="t"
+            session,
+            invoice,
+            provider="manual",
+            reference="t2",
+            now=utc(2026, 6, 3),
+            actor=Actor("t"),
         )
         billing.record_payment(
-            session, invoice, provider="manual", reference="t2", now=utc(2026, 6, 3), actor="t"
+            session,
+            invoice,
+            provider="manual",
+            reference="t2",
+            now=utc(2026, 6, 3),
+            actor=Actor("t"),
         )
         assert (invoice.status, invoice.paid_cents) == ("paid", 12000)
         wallet = billing.wallet_state(session, org, "EUR", utc(2026, 6, 4))
@@ -215,7 +231,7 @@ def test_customer_text_is_printed_as_typed_not_as_markdown(catalog: Database, or
             session, org,
             billing.AccountChange(legal_name=name, address="1 __Rue__ [x](http://a.b)",
                                   country="FR"),
-            default_currency="EUR", actor="t",
+            default_currency="EUR", actor=Actor("t"),
         )  # fmt: skip
         invoice = billing.create_top_up_invoice(
             session, org, 1000, settings=SELLER, default_currency="EUR", now=utc(2026, 10, 1)

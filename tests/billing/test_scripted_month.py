@@ -15,6 +15,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from levante import billing
+from levante.audit import Actor
 from levante.storage import Database
 from levante.storage.models import Charge, Invoice, InvoiceLine, InvoiceSequence, UsageRecord
 from tests.billing.conftest import RATES, SELLER, record_usage, utc
@@ -90,7 +91,9 @@ def test_a_month_of_three_customers(catalog: Database, tmp_path: Path) -> None:
             (carl, billing.AccountChange(country="DE", is_business=True, currency="EUR",
                                          vat_number="DE123456789", legal_name="Carl GmbH")),
         ):  # fmt: skip
-            billing.update_account(session, org, change, default_currency="USD", actor="test")
+            billing.update_account(
+                session, org, change, default_currency="USD", actor=Actor("test")
+            )
 
     # Apex buys $50 of credits in September and pays through Stripe; it also gets $10 free
     # credits that expire on October 15.
@@ -113,7 +116,7 @@ def test_a_month_of_three_customers(catalog: Database, tmp_path: Path) -> None:
         assert outcome.result == "paid"
         billing.grant_credits(
             session, apex, 10 * 10**9, currency="USD", expires_on=date(2026, 10, 15),
-            now=utc(2026, 9, 30, 12), actor="test",
+            now=utc(2026, 9, 30, 12), actor=Actor("test"),
         )  # fmt: skip
     for day, prompt, cached, completion in (
         (3, 5_000_000, 0, 5_000_000),
@@ -128,9 +131,9 @@ def test_a_month_of_three_customers(catalog: Database, tmp_path: Path) -> None:
     # October 16; she also uses the API a little.
     with database.session() as session:
         pro = billing.subscribe(session, bleu, "chat-pro-monthly", now=utc(2026, 10, 1, 9),
-                                default_currency="USD", actor="test")  # fmt: skip
+                                default_currency="USD", actor=Actor("test"))  # fmt: skip
         billing.change(session, bleu, pro.id, plan_code="chat-team-monthly", quantity=3,
-                       now=utc(2026, 10, 16, 12), actor="test")  # fmt: skip
+                       now=utc(2026, 10, 16, 12), actor=Actor("test"))  # fmt: skip
     record_usage(database, bleu, utc(2026, 10, 12, 8), currency="EUR", prompt=1_000_000,
                  completion=1_000_000)  # fmt: skip
 
@@ -138,9 +141,9 @@ def test_a_month_of_three_customers(catalog: Database, tmp_path: Path) -> None:
     # uses the API on its own account.
     with database.session() as session:
         billing.subscribe(session, carl, "enterprise-seat", quantity=50, now=utc(2026, 10, 1),
-                          default_currency="USD", actor="test")  # fmt: skip
+                          default_currency="USD", actor=Actor("test"))  # fmt: skip
         billing.subscribe(session, carl, "support-premium", now=utc(2026, 10, 1),
-                          default_currency="USD", actor="test")  # fmt: skip
+                          default_currency="USD", actor=Actor("test"))  # fmt: skip
     record_usage(database, carl, utc(2026, 10, 5, 16), currency="EUR", prompt=100_000_000,
                  completion=50_000_000)  # fmt: skip
 

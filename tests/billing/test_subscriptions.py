@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from levante import audit, billing
+from levante.audit import Actor
 from levante.billing.subscriptions import add_months, prorate
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.pricing import parse_amount
@@ -98,7 +99,9 @@ def test_a_second_trial_of_a_product_is_not_given(catalog: Database) -> None:
     org = make_tenant(catalog, "Again").organization_id
     with catalog.session() as session:
         first = billing.subscribe(session, org, "chat-team-monthly", now=utc(2026, 5, 1), **EUR)
-        billing.cancel(session, org, first.id, at_period_end=False, now=utc(2026, 5, 2), actor="t")
+        billing.cancel(
+            session, org, first.id, at_period_end=False, now=utc(2026, 5, 2), actor=Actor("t")
+        )
         second = billing.subscribe(session, org, "chat-team-monthly", now=utc(2026, 5, 3), **EUR)
         assert second.status == "active"
 
@@ -107,10 +110,10 @@ def test_cancel_at_period_end_then_resume_or_end(catalog: Database) -> None:
     org = make_tenant(catalog, "Cancel").organization_id
     with catalog.session() as session:
         sub = billing.subscribe(session, org, "chat-pro-monthly", now=utc(2026, 1, 10), **EUR)
-        billing.cancel(session, org, sub.id, now=utc(2026, 1, 20), actor="t")
-        billing.resume(session, org, sub.id, actor="t")
+        billing.cancel(session, org, sub.id, now=utc(2026, 1, 20), actor=Actor("t"))
+        billing.resume(session, org, sub.id, actor=Actor("t"))
         assert not sub.cancel_at_period_end
-        billing.cancel(session, org, sub.id, now=utc(2026, 1, 21), actor="t")
+        billing.cancel(session, org, sub.id, now=utc(2026, 1, 21), actor=Actor("t"))
         billing.subscriptions.renew_due(session, utc(2026, 3, 1))
         assert (sub.status, sub.ended_at) == ("canceled", utc(2026, 2, 10))
         actions = [e.action for e in audit.list_events(session, org)]
@@ -128,7 +131,7 @@ def test_adding_seats_mid_period_is_prorated(catalog: Database) -> None:
         sub = billing.subscribe(
             session, org, "chat-team-monthly", quantity=2, trial=False, now=utc(2026, 4, 1), **EUR
         )
-        billing.change(session, org, sub.id, quantity=5, now=utc(2026, 4, 16), actor="t")
+        billing.change(session, org, sub.id, quantity=5, now=utc(2026, 4, 16), actor=Actor("t"))
     seat = parse_amount("24.99")
     half = 15 / 30
     assert charges(catalog, org) == [
@@ -143,7 +146,12 @@ def test_monthly_to_annual_starts_a_new_period(catalog: Database) -> None:
     with catalog.session() as session:
         sub = billing.subscribe(session, org, "chat-pro-monthly", now=utc(2026, 4, 1), **EUR)
         billing.change(
-            session, org, sub.id, plan_code="chat-pro-annual", now=utc(2026, 4, 11), actor="t"
+            session,
+            org,
+            sub.id,
+            plan_code="chat-pro-annual",
+            now=utc(2026, 4, 11),
+            actor=Actor("t"),
         )
         assert (sub.current_period_start, sub.current_period_end) == (
             utc(2026, 4, 11),
@@ -180,7 +188,12 @@ def test_one_live_subscription_per_product(catalog: Database) -> None:
             billing.subscribe(session, org, "chat-team-monthly", now=utc(2026, 1, 2), **EUR)
         with pytest.raises(InvalidRequestError, match="not a chat plan"):
             billing.change(
-                session, org, sub.id, plan_code="support-standard", now=utc(2026, 1, 3), actor="t"
+                session,
+                org,
+                sub.id,
+                plan_code="support-standard",
+                now=utc(2026, 1, 3),
+                actor=Actor("t"),
             )
         with pytest.raises(NotFoundError):
-            billing.cancel(session, other, sub.id, now=utc(2026, 1, 3), actor="t")
+            billing.cancel(session, other, sub.id, now=utc(2026, 1, 3), actor=Actor("t"))

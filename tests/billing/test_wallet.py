@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 
 from levante import billing
+from levante.audit import Actor
 from levante.errors import InvalidRequestError
 from levante.storage import Database
 from tests.billing.conftest import record_usage, utc
@@ -19,7 +20,13 @@ def credit(database: Database, org: str, kind: str, amount: int, when, expires=N
     with database.session() as session:
         if kind == "grant":
             billing.grant_credits(
-                session, org, amount * UNIT, currency="USD", expires_on=expires, now=when, actor="t"
+                session,
+                org,
+                amount * UNIT,
+                currency="USD",
+                expires_on=expires,
+                now=when,
+                actor=Actor("t"),
             )
         else:
             billing.wallet.add_top_up(
@@ -79,5 +86,11 @@ def test_bad_grants(catalog: Database, amount: int, expires: date | None, text: 
     org = make_tenant(catalog, "Bad").organization_id
     with catalog.session() as session, pytest.raises(InvalidRequestError, match=text):
         billing.grant_credits(
-            session, org, amount, currency="USD", expires_on=expires, now=utc(2026, 3, 1), actor="t"
+            session,
+            org,
+            amount,
+            currency="USD",
+            expires_on=expires,
+            now=utc(2026, 3, 1),
+            actor=Actor("t"),
         )

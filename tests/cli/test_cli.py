@@ -6,10 +6,14 @@ import json
 import re
 
 import pytest
+from sqlalchemy import select
 
+from levante import audit
 from levante.cli import app
 from levante.metering import Ledger, UsageEvent, UsageStatus
 from levante.storage import Database, head_revision, utcnow
+from levante.storage.models import Organization
+from levante.tenancy import KeyAuthenticator
 from tests.cli.runner import ok, runner
 
 
@@ -35,6 +39,44 @@ def test_org_and_key_lifecycle(database: Database) -> None:
     assert "revoked" in ok("key", "revoke", "--org", "acme-corp", key_id.group())
     assert key_id.group() not in ok("key", "list", "--org", "acme-corp")
     assert key_id.group() in ok("key", "list", "--org", "acme-corp", "--all")
+
+
+def test_a_key_made_for_an_alias_may_use_that_model(database: Database) -> None:
+    """Regression: the CLI stored the alias, and the key was then refused its own model."""
+    ok("org", "create", "Acme")
+    out = ok("key", "create", "--org", "acme", "--name", "ci", "--model", "smollm2")
+    secret = re.search(r"lv-\S+", out)
+    assert secret
+    caller = KeyAuthenticator(database, 0).authenticate(secret.group())
+    assert caller.allowed_models == {"smollm2-135m-instruct"}
+    assert caller.may_use("smollm2-135m-instruct")
+    [key] = json.loads(ok("key", "list", "--org", "acme", "--json"))
+    assert key["models"] == "smollm2-135m-instruct"
+    refused = runner.invoke(app, ["key", "create", "--org", "acme", "-n", "x", "-m", "gpt-9"])
+    assert "model 'gpt-9' does not exist" in refused.output
+
+
+def test_the_command_line_leaves_an_audit_trail(database: Database) -> None:
+    """Regression: keys and members changed from the terminal left no audit record."""
+    ok("org", "create", "Acme")
+    key_id = re.search(r"key_\w+", ok("key", "create", "--org", "acme", "--name", "ci"))
+    assert key_id
+    ok("key", "revoke", "--org", "acme", key_id.group())
+    ok("org", "member", "add", "--org", "acme", "ana@acme.test")
+    [member] = json.loads(ok("org", "member", "list", "--org", "acme", "--json"))
+    ok("org", "member", "remove", "--org", "acme", member["id"])
+    ok("org", "workspace", "--org", "acme", "research")
+    with database.session() as session:
+        org = session.scalars(select(Organization).where(Organization.slug == "acme")).one()
+        events = [(e.actor, e.action) for e in reversed(audit.list_events(session, org.id))]
+    assert events == [
+        ("cli", "organization.created"),
+        ("cli", "api_key.created"),
+        ("cli", "api_key.revoked"),
+        ("cli", "member.added"),
+        ("cli", "member.removed"),
+        ("cli", "workspace.created"),
+    ]
 
 
 def test_errors_are_one_line_not_tracebacks(database: Database) -> None:
@@ -125,14 +167,17 @@ def test_prices_limits_and_reconcile(database: Database, monkeypatch: pytest.Mon
     listing = ok("price", "list")
     assert "smollm2-135m-instruct" in listing
     assert "0.01" in listing  # cached input: 10% by default
+    model = "smollm2-135m-instruct"
     early = runner.invoke(
-        app, ["price", "set", "m", "--input", "1", "--output", "1", "--from", "2020-01-01"]
+        app, ["price", "set", model, "--input", "1", "--output", "1", "--from", "2020-01-01"]
     )
     assert early.exit_code == 1
     assert "at the earliest" in early.output
-    bad = runner.invoke(app, ["price", "set", "m", "--input", "x", "--output", "1"])
+    bad = runner.invoke(app, ["price", "set", model, "--input", "x", "--output", "1"])
     assert bad.exit_code == 1
-    assert "--input" in bad.output
+    assert "input: 'x' is not a decimal amount [invalid_amount]" in bad.output
+    unknown = runner.invoke(app, ["price", "set", "m", "--input", "1", "--output", "1"])
+    assert "model 'm' does not exist" in unknown.output
 
     assert "free" in ok("limits", "show", "--org", "acme")
     assert "250.00 USD" in ok("limits", "spend", "--org", "acme", "250")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -76,9 +77,13 @@ def test_bad_billing_commands_are_one_line_errors(database: Database) -> None:
            "--from", "2020-01-01", message="in the past")  # fmt: skip
 
 
-def test_a_currency_without_prices_is_caught_when_set(database: Database) -> None:
+def test_a_currency_without_prices_is_caught_when_set(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The README's order: a model priced in USD, then a customer moved to EUR."""
     model = "smollm2-135m-instruct"
+    served = [{"id": model}, {"id": "other-model", "upstreams": [{"url": "http://127.0.0.1:9/v1"}]}]
+    monkeypatch.setenv("LEVANTE_MODELS", json.dumps(served))
     ok("org", "create", "Acme Corp")
     org = ("--org", "acme-corp")
     ok("price", "set", model, "--input", "0.1", "--output", "0.3")

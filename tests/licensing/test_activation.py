@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from levante import licensing
 from levante.api import create_app
+from levante.audit import Actor
 from levante.engine import ModelRegistry
 from levante.errors import ConfigurationError
 from levante.licensing import Keyring, Terms
@@ -41,7 +42,7 @@ def issue(database: Database, settings: Settings, **terms: object) -> str:
         record = licensing.issue_license(
             session, org, key,
             Terms(expires_at=utcnow().replace(year=utcnow().year + 1), max_nodes=1, **terms),  # type: ignore[arg-type]
-            now=utcnow(), actor="t",
+            now=utcnow(), actor=Actor("t"),
         )  # fmt: skip
         return record.file
 
@@ -150,6 +151,8 @@ def test_the_activation_api_refuses_what_it_should(vendor, database: Database) -
     bad = httpx.post(f"{url}/v1/licensing/activations", json=body | {"fingerprint": "zz"})
     assert bad.status_code == 422
     with database.session() as session:
-        licensing.revoke_license(session, first.json()["license_id"], now=utcnow(), actor="t")
+        licensing.revoke_license(
+            session, first.json()["license_id"], now=utcnow(), actor=Actor("t")
+        )
     revoked = httpx.post(f"{url}/v1/licensing/activations", json=body)
     assert (revoked.status_code, revoked.json()["code"]) == (403, "license_revoked")

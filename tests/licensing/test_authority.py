@@ -13,13 +13,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from levante import billing, licensing
+from levante.audit import Actor
 from levante.errors import InvalidRequestError
 from levante.licensing import Keyring, SigningKey, Terms
 from levante.pricing import parse_amount
 from levante.settings import BillingSettings
 from levante.storage import Database, new_id, upgrade
 from levante.storage.models import Invoice, InvoiceLine, Price, Role, UsageRecord
-from levante.tenancy import add_member
+from levante.tenancy.service import add_member
 from tests.helpers import MODEL, make_tenant
 from tests.licensing.conftest import utc
 
@@ -48,7 +49,7 @@ def customer(vendor: Database) -> str:
         billing.update_account(
             session, org,
             billing.AccountChange(country="DE", is_business=True, vat_number="DE123456789", currency="EUR"),
-            default_currency="USD", actor="t",
+            default_currency="USD", actor=Actor("t"),
         )  # fmt: skip
         billing.subscribe(
             session,
@@ -57,7 +58,7 @@ def customer(vendor: Database) -> str:
             quantity=2,
             now=utc(2026, 10, 1),
             default_currency="EUR",
-            actor="t",
+            actor=Actor("t"),
         )
     return org
 
@@ -67,7 +68,7 @@ def test_a_licence_is_issued_from_the_contract(
 ) -> None:
     with vendor.session() as session:
         record = licensing.issue_license(
-            session, customer, key, Terms(models=[MODEL]), now=utc(2026, 10, 1), actor="t"
+            session, customer, key, Terms(models=[MODEL]), now=utc(2026, 10, 1), actor=Actor("t")
         )
         license = licensing.verify(record.file, keyring.public_keys(), utc(2026, 10, 2))
     assert license.licensee_name == "Carl GmbH"
@@ -90,21 +91,30 @@ def test_bad_terms_are_refused(
     vendor: Database, customer: str, key: SigningKey, terms: Terms, text: str
 ) -> None:
     with vendor.session() as session, pytest.raises(InvalidRequestError, match=text):
-        licensing.issue_license(session, customer, key, terms, now=utc(2026, 10, 1), actor="t")
+        licensing.issue_license(
+            session, customer, key, terms, now=utc(2026, 10, 1), actor=Actor("t")
+        )
 
 
 def test_no_contract_needs_an_expiry(vendor: Database, key: SigningKey) -> None:
     org = make_tenant(vendor, "No Contract").organization_id
     with vendor.session() as session:
         with pytest.raises(InvalidRequestError, match="no enterprise subscription"):
-            licensing.issue_license(session, org, key, Terms(), now=utc(2026, 10, 1), actor="t")
+            licensing.issue_license(
+                session, org, key, Terms(), now=utc(2026, 10, 1), actor=Actor("t")
+            )
         record = licensing.issue_license(
-            session, org, key, Terms(expires_at=utc(2027, 1, 1)), now=utc(2026, 10, 1), actor="t"
+            session,
+            org,
+            key,
+            Terms(expires_at=utc(2027, 1, 1)),
+            now=utc(2026, 10, 1),
+            actor=Actor("t"),
         )
         assert licensing.license_status(record, utc(2026, 12, 1)) == "active"
         assert licensing.license_status(record, utc(2027, 1, 15)) == "grace"
         assert licensing.license_status(record, utc(2027, 3, 1)) == "expired"
-        licensing.revoke_license(session, record.id, now=utc(2026, 12, 2), actor="t")
+        licensing.revoke_license(session, record.id, now=utc(2026, 12, 2), actor=Actor("t"))
         assert licensing.license_status(record, utc(2026, 12, 3)) == "revoked"
 
 
@@ -130,7 +140,7 @@ def test_a_usage_report_reaches_the_invoice_exactly_once(
 ) -> None:
     with vendor.session() as session:
         record = licensing.issue_license(
-            session, customer, key, Terms(models=[MODEL]), now=utc(2026, 10, 1), actor="t"
+            session, customer, key, Terms(models=[MODEL]), now=utc(2026, 10, 1), actor=Actor("t")
         )
         license_text = record.file
 
@@ -175,12 +185,15 @@ def test_a_usage_report_reaches_the_invoice_exactly_once(
     # The site is air-gapped: its activation request, carried to the vendor, binds its key.
     bind_site(vendor, license, site_key)
     with vendor.session() as session:
-        first = licensing.import_usage(session, report, now=utc(2026, 11, 2), actor="t")
+        first = licensing.import_usage(session, report, now=utc(2026, 11, 2), actor=Actor("t"))
     assert (first.records, first.status) == (2, "imported")
     for text in (report, later):  # the same report again; another covering the same days
         with vendor.session() as session:
             assert (
-                licensing.import_usage(session, text, now=utc(2026, 11, 3), actor="t").records == 0
+                licensing.import_usage(
+                    session, text, now=utc(2026, 11, 3), actor=Actor("t")
+                ).records
+                == 0
             )
     envelope = json.loads(report)
     envelope["payload"] = envelope["payload"].replace(
@@ -190,7 +203,9 @@ def test_a_usage_report_reaches_the_invoice_exactly_once(
         vendor.session() as session,
         pytest.raises(InvalidRequestError, match="changed after it was signed"),
     ):
-        licensing.import_usage(session, json.dumps(envelope), now=utc(2026, 11, 3), actor="t")
+        licensing.import_usage(
+            session, json.dumps(envelope), now=utc(2026, 11, 3), actor=Actor("t")
+        )
     stranger = licensing.site_key(tmp_path / "another-site.pem")
     with site.session() as session:
         forged = licensing.build_report(
@@ -202,7 +217,7 @@ def test_a_usage_report_reaches_the_invoice_exactly_once(
             now=utc(2026, 11, 2),
         )
     with vendor.session() as session:  # held for the operator, not imported
-        held = licensing.import_usage(session, forged, now=utc(2026, 11, 3), actor="t")
+        held = licensing.import_usage(session, forged, now=utc(2026, 11, 3), actor=Actor("t"))
     assert (held.status, held.records) == ("held", 0)
 
     with vendor.session() as session:
@@ -247,7 +262,9 @@ def bind_site(vendor: Database, license: licensing.License, key: Ed25519PrivateK
         license, key, fingerprint="ab" * 16, hostname="carl-gpu-1", now=utc(2026, 10, 2)
     )
     with vendor.session() as session:
-        bound = licensing.bind_activation_request(session, request, now=utc(2026, 10, 2), actor="t")
+        bound = licensing.bind_activation_request(
+            session, request, now=utc(2026, 10, 2), actor=Actor("t")
+        )
     assert bound.status == "bound"
 
 

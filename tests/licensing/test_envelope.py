@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from levante.licensing import Keyring, LicenseInvalidError, SigningKey, authenticate, verify
+from levante.errors import LicenseInvalidError
+from levante.licensing import Keyring, SigningKey, authenticate, verify
 from tests.licensing.conftest import license_file, make_license, utc
 
 NOW = utc(2026, 6, 1)

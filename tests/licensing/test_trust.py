@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
-from levante import licensing
+from levante import errors, licensing
+from levante.audit import Actor
 from levante.errors import ConflictError, NotFoundError, PermissionDeniedError
 from levante.licensing import Keyring, SigningKey, Terms
 from levante.storage import Database, upgrade
@@ -35,7 +36,7 @@ def issued(database: Database, key: SigningKey) -> licensing.License:
             session, org, key,
             Terms(models=[MODEL, "mistral-large-2411-instruct-v1", "mistral-large-2411-instruct-v2"], max_nodes=2,
                   starts_at=utc(2026, 10, 1), expires_at=utc(2027, 10, 1)),
-            now=utc(2026, 10, 1), actor="t",
+            now=utc(2026, 10, 1), actor=Actor("t"),
         )  # fmt: skip
         return licensing.read_issued(record.file)
 
@@ -83,12 +84,12 @@ def bind(database: Database, license: licensing.License, key: Ed25519PrivateKey)
         license, key, fingerprint="cd" * 16, hostname="site-1", now=NOW
     )
     with database.session() as session:
-        licensing.bind_activation_request(session, request, now=NOW, actor="t")
+        licensing.bind_activation_request(session, request, now=NOW, actor=Actor("t"))
 
 
 def imported(database: Database, report: str, now: datetime = NOW) -> licensing.ImportResult:
     with database.session() as session:
-        return licensing.import_usage(session, report, now=now, actor="t")
+        return licensing.import_usage(session, report, now=now, actor=Actor("t"))
 
 
 def ledger(database: Database) -> list[UsageRecord]:
@@ -125,7 +126,7 @@ def test_a_report_with_one_bad_line_is_refused_whole(
     bind(database, issued, site)
     good = line(day="2026-10-06")
     report = signed_report(issued, site, [good, *lines], **period)
-    with pytest.raises(licensing.ReportInvalidError, match=message):
+    with pytest.raises(errors.ReportInvalidError, match=message):
         imported(database, report)
     assert ledger(database) == []  # not even the good line
 
@@ -167,9 +168,9 @@ def test_a_forged_first_report_is_held_and_the_genuine_site_still_imports(
     # The operator rejects the forgery; it can no longer be accepted.
     with database.session() as session:
         [held] = licensing.held_reports(session)
-        licensing.reject_held_report(session, held.id, now=NOW, actor="ops")
+        licensing.reject_held_report(session, held.id, now=NOW, actor=Actor("ops"))
     with database.session() as session, pytest.raises(ConflictError, match="already rejected"):
-        licensing.accept_held_report(session, held.id, now=NOW, actor="ops")
+        licensing.accept_held_report(session, held.id, now=NOW, actor=Actor("ops"))
     assert [r.prompt_tokens for r in ledger(database)] == [1_000]
 
 
@@ -205,11 +206,11 @@ def test_site_keys_are_rotated_and_revoked(database: Database, issued: licensing
         record = licensing.get_license(session, issued.license_id)
         licensing.bind_site_key(
             session, record, licensing.encode_public(new.public_key()),
-            source="operator", now=NOW, actor="ops",
+            source="operator", now=NOW, actor=Actor("ops"),
         )  # fmt: skip
         [old_id] = [k.id for k in licensing.site_keys(session, record.id) if k.status == "bound"
                     and k.hostname == "carl-gpu-1"]  # fmt: skip
-        licensing.revoke_site_key(session, record, old_id, now=NOW, actor="ops")
+        licensing.revoke_site_key(session, record, old_id, now=NOW, actor=Actor("ops"))
     with pytest.raises(ConflictError, match="revoked"):
         imported(database, signed_report(issued, old, [line(day="2026-10-07")]))
     report = signed_report(issued, new, [line(day="2026-10-08")])
@@ -236,8 +237,8 @@ def test_a_bad_activation_request_is_refused(database: Database, issued: licensi
     )
     tampered = dict(request, payload=request["payload"].replace(issued.license_id, "lic_other"))
     for text_ in (json.dumps(tampered), "{}", "not json"):
-        with database.session() as session, pytest.raises(licensing.ActivationRequestInvalidError):
-            licensing.bind_activation_request(session, text_, now=NOW, actor="t")
+        with database.session() as session, pytest.raises(errors.ActivationRequestInvalidError):
+            licensing.bind_activation_request(session, text_, now=NOW, actor=Actor("t"))
     with database.session() as session:
         assert session.scalars(select(LicenseSiteKey)).all() == []
 
@@ -258,7 +259,8 @@ def test_models_sharing_a_long_prefix_keep_both_lines(
         for model in models:
             session.add(Price(id=f"p_{model[-2:]}", model=model, currency="USD",
                               input_nanos=parse_amount("1"), cached_input_nanos=0,
-                              output_nanos=parse_amount("1"), effective_from=utc(2026, 1, 1)))  # fmt: skip
+                              output_nanos=parse_amount("1"), batch_discount_percent=0,
+                              effective_from=utc(2026, 1, 1)))  # fmt: skip
     assert imported(database, report).records == 2
     assert {r.model for r in ledger(database)} == set(models)
     keys = {licensing.ledger_key(issued.license_id, date(2026, 10, 5), m) for m in models}
@@ -312,7 +314,7 @@ def licence_file(database: Database, key: SigningKey) -> str:
             session, org, key,
             Terms(max_nodes=1, starts_at=utc(2026, 1, 1), expires_at=utc(2026, 6, 1),
                   grace_days=30),
-            now=utc(2026, 1, 1), actor="t",
+            now=utc(2026, 1, 1), actor=Actor("t"),
         ).file  # fmt: skip
 
 
@@ -360,14 +362,14 @@ def test_activations_are_listed_and_released(
         [row] = licensing.list_activations(session, license_id)
         assert row.id == first.activation_id
         record = licensing.get_license(session, license_id)
-        licensing.release_activation(session, record, row.id, now=now, actor="ops")
+        licensing.release_activation(session, record, row.id, now=now, actor=Actor("ops"))
         assert licensing.list_activations(session, license_id) == []
         assert len(licensing.list_activations(session, license_id, include_released=True)) == 1
         with pytest.raises(NotFoundError):
-            licensing.release_activation(session, record, "act_nope", now=now, actor="ops")
+            licensing.release_activation(session, record, "act_nope", now=now, actor=Actor("ops"))
     second = activate(database, keyring, licence_file, "b2" * 8, now)  # the freed place
     with database.session() as session:
-        licensing.revoke_license(session, license_id, now=now, actor="ops")
+        licensing.revoke_license(session, license_id, now=now, actor=Actor("ops"))
     with database.session() as session, pytest.raises(PermissionDeniedError) as refused:
         licensing.record_heartbeat(session, second.activation_id, "b2" * 8, now=now)
     assert refused.value.code == "license_revoked"

@@ -5,20 +5,24 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 
 import pytest
 
-from levante.errors import ConflictError, InvalidRequestError
+from levante import pricing
+from levante.audit import Actor
+from levante.errors import ConflictError, InvalidAmountError, InvalidRequestError
 from levante.pricing import (
     PriceBook,
     PriceVersion,
-    create_price,
     format_amount,
     parse_amount,
     price_usage,
 )
 from levante.storage import Database, utcnow
 from levante.storage.models import Price
+
+create_price = partial(pricing.create_price, actor=Actor("test"))
 
 
 def test_amounts_are_exact_integers() -> None:
@@ -29,8 +33,11 @@ def test_amounts_are_exact_integers() -> None:
     assert format_amount(20_000_000_000) == "20.00"
     assert format_amount(13_500) == "0.0000135"
     for bad in ("0.0000000001", "abc", "NaN", "inf"):
-        with pytest.raises(ValueError, match="decimal"):
-            parse_amount(bad)
+        with pytest.raises(InvalidAmountError, match="decimal") as caught:
+            parse_amount(bad, param="input")
+        # One of the error hierarchy: every front end shows it without wrapping it.
+        assert isinstance(caught.value, InvalidRequestError)
+        assert caught.value.param == "input"
 
 
 def _version(**extra: int) -> PriceVersion:

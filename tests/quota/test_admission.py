@@ -8,6 +8,7 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from levante.audit import Actor
 from levante.billing import add_paid_spend
 from levante.pricing import format_amount
 from levante.settings import Limits, TierSettings
@@ -149,8 +150,8 @@ def test_the_tier_rises_with_paid_spend(
         ]
         assert [r.status_code for r in statuses] == [200, 429]
         with database.session() as session:
-            add_paid_spend(session, tenant.organization_id, 20 * 10**9, "USD", actor="test")
-            add_paid_spend(session, tenant.organization_id, 50 * 10**9, "EUR", actor="test")
+            add_paid_spend(session, tenant.organization_id, 20 * 10**9, "USD", actor=Actor("test"))
+            add_paid_spend(session, tenant.organization_id, 50 * 10**9, "EUR", actor=Actor("test"))
         limits = client.get("/v1/admin/rate-limit", headers=tenant.headers(admin=True)).json()
         # 20 USD and 50 EUR are not 70 of anything: the tier is the one 50 EUR reaches.
         assert limits["paid_spend"] == {"EUR": "50.00", "USD": "20.00"}

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from levante import billing
+from levante.audit import Actor
 from levante.pricing import format_amount
 from levante.settings import BillingSettings
 from levante.storage import Database, utcnow
@@ -33,10 +34,16 @@ def prepaid(database: Database, org: str, credit_nanos: int) -> None:
             org,
             billing.AccountChange(prepaid_only=True),
             default_currency="USD",
-            actor="t",
+            actor=Actor("t"),
         )
         billing.grant_credits(
-            session, org, credit_nanos, currency="USD", expires_on=None, now=utcnow(), actor="t"
+            session,
+            org,
+            credit_nanos,
+            currency="USD",
+            expires_on=None,
+            now=utcnow(),
+            actor=Actor("t"),
         )
 
 
@@ -68,7 +75,7 @@ def test_prepaid_credits_are_spent_then_refused_with_402(
         with database.session() as session:
             billing.grant_credits(
                 session, tenant.organization_id, 10 * WORST_COST, currency="USD",
-                expires_on=None, now=utcnow(), actor="t",
+                expires_on=None, now=utcnow(), actor=Actor("t"),
             )  # fmt: skip
         response = client.post("/v1/chat/completions", json=stub_body(), headers=tenant.headers())
         assert response.status_code == 200, response.text
@@ -128,7 +135,7 @@ def test_a_restricted_organisation_is_refused_until_it_pays(
                 provider="manual",
                 reference="bank-1",
                 now=utcnow(),
-                actor="t",
+                actor=Actor("t"),
             )
             assert session.get_one(BillingAccount, tenant.organization_id).state == "active"
         served = client.post("/v1/chat/completions", json=stub_body(), headers=tenant.headers())
@@ -144,7 +151,7 @@ def test_usage_is_priced_in_the_organisations_currency(
             tenant.organization_id,
             billing.AccountChange(currency="EUR", force=True),  # knowingly, with no EUR price
             default_currency="USD",
-            actor="t",
+            actor=Actor("t"),
         )
     with gateway() as app, TestClient(app) as client:
         response = client.post("/v1/chat/completions", json=stub_body(), headers=tenant.headers())

@@ -15,10 +15,10 @@ from levante.errors import (
 )
 from levante.storage import Database, utcnow
 from levante.storage.models import ApiKey, Membership, Role, Workspace
-from levante.tenancy import (
-    KeyAuthenticator,
+from levante.tenancy import KeyAuthenticator, bootstrap
+from levante.tenancy.keys import hash_secret
+from levante.tenancy.service import (
     add_member,
-    bootstrap,
     create_api_key,
     create_organization,
     create_workspace,
@@ -26,7 +26,6 @@ from levante.tenancy import (
     list_api_keys,
     revoke_api_key,
 )
-from levante.tenancy.keys import hash_secret
 
 
 def test_organisation_gets_a_default_workspace(database: Database) -> None:

@@ -10,17 +10,9 @@ from typing import TypeVar
 
 from fastapi import Request
 
-from levante.errors import LevanteError
+from levante.errors import ClientDisconnectedError
 
 T = TypeVar("T")
-
-
-class ClientDisconnected(LevanteError):
-    """The client closed the connection before the answer was ready (nginx's 499)."""
-
-    status_code = 499
-    error_type = "invalid_request_error"
-    default_code = "client_closed_request"
 
 
 async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
@@ -42,7 +34,7 @@ async def unless_disconnected(request: Request, work: Awaitable[T]) -> T:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task  # let it clean up (its usage is recorded as cancelled)
-    raise ClientDisconnected("the client closed the connection")
+    raise ClientDisconnectedError("the client closed the connection")
 
 
 async def _disconnected(request: Request) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -9,14 +10,42 @@ from sqlalchemy.orm import Session
 
 from levante.storage.models import AuditEvent
 
-__all__ = ["AuditEvent", "list_events", "record"]
+__all__ = ["Actor", "AuditEvent", "list_events", "record"]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who does something, as the audit log names them and as the services check them.
+
+    ``organization_id`` is the organisation whose powers the actor holds: an API key's, or a
+    signed-in user's. The command line has none: whoever runs it runs the deployment, and acts
+    as the operator on any organisation it names.
+    """
+
+    label: str
+    organization_id: str | None = None
+
+    @classmethod
+    def api_key(cls, organization_id: str, api_key_id: str) -> Actor:
+        return cls(f"api_key:{api_key_id}", organization_id)
+
+    @classmethod
+    def command_line(cls) -> Actor:
+        return cls("cli")
+
+    @property
+    def is_command_line(self) -> bool:
+        return self.organization_id is None
+
+    def __str__(self) -> str:
+        return self.label
 
 
 def record(
     session: Session,
     *,
     organization_id: str | None,
-    actor: str,
+    actor: Actor | str,
     action: str,
     target: str,
     details: dict[str, Any] | None = None,
@@ -25,7 +54,7 @@ def record(
     session.add(
         AuditEvent(
             organization_id=organization_id,
-            actor=actor,
+            actor=str(actor),
             action=action,
             target=target,
             details=details,

@@ -9,11 +9,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from levante import audit
+from levante.audit import Actor
 from levante.billing.catalog import CURRENCIES
 from levante.billing.tax import valid_vat_number
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.pricing import models_unpriced_in
-from levante.storage import utcnow
+from levante.storage import Topic, announce, utcnow
 from levante.storage.models import BillingAccount, Invoice, Organization, Subscription, WalletEntry
 
 ACTIVE = "active"
@@ -76,8 +77,9 @@ def update_account(
     change: AccountChange,
     *,
     default_currency: str,
-    actor: str,
+    actor: Actor,
 ) -> BillingAccount:
+    announce(session, Topic.POLICY, organization_id)
     account = ensure_account(session, organization_id, default_currency)
     before = _snapshot(account)
     if change.legal_name is not None:

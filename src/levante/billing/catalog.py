@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from levante import audit
+from levante.audit import Actor
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.pricing import CENT, format_amount, parse_amount
 from levante.storage import new_id, utcnow
@@ -210,7 +211,7 @@ def set_plan_price(
     currency: str,
     amount_nanos: int,
     effective_from: datetime | None = None,
-    actor: str,
+    actor: Actor,
 ) -> PlanPrice:
     """Add a dated price to a plan; it applies to periods starting from ``effective_from``
     (now by default, never in the past)."""

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from levante import audit
+from levante.audit import Actor
 from levante.billing.accounts import ensure_account
 from levante.billing.subscriptions import renew_due
 from levante.billing.tax import TaxTreatment, treatment
@@ -257,7 +258,7 @@ def invoice_pending_charges(
     return invoice
 
 
-def void_invoice(session: Session, invoice: Invoice, *, now: datetime, actor: str) -> Invoice:
+def void_invoice(session: Session, invoice: Invoice, *, now: datetime, actor: Actor) -> Invoice:
     """Void a finalized, unpaid invoice: its number stays used, the fees it billed go back to
     be invoiced again, and generating its period makes a new invoice. A draft is deleted."""
     if invoice.status in (PAID, VOID):

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from levante import audit
+from levante.audit import Actor
 from levante.billing.accounts import ACTIVE, RESTRICTED
 from levante.billing.catalog import check_currency
 from levante.billing.invoices import FINALIZED, PAID, TOP_UP
@@ -34,7 +35,7 @@ from levante.errors import (
 )
 from levante.pricing import CENT, format_amount, format_cents
 from levante.settings import BillingSettings
-from levante.storage import new_id, utcnow
+from levante.storage import Topic, announce, new_id, utcnow
 from levante.storage.models import (
     BillingAccount,
     Invoice,
@@ -145,12 +146,13 @@ def record_payment(
     reference: str,
     amount_cents: int | None = None,
     now: datetime,
-    actor: str,
+    actor: Actor,
 ) -> Payment:
     """Record money received for an invoice, once per ``(provider, reference)``. When the
     invoice is paid in full it becomes paid: a top-up credits the wallet, the amount counts
     towards the usage tier, and an organisation restricted for unpaid invoices is restored
     once none is overdue."""
+    announce(session, Topic.POLICY, invoice.organization_id)
     existing = session.scalar(
         select(Payment).where(Payment.provider == provider, Payment.reference == reference)
     )
@@ -231,6 +233,7 @@ def apply_dunning(session: Session, *, now: datetime, grace_days: int) -> list[s
         if account is None or account.state == RESTRICTED:
             continue
         account.state, account.restricted_at = RESTRICTED, now
+        announce(session, Topic.POLICY, org)
         restricted.append(org)
         log.warning("organisation %s is restricted: an invoice is overdue", org)
         audit.record(
@@ -245,6 +248,7 @@ def apply_dunning(session: Session, *, now: datetime, grace_days: int) -> list[s
         select(BillingAccount).where(BillingAccount.state == RESTRICTED)
     ):
         if account.organization_id not in late:
+            announce(session, Topic.POLICY, account.organization_id)
             _restore(session, account)
     session.flush()
     return restricted
@@ -252,6 +256,7 @@ def apply_dunning(session: Session, *, now: datetime, grace_days: int) -> list[s
 
 def lift_restriction(session: Session, organization_id: str, *, now: datetime) -> None:
     """Restore a restricted organisation once it has no overdue invoice left."""
+    announce(session, Topic.POLICY, organization_id)
     account = session.get(BillingAccount, organization_id)
     if account is None or account.state != RESTRICTED:
         return
@@ -280,10 +285,11 @@ def _restore(session: Session, account: BillingAccount) -> None:
 
 
 def add_paid_spend(
-    session: Session, organization_id: str, nanos: int, currency: str, *, actor: str
+    session: Session, organization_id: str, nanos: int, currency: str, *, actor: Actor
 ) -> int:
     """Count a payment towards the organisation's cumulative paid spend in its currency (which
     raises its tier); returns the new total in that currency."""
+    announce(session, Topic.POLICY, organization_id)
     if nanos <= 0:
         raise InvalidRequestError("a payment must be positive")
     currency = check_currency(currency)
@@ -419,6 +425,6 @@ def handle_stripe_webhook(
         reference=str(obj.get("id") or event_id),
         amount_cents=min(amount, due),
         now=now,
-        actor="stripe",
+        actor=Actor("stripe"),
     )
     return WebhookOutcome(event_id, kind, "paid")

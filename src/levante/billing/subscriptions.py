@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from levante import audit
+from levante.audit import Actor
 from levante.billing.accounts import ensure_account
 from levante.billing.catalog import find_plan, plan_price
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
@@ -59,7 +60,7 @@ def subscribe(
     trial: bool = True,
     now: datetime,
     default_currency: str,
-    actor: str,
+    actor: Actor,
 ) -> Subscription:
     """Subscribe an organisation to a plan. A plan with a trial starts with it, unless the
     organisation has had a subscription to the same product before."""
@@ -117,7 +118,7 @@ def change(
     plan_code: str | None = None,
     quantity: int | None = None,
     now: datetime,
-    actor: str,
+    actor: Actor,
 ) -> Subscription:
     """Move to another plan of the same product, or change the number of seats, at once: the
     unused time of the old terms is credited and the rest of the period charged on the new
@@ -201,7 +202,7 @@ def cancel(
     *,
     at_period_end: bool = True,
     now: datetime,
-    actor: str,
+    actor: Actor,
 ) -> Subscription:
     """Cancel at the end of the current period (or trial), or at once; time already paid is
     not refunded."""
@@ -222,7 +223,7 @@ def cancel(
 
 
 def resume(
-    session: Session, organization_id: str, subscription_id: str, *, actor: str
+    session: Session, organization_id: str, subscription_id: str, *, actor: Actor
 ) -> Subscription:
     """Undo a cancellation scheduled for the period end."""
     sub = _live(session, organization_id, subscription_id)

@@ -18,9 +18,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from levante import audit
+from levante.audit import Actor
 from levante.errors import InvalidRequestError
 from levante.pricing import format_amount
-from levante.storage import new_id
+from levante.storage import Topic, announce, new_id
 from levante.storage.models import UsageRecord, WalletEntry
 
 GRANT = "grant"
@@ -128,7 +129,7 @@ def grant_credits(
     expires_on: date | None,
     now: datetime,
     description: str = "Free credits",
-    actor: str,
+    actor: Actor,
 ) -> WalletEntry:
     """Give free credits; they expire at the start of ``expires_on``."""
     if amount_nanos <= 0:
@@ -191,6 +192,7 @@ def _credit(
     now: datetime,
     description: str,
 ) -> WalletEntry:
+    announce(session, Topic.POLICY, organization_id)
     entry = WalletEntry(
         id=new_id("cr"),
         organization_id=organization_id,

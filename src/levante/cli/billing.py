@@ -7,21 +7,18 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
-from levante.billing import add_paid_spend, currency_of, paid_spend
-from levante.cli.context import JsonOption, console, database, errors, handled, settings, show
-from levante.errors import InvalidRequestError
+from levante import quota
+from levante.cli.context import CLI, JsonOption, console, database, errors, handled, settings, show
+from levante.engine import ModelNames
 from levante.metering import Ledger, reconcile
-from levante.pricing import create_price, format_amount, list_prices, parse_amount, unpriced_warning
-from levante.quota.service import (
-    current_tier,
-    pin_tier,
-    set_spend_limit,
-    spend_summary,
+from levante.pricing import (
+    DEFAULT_BATCH_DISCOUNT_PERCENT,
+    NewPrice,
+    add_price,
+    format_amount,
+    list_prices,
 )
-from levante.storage.models import Organization
-from levante.tenancy import find_organization, find_workspace
 
 price_app = typer.Typer(help="Model prices: dated versions per 1M tokens.", no_args_is_help=True)
 limits_app = typer.Typer(
@@ -34,20 +31,13 @@ billing_app = typer.Typer(
 OrgOption = Annotated[str, typer.Option("--org", "-o", help="Organisation id or slug.")]
 
 
-def _amount(value: str, name: str) -> int:
-    try:
-        return parse_amount(value)
-    except ValueError as exc:
-        raise InvalidRequestError(f"{name}: {exc}") from None
-
-
 def _optional_amount(nanos: int | None) -> str:
     return "-" if nanos is None else format_amount(nanos)
 
 
 @price_app.command("set")
 def price_set(
-    model: Annotated[str, typer.Argument(help="Model id.")],
+    model: Annotated[str, typer.Argument(help="Model id or alias.")],
     input_price: Annotated[str, typer.Option("--input", help="Per 1M prompt tokens.")],
     output_price: Annotated[str, typer.Option("--output", help="Per 1M completion tokens.")],
     currency: Annotated[
@@ -56,7 +46,9 @@ def price_set(
     cached_input: Annotated[
         str | None, typer.Option(help="Per 1M cached prompt tokens (default 10% of input).")
     ] = None,
-    batch_discount: Annotated[int, typer.Option(help="Batch discount, percent.")] = 50,
+    batch_discount: Annotated[
+        int, typer.Option(min=0, max=100, help="Batch discount, percent.")
+    ] = DEFAULT_BATCH_DISCOUNT_PERCENT,
     effective_from: Annotated[
         datetime | None,
         typer.Option("--from", help="When it applies (UTC; default: as soon as allowed)."),
@@ -65,28 +57,29 @@ def price_set(
     """Add a price version for a model, in the configured currency."""
     config = settings()
     with handled(), database() as db, db.session() as session:
-        operator = session.scalar(select(Organization.id).where(Organization.is_operator))
-        price = create_price(
+        added = add_price(
             session,
-            model=model,
-            currency=(currency or config.currency).upper(),
-            input_nanos=_amount(input_price, "--input"),
-            output_nanos=_amount(output_price, "--output"),
-            cached_input_nanos=None
-            if cached_input is None
-            else _amount(cached_input, "--cached-input"),
-            batch_discount_percent=batch_discount,
-            effective_from=effective_from,
+            CLI,
+            NewPrice(
+                model=model,
+                input=input_price,
+                output=output_price,
+                cached_input=cached_input,
+                currency=currency,
+                batch_discount_percent=batch_discount,
+                effective_from=effective_from,
+            ),
+            models=ModelNames(config.models),
+            default_currency=config.currency,
             lead_seconds=config.price_refresh_seconds,
-            audit_organization_id=operator,
         )
+        price = added.price
         console.print(
-            f"price {price.id}: {model} {format_amount(price.input_nanos)} in / "
+            f"price {price.id}: {price.model} {format_amount(price.input_nanos)} in / "
             f"{format_amount(price.output_nanos)} out per 1M tokens ({price.currency}), "
             f"from {price.effective_from.isoformat(timespec='seconds')}"
         )
-        warning = unpriced_warning(session, price.model)
-        if warning:
+        for warning in added.warnings:
             errors.print(f"[yellow]warning:[/] {warning}")
 
 
@@ -115,26 +108,27 @@ def limits_show(org: OrgOption, as_json: JsonOption = False) -> None:
     """An organisation's tier, spending limits and this month's spend."""
     config = settings()
     with handled(), database() as db, db.session() as session:
-        organization = find_organization(session, org)
-        _, tier = current_tier(session, organization.id, config.tiers)
-        pinned = " (pinned)" if organization.tier else ""
-        name = tier.name if tier else "none: the operator's organisation has no tier limits"
-        paid = paid_spend(session, organization.id)
-        spent = ", ".join(f"{format_amount(n)} {c}" for c, n in paid.items()) or "none"
-        if not as_json:
-            console.print(f"tier: [bold]{name}[/]{pinned}; paid spend {spent}")
-        money = currency_of(session, organization.id, config.currency)
-        table = Table("scope", "monthly limit", "spent this month", "reserved now")
-        for line in spend_summary(session, organization.id):
-            table.add_row(
-                line.workspace or "(organisation)",
-                "-"
-                if line.monthly_limit_nanos is None
-                else f"{format_amount(line.monthly_limit_nanos)} {money}",
-                f"{format_amount(line.spent_nanos)} {money}",
-                f"{format_amount(line.reserved_nanos)} {money}",
-            )
-        show(table, as_json)
+        standing = quota.tier_standing(session, CLI, org, tiers=config.tiers)
+        limits = quota.spend_limits(session, CLI, org, default_currency=config.currency)
+    tier = standing.tier
+    pinned = " (pinned)" if standing.pinned else ""
+    name = tier.name if tier else "none: the operator's organisation has no tier limits"
+    paid = standing.paid_nanos
+    spent = ", ".join(f"{format_amount(n)} {c}" for c, n in paid.items()) or "none"
+    if not as_json:
+        console.print(f"tier: [bold]{name}[/]{pinned}; paid spend {spent}")
+    money = limits.currency
+    table = Table("scope", "monthly limit", "spent this month", "reserved now")
+    for line in limits.lines:
+        table.add_row(
+            line.workspace or "(organisation)",
+            "-"
+            if line.monthly_limit_nanos is None
+            else f"{format_amount(line.monthly_limit_nanos)} {money}",
+            f"{format_amount(line.spent_nanos)} {money}",
+            f"{format_amount(line.reserved_nanos)} {money}",
+        )
+    show(table, as_json)
 
 
 @limits_app.command("tier")
@@ -147,12 +141,10 @@ def limits_tier(
 ) -> None:
     """Pin an organisation to a usage tier, or let it follow paid spend again."""
     config = settings()
-    with handled():
-        if (tier is None) == (not follow_spend):
-            raise InvalidRequestError("give a tier name, or --follow-spend")
-        with database() as db, db.session() as session:
-            organization = find_organization(session, org)
-            pin_tier(session, organization.id, tier, config.tiers, actor="cli")
+    if (tier is None) == (not follow_spend):
+        raise typer.BadParameter("give a tier name, or --follow-spend")
+    with handled(), database() as db, db.session() as session:
+        quota.pin_tier(session, CLI, org, tier=tier, tiers=config.tiers)
     console.print(f"tier of {org}: {tier or 'follows paid spend'}")
 
 
@@ -168,12 +160,22 @@ def limits_spend(
     billing currency."""
     config = settings()
     with handled(), database() as db, db.session() as session:
-        organization = find_organization(session, org)
-        workspace_id = find_workspace(session, organization.id, workspace).id if workspace else None
-        nanos = None if monthly_limit.lower() == "none" else _amount(monthly_limit, "limit")
-        set_spend_limit(session, organization.id, nanos, workspace_id=workspace_id, actor="cli")
-        money = currency_of(session, organization.id, config.currency)
-    shown = "none" if nanos is None else f"{format_amount(nanos)} {money}"
+        limits = quota.change_spend_limit(
+            session,
+            CLI,
+            org,
+            monthly_limit=None if monthly_limit.lower() == "none" else monthly_limit,
+            workspace=workspace,
+            default_currency=config.currency,
+        )
+    line = next(
+        line
+        for line in limits.lines
+        if (workspace is None and line.workspace_id is None)
+        or workspace in (line.workspace, line.workspace_id)
+    )
+    nanos = line.monthly_limit_nanos
+    shown = "none" if nanos is None else f"{format_amount(nanos)} {limits.currency}"
     console.print(f"monthly spending limit of {workspace or org}: {shown}")
 
 
@@ -188,12 +190,15 @@ def limits_payment(
     """Count a payment towards an organisation's paid spend (tiers rise with it)."""
     config = settings()
     with handled(), database() as db, db.session() as session:
-        organization = find_organization(session, org)
-        money = (currency or currency_of(session, organization.id, config.currency)).upper()
-        total = add_paid_spend(
-            session, organization.id, _amount(amount, "amount"), money, actor="cli"
+        total, money, tier = quota.record_paid_spend(
+            session,
+            CLI,
+            org,
+            amount=amount,
+            currency=currency,
+            default_currency=config.currency,
+            tiers=config.tiers,
         )
-        _, tier = current_tier(session, organization.id, config.tiers)
     console.print(
         f"paid spend of {org}: {format_amount(total)} {money}; tier {tier.name if tier else '-'}"
     )

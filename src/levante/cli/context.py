@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from levante.audit import Actor
 from levante.billing import ensure_catalog
 from levante.errors import LevanteError
 from levante.settings import Settings, load_settings
@@ -25,6 +26,9 @@ _WIDE = 10_000
 console = Console(width=None if sys.stdout.isatty() else _WIDE)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else _WIDE)
 
+
+# Whoever runs the command line runs the deployment: the audit log names them "cli".
+CLI = Actor.command_line()
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the rows as JSON (one object per row), not a table.")

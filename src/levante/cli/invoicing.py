@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from levante import billing
 from levante.cli.billing import OrgOption, billing_app
-from levante.cli.context import JsonOption, console, database, handled, settings, show
+from levante.cli.context import CLI, JsonOption, console, database, handled, settings, show
 from levante.errors import InvalidRequestError
 from levante.pricing import CENT, format_amount, format_cents, parse_cents
 from levante.storage import utcnow
@@ -175,7 +175,7 @@ def invoices_pay(
             reference=reference,
             amount_cents=None if amount is None else _cents(amount, "--amount"),
             now=utcnow(),
-            actor="cli",
+            actor=CLI,
         )
         console.print(
             f"{inv.number}: paid {_money(inv.paid_cents, inv.currency)} of "
@@ -188,7 +188,7 @@ def invoices_void(ref: Annotated[str, typer.Argument(help="Invoice id or number.
     """Void a finalized, unpaid invoice (its fees return to the next invoice)."""
     with handled(), database() as db, db.session() as session:
         inv = billing.get_invoice(session, ref)
-        billing.void_invoice(session, inv, now=utcnow(), actor="cli")
+        billing.void_invoice(session, inv, now=utcnow(), actor=CLI)
         console.print(f"{inv.number or inv.id}: {inv.status}")
 
 
@@ -256,7 +256,7 @@ def plans_price(
             currency=currency.upper(),
             amount_nanos=_cents(amount, "--amount") * CENT,
             effective_from=effective_from,
-            actor="cli",
+            actor=CLI,
         )
         console.print(
             f"{code}: {format_amount(price.amount_nanos)} {price.currency} from "
@@ -285,7 +285,7 @@ def subscriptions_create(
             trial=trial,
             now=utcnow(),
             default_currency=config.currency,
-            actor="cli",
+            actor=CLI,
         )
         console.print(f"subscription {sub.id}: {plan} x{sub.quantity} ({sub.status})")
 
@@ -306,7 +306,7 @@ def subscriptions_change(
             plan_code=plan,
             quantity=seats,
             now=utcnow(),
-            actor="cli",
+            actor=CLI,
         )
         console.print(f"subscription {sub.id}: x{sub.quantity} ({sub.status})")
 
@@ -325,7 +325,7 @@ def subscriptions_cancel(
             subscription,
             at_period_end=not now,
             now=utcnow(),
-            actor="cli",
+            actor=CLI,
         )
         ends = sub.ended_at or sub.current_period_end
         console.print(f"subscription {sub.id} ends {ends:%Y-%m-%d %H:%M} UTC")
@@ -405,7 +405,7 @@ def wallet_grant(
             currency=account.currency,
             expires_on=expires.date() if expires else None,
             now=utcnow(),
-            actor="cli",
+            actor=CLI,
         )
         console.print(f"granted {format_amount(entry.amount_nanos)} {entry.currency} ({entry.id})")
 
@@ -454,7 +454,7 @@ def billing_account(
                 clear_low_balance=low_balance == "none",
             ),
             default_currency=config.currency,
-            actor="cli",
+            actor=CLI,
         )
         console.print(
             f"{org}: {account.legal_name or '-'}, {account.country or '-'}, "

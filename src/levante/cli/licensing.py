@@ -13,7 +13,7 @@ from rich.table import Table
 
 from levante import licensing
 from levante.cli.billing import OrgOption
-from levante.cli.context import JsonOption, console, database, handled, settings, show
+from levante.cli.context import CLI, JsonOption, console, database, handled, settings, show
 from levante.errors import ConfigurationError
 from levante.storage import utcnow
 from levante.tenancy import count_seats, find_organization
@@ -97,7 +97,7 @@ def issue(
                     on_expiry=on_expiry,
                 ),
                 now=utcnow(),
-                actor="cli",
+                actor=CLI,
             )
             text = record.file
         # Written once the licence is on record: a file is never handed out for a licence the
@@ -122,7 +122,7 @@ def renew(
         key = licensing.Keyring(config.license_keys_dir).signing_key()
         with database() as db, db.session() as session:
             record = licensing.renew_license(
-                session, license_id, key, expires_at=_when(expires), now=utcnow(), actor="cli"
+                session, license_id, key, expires_at=_when(expires), now=utcnow(), actor=CLI
             )
             text = record.file
         out.write_text(text)
@@ -183,7 +183,7 @@ def list_(
 def revoke(license_id: Annotated[str, typer.Argument()]) -> None:
     """Revoke a licence (it can no longer activate; reports are still taken)."""
     with handled(), database() as db, db.session() as session:
-        record = licensing.revoke_license(session, license_id, now=utcnow(), actor="cli")
+        record = licensing.revoke_license(session, license_id, now=utcnow(), actor=CLI)
         console.print(f"{record.id}: revoked")
 
 
@@ -195,7 +195,7 @@ def import_usage(file: Annotated[Path, typer.Argument(help="A site's usage repor
             text = file.read_text()
         except OSError as exc:
             raise ConfigurationError(f"cannot read {file}: {exc}") from None
-        result = licensing.import_usage(session, text, now=utcnow(), actor="cli")
+        result = licensing.import_usage(session, text, now=utcnow(), actor=CLI)
     _print_import(result)
 
 
@@ -232,7 +232,7 @@ def accept(
     """Vouch for a held report: its site key is bound to the licence and the report imported."""
     with handled(), database() as db, db.session() as session:
         result = licensing.accept_held_report(
-            session, licensing.resolve_held_report(session, report), now=utcnow(), actor="cli"
+            session, licensing.resolve_held_report(session, report), now=utcnow(), actor=CLI
         )
     _print_import(result)
 
@@ -244,7 +244,7 @@ def reject(
     """Refuse a held report: nothing of it reaches the ledger."""
     with handled(), database() as db, db.session() as session:
         row = licensing.reject_held_report(
-            session, licensing.resolve_held_report(session, report), now=utcnow(), actor="cli"
+            session, licensing.resolve_held_report(session, report), now=utcnow(), actor=CLI
         )
         console.print(f"report {row.id[:16]}: rejected")
 
@@ -267,7 +267,7 @@ def bind(
 ) -> None:
     """Confirm an air-gapped site's activation request: its key signs the licence's reports."""
     with handled(), database() as db, db.session() as session:
-        row = licensing.bind_activation_request(session, _read(request), now=utcnow(), actor="cli")
+        row = licensing.bind_activation_request(session, _read(request), now=utcnow(), actor=CLI)
         console.print(f"licence {row.license_id}: site key {row.id} bound ({row.hostname})")
 
 
@@ -279,7 +279,7 @@ def revoke_site_key(
     """Stop trusting a site key; to rotate, bind the new key first, then revoke the old."""
     with handled(), database() as db, db.session() as session:
         record = licensing.get_license(session, license_id)
-        row = licensing.revoke_site_key(session, record, site_key_id, now=utcnow(), actor="cli")
+        row = licensing.revoke_site_key(session, record, site_key_id, now=utcnow(), actor=CLI)
         console.print(f"licence {record.id}: site key {row.id} revoked")
 
 
@@ -312,9 +312,7 @@ def release(
     """Free a node's place (a machine that is gone)."""
     with handled(), database() as db, db.session() as session:
         record = licensing.get_license(session, license_id)
-        row = licensing.release_activation(
-            session, record, activation_id, now=utcnow(), actor="cli"
-        )
+        row = licensing.release_activation(session, record, activation_id, now=utcnow(), actor=CLI)
         console.print(f"licence {record.id}: node {row.hostname} ({row.id}) released")
 
 

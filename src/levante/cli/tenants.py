@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from levante.cli.context import JsonOption, console, database, handled, settings, show
+from levante import tenancy
+from levante.cli.context import CLI, JsonOption, console, database, handled, settings, show
+from levante.engine import ModelNames
 from levante.licensing import open_guard
-from levante.storage import utcnow
-from levante.storage.models import Role
-from levante.tenancy import (
-    DEFAULT_WORKSPACE,
-    accept_hint,
-    accept_invitation,
-    add_or_invite,
-    create_api_key,
-    create_organization,
-    create_workspace,
-    find_organization,
-    list_api_keys,
-    list_members,
-    list_organizations,
-    remove_member,
-    revoke_api_key,
-)
+from levante.tenancy import DEFAULT_WORKSPACE, Role
 
 org_app = typer.Typer(help="Organisations (customers) and their workspaces.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
@@ -43,7 +29,7 @@ def org_create(
 ) -> None:
     """Create an organisation with a 'default' workspace."""
     with database() as db, db.session() as session:
-        org = create_organization(session, name, slug)
+        org = tenancy.open_organization(session, CLI, name=name, slug=slug)
         console.print(f"created organisation [bold]{org.name}[/] id={org.id} slug={org.slug}")
 
 
@@ -53,7 +39,7 @@ def org_list(as_json: JsonOption = False) -> None:
     with database() as db, db.session() as session:
         table = Table("slug", "name", "created")
         table.add_column("id", no_wrap=True, min_width=24)
-        for org in list_organizations(session):
+        for org in tenancy.list_organizations(session, CLI):
             table.add_row(org.slug, org.name, org.created_at.isoformat(timespec="seconds"), org.id)
         show(table, as_json)
 
@@ -62,8 +48,7 @@ def org_list(as_json: JsonOption = False) -> None:
 def org_workspace(org: OrgOption, name: Annotated[str, typer.Argument()]) -> None:
     """Add a workspace to an organisation."""
     with database() as db, db.session() as session:
-        organization = find_organization(session, org)
-        ws = create_workspace(session, organization.id, name)
+        ws = tenancy.add_workspace(session, CLI, org, name=name)
         console.print(f"created workspace [bold]{ws.name}[/] id={ws.id}")
 
 
@@ -77,25 +62,26 @@ def key_create(
         int | None, typer.Option(min=1, help="Expire after this many days.")
     ] = None,
     model: Annotated[
-        list[str] | None, typer.Option("--model", "-m", help="Allow only this model (repeat).")
+        list[str] | None,
+        typer.Option("--model", "-m", help="Allow only this model, by id or alias (repeat)."),
     ] = None,
 ) -> None:
     """Create an API key; the secret is printed once and never stored."""
-    expires: datetime | None = (
-        utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
-    )
+    config = settings()
+    expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     with database() as db, db.session() as session:
-        organization = find_organization(session, org)
-        issued = create_api_key(
+        issued = tenancy.create_key(
             session,
-            organization.id,
-            name,
+            CLI,
+            org,
+            name=name,
+            models=ModelNames(config.models),
             workspace=workspace,
-            is_admin=admin,
+            admin=admin,
             expires_at=expires,
-            allowed_models=model or None,
+            allowed_models=model,
         )
-        console.print(f"created key {issued.key.id} for {organization.slug}; it is shown once:")
+        console.print(f"created key {issued.key.id} for {org}; it is shown once:")
         console.print(issued.secret, highlight=False, soft_wrap=True)
 
 
@@ -107,12 +93,12 @@ def key_list(
 ) -> None:
     """List an organisation's keys (never their secrets)."""
     with database() as db, db.session() as session:
-        organization = find_organization(session, org)
+        keys = tenancy.list_keys(session, CLI, org, include_revoked=all_keys)
         table = Table()
         table.add_column("id", no_wrap=True, min_width=24)
         for header in ("name", "prefix", "workspace", "admin", "models", "expires", "revoked"):
             table.add_column(header)
-        for key in list_api_keys(session, organization.id, include_revoked=all_keys):
+        for key in keys:
             table.add_row(
                 key.id,
                 key.name,
@@ -130,8 +116,7 @@ def key_list(
 def key_revoke(org: OrgOption, key_id: Annotated[str, typer.Argument()]) -> None:
     """Revoke a key; it stops working at once on this node, within seconds on others."""
     with database() as db, db.session() as session:
-        organization = find_organization(session, org)
-        key = revoke_api_key(session, organization.id, key_id)
+        key = tenancy.revoke_key(session, CLI, org, key_id=key_id)
         console.print(f"revoked {key.id} ({key.name})")
 
 
@@ -150,17 +135,16 @@ def member_add(
     address that is already another organisation's user is sent an invitation instead."""
     config = settings()
     with handled():
-        guard = open_guard(config, utcnow)
+        guard = open_guard(config)
         with database() as db, db.session() as session:
-            change = add_or_invite(
+            change = tenancy.add_member(
                 session,
-                find_organization(session, org).id,
-                email,
-                role,
-                name,
-                now=utcnow(),
-                actor="cli",
-                accept_hint=accept_hint(config.billing.public_url),
+                CLI,
+                org,
+                email=email,
+                role=role,
+                name=name,
+                public_url=config.billing.public_url,
                 seat_check=guard.check_seats if guard is not None else None,
             )
             if change.user is not None:
@@ -176,13 +160,10 @@ def member_add(
 def member_accept(token: Annotated[str, typer.Argument(help="The invitation's secret.")]) -> None:
     """Accept an invitation on its recipient's behalf (they gave you its secret)."""
     with handled():
-        guard = open_guard(settings(), utcnow)
+        guard = open_guard(settings())
         with database() as db, db.session() as session:
-            organization, user, _ = accept_invitation(
-                session,
-                token,
-                now=utcnow(),
-                seat_check=guard.check_seats if guard is not None else None,
+            organization, user, _ = tenancy.accept_invitation(
+                session, token, seat_check=guard.check_seats if guard is not None else None
             )
             console.print(f"{user.email} joined {organization.slug}")
 
@@ -192,7 +173,8 @@ def member_list(org: OrgOption, as_json: JsonOption = False) -> None:
     """List an organisation's users."""
     with handled(), database() as db, db.session() as session:
         table = Table("email", "name", "role", "id")
-        for user, role in list_members(session, find_organization(session, org).id):
+        users, _ = tenancy.members(session, CLI, org)
+        for user, role in users:
             table.add_row(user.email, user.name, role, user.id)
         show(table, as_json)
 
@@ -201,5 +183,5 @@ def member_list(org: OrgOption, as_json: JsonOption = False) -> None:
 def member_remove(org: OrgOption, user_id: Annotated[str, typer.Argument()]) -> None:
     """Take a user out of an organisation (their seat is freed if it was their last)."""
     with handled(), database() as db, db.session() as session:
-        user = remove_member(session, find_organization(session, org).id, user_id)
+        user = tenancy.remove_member(session, CLI, org, user_id=user_id)
         console.print(f"{user.email} removed from {org}")

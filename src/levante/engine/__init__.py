@@ -14,7 +14,7 @@ from levante.engine.base import (
     Started,
     TextDelta,
 )
-from levante.engine.registry import ModelRegistry, ServedModel
+from levante.engine.registry import ModelNames, ModelRegistry, ServedModel
 
 __all__ = [
     "ChatTurn",
@@ -24,6 +24,7 @@ __all__ = [
     "Finished",
     "GenerationEvent",
     "GenerationRequest",
+    "ModelNames",
     "ModelRegistry",
     "OutputConstraint",
     "Prompt",

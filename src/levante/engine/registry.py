@@ -46,6 +46,32 @@ def load_engine(settings: ModelSettings) -> Engine:
     )
 
 
+class ModelNames:
+    """The configured models' ids and aliases, each resolved to its model's id: what keys,
+    prices and licences store, so that a model is one name however it was spelt."""
+
+    def __init__(self, models: Iterable[ModelSettings]) -> None:
+        self._names: dict[str, str] = {}
+        for model in models:
+            for name in (model.id, *model.aliases):
+                self._names[name] = model.id
+
+    def canonical_id(self, name: str) -> str:
+        try:
+            return self._names[name]
+        except KeyError:
+            raise ModelNotFoundError(
+                f"model '{name}' does not exist; GET /v1/models lists the models served here",
+                param="model",
+            ) from None
+
+    def canonical_ids(self, names: Iterable[str]) -> list[str]:
+        return [self.canonical_id(name) for name in names]
+
+    def as_mapping(self) -> dict[str, str]:
+        return dict(self._names)
+
+
 class ModelRegistry:
     """Every configured model, by id and alias. Unknown names are an error, never a fallback.
 
@@ -60,10 +86,7 @@ class ModelRegistry:
         self._served: dict[str, ServedModel] = {}
         self._last_used: dict[str, float] = {}
         self._errors: dict[str, str] = {}
-        self._names: dict[str, str] = {}
-        for model in self._configured.values():
-            for name in (model.id, *model.aliases):
-                self._names[name] = model.id
+        self.names = ModelNames(self._configured.values())
         self._lock = threading.Lock()
         self._loading = {model_id: threading.Lock() for model_id in self._configured}
         self._ready = threading.Event()
@@ -87,13 +110,7 @@ class ModelRegistry:
         return list(self._configured.values())
 
     def canonical_id(self, name: str) -> str:
-        try:
-            return self._names[name]
-        except KeyError:
-            raise ModelNotFoundError(
-                f"model '{name}' does not exist; GET /v1/models lists the models served here",
-                param="model",
-            ) from None
+        return self.names.canonical_id(name)
 
     def get(self, name: str) -> ServedModel:
         """The loaded model, loading it first if need be (blocking; call it off the loop)."""

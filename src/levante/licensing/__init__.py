@@ -9,6 +9,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from levante.engine import ModelNames
 from levante.licensing.activation import (
     Activated,
     Activator,
@@ -42,13 +43,12 @@ from levante.licensing.envelope import (
     FORMAT,
     Entitlements,
     License,
-    LicenseInvalidError,
     authenticate,
     read_issued,
     sign,
     verify,
 )
-from levante.licensing.guard import LicenseGuard, NotLicensedError
+from levante.licensing.guard import LicenseGuard
 from levante.licensing.keys import (
     Keyring,
     SigningKey,
@@ -59,7 +59,6 @@ from levante.licensing.keys import (
 )
 from levante.licensing.reports import (
     REPORT_FORMAT,
-    ReportInvalidError,
     UsageReport,
     build_report,
     check_report,
@@ -69,7 +68,6 @@ from levante.licensing.reports import (
 from levante.licensing.sites import (
     REQUEST_FORMAT,
     ActivationRequest,
-    ActivationRequestInvalidError,
     bind_activation_request,
     bind_site_key,
     build_activation_request,
@@ -78,6 +76,7 @@ from levante.licensing.sites import (
     site_keys,
 )
 from levante.settings import Settings
+from levante.storage import utcnow
 
 
 def configured_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
@@ -85,11 +84,11 @@ def configured_keys(settings: Settings) -> dict[str, Ed25519PublicKey]:
     return trusted_keys(settings.licensing.trusted_keys, Keyring(settings.license_keys_dir))
 
 
-def open_guard(settings: Settings, clock: Callable[[], datetime]) -> LicenseGuard | None:
+def open_guard(settings: Settings, clock: Callable[[], datetime] = utcnow) -> LicenseGuard | None:
     """The guard of a deployment started with a licence file; None without one (open core)."""
     if settings.license_file is None:
         return None
-    names = {name: m.id for m in settings.models for name in (m.id, *m.aliases)}
+    names = ModelNames(settings.models).as_mapping()
     return LicenseGuard(settings.license_file, configured_keys(settings), clock, names)
 
 
@@ -101,16 +100,12 @@ __all__ = [
     "REQUEST_FORMAT",
     "Activated",
     "ActivationRequest",
-    "ActivationRequestInvalidError",
     "Activator",
     "Entitlements",
     "ImportResult",
     "Keyring",
     "License",
     "LicenseGuard",
-    "LicenseInvalidError",
-    "NotLicensedError",
-    "ReportInvalidError",
     "SigningKey",
     "Terms",
     "UsageReport",

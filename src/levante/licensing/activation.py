@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from levante import audit
+from levante.audit import Actor
 from levante.errors import ConfigurationError, ConflictError, NotFoundError, PermissionDeniedError
 from levante.licensing import sites
 from levante.licensing.envelope import License, verify
@@ -207,7 +208,7 @@ def list_activations(
 
 
 def release_activation(
-    session: Session, record: LicenseRecord, activation_id: str, *, now: datetime, actor: str
+    session: Session, record: LicenseRecord, activation_id: str, *, now: datetime, actor: Actor
 ) -> LicenseActivation:
     """Free a node's place (a machine that died, or was replaced); audited."""
     row = session.get(LicenseActivation, activation_id)

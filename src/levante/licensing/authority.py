@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from levante import audit
+from levante.audit import Actor
 from levante.billing import currency_of, list_subscriptions
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.licensing import sites
@@ -92,7 +93,7 @@ def issue_license(
     terms: Terms,
     *,
     now: datetime,
-    actor: str,
+    actor: Actor,
 ) -> LicenseRecord:
     """Sign a licence for the organisation and keep it; the record's ``file`` is what the
     customer installs."""
@@ -180,7 +181,7 @@ def renew_license(
     *,
     expires_at: datetime | None,
     now: datetime,
-    actor: str,
+    actor: Actor,
 ) -> LicenseRecord:
     """Extend a licence: the same licence id and terms, signed again with a later expiry
     (default: the end of the enterprise contract's period paid for). The site installs the new
@@ -253,7 +254,7 @@ def get_license(
 
 
 def revoke_license(
-    session: Session, license_id: str, *, now: datetime, actor: str
+    session: Session, license_id: str, *, now: datetime, actor: Actor
 ) -> LicenseRecord:
     """Revoke a licence: it can no longer activate nodes online, and its usage reports are
     still taken (they are owed); a site that never goes online learns of it at renewal."""
@@ -282,7 +283,7 @@ class ImportResult:
         return self.status == "duplicate"
 
 
-def import_usage(session: Session, text: str, *, now: datetime, actor: str) -> ImportResult:
+def import_usage(session: Session, text: str, *, now: datetime, actor: Actor) -> ImportResult:
     """Take a site's signed usage report into the ledger, priced like API usage in the
     organisation's currency (product ``enterprise``), so it appears on its invoice.
 
@@ -312,7 +313,7 @@ def import_usage(session: Session, text: str, *, now: datetime, actor: str) -> I
 
 
 def _import(
-    session: Session, record: LicenseRecord, report: UsageReport, *, now: datetime, actor: str
+    session: Session, record: LicenseRecord, report: UsageReport, *, now: datetime, actor: Actor
 ) -> ImportResult:
     added = _add_usage(session, record, report)
     session.add(
@@ -403,19 +404,21 @@ def _held(session: Session, held_id: str) -> tuple[HeldReport, LicenseRecord]:
 
 
 def accept_held_report(
-    session: Session, held_id: str, *, now: datetime, actor: str
+    session: Session, held_id: str, *, now: datetime, actor: Actor
 ) -> ImportResult:
     """The operator vouches for a held report's site key: it is bound, and the report imported."""
     held, record = _held(session, held_id)
     sites.bind_site_key(session, record, held.site_key, source="held_report", now=now, actor=actor)
-    held.status, held.decided_at, held.decided_by = "accepted", now, actor
+    held.status, held.decided_at, held.decided_by = "accepted", now, actor.label
     return import_usage(session, held.text, now=now, actor=actor)
 
 
-def reject_held_report(session: Session, held_id: str, *, now: datetime, actor: str) -> HeldReport:
+def reject_held_report(
+    session: Session, held_id: str, *, now: datetime, actor: Actor
+) -> HeldReport:
     """The operator refuses a held report: nothing of it reaches the ledger."""
     held, record = _held(session, held_id)
-    held.status, held.decided_at, held.decided_by = "rejected", now, actor
+    held.status, held.decided_at, held.decided_by = "rejected", now, actor.label
     audit.record(
         session,
         organization_id=record.organization_id,

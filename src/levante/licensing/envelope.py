@@ -31,18 +31,12 @@ from typing import Any, Literal
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from levante.errors import InvalidRequestError
+from levante.errors import LicenseInvalidError
 from levante.licensing.keys import SigningKey
 
 FORMAT = "levante-license/1"
 FEATURES = ("admin_api", "chat_app", "fine_tuning", "sso", "usage_reporting")
 Status = Literal["active", "grace", "expired", "not_yet_valid"]
-
-
-class LicenseInvalidError(InvalidRequestError):
-    """A licence file that cannot be trusted, or that is not valid now; the code says why."""
-
-    default_code = "license_invalid"
 
 
 @dataclass(frozen=True, slots=True)

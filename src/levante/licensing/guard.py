@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from levante.errors import ConfigurationError, PermissionDeniedError
+from levante.errors import ConfigurationError, NotLicensedError, PermissionDeniedError
 from levante.licensing.envelope import License, Status, authenticate, verify
 
 log = logging.getLogger(__name__)
@@ -41,12 +41,6 @@ INFERENCE_PATHS = (
     "/v1/fim/completions",
     "/v1/embeddings",
 )
-
-
-class NotLicensedError(PermissionDeniedError):
-    """The licence does not grant this; the message names the entitlement."""
-
-    default_code = "not_licensed"
 
 
 class LicenseGuard:

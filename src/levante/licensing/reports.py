@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from levante.errors import InvalidRequestError
+from levante.errors import InvalidRequestError, ReportInvalidError
 from levante.licensing.envelope import License
 from levante.licensing.keys import encode_public, read_private_key, write_private_key
 from levante.storage.models import UsageRecord
@@ -39,10 +39,6 @@ REPORT_FORMAT = "levante-usage-report/1"
 MAX_LINE_TOKENS = 2_000_000_000
 MAX_LINE_REQUESTS = 1_000_000_000
 MAX_REPORT_LINES = 100_000
-
-
-class ReportInvalidError(InvalidRequestError):
-    default_code = "usage_report_invalid"
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,17 +31,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from levante import audit
-from levante.errors import ConflictError, InvalidRequestError, NotFoundError
+from levante.audit import Actor
+from levante.errors import (
+    ActivationRequestInvalidError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+)
 from levante.licensing.envelope import License
 from levante.licensing.keys import encode_public
 from levante.storage import new_id
 from levante.storage.models import LicenseRecord, LicenseSiteKey, SiteKeyStatus
 
 REQUEST_FORMAT = "levante-activation-request/1"
-
-
-class ActivationRequestInvalidError(InvalidRequestError):
-    default_code = "activation_request_invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +199,7 @@ def bind_site_key(
     *,
     source: str,
     now: datetime,
-    actor: str,
+    actor: Actor,
     hostname: str = "",
 ) -> LicenseSiteKey:
     """Trust ``public_key`` with the licence's reports (the operator's decision)."""
@@ -228,7 +230,7 @@ def bind_site_key(
 
 
 def bind_activation_request(
-    session: Session, text: str, *, now: datetime, actor: str
+    session: Session, text: str, *, now: datetime, actor: Actor
 ) -> LicenseSiteKey:
     """Confirm an air-gapped site's activation request: its key is bound to its licence."""
     request = read_activation_request(text)
@@ -251,7 +253,7 @@ def bind_activation_request(
 
 
 def revoke_site_key(
-    session: Session, record: LicenseRecord, site_key_id: str, *, now: datetime, actor: str
+    session: Session, record: LicenseRecord, site_key_id: str, *, now: datetime, actor: Actor
 ) -> LicenseSiteKey:
     """Stop trusting a site key: reports it signs are refused from now on."""
     row = session.get(LicenseSiteKey, site_key_id)

@@ -3,7 +3,7 @@
 from levante.metering.events import UsageEvent, UsageStatus
 from levante.metering.ledger import Hold, Ledger
 from levante.metering.reconcile import Reconciliation, reconcile
-from levante.metering.reports import GroupBy, UsageRow, usage_report
+from levante.metering.reports import GroupBy, UsageRow, UsageSummary, usage_report, usage_summary
 
 __all__ = [
     "GroupBy",
@@ -13,6 +13,8 @@ __all__ = [
     "UsageEvent",
     "UsageRow",
     "UsageStatus",
+    "UsageSummary",
     "reconcile",
     "usage_report",
+    "usage_summary",
 ]

@@ -11,6 +11,9 @@ from typing import Any
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
+from levante import tenancy
+from levante.audit import Actor
+from levante.billing.accounts import currency_of
 from levante.storage.models import UsageRecord
 
 
@@ -97,3 +100,44 @@ def _text(value: object) -> str | None:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSummary:
+    """An organisation's usage over a period, its total, and the currency of its costs."""
+
+    organization_id: str
+    organization_slug: str
+    currency: str
+    rows: list[UsageRow]
+    total: UsageRow
+
+
+def usage_summary(
+    session: Session,
+    actor: Actor,
+    organization: str | None = None,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    group_by: Sequence[GroupBy] = (GroupBy.DAY, GroupBy.MODEL),
+    workspace: str | None = None,
+    default_currency: str,
+) -> UsageSummary:
+    """What an admin (or the operator) reads of an organisation's usage, optionally of one
+    workspace (by name or id)."""
+    org = tenancy.acting_on(session, actor, organization)
+    workspace_id = tenancy.find_workspace(session, org.id, workspace).id if workspace else None
+    rows = usage_report(
+        session, org.id, start=start, end=end, group_by=group_by, workspace_id=workspace_id
+    )
+    total = UsageRow(
+        group={},
+        requests=sum(r.requests for r in rows),
+        prompt_tokens=sum(r.prompt_tokens for r in rows),
+        completion_tokens=sum(r.completion_tokens for r in rows),
+        cached_tokens=sum(r.cached_tokens for r in rows),
+        cost_nanos=sum(r.cost_nanos for r in rows),
+    )
+    currency = currency_of(session, org.id, default_currency)
+    return UsageSummary(org.id, org.slug, currency, rows, total)

@@ -12,6 +12,10 @@ from levante.pricing.money import (
     to_decimal,
 )
 from levante.pricing.service import (
+    DEFAULT_BATCH_DISCOUNT_PERCENT,
+    AddedPrice,
+    NewPrice,
+    add_price,
     create_price,
     currencies_without,
     list_prices,
@@ -19,14 +23,20 @@ from levante.pricing.service import (
     price_in_force,
     unpriced_warning,
 )
+from levante.storage.models import Price
 
 __all__ = [
     "CENT",
+    "DEFAULT_BATCH_DISCOUNT_PERCENT",
     "FREE",
     "NANOS",
+    "AddedPrice",
     "Cost",
+    "NewPrice",
+    "Price",
     "PriceBook",
     "PriceVersion",
+    "add_price",
     "create_price",
     "currencies_without",
     "format_amount",

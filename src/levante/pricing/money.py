@@ -8,26 +8,32 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from levante.errors import InvalidAmountError
+
 NANOS = 1_000_000_000
 # The largest amount accepted anywhere (a price, a cap, a payment): a billion currency units,
 # so that sums of nanos stay well inside a 64-bit column.
 MAX_AMOUNT = Decimal(1_000_000_000)
 
 
-def parse_amount(value: str | int | Decimal) -> int:
+def parse_amount(value: str | int | Decimal, *, param: str | None = None) -> int:
     """A decimal amount ("0.15", 20) in nanos; more than nine decimals, or more than
-    :data:`MAX_AMOUNT` in either direction, is an error."""
+    :data:`MAX_AMOUNT` in either direction, is an :class:`InvalidAmountError` naming
+    ``param``."""
+    where = f"{param}: " if param else ""
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError(f"'{value}' is not a decimal amount") from None
+        raise InvalidAmountError(f"{where}'{value}' is not a decimal amount", param=param) from None
     if not amount.is_finite():
-        raise ValueError(f"'{value}' is not a decimal amount")
+        raise InvalidAmountError(f"{where}'{value}' is not a decimal amount", param=param)
     if abs(amount) > MAX_AMOUNT:
-        raise ValueError(f"'{value}' is out of range: at most {MAX_AMOUNT:,} in absolute value")
+        raise InvalidAmountError(
+            f"'{value}' is out of range: at most {MAX_AMOUNT:,} in absolute value", param=param
+        )
     nanos = amount * NANOS
     if nanos != nanos.to_integral_value():
-        raise ValueError(f"'{value}' has more than 9 decimal places")
+        raise InvalidAmountError(f"{where}'{value}' has more than 9 decimal places", param=param)
     return int(nanos)
 
 
@@ -58,11 +64,12 @@ def to_cents(nanos: int) -> int:
     return sign * ((abs(nanos) + CENT // 2) // CENT)
 
 
-def parse_cents(value: str | int | Decimal) -> int:
+def parse_cents(value: str | int | Decimal, *, param: str | None = None) -> int:
     """A decimal amount in whole cents ("12.50" is 1250); a fraction of a cent is an error."""
-    nanos = parse_amount(value)
+    nanos = parse_amount(value, param=param)
     if nanos % CENT:
-        raise ValueError(f"'{value}' has a fraction of a cent")
+        where = f"{param}: " if param else ""
+        raise InvalidAmountError(f"{where}'{value}' has a fraction of a cent", param=param)
     return nanos // CENT
 
 

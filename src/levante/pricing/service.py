@@ -2,20 +2,78 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from levante import audit
+from levante import audit, tenancy
+from levante.audit import Actor
+from levante.engine import ModelNames
 from levante.errors import ConflictError, InvalidRequestError
 from levante.pricing.book import PriceVersion
-from levante.pricing.money import format_amount
+from levante.pricing.money import format_amount, parse_amount
 from levante.storage import new_id, utcnow
-from levante.storage.models import BillingAccount, Price
+from levante.storage.models import BillingAccount, Organization, Price
 
-# Mistral's published rule: prompt tokens read from cache cost 10% of the input price.
+# Mistral's published rules: prompt tokens read from cache cost 10% of the input price, and
+# the batch API half the price.
 DEFAULT_CACHED_PERCENT = 10
+DEFAULT_BATCH_DISCOUNT_PERCENT = 50
+
+
+@dataclass(frozen=True, slots=True)
+class NewPrice:
+    """A price version as an operator asks for it: amounts as decimal strings per million
+    tokens, the model by id or alias, and None for the defaults."""
+
+    model: str
+    input: str
+    output: str
+    cached_input: str | None = None
+    currency: str | None = None
+    batch_discount_percent: int = DEFAULT_BATCH_DISCOUNT_PERCENT
+    effective_from: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AddedPrice:
+    price: Price
+    warnings: list[str]
+
+
+def add_price(
+    session: Session,
+    actor: Actor,
+    new: NewPrice,
+    *,
+    models: ModelNames,
+    default_currency: str,
+    lead_seconds: float,
+) -> AddedPrice:
+    """The operator adds a price version (audited), for the model's id whatever name it was
+    given by; the warnings name the currencies organisations are billed in that the model
+    has no price in."""
+    tenancy.require_operator(session, actor)
+    operator = session.scalar(select(Organization.id).where(Organization.is_operator))
+    price = create_price(
+        session,
+        model=models.canonical_id(new.model),
+        currency=(new.currency or default_currency).upper(),
+        input_nanos=parse_amount(new.input, param="input"),
+        output_nanos=parse_amount(new.output, param="output"),
+        cached_input_nanos=None
+        if new.cached_input is None
+        else parse_amount(new.cached_input, param="cached_input"),
+        batch_discount_percent=new.batch_discount_percent,
+        effective_from=new.effective_from,
+        lead_seconds=lead_seconds,
+        actor=actor,
+        audit_organization_id=actor.organization_id or operator,
+    )
+    warning = unpriced_warning(session, price.model)
+    return AddedPrice(price, [warning] if warning else [])
 
 
 def create_price(
@@ -26,10 +84,10 @@ def create_price(
     input_nanos: int,
     output_nanos: int,
     cached_input_nanos: int | None = None,
-    batch_discount_percent: int = 0,
+    batch_discount_percent: int = DEFAULT_BATCH_DISCOUNT_PERCENT,
     effective_from: datetime | None = None,
     lead_seconds: float = 0.0,
-    actor: str = "cli",
+    actor: Actor,
     audit_organization_id: str | None = None,
 ) -> Price:
     """Add a price version. It takes effect at ``effective_from``, which may not be sooner than

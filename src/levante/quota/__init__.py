@@ -2,6 +2,16 @@
 
 from levante.quota.admission import Admission, Ask, Caller, Grant
 from levante.quota.policy import Policy, PolicyCache, tier_of
+from levante.quota.service import (
+    SpendLimits,
+    SpendLine,
+    TierStanding,
+    change_spend_limit,
+    pin_tier,
+    record_paid_spend,
+    spend_limits,
+    tier_standing,
+)
 from levante.quota.store import CounterCheck, MemoryQuotaStore, QuotaStore, RateCheck, Verdict
 from levante.quota.throttle import Throttle
 
@@ -16,10 +26,18 @@ __all__ = [
     "PolicyCache",
     "QuotaStore",
     "RateCheck",
+    "SpendLimits",
+    "SpendLine",
     "Throttle",
+    "TierStanding",
     "Verdict",
+    "change_spend_limit",
     "open_store",
+    "pin_tier",
+    "record_paid_spend",
+    "spend_limits",
     "tier_of",
+    "tier_standing",
 ]
 
 

@@ -15,7 +15,7 @@ from levante.caching import RefreshingCache
 from levante.errors import NotFoundError
 from levante.pricing import parse_amount
 from levante.settings import Limits, TierSettings
-from levante.storage import Database, utcnow
+from levante.storage import Database, Topic, utcnow
 from levante.storage.models import BillingAccount, Organization, SpendLimit
 
 UNLIMITED = Limits()
@@ -69,6 +69,7 @@ class PolicyCache:
         currency: str = "USD",
     ) -> None:
         self._database = database
+        database.listen(Topic.POLICY, self.invalidate)
         self._tiers = list(tiers)
         self._currency = currency
         self._cache: RefreshingCache[str, Policy] = RefreshingCache(self.load, ttl, name="policy")

@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from levante import audit
-from levante.billing.payments import paid_spend
+from levante import audit, tenancy
+from levante.audit import Actor
+from levante.billing import add_paid_spend, currency_of, paid_spend
 from levante.errors import InvalidRequestError, NotFoundError
-from levante.pricing import format_amount
+from levante.metering import GroupBy, usage_report
+from levante.pricing import format_amount, parse_amount
 from levante.quota.admission import month_start
 from levante.quota.policy import tier_of
 from levante.settings import TierSettings
-from levante.storage import new_id, utcnow
+from levante.storage import Topic, announce, new_id, utcnow
 from levante.storage.models import Organization, Reservation, SpendLimit, UsageRecord, Workspace
 
 
@@ -34,9 +36,10 @@ def set_spend_limit(
     limit_nanos: int | None,
     *,
     workspace_id: str | None = None,
-    actor: str,
+    actor: Actor,
 ) -> None:
     """Set, change or (with None) remove the monthly cap of an organisation or workspace."""
+    announce(session, Topic.POLICY, organization_id)
     if limit_nanos is not None and limit_nanos < 0:
         raise InvalidRequestError("a spending limit must not be negative", param="monthly_limit")
     if workspace_id is not None:
@@ -146,25 +149,115 @@ def current_tier(
 
 def pin_tier(
     session: Session,
-    organization_id: str,
+    actor: Actor,
+    organization: str,
+    *,
     tier: str | None,
     tiers: Sequence[TierSettings],
-    *,
-    actor: str,
 ) -> None:
     """Pin an organisation to a tier, or (None) let its tier follow its paid spend again."""
+    tenancy.require_operator(session, actor)
+    org = tenancy.acting_on(session, actor, organization)
+    announce(session, Topic.POLICY, org.id)
     if tier is not None and tier not in {t.name for t in tiers}:
         names = ", ".join(t.name for t in tiers)
         raise InvalidRequestError(f"unknown tier '{tier}'; the tiers are {names}", param="tier")
-    org = session.get(Organization, organization_id)
-    if org is None:
-        raise NotFoundError(f"organisation '{organization_id}' does not exist")
     before, org.tier = org.tier, tier
     audit.record(
         session,
-        organization_id=organization_id,
+        organization_id=org.id,
         actor=actor,
         action="tier.pinned" if tier else "tier.unpinned",
-        target=organization_id,
+        target=org.id,
         details={"before": before, "after": tier},
     )
+
+
+@dataclass(frozen=True, slots=True)
+class SpendLimits:
+    """An organisation's caps and this month's spend, in its billing currency."""
+
+    organization_id: str
+    currency: str
+    lines: list[SpendLine]
+
+
+def spend_limits(
+    session: Session, actor: Actor, organization: str | None = None, *, default_currency: str
+) -> SpendLimits:
+    org = tenancy.acting_on(session, actor, organization)
+    return SpendLimits(
+        org.id, currency_of(session, org.id, default_currency), spend_summary(session, org.id)
+    )
+
+
+def change_spend_limit(
+    session: Session,
+    actor: Actor,
+    organization: str | None = None,
+    *,
+    monthly_limit: str | None,
+    workspace: str | None = None,
+    default_currency: str,
+) -> SpendLimits:
+    """Set (a decimal amount) or remove (None) the monthly cap of the organisation or of one of
+    its workspaces (by name or id); audited, and this process's limits follow at once."""
+    org = tenancy.acting_on(session, actor, organization)
+    nanos = None if monthly_limit is None else parse_amount(monthly_limit, param="monthly_limit")
+    workspace_id = tenancy.find_workspace(session, org.id, workspace).id if workspace else None
+    set_spend_limit(session, org.id, nanos, workspace_id=workspace_id, actor=actor)
+    return spend_limits(session, actor, org.id, default_currency=default_currency)
+
+
+@dataclass(frozen=True, slots=True)
+class TierStanding:
+    """Where an organisation stands: its tier (None for the operator's, which has no tier
+    limits), whether it is pinned, what it has paid by currency, and the tokens each model
+    has used this month."""
+
+    organization_id: str
+    tier: TierSettings | None
+    pinned: bool
+    paid_nanos: dict[str, int]
+    tokens_this_month: dict[str, int]
+
+
+def tier_standing(
+    session: Session,
+    actor: Actor,
+    organization: str | None = None,
+    *,
+    tiers: Sequence[TierSettings],
+) -> TierStanding:
+    org = tenancy.acting_on(session, actor, organization)
+    _, tier = current_tier(session, org.id, tiers)
+    rows = usage_report(
+        session, org.id, start=month_start(utcnow()).date(), group_by=[GroupBy.MODEL]
+    )
+    return TierStanding(
+        organization_id=org.id,
+        tier=tier,
+        pinned=org.tier is not None,
+        paid_nanos=paid_spend(session, org.id),
+        tokens_this_month={str(r.group["model"]): r.total_tokens for r in rows},
+    )
+
+
+def record_paid_spend(
+    session: Session,
+    actor: Actor,
+    organization: str,
+    *,
+    amount: str,
+    currency: str | None,
+    default_currency: str,
+    tiers: Sequence[TierSettings],
+) -> tuple[int, str, TierSettings | None]:
+    """The operator counts a payment made outside Levante towards an organisation's paid spend
+    (in its billing currency by default); returns the new total, its currency and the tier."""
+    tenancy.require_operator(session, actor)
+    org = tenancy.acting_on(session, actor, organization)
+    money = (currency or currency_of(session, org.id, default_currency)).upper()
+    nanos = parse_amount(amount, param="amount")
+    total = add_paid_spend(session, org.id, nanos, money, actor=actor)
+    return total, money, current_tier(session, org.id, tiers)[1]

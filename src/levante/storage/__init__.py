@@ -1,12 +1,14 @@
 """Persistence: the schema, its migrations, and database sessions."""
 
-from levante.storage.database import Database, create_db_engine
+from levante.storage.database import Database, Topic, announce, create_db_engine
 from levante.storage.ids import new_id
 from levante.storage.migrate import current_revision, head_revision, upgrade
 from levante.storage.types import as_utc, utcnow
 
 __all__ = [
     "Database",
+    "Topic",
+    "announce",
     "as_utc",
     "create_db_engine",
     "current_revision",

@@ -6,8 +6,10 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,24 @@ from sqlalchemy.orm import Session, sessionmaker
 from levante.errors import StoreUnavailableError
 
 log = logging.getLogger(__name__)
+
+_CHANGES = "levante.changes"
+Listener = Callable[[str | None], None]
+
+
+class Topic(StrEnum):
+    """What a transaction can change that a process caches."""
+
+    API_KEYS = "api_keys"  # keys by secret; the key is the organisation
+    POLICY = "policy"  # an organisation's limits, tier, credit and billing state
+
+
+def announce(session: Session, topic: Topic, key: str | None = None) -> None:
+    """Say that what ``topic`` names (for ``key``, or all of it) changes in this transaction:
+    once it commits, the listeners this process registered for ``topic`` hear of it (the
+    caches drop what they hold). Other processes see the change when their caches expire."""
+    changes: set[tuple[str, str | None]] = session.info.setdefault(_CHANGES, set())
+    changes.add((topic, key))
 
 
 def create_db_engine(url: str) -> Engine:
@@ -92,6 +112,11 @@ class Database:
         self.engine = create_db_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._outage = _Outage()
+        self._listeners: defaultdict[str, list[Listener]] = defaultdict(list)
+
+    def listen(self, topic: Topic, listener: Listener) -> None:
+        """Call ``listener(key)`` after each commit in which ``topic`` was announced."""
+        self._listeners[topic].append(listener)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -101,6 +126,7 @@ class Database:
         try:
             with self._sessions.begin() as session:
                 yield session
+                changes: set[tuple[str, str | None]] = session.info.pop(_CHANGES, set())
         except DBAPIError as exc:
             if not _is_disconnect(exc):
                 raise
@@ -109,6 +135,9 @@ class Database:
                 "the database is unavailable; retry shortly", headers={"Retry-After": "2"}
             ) from exc
         self._outage.succeeded()
+        for topic, key in sorted(changes, key=lambda change: (change[0], change[1] or "")):
+            for listener in self._listeners.get(topic, ()):
+                listener(key)
 
     def dispose(self) -> None:
         self.engine.dispose()

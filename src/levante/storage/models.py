@@ -232,7 +232,7 @@ class Price(Base):
     input_nanos: Mapped[int] = mapped_column(BigInteger)
     cached_input_nanos: Mapped[int] = mapped_column(BigInteger)
     output_nanos: Mapped[int] = mapped_column(BigInteger)
-    batch_discount_percent: Mapped[int] = mapped_column(Integer, default=0)
+    batch_discount_percent: Mapped[int] = mapped_column(Integer)
     effective_from: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

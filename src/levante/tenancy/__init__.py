@@ -1,55 +1,70 @@
-"""Tenancy: organisations, workspaces, users with roles, and API keys."""
+"""Tenancy: organisations, workspaces, users with roles, and API keys.
 
+The front ends call :mod:`levante.tenancy.actions` (re-exported here): each action checks the
+actor, audits and tells the caches. The building blocks under them are in
+:mod:`levante.tenancy.service`, for the other packages and for tests.
+"""
+
+from levante.storage.models import ApiKey, Invitation, Organization, Role, User, Workspace
+from levante.tenancy.actions import (
+    acting_on,
+    add_member,
+    add_workspace,
+    create_key,
+    list_keys,
+    list_organizations,
+    members,
+    open_organization,
+    remove_member,
+    require_operator,
+    revoke_key,
+    sees_all,
+)
 from levante.tenancy.auth import KeyAuthenticator
 from levante.tenancy.bootstrap import bootstrap
-from levante.tenancy.invitations import (
-    MemberChange,
-    accept_hint,
-    accept_invitation,
-    add_or_invite,
-    list_invitations,
-)
+from levante.tenancy.invitations import MemberChange, accept_invitation
 from levante.tenancy.principal import Principal
 from levante.tenancy.service import (
     DEFAULT_WORKSPACE,
     IssuedKey,
-    add_member,
     count_seats,
     create_api_key,
     create_organization,
     create_workspace,
     find_organization,
     find_workspace,
-    get_api_key,
-    list_api_keys,
-    list_members,
-    list_organizations,
-    remove_member,
-    revoke_api_key,
 )
 
 __all__ = [
     "DEFAULT_WORKSPACE",
+    "ApiKey",
+    "Invitation",
     "IssuedKey",
     "KeyAuthenticator",
     "MemberChange",
+    "Organization",
     "Principal",
-    "accept_hint",
+    "Role",
+    "User",
+    "Workspace",
     "accept_invitation",
+    "acting_on",
     "add_member",
-    "add_or_invite",
+    "add_workspace",
     "bootstrap",
     "count_seats",
     "create_api_key",
+    "create_key",
     "create_organization",
     "create_workspace",
     "find_organization",
     "find_workspace",
-    "get_api_key",
-    "list_api_keys",
-    "list_invitations",
-    "list_members",
+    "list_keys",
     "list_organizations",
+    "members",
+    "open_organization",
     "remove_member",
-    "revoke_api_key",
+    "require_operator",
+    "revoke_key",
+    "sees_all",
 ]

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from levante.caching import RefreshingCache
 from levante.errors import AuthenticationError
-from levante.storage import Database, utcnow
+from levante.storage import Database, Topic, utcnow
 from levante.storage.models import ApiKey
 from levante.tenancy.keys import hash_secret, looks_like_key
 from levante.tenancy.principal import Principal
@@ -28,6 +28,7 @@ class KeyAuthenticator:
         self._cache: RefreshingCache[str, Principal | None] = RefreshingCache(
             self._load, cache_seconds, name="key"
         )
+        database.listen(Topic.API_KEYS, lambda _organization: self.invalidate())
 
     def cached(self, secret: str | None) -> Principal | None:
         """The principal from the cache, if a fresh entry is there (never queries, so it is

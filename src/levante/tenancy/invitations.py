@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from levante import audit
+from levante.audit import Actor
 from levante.errors import NotFoundError
 from levante.mail import queue_mail
-from levante.storage import new_id
+from levante.storage import new_id, utcnow
 from levante.storage.models import Invitation, Membership, Organization, Role, User
 from levante.tenancy.service import add_member, count_seats, normalise_email
 
@@ -55,7 +56,7 @@ def add_or_invite(
     name: str = "",
     *,
     now: datetime,
-    actor: str,
+    actor: Actor,
     accept_hint: str,
     seat_check: Callable[[int], None] | None = None,
 ) -> MemberChange:
@@ -86,7 +87,7 @@ def add_or_invite(
         email=email,
         role=role.value,
         token_hash=_digest(token),
-        invited_by=actor[:100],
+        invited_by=actor.label[:100],
         created_at=now,
         expires_at=now + timedelta(days=INVITATION_DAYS),
     )
@@ -113,11 +114,12 @@ def accept_invitation(
     session: Session,
     token: str,
     *,
-    now: datetime,
+    now: datetime | None = None,
     seat_check: Callable[[int], None] | None = None,
 ) -> tuple[Organization, User, str]:
     """The invited user accepts: they become a member with the role they were invited with
     (the organisation, the user and that role)."""
+    now = now or utcnow()
     invitation = session.scalar(
         select(Invitation).where(Invitation.token_hash == _digest(token)).with_for_update()
     )

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
-from levante.storage import as_utc, new_id, utcnow
+from levante.storage import Topic, announce, as_utc, new_id, utcnow
 from levante.storage.models import ApiKey, Membership, Organization, Role, User, Workspace
 from levante.tenancy.keys import display_prefix, generate_secret, hash_secret
 
@@ -159,6 +159,7 @@ def get_api_key(session: Session, organization_id: str, key_id: str) -> ApiKey:
 
 def revoke_api_key(session: Session, organization_id: str, key_id: str) -> ApiKey:
     """Revoke a key of the organisation; revoking twice keeps the first time."""
+    announce(session, Topic.API_KEYS, organization_id)
     key = get_api_key(session, organization_id, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()

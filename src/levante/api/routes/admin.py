@@ -13,36 +13,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from levante import audit
+from levante import audit, metering, pricing, quota, tenancy
 from levante.api.state import Admin, Flushed, Operator, State
-from levante.billing import currency_of, paid_spend
-from levante.errors import InvalidRequestError
-from levante.metering import GroupBy, usage_report
-from levante.pricing import (
-    create_price,
-    format_amount,
-    list_prices,
-    parse_amount,
-    unpriced_warning,
-)
-from levante.quota.admission import month_start
-from levante.quota.service import current_tier, set_spend_limit, spend_summary
-from levante.storage import utcnow
-from levante.storage.models import ApiKey, Invitation, Price, Role
-from levante.tenancy import (
-    DEFAULT_WORKSPACE,
-    Principal,
-    accept_hint,
-    accept_invitation,
-    add_or_invite,
-    create_api_key,
-    find_workspace,
-    list_api_keys,
-    list_invitations,
-    list_members,
-    remove_member,
-    revoke_api_key,
-)
+from levante.metering import GroupBy, UsageRow
+from levante.pricing import DEFAULT_BATCH_DISCOUNT_PERCENT, Price, format_amount
+from levante.tenancy import DEFAULT_WORKSPACE, ApiKey, Invitation, Role, accept_invitation
 
 router = APIRouter(prefix="/v1/admin")
 
@@ -96,54 +71,30 @@ class CreateApiKey(BaseModel):
 @router.get("/api-keys")
 def list_keys(state: State, caller: Admin, include_revoked: bool = False) -> ApiKeyList:
     with state.database.session() as session:
-        keys = list_api_keys(session, caller.organization_id, include_revoked=include_revoked)
+        keys = tenancy.list_keys(session, caller.actor, include_revoked=include_revoked)
         return ApiKeyList(data=[ApiKeyView.of(k) for k in keys])
 
 
 @router.post("/api-keys", status_code=201)
 def create_key(body: CreateApiKey, state: State, caller: Admin) -> CreatedApiKey:
-    allowed = [state.models.canonical_id(m) for m in body.allowed_models or []] or None
     with state.database.session() as session:
-        issued = create_api_key(
+        issued = tenancy.create_key(
             session,
-            caller.organization_id,
-            body.name,
+            caller.actor,
+            name=body.name,
+            models=state.models.names,
             workspace=body.workspace,
-            is_admin=body.admin,
+            admin=body.admin,
             expires_at=body.expires_at,
-            allowed_models=allowed,
+            allowed_models=body.allowed_models,
         )
-        view = ApiKeyView.of(issued.key)
-        audit.record(
-            session,
-            organization_id=caller.organization_id,
-            actor=actor_of(caller),
-            action="api_key.created",
-            target=issued.key.id,
-            details={"name": body.name, "admin": body.admin, "workspace": body.workspace},
-        )
-    return CreatedApiKey(**view.model_dump(), key=issued.secret)
+        return CreatedApiKey(**ApiKeyView.of(issued.key).model_dump(), key=issued.secret)
 
 
 @router.delete("/api-keys/{key_id}")
 def revoke_key(key_id: str, state: State, caller: Admin) -> ApiKeyView:
     with state.database.session() as session:
-        key = revoke_api_key(session, caller.organization_id, key_id)
-        view = ApiKeyView.of(key)
-        audit.record(
-            session,
-            organization_id=caller.organization_id,
-            actor=actor_of(caller),
-            action="api_key.revoked",
-            target=key.id,
-            details={"name": key.name},
-        )
-    state.authenticator.invalidate()
-    return view
-
-
-def actor_of(caller: Principal) -> str:
-    return f"api_key:{caller.api_key_id}"
+        return ApiKeyView.of(tenancy.revoke_key(session, caller.actor, key_id=key_id))
 
 
 class UsageLine(BaseModel):
@@ -183,41 +134,29 @@ def usage(
 ) -> UsageReport:
     groups = group_by if group_by is not None else [GroupBy.DAY, GroupBy.MODEL, GroupBy.KEY]
     with state.database.session() as session:
-        workspace_id = (
-            find_workspace(session, caller.organization_id, workspace).id if workspace else None
-        )
-        rows = usage_report(
+        summary = metering.usage_summary(
             session,
-            caller.organization_id,
+            caller.actor,
             start=start_date,
             end=end_date,
             group_by=groups,
-            workspace_id=workspace_id,
+            workspace=workspace,
+            default_currency=state.settings.currency,
         )
-        currency = currency_of(session, caller.organization_id, state.settings.currency)
-    lines = [_line(row.group, row) for row in rows]
-    total: dict[str, Any] = {
-        "requests": sum(r.requests for r in rows),
-        "prompt_tokens": sum(r.prompt_tokens for r in rows),
-        "completion_tokens": sum(r.completion_tokens for r in rows),
-        "cached_tokens": sum(r.cached_tokens for r in rows),
-        "cost": format_amount(sum(r.cost_nanos for r in rows)),
-    }
-    total["total_tokens"] = total["prompt_tokens"] + total["completion_tokens"]
     return UsageReport(
-        organization_id=caller.organization_id,
+        organization_id=summary.organization_id,
         start_date=start_date,
         end_date=end_date,
         group_by=groups,
-        currency=currency,
-        data=lines,
-        total=UsageLine(**total),
+        currency=summary.currency,
+        data=[_line(row) for row in summary.rows],
+        total=_line(summary.total),
     )
 
 
-def _line(group: dict[str, str | None], row: Any) -> UsageLine:
+def _line(row: UsageRow) -> UsageLine:
     return UsageLine(
-        **group,
+        **row.group,
         requests=row.requests,
         prompt_tokens=row.prompt_tokens,
         completion_tokens=row.completion_tokens,
@@ -251,18 +190,8 @@ class RateLimits(BaseModel):
 def rate_limit(state: State, caller: Admin, _: Flushed) -> RateLimits:
     """The organisation's usage tier and its limits for every served model."""
     with state.database.session() as session:
-        org, tier = current_tier(session, caller.organization_id, state.settings.tiers)
-        used = {
-            row.group["model"]: row.total_tokens
-            for row in usage_report(
-                session,
-                caller.organization_id,
-                start=month_start(utcnow()).date(),
-                group_by=[GroupBy.MODEL],
-            )
-        }
-        paid = {c: format_amount(n) for c, n in paid_spend(session, org.id).items()}
-        org_view = (org.tier is not None, paid)
+        standing = quota.tier_standing(session, caller.actor, tiers=state.settings.tiers)
+    tier = standing.tier
     lines = []
     for model in (m.id for m in state.models.configured()):
         limits = tier.limits_for(model) if tier is not None else None
@@ -272,14 +201,14 @@ def rate_limit(state: State, caller: Admin, _: Flushed) -> RateLimits:
                 requests_per_second=limits.requests_per_second if limits else None,
                 tokens_per_minute=limits.tokens_per_minute if limits else None,
                 tokens_per_month=limits.tokens_per_month if limits else None,
-                tokens_used_this_month=used.get(model, 0),
+                tokens_used_this_month=standing.tokens_this_month.get(model, 0),
             )
         )
     return RateLimits(
-        organization_id=caller.organization_id,
+        organization_id=standing.organization_id,
         tier=tier.name if tier is not None else None,
-        tier_pinned=org_view[0],
-        paid_spend=org_view[1],
+        tier_pinned=standing.pinned,
+        paid_spend={c: format_amount(n) for c, n in standing.paid_nanos.items()},
         data=lines,
     )
 
@@ -310,52 +239,44 @@ class SetSpendLimit(BaseModel):
     )
 
 
-@router.get("/spend-limit")
-def get_spend_limit(state: State, caller: Admin, _: Flushed) -> SpendLimits:
-    with state.database.session() as session:
-        lines = spend_summary(session, caller.organization_id)
-        currency = currency_of(session, caller.organization_id, state.settings.currency)
+def _spend_limits(limits: quota.SpendLimits) -> SpendLimits:
+    def amount(nanos: int | None) -> str | None:
+        return None if nanos is None else format_amount(nanos)
+
     return SpendLimits(
-        organization_id=caller.organization_id,
-        currency=currency,
+        organization_id=limits.organization_id,
+        currency=limits.currency,
         data=[
             SpendLimitLine(
                 workspace_id=line.workspace_id,
                 workspace=line.workspace,
-                monthly_limit=(
-                    None
-                    if line.monthly_limit_nanos is None
-                    else format_amount(line.monthly_limit_nanos)
-                ),
+                monthly_limit=amount(line.monthly_limit_nanos),
                 spent_this_month=format_amount(line.spent_nanos),
                 reserved=format_amount(line.reserved_nanos),
             )
-            for line in lines
+            for line in limits.lines
         ],
     )
 
 
+@router.get("/spend-limit")
+def get_spend_limit(state: State, caller: Admin, _: Flushed) -> SpendLimits:
+    with state.database.session() as session:
+        limits = quota.spend_limits(session, caller.actor, default_currency=state.settings.currency)
+    return _spend_limits(limits)
+
+
 @router.put("/spend-limit")
 def put_spend_limit(body: SetSpendLimit, state: State, caller: Admin, _: Flushed) -> SpendLimits:
-    try:
-        nanos = None if body.monthly_limit is None else parse_amount(body.monthly_limit)
-    except ValueError as exc:
-        raise InvalidRequestError(str(exc), param="monthly_limit") from None
     with state.database.session() as session:
-        workspace_id = (
-            find_workspace(session, caller.organization_id, body.workspace).id
-            if body.workspace
-            else None
-        )
-        set_spend_limit(
+        limits = quota.change_spend_limit(
             session,
-            caller.organization_id,
-            nanos,
-            workspace_id=workspace_id,
-            actor=actor_of(caller),
+            caller.actor,
+            monthly_limit=body.monthly_limit,
+            workspace=body.workspace,
+            default_currency=state.settings.currency,
         )
-    state.policies.invalidate(caller.organization_id)
-    return get_spend_limit(state, caller, None)
+    return _spend_limits(limits)
 
 
 class AuditEntry(BaseModel):
@@ -438,7 +359,7 @@ class CreatePrice(BaseModel):
     input: str = Field(examples=["0.15"], description="per million prompt tokens")
     output: str = Field(examples=["0.60"], description="per million completion tokens")
     cached_input: str | None = Field(default=None, description="default: 10% of input")
-    batch_discount_percent: int = Field(default=50, ge=0, le=100)
+    batch_discount_percent: int = Field(default=DEFAULT_BATCH_DISCOUNT_PERCENT, ge=0, le=100)
     effective_from: datetime | None = None
     currency: str | None = Field(
         default=None, pattern=r"^[A-Z]{3}$", description="default: the configured currency"
@@ -449,38 +370,23 @@ class CreatePrice(BaseModel):
 def prices(state: State, caller: Admin, model: str | None = None) -> PriceList:
     """Every price version (prices are the same for every organisation)."""
     with state.database.session() as session:
-        return PriceList(data=[PriceView.of(p) for p in list_prices(session, model)])
+        return PriceList(data=[PriceView.of(p) for p in pricing.list_prices(session, model)])
 
 
 @router.post("/prices", status_code=201)
 def add_price(body: CreatePrice, state: State, caller: Operator) -> PriceView:
     """Add a price version (operator only). It applies to requests that start from
     ``effective_from`` on, which may not be sooner than ``price_refresh_seconds`` away."""
-    model = state.models.canonical_id(body.model)
-    try:
-        input_nanos = parse_amount(body.input)
-        output_nanos = parse_amount(body.output)
-        cached = None if body.cached_input is None else parse_amount(body.cached_input)
-    except ValueError as exc:
-        raise InvalidRequestError(str(exc)) from None
     with state.database.session() as session:
-        price = create_price(
+        added = pricing.add_price(
             session,
-            model=model,
-            currency=body.currency or state.settings.currency,
-            batch_discount_percent=body.batch_discount_percent,
-            effective_from=body.effective_from,
+            caller.actor,
+            pricing.NewPrice(**body.model_dump()),
+            models=state.models.names,
+            default_currency=state.settings.currency,
             lead_seconds=state.settings.price_refresh_seconds,
-            actor=actor_of(caller),
-            audit_organization_id=caller.organization_id,
-            input_nanos=input_nanos,
-            output_nanos=output_nanos,
-            cached_input_nanos=cached,
         )
-        view = PriceView.of(price)
-        warning = unpriced_warning(session, price.model)
-        view.warnings = [warning] if warning else []
-    return view
+        return PriceView.of(added.price).model_copy(update={"warnings": added.warnings})
 
 
 class MemberView(BaseModel):
@@ -523,8 +429,7 @@ def _invited(invitation: Invitation) -> MemberView:
 def members(state: State, caller: Admin) -> MemberList:
     """The organisation's users, and the invitations it has open."""
     with state.database.session() as session:
-        rows = list_members(session, caller.organization_id)
-        invited = list_invitations(session, caller.organization_id, utcnow())
+        rows, invited = tenancy.members(session, caller.actor)
         return MemberList(
             data=[
                 MemberView(status="member", user_id=u.id, email=u.email, name=u.name, role=r)
@@ -540,17 +445,14 @@ def add_member_route(body: AddMember, state: State, caller: Admin) -> MemberView
     the licence's ``max_seats`` caps them. An address that is already another organisation's
     user is sent an invitation instead, which they accept (``POST /v1/invitations/accept``)."""
     guard = state.license
-    hint = accept_hint(state.settings.billing.public_url)
     with state.database.session() as session:
-        change = add_or_invite(
+        change = tenancy.add_member(
             session,
-            caller.organization_id,
-            body.email,
-            body.role,
-            body.name,
-            now=utcnow(),
-            actor=actor_of(caller),
-            accept_hint=hint,
+            caller.actor,
+            email=body.email,
+            role=body.role,
+            name=body.name,
+            public_url=state.settings.billing.public_url,
             seat_check=guard.check_seats if guard is not None else None,
         )
         if change.invitation is not None:
@@ -565,15 +467,7 @@ def add_member_route(body: AddMember, state: State, caller: Admin) -> MemberView
 @router.delete("/members/{user_id}")
 def remove_member_route(user_id: str, state: State, caller: Admin) -> MemberView:
     with state.database.session() as session:
-        user = remove_member(session, caller.organization_id, user_id)
-        audit.record(
-            session,
-            organization_id=caller.organization_id,
-            actor=actor_of(caller),
-            action="member.removed",
-            target=user.id,
-            details={"email": user.email},
-        )
+        user = tenancy.remove_member(session, caller.actor, user_id=user_id)
         return MemberView(
             status="removed", user_id=user.id, email=user.email, name=user.name, role="removed"
         )
@@ -599,7 +493,6 @@ def accept(body: AcceptInvitation, state: State) -> AcceptedInvitation:
         org, user, role = accept_invitation(
             session,
             body.token,
-            now=utcnow(),
             seat_check=guard.check_seats if guard is not None else None,
         )
         return AcceptedInvitation(organization=org.name, role=role, user_id=user.id)

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from levante import billing
-from levante.api.routes.admin import actor_of
 from levante.api.state import (
     Admin,
     AppState,
@@ -400,7 +399,7 @@ def patch_account(body: AccountUpdate, state: State, caller: Admin) -> AccountVi
             caller.organization_id,
             billing.AccountChange(**body.model_dump()),
             default_currency=state.settings.currency,
-            actor=actor_of(caller),
+            actor=caller.actor,
         )
         view = AccountView.of(account)
     state.policies.invalidate(caller.organization_id)
@@ -456,7 +455,7 @@ def create_subscription(body: Subscribe, state: State, caller: Admin) -> Subscri
             trial=body.trial,
             now=now,
             default_currency=state.settings.currency,
-            actor=actor_of(caller),
+            actor=caller.actor,
         )
         invoice = None
         if body.pay_now:
@@ -484,7 +483,7 @@ def change_subscription(
             plan_code=body.plan,
             quantity=body.seats,
             now=utcnow(),
-            actor=actor_of(caller),
+            actor=caller.actor,
         )
         return SubscriptionView.of(sub, session.get_one(Plan, sub.plan_id))
 
@@ -500,7 +499,7 @@ def cancel_subscription(
             subscription_id,
             at_period_end=body.at_period_end,
             now=utcnow(),
-            actor=actor_of(caller),
+            actor=caller.actor,
         )
         return SubscriptionView.of(sub, session.get_one(Plan, sub.plan_id))
 
@@ -508,9 +507,7 @@ def cancel_subscription(
 @router.post(f"{admin}/billing/subscriptions/{{subscription_id}}/resume")
 def resume_subscription(subscription_id: str, state: State, caller: Admin) -> SubscriptionView:
     with state.database.session() as session:
-        sub = billing.resume(
-            session, caller.organization_id, subscription_id, actor=actor_of(caller)
-        )
+        sub = billing.resume(session, caller.organization_id, subscription_id, actor=caller.actor)
         return SubscriptionView.of(sub, session.get_one(Plan, sub.plan_id))
 
 
@@ -666,7 +663,7 @@ def record_payment(ref: str, body: RecordPayment, state: State, caller: Operator
             reference=body.reference,
             amount_cents=amount,
             now=utcnow(),
-            actor=actor_of(caller),
+            actor=caller.actor,
         )
         view = PaymentView(
             id=payment.id,
@@ -686,7 +683,7 @@ def record_payment(ref: str, body: RecordPayment, state: State, caller: Operator
 def void(ref: str, state: State, caller: Operator) -> InvoiceView:
     with state.database.session() as session:
         found = billing.get_invoice(session, ref)
-        billing.void_invoice(session, found, now=utcnow(), actor=actor_of(caller))
+        billing.void_invoice(session, found, now=utcnow(), actor=caller.actor)
         return InvoiceView.of(found)
 
 
@@ -704,7 +701,7 @@ def grant(body: Grant, state: State, caller: Operator) -> WalletView:
             expires_on=body.expires_on,
             now=utcnow(),
             description=body.description,
-            actor=actor_of(caller),
+            actor=caller.actor,
         )
         view = _wallet(session, state, org)
     state.policies.invalidate(org)
@@ -729,7 +726,7 @@ def operator_account(
                 clear_low_balance=threshold == "",
             ),
             default_currency=state.settings.currency,
-            actor=actor_of(caller),
+            actor=caller.actor,
         )
         view = AccountView.of(account)
     state.policies.invalidate(org)

@@ -19,7 +19,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from levante import licensing
-from levante.api.routes.admin import actor_of
 from levante.api.state import (
     Admin,
     AppState,
@@ -265,7 +264,7 @@ def issue(body: IssueLicense, state: State, caller: Operator) -> LicenseView:
                 on_expiry=body.on_expiry,
             ),
             now=state.clock(),
-            actor=actor_of(caller),
+            actor=caller.actor,
         )
         return LicenseView.of(record, state.clock(), file=True)
 
@@ -287,7 +286,7 @@ def accept_held(held_id: str, state: State, caller: Operator) -> ImportView:
     """Vouch for a held report's site key: the key is bound and the report imported."""
     with state.database.session() as session:
         result = licensing.accept_held_report(
-            session, held_id, now=state.clock(), actor=actor_of(caller)
+            session, held_id, now=state.clock(), actor=caller.actor
         )
     return ImportView.of(result)
 
@@ -295,9 +294,7 @@ def accept_held(held_id: str, state: State, caller: Operator) -> ImportView:
 @router.post("/v1/admin/licenses/usage-reports/held/{held_id}/reject")
 def reject_held(held_id: str, state: State, caller: Operator) -> HeldReportView:
     with state.database.session() as session:
-        row = licensing.reject_held_report(
-            session, held_id, now=state.clock(), actor=actor_of(caller)
-        )
+        row = licensing.reject_held_report(session, held_id, now=state.clock(), actor=caller.actor)
         return HeldReportView.of(row)
 
 
@@ -313,7 +310,7 @@ def license_detail(license_id: str, state: State, caller: Admin) -> LicenseView:
 def revoke(license_id: str, state: State, caller: Operator) -> LicenseView:
     with state.database.session() as session:
         record = licensing.revoke_license(
-            session, license_id, now=state.clock(), actor=actor_of(caller)
+            session, license_id, now=state.clock(), actor=caller.actor
         )
         return LicenseView.of(record, state.clock())
 
@@ -336,7 +333,7 @@ def renew(license_id: str, body: RenewLicense, state: State, caller: Operator) -
             key,
             expires_at=body.expires_at,
             now=state.clock(),
-            actor=actor_of(caller),
+            actor=caller.actor,
         )
         return LicenseView.of(record, state.clock(), file=True)
 
@@ -358,7 +355,7 @@ def bind_site_key(
 ) -> SiteKeyView:
     """Bind a site key to the licence: from an air-gapped site's activation request, or a
     public key given outright (operator only)."""
-    now, actor = state.clock(), actor_of(caller)
+    now, actor = state.clock(), caller.actor
     with state.database.session() as session:
         record = licensing.get_license(session, license_id)
         if body.activation_request is not None:
@@ -388,7 +385,7 @@ def revoke_site_key(
     with state.database.session() as session:
         record = licensing.get_license(session, license_id)
         row = licensing.revoke_site_key(
-            session, record, site_key_id, now=state.clock(), actor=actor_of(caller)
+            session, record, site_key_id, now=state.clock(), actor=caller.actor
         )
         return SiteKeyView.of(row)
 
@@ -410,7 +407,7 @@ def release(license_id: str, activation_id: str, state: State, caller: Admin) ->
     with state.database.session() as session:
         record = _visible(session, caller, license_id)
         row = licensing.release_activation(
-            session, record, activation_id, now=state.clock(), actor=actor_of(caller)
+            session, record, activation_id, now=state.clock(), actor=caller.actor
         )
         return NodeView.of(row)
 
@@ -430,7 +427,7 @@ async def import_report(request: Request, state: State, caller: Operator) -> Imp
 
     def run() -> licensing.ImportResult:
         with state.database.session() as session:
-            return licensing.import_usage(session, text, now=state.clock(), actor=actor_of(caller))
+            return licensing.import_usage(session, text, now=state.clock(), actor=caller.actor)
 
     return ImportView.of(await anyio.to_thread.run_sync(run))
 

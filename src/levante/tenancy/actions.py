@@ -1,0 +1,205 @@
+"""What an organisation's admins (over HTTP), the operator (on the command line) and the
+console pages do to keys and members: one function each, which checks who may act, resolves
+model aliases, writes the audit record and tells the caches.
+
+Every function takes the :class:`~levante.audit.Actor` and the organisation it acts on (an id
+or a slug). An actor that holds an organisation's powers may act on that organisation only;
+the operator's organisation and the command line may act on any (:func:`sees_all`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from levante import audit
+from levante.audit import Actor
+from levante.engine import ModelNames
+from levante.errors import NotFoundError, PermissionDeniedError
+from levante.storage import utcnow
+from levante.storage.models import ApiKey, Invitation, Organization, Role, User, Workspace
+from levante.tenancy import invitations, service
+from levante.tenancy.invitations import MemberChange
+from levante.tenancy.service import DEFAULT_WORKSPACE, IssuedKey
+
+
+def sees_all(session: Session, actor: Actor) -> bool:
+    """Whether ``actor`` may see and act on every organisation: the command line, and the
+    operator's organisation."""
+    if actor.organization_id is None:
+        return True
+    org = session.get(Organization, actor.organization_id)
+    return org is not None and org.is_operator
+
+
+def require_operator(session: Session, actor: Actor) -> None:
+    """Refuse (403) an actor that is not the operator."""
+    if not sees_all(session, actor):
+        raise PermissionDeniedError("only the operator's organisation may do this")
+
+
+def acting_on(session: Session, actor: Actor, organization: str | None = None) -> Organization:
+    """The organisation ``actor`` acts on: ``organization`` (an id or slug), or by default its
+    own. Another organisation than its own is refused unless the actor :func:`sees_all`; it
+    is refused as not found, so that a customer cannot even learn that it exists."""
+    if organization is None:
+        if actor.organization_id is None:
+            raise NotFoundError("name the organisation to act on", param="organization")
+        organization = actor.organization_id
+    if organization == actor.organization_id:
+        return session.get_one(Organization, organization)
+    if not sees_all(session, actor):
+        raise NotFoundError(f"no organisation '{organization}'", param="organization")
+    return service.find_organization(session, organization)
+
+
+def list_keys(
+    session: Session, actor: Actor, organization: str | None = None, *, include_revoked: bool
+) -> Sequence[ApiKey]:
+    org = acting_on(session, actor, organization)
+    return service.list_api_keys(session, org.id, include_revoked=include_revoked)
+
+
+def create_key(
+    session: Session,
+    actor: Actor,
+    organization: str | None = None,
+    *,
+    name: str,
+    models: ModelNames,
+    workspace: str = DEFAULT_WORKSPACE,
+    admin: bool = False,
+    expires_at: datetime | None = None,
+    allowed_models: Sequence[str] | None = None,
+) -> IssuedKey:
+    """Issue a key; ``allowed_models`` may use aliases, and the key stores the models' ids."""
+    org = acting_on(session, actor, organization)
+    issued = service.create_api_key(
+        session,
+        org.id,
+        name,
+        workspace=workspace,
+        is_admin=admin,
+        expires_at=expires_at,
+        allowed_models=models.canonical_ids(allowed_models or []) or None,
+    )
+    audit.record(
+        session,
+        organization_id=org.id,
+        actor=actor,
+        action="api_key.created",
+        target=issued.key.id,
+        details={"name": issued.key.name, "admin": admin, "workspace": workspace},
+    )
+    return issued
+
+
+def revoke_key(
+    session: Session, actor: Actor, organization: str | None = None, *, key_id: str
+) -> ApiKey:
+    """Revoke a key; this process forgets it at once, others within ``auth_cache_seconds``."""
+    org = acting_on(session, actor, organization)
+    key = service.revoke_api_key(session, org.id, key_id)
+    audit.record(
+        session,
+        organization_id=org.id,
+        actor=actor,
+        action="api_key.revoked",
+        target=key.id,
+        details={"name": key.name},
+    )
+    return key
+
+
+def members(
+    session: Session, actor: Actor, organization: str | None = None, *, now: datetime | None = None
+) -> tuple[list[tuple[User, str]], list[Invitation]]:
+    """The organisation's users with their roles, and the invitations it has open."""
+    org = acting_on(session, actor, organization)
+    open_ = invitations.list_invitations(session, org.id, now or utcnow())
+    return service.list_members(session, org.id), list(open_)
+
+
+def add_member(
+    session: Session,
+    actor: Actor,
+    organization: str | None = None,
+    *,
+    email: str,
+    role: Role,
+    name: str = "",
+    public_url: str,
+    seat_check: Callable[[int], None] | None = None,
+) -> MemberChange:
+    """Add ``email`` to the organisation, or invite it if it is another organisation's user;
+    ``public_url`` is where the invited person accepts."""
+    org = acting_on(session, actor, organization)
+    return invitations.add_or_invite(
+        session,
+        org.id,
+        email,
+        role,
+        name,
+        now=utcnow(),
+        actor=actor,
+        accept_hint=invitations.accept_hint(public_url),
+        seat_check=seat_check,
+    )
+
+
+def remove_member(
+    session: Session, actor: Actor, organization: str | None = None, *, user_id: str
+) -> User:
+    """Take a user out of the organisation (their seat is freed if it was their last)."""
+    org = acting_on(session, actor, organization)
+    user = service.remove_member(session, org.id, user_id)
+    audit.record(
+        session,
+        organization_id=org.id,
+        actor=actor,
+        action="member.removed",
+        target=user.id,
+        details={"email": user.email},
+    )
+    return user
+
+
+def list_organizations(session: Session, actor: Actor) -> Sequence[Organization]:
+    """Every organisation (the operator only)."""
+    require_operator(session, actor)
+    return service.list_organizations(session)
+
+
+def open_organization(
+    session: Session, actor: Actor, *, name: str, slug: str | None = None
+) -> Organization:
+    """The operator opens an organisation for a customer, with its default workspace."""
+    require_operator(session, actor)
+    org = service.create_organization(session, name, slug)
+    audit.record(
+        session,
+        organization_id=org.id,
+        actor=actor,
+        action="organization.created",
+        target=org.id,
+        details={"name": org.name, "slug": org.slug},
+    )
+    return org
+
+
+def add_workspace(
+    session: Session, actor: Actor, organization: str | None = None, *, name: str
+) -> Workspace:
+    org = acting_on(session, actor, organization)
+    workspace = service.create_workspace(session, org.id, name)
+    audit.record(
+        session,
+        organization_id=org.id,
+        actor=actor,
+        action="workspace.created",
+        target=workspace.id,
+        details={"name": workspace.name},
+    )
+    return workspace
