@@ -31,21 +31,16 @@ def cents(amount: Decimal) -> int:
 
 
 def generate(database: Database, period: str, now: datetime) -> list[billing.Generated]:
-    results = []
-    with database.session() as session:
-        orgs = billing.organizations_to_invoice(session, period)
-    for org in orgs:
-        with database.session() as session:
-            results += billing.generate_for(
-                session,
-                org,
-                period,
-                settings=SETTINGS,
-                default_currency="USD",
-                now=now,
-                settle_seconds=3600,
-            )
-    return results
+    run = billing.run_invoices(
+        database,
+        Actor.command_line(),
+        period,
+        settings=SETTINGS,
+        default_currency="USD",
+        settle_seconds=3600,
+        now=now,
+    )
+    return run.results
 
 
 def snapshot(database: Database) -> list[tuple[Any, ...]]:

@@ -43,6 +43,7 @@ from levante.billing.payments import (
     record_payment,
 )
 from levante.billing.render import render_html, render_pdf
+from levante.billing.runs import InvoiceRun, run_invoices
 from levante.billing.subscriptions import cancel, change, list_subscriptions, resume, subscribe
 from levante.billing.tax import TaxTreatment, treatment
 from levante.billing.wallet import WalletState, grant_credits, list_entries, wallet_state
@@ -57,6 +58,7 @@ __all__ = [
     "Checkout",
     "CycleReport",
     "Generated",
+    "InvoiceRun",
     "PaymentProvider",
     "TaxTreatment",
     "WalletState",
@@ -90,6 +92,7 @@ __all__ = [
     "render_pdf",
     "resume",
     "run_cycle",
+    "run_invoices",
     "set_plan_price",
     "subscribe",
     "treatment",

@@ -50,44 +50,32 @@ def invoices_generate(
     """Build the period's invoices; finalize them once the period is closed. Running it again
     changes nothing."""
     config = settings()
-    now = utcnow()
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
-    drafts = 0
-    with handled(), database() as db:
-        with db.session() as session:
-            billing.parse_period(period)
-            orgs = (
-                [find_organization(session, org).id]
-                if org
-                else billing.organizations_to_invoice(session, period)
-            )
-        columns = (
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with (
+        handled(),
+        database() as db,
+        Progress(*columns, console=console, transient=True) as progress,
+    ):
+        task = progress.add_task(f"invoicing {period}", total=None)
+        run = billing.run_invoices(
+            db,
+            CLI,
+            period,
+            organization=org,
+            finalize=not draft,
+            settings=config.billing,
+            default_currency=config.currency,
+            settle_seconds=config.max_request_seconds,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task(f"invoicing {period}", total=len(orgs))
-            for org_id in orgs:
-                # One transaction per organisation: a failure leaves the others done.
-                with db.session() as session:
-                    for result in billing.generate_for(
-                        session,
-                        org_id,
-                        period,
-                        settings=config.billing,
-                        default_currency=config.currency,
-                        now=now,
-                        settle_seconds=config.max_request_seconds,
-                        finalize=not draft,
-                    ):
-                        counts[result.outcome] += 1
-                        drafts += result.invoice.status == "draft"
-                progress.advance(task)
     console.print(
-        f"{period}: {counts['created']} created, {counts['updated']} updated, "
-        f"{counts['unchanged']} unchanged; {drafts} draft(s)"
+        f"{period}: {run.count('created')} created, {run.count('updated')} updated, "
+        f"{run.count('unchanged')} unchanged; {run.drafts} draft(s)"
     )
 
 

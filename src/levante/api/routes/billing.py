@@ -619,34 +619,23 @@ def invoice_checkout(ref: str, state: State, caller: Admin) -> CheckoutView:
 def generate(body: Generate, state: State, caller: Operator, _: Flushed) -> GeneratedView:
     """Build the period's invoices (operator only); finalized once the period is closed.
     Running it again changes nothing."""
-    now = utcnow()
-    with state.database.session() as session:
-        billing.parse_period(body.period)
-        orgs = (
-            [find_organization(session, body.organization).id]
-            if body.organization
-            else billing.organizations_to_invoice(session, body.period)
-        )
-        results: list[billing.Generated] = []
-        for org in orgs:
-            results += billing.generate_for(
-                session,
-                org,
-                body.period,
-                settings=state.settings.billing,
-                default_currency=state.settings.currency,
-                now=now,
-                settle_seconds=state.settings.max_request_seconds,
-                finalize=body.finalize,
-            )
-        view = GeneratedView(
-            period=body.period,
-            data=[InvoiceView.of(r.invoice) for r in results],
-            created=sum(r.outcome == "created" for r in results),
-            updated=sum(r.outcome == "updated" for r in results),
-            unchanged=sum(r.outcome == "unchanged" for r in results),
-        )
-    return view
+    run = billing.run_invoices(
+        state.database,
+        caller.actor,
+        body.period,
+        organization=body.organization,
+        finalize=body.finalize,
+        settings=state.settings.billing,
+        default_currency=state.settings.currency,
+        settle_seconds=state.settings.max_request_seconds,
+    )
+    return GeneratedView(
+        period=run.period,
+        data=[InvoiceView.of(r.invoice) for r in run.results],
+        created=run.count("created"),
+        updated=run.count("updated"),
+        unchanged=run.count("unchanged"),
+    )
 
 
 @router.post(f"{admin}/invoices/{{ref}}/payments", status_code=201)
