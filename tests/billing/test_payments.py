@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import stripe
@@ -129,6 +129,21 @@ def test_a_top_up_through_stripe_checkout_and_its_webhook(
         invoice = session.get_one(Invoice, checkout.json()["invoice_id"])
         body = json.dumps(event(invoice))
     assert state(database) == (0, 0, ("finalized",))
+    # Back from Checkout, the browser has no API key: its page still shows the payment.
+    [success], [cancel] = call["success_url"], call["cancel_url"]
+    back = urlsplit(success)
+    assert back.path == f"/billing/checkout/{invoice.id}"
+    page = stripe_client.get(f"{back.path}?{back.query}")
+    assert page.status_code == 200, page.text
+    assert f"payment of invoice {invoice.number} is being confirmed" in page.text
+    cancelled = urlsplit(cancel)
+    page = stripe_client.get(f"{cancelled.path}?{cancelled.query}")
+    assert f"invoice {invoice.number} is still due (30.00 USD)" in page.text
+    for forged in ("token=0123456789abcdef0123456789abcdef", "", "token="):
+        refused = stripe_client.get(f"{back.path}?{forged}")
+        assert refused.status_code == 404
+        assert "does not exist" in refused.text
+        assert invoice.number not in refused.text
 
     response = stripe_client.post(
         "/v1/billing/webhooks/stripe", content=body, headers={"Stripe-Signature": sign(body)}
@@ -137,6 +152,8 @@ def test_a_top_up_through_stripe_checkout_and_its_webhook(
     assert response.json()["result"] == "paid"
     paid = state(database)
     assert paid == (1, 1, ("paid",))
+    page = stripe_client.get(f"{back.path}?{back.query}")
+    assert f"Thank you: invoice {invoice.number} is paid." in page.text
     wallet = stripe_client.get("/v1/admin/billing/wallet", headers=tenant.headers(admin=True))
     assert wallet.json()["balance"] == "25.00"
 

@@ -26,7 +26,7 @@ from levante.api.state import (
     is_operator,
     require_operator,
 )
-from levante.errors import InvalidRequestError
+from levante.errors import InvalidRequestError, NotFoundError
 from levante.pricing import CENT, format_amount, format_cents, parse_cents
 from levante.storage import utcnow
 from levante.storage.models import (
@@ -365,13 +365,7 @@ def _cents(value: str, param: str) -> int:
         raise InvalidRequestError(str(exc), param=param) from None
 
 
-def _checkout(state: AppState, invoice: Invoice) -> CheckoutView:
-    base = state.settings.billing.public_url.rstrip("/")
-    done = billing.provider_for(state.settings.billing).checkout(
-        invoice,
-        success_url=f"{base}/v1/admin/invoices/{invoice.id}/html?checkout=success",
-        cancel_url=f"{base}/v1/admin/invoices/{invoice.id}/html?checkout=cancel",
-    )
+def _checkout(done: billing.Checkout) -> CheckoutView:
     return CheckoutView(
         provider=done.provider,
         invoice_id=done.invoice_id,
@@ -467,7 +461,11 @@ def create_subscription(body: Subscribe, state: State, caller: Admin) -> Subscri
                 now=now,
             )
         view = SubscriptionView.of(sub, session.get_one(Plan, sub.plan_id))
-        checkout = _checkout(state, invoice) if invoice and invoice.status != "paid" else None
+        checkout = (
+            _checkout(billing.start_checkout(state.settings.billing, invoice))
+            if invoice and invoice.status != "paid"
+            else None
+        )
     return SubscribeResult(**view.model_dump(), checkout=checkout)
 
 
@@ -549,7 +547,7 @@ def top_up(body: TopUp, state: State, caller: Admin) -> CheckoutView:
             default_currency=state.settings.currency,
             now=utcnow(),
         )
-        return _checkout(state, invoice)
+        return _checkout(billing.start_checkout(state.settings.billing, invoice))
 
 
 @router.get(f"{admin}/invoices")
@@ -606,10 +604,29 @@ def invoice_pdf(ref: str, state: State, caller: Admin) -> Response:
 @router.post(f"{admin}/invoices/{{ref}}/checkout")
 def invoice_checkout(ref: str, state: State, caller: Admin) -> CheckoutView:
     with state.database.session() as session:
-        found = billing.get_invoice(session, ref, caller.organization_id)
-        if found.status != "finalized":
-            raise InvalidRequestError(f"invoice {found.number or found.id} is {found.status}")
-        return _checkout(state, found)
+        done = billing.pay_invoice(session, caller.actor, ref, settings=state.settings.billing)
+    return _checkout(done)
+
+
+# Reached without an API key: a browser back from the payment provider's page. The address
+# carries its own credential (see levante.billing.checkout).
+@router.get(f"{billing.RETURN_PATH}/{{invoice_id}}", response_class=HTMLResponse)
+def checkout_return(
+    invoice_id: str,
+    state: State,
+    token: Annotated[str, Query(max_length=64)] = "",
+    checkout: billing.Outcome = billing.Outcome.SUCCESS,
+) -> HTMLResponse:
+    """The page a browser comes back to from Stripe Checkout: the invoice's state."""
+    seller = state.settings.billing.seller_name
+    try:
+        with state.database.session() as session:
+            page = billing.returned_from_checkout(
+                session, invoice_id, token, checkout, state.settings.billing
+            )
+    except NotFoundError:
+        return HTMLResponse(billing.render_return_page(None, seller), status_code=404)
+    return HTMLResponse(billing.render_return_page(page, seller))
 
 
 # -- the operator's -------------------------------------------------------------------------------
