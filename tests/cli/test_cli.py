@@ -213,3 +213,13 @@ def test_an_existing_user_is_invited_from_the_terminal_too(database: Database) -
     assert "joined globex" in ok("org", "member", "accept", token.group(1))
     [member] = json.loads(ok("org", "member", "list", "--org", "globex", "--json"))
     assert member["email"] == "ana@acme.test"
+
+
+def test_serve_refuses_a_currency_it_cannot_bill_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEVANTE_CURRENCY", "GBP")
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "error: invalid settings: currency: Input should be 'EUR' or 'USD' (got 'GBP') "
+        "[configuration_error]"
+    )

@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session
 
 from levante import audit
 from levante.audit import Actor
-from levante.billing.catalog import CURRENCIES
 from levante.billing.tax import valid_vat_number
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.pricing import models_unpriced_in
 from levante.storage import Topic, announce, utcnow
 from levante.storage.models import BillingAccount, Invoice, Organization, Subscription, WalletEntry
+from levante.vocabulary import check_currency
 
 ACTIVE = "active"
 RESTRICTED = "restricted"
@@ -28,8 +28,7 @@ def ensure_account(session: Session, organization_id: str, currency: str) -> Bil
         return account
     if session.get(Organization, organization_id) is None:
         raise NotFoundError(f"organisation '{organization_id}' does not exist")
-    if currency not in CURRENCIES:
-        raise InvalidRequestError(f"currency must be one of {', '.join(CURRENCIES)}")
+    currency = check_currency(currency)
     account = BillingAccount(
         organization_id=organization_id,
         legal_name="",
@@ -134,10 +133,7 @@ def update_account(
 def _change_currency(
     session: Session, account: BillingAccount, currency: str, *, force: bool
 ) -> None:
-    if currency not in CURRENCIES:
-        raise InvalidRequestError(
-            f"currency must be one of {', '.join(CURRENCIES)}", param="currency"
-        )
+    currency = check_currency(currency)
     org = account.organization_id
     for model in (Invoice, Subscription, WalletEntry):
         if session.scalar(select(model.id).where(model.organization_id == org).limit(1)):

@@ -23,15 +23,9 @@ from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.pricing import CENT, format_amount, parse_amount
 from levante.storage import new_id, utcnow
 from levante.storage.models import Plan, PlanPrice
+from levante.vocabulary import Currency
 
-CURRENCIES = ("EUR", "USD")
-
-
-def check_currency(currency: str, param: str = "currency") -> str:
-    """``currency`` if Levante bills in it."""
-    if currency not in CURRENCIES:
-        raise InvalidRequestError(f"currency must be one of {', '.join(CURRENCIES)}", param=param)
-    return currency
+CURRENCIES = tuple(Currency)
 
 
 PRODUCTS = ("api", "chat", "enterprise", "support")

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from levante import audit
 from levante.audit import Actor
 from levante.billing.accounts import ACTIVE, RESTRICTED
-from levante.billing.catalog import check_currency
 from levante.billing.invoices import FINALIZED, PAID, TOP_UP
 from levante.billing.wallet import add_top_up
 from levante.errors import (
@@ -44,6 +43,7 @@ from levante.storage.models import (
     Payment,
     WebhookEvent,
 )
+from levante.vocabulary import check_currency
 
 log = logging.getLogger(__name__)
 

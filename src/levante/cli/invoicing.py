@@ -20,6 +20,7 @@ from levante.pricing import CENT, format_amount, format_cents, parse_cents
 from levante.storage import utcnow
 from levante.storage.models import Invoice, InvoiceLine, Plan
 from levante.tenancy import find_organization
+from levante.vocabulary import Currency
 
 invoices_app = typer.Typer(help="Invoices: generate, list, show, pay, void.", no_args_is_help=True)
 plans_app = typer.Typer(help="The catalogue of plans and their prices.", no_args_is_help=True)
@@ -206,7 +207,7 @@ def plans_list(as_json: JsonOption = False) -> None:
     """Plans on offer, with their current prices."""
     now = utcnow()
     with handled(), database() as db, db.session() as session:
-        table = Table("code", "product", "name", "per", "unit", "trial", "EUR", "USD")
+        table = Table("code", "product", "name", "per", "unit", "trial", *Currency)
         for plan in billing.list_plans(session):
             table.add_row(
                 plan.code,
@@ -215,7 +216,7 @@ def plans_list(as_json: JsonOption = False) -> None:
                 plan.interval,
                 plan.unit,
                 f"{plan.trial_days} d" if plan.trial_days else "-",
-                *(_plan_amount(session, plan, c, now) for c in ("EUR", "USD")),
+                *(_plan_amount(session, plan, c, now) for c in Currency),
             )
         show(table, as_json)
 

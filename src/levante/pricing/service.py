@@ -16,6 +16,7 @@ from levante.pricing.book import PriceVersion
 from levante.pricing.money import format_amount, parse_amount
 from levante.storage import new_id, utcnow
 from levante.storage.models import BillingAccount, Organization, Price
+from levante.vocabulary import check_currency
 
 # Mistral's published rules: prompt tokens read from cache cost 10% of the input price, and
 # the batch API half the price.
@@ -108,8 +109,7 @@ def create_price(
         raise InvalidRequestError(
             "batch_discount_percent must be between 0 and 100", param="batch_discount_percent"
         )
-    if len(currency) != 3 or not currency.isalpha():
-        raise InvalidRequestError("currency must be a three-letter ISO 4217 code", param="currency")
+    currency = check_currency(currency)
     clash = session.scalar(
         select(Price.id).where(
             Price.model == model, Price.currency == currency.upper(), Price.effective_from == when

@@ -18,6 +18,7 @@ from levante.api.state import Admin, Flushed, Operator, State
 from levante.metering import GroupBy, UsageRow
 from levante.pricing import DEFAULT_BATCH_DISCOUNT_PERCENT, Price, format_amount
 from levante.tenancy import DEFAULT_WORKSPACE, ApiKey, Invitation, Role, accept_invitation
+from levante.vocabulary import Currency
 
 router = APIRouter(prefix="/v1/admin")
 
@@ -361,9 +362,7 @@ class CreatePrice(BaseModel):
     cached_input: str | None = Field(default=None, description="default: 10% of input")
     batch_discount_percent: int = Field(default=DEFAULT_BATCH_DISCOUNT_PERCENT, ge=0, le=100)
     effective_from: datetime | None = None
-    currency: str | None = Field(
-        default=None, pattern=r"^[A-Z]{3}$", description="default: the configured currency"
-    )
+    currency: Currency | None = Field(default=None, description="default: the configured currency")
 
 
 @router.get("/prices")

@@ -38,6 +38,7 @@ from levante.storage.models import (
     WalletEntry,
 )
 from levante.tenancy import Principal, find_organization
+from levante.vocabulary import Currency
 
 router = APIRouter()
 admin = "/v1/admin"
@@ -87,7 +88,7 @@ class AccountUpdate(BaseModel):
     country: str | None = Field(default=None, max_length=2)
     vat_number: str | None = Field(default=None, max_length=20)
     is_business: bool | None = None
-    currency: Literal["EUR", "USD"] | None = None
+    currency: Currency | None = None
     force: bool = Field(
         default=False,
         description="change the currency even though some priced models have no price in it",
