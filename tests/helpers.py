@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import socket
 import threading
 import time
@@ -10,10 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import uvicorn
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from starlette.types import ASGIApp
 
+import levante.api.routes as routes_package
+from levante.api.state import AppState
 from levante.settings import EMBEDDED_MODEL_ID
 from levante.storage import Database
 from levante.storage.models import Organization, UsageRecord
@@ -47,7 +53,8 @@ def usage_records(client: TestClient, database: Database) -> list[UsageRecord]:
     """The ledger's usage records, once the app behind ``client`` (entered as a context) has
     written what it queued: records are written just after the response."""
     assert client.portal is not None, "use the TestClient as a context manager"
-    client.portal.call(client.app.state.levante.ledger.flush)  # type: ignore[attr-defined]
+    state: AppState = client.app.state.levante  # type: ignore[attr-defined]
+    client.portal.call(state.ledger.flush)
     with database.session() as session:
         return list(session.scalars(select(UsageRecord).order_by(UsageRecord.id)))
 
@@ -102,3 +109,14 @@ def live_server(app: ASGIApp) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def api_routes() -> Iterator[APIRoute]:
+    """Every route of every module of levante.api.routes (each router once)."""
+    seen: set[int] = set()
+    for info in pkgutil.iter_modules(routes_package.__path__):
+        module = importlib.import_module(f"{routes_package.__name__}.{info.name}")
+        for router in vars(module).values():
+            if isinstance(router, APIRouter) and id(router) not in seen:
+                seen.add(id(router))
+                yield from (r for r in router.routes if isinstance(r, APIRoute))

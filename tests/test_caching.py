@@ -60,8 +60,13 @@ def test_a_change_is_seen_within_one_ttl_however_busy_the_key() -> None:
 
 
 def test_no_ttl_caches_nothing_and_invalidate_drops() -> None:
-    calls = []
-    off: RefreshingCache[str, int] = RefreshingCache(lambda k: calls.append(k) or 0, 0, name="t")
+    calls: list[str] = []
+
+    def load(key: str) -> int:
+        calls.append(key)
+        return 0
+
+    off: RefreshingCache[str, int] = RefreshingCache(load, 0, name="t")
     off.get("a")
     off.get("a")
     assert len(calls) == 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import math
 import struct
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -12,23 +13,23 @@ from levante.storage import Database
 from tests.helpers import MODEL, Tenant, usage_records
 
 
-def _embed(client: TestClient, tenant: Tenant, **body: object) -> dict[str, object]:
+def _embed(client: TestClient, tenant: Tenant, **body: object) -> dict[str, Any]:
     response = client.post("/v1/embeddings", json={"model": MODEL} | body, headers=tenant.headers())
     assert response.status_code == 200, response.text
-    result: dict[str, object] = response.json()
+    result: dict[str, Any] = response.json()
     return result
 
 
 def test_openai_input_and_mistral_inputs(client: TestClient, tenant: Tenant) -> None:
     single = _embed(client, tenant, input="A cat sleeps on the sofa.")
     batch = _embed(client, tenant, inputs=["A cat sleeps on the sofa.", "Stock prices fell."])
-    [one] = single["data"]  # type: ignore[misc]
-    first, second = batch["data"]  # type: ignore[misc]
+    [one] = single["data"]
+    first, second = batch["data"]
     assert one["embedding"] == first["embedding"]  # deterministic
     assert len(one["embedding"]) == 576  # SmolLM2-135M's hidden size
     assert math.isclose(sum(v * v for v in one["embedding"]), 1.0, rel_tol=1e-4)
     assert first["embedding"] != second["embedding"]
-    assert batch["usage"]["prompt_tokens"] > single["usage"]["prompt_tokens"]  # type: ignore[index]
+    assert batch["usage"]["prompt_tokens"] > single["usage"]["prompt_tokens"]
 
 
 def test_base64_encoding_is_little_endian_float32(client: TestClient, tenant: Tenant) -> None:

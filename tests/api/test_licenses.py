@@ -64,18 +64,38 @@ def test_licences_are_issued_read_and_revoked(
     first = client.post(path, content=report, headers=ops)
     assert first.status_code == 200, first.text
     assert first.json()["status"] == "held"  # no site key is bound to the licence yet
-    held = client.get(f"{path}/held", headers=ops).json()["data"]
+    held = client.get("/v1/admin/licenses/usage-reports/held", headers=ops).json()["data"]
     assert [h["id"] for h in held] == [first.json()["report_id"]]
-    assert client.get(f"{path}/held", headers=mine).status_code == 403
-    accepted = client.post(f"{path}/held/{held[0]['id']}/accept", headers=ops)
+    assert client.get("/v1/admin/licenses/usage-reports/held", headers=mine).status_code == 403
+    hid = held[0]["id"]
+    accepted = client.post(f"/v1/admin/licenses/usage-reports/held/{hid}/accept", headers=ops)
     assert accepted.json()["status"] == "imported", accepted.text
-    again = client.post(f"{path}/held/{held[0]['id']}/accept", headers=ops)
+    again = client.post(f"/v1/admin/licenses/usage-reports/held/{hid}/accept", headers=ops)
     assert (again.status_code, again.json()["code"]) == (409, "already_decided")
     assert client.post(path, content=report, headers=ops).json()["duplicate"] is True
     [key] = client.get(f"/v1/admin/licenses/{view['id']}/site-keys", headers=mine).json()["data"]
     assert (key["status"], key["source"]) == ("bound", "held_report")
     response = client.post(path, content=report.replace('"site_key"', '"sight_key"'), headers=ops)
     assert (response.status_code, response.json()["object"]) == (400, "error")
+    # A report signed with some other key is held; the operator refuses it.
+    with site_db.session() as session:
+        stranger = licensing.build_report(
+            session, license, licensing.site_key(tmp_path / "other-key.pem"),
+            start=date(2025, 12, 1), end=date(2026, 1, 1), now=utcnow(),
+        )  # fmt: skip
+    held_id = client.post(path, content=stranger, headers=ops).json()["report_id"]
+    rejected = client.post(f"/v1/admin/licenses/usage-reports/held/{held_id}/reject", headers=ops)
+    assert rejected.json()["status"] == "rejected", rejected.text
+    # The operator stops trusting the site's key: its next report is refused.
+    revoke_key = f"/v1/admin/licenses/{view['id']}/site-keys/{key['id']}/revoke"
+    assert client.post(revoke_key, headers=mine).status_code == 403
+    assert client.post(revoke_key, headers=ops).json()["status"] == "revoked"
+    with site_db.session() as session:
+        later_report = licensing.build_report(
+            session, license, licensing.site_key(site), start=date(2025, 11, 1),
+            end=date(2025, 12, 1), now=utcnow(),
+        )  # fmt: skip
+    assert client.post(path, content=later_report, headers=ops).status_code == 409
 
     later = (utcnow() + timedelta(days=730)).isoformat()
     renewed = client.post(f"/v1/admin/licenses/{view['id']}/renew", json={"expires_at": later},
@@ -164,7 +184,8 @@ def test_activations_are_rate_limited_listed_and_released(
         assert sorted(n["hostname"] for n in nodes) == ["node-0", "node-1", "node-2"]
         third = make_tenant(database, "Initech").headers(True)
         assert client.get(path, headers=third).status_code == 404
-        released = client.post(f"{path}/{nodes[0]['id']}/release", headers=tenant.headers(True))
+        release = f"/v1/admin/licenses/{issued['id']}/activations/{nodes[0]['id']}/release"
+        released = client.post(release, headers=tenant.headers(True))
         assert released.json()["released_at"] is not None
         assert len(client.get(path, headers=ops).json()["data"]) == 2
         [key] = client.get(f"/v1/admin/licenses/{issued['id']}/site-keys", headers=ops).json()[

@@ -155,8 +155,8 @@ def test_a_month_of_three_customers(catalog: Database, tmp_path: Path) -> None:
         # the top-up; nothing to pay, no VAT outside the EU.
         days = usage_cost(database, apex, "USD")
         grant_left, grant_used, top_up_used = Decimal(10), Decimal(0), Decimal(0)
-        for day, cost in sorted(days.items()):
-            from_grant = min(grant_left, cost) if day < "2026-10-15" else Decimal(0)
+        for usage_day, cost in sorted(days.items()):
+            from_grant = min(grant_left, cost) if usage_day < "2026-10-15" else Decimal(0)
             grant_left -= from_grant
             grant_used += from_grant
             top_up_used += cost - from_grant
@@ -173,8 +173,8 @@ def test_a_month_of_three_customers(catalog: Database, tmp_path: Path) -> None:
 
         # Camille: Chat Pro for October, the unused half-month credited, Chat Team x3 for the
         # rest of the period, and API usage; French VAT at 20%.
-        start, change, end = utc(2026, 10, 1, 9), utc(2026, 10, 16, 12), utc(2026, 11, 1, 9)
-        share = Decimal((end - change).total_seconds()) / Decimal((end - start).total_seconds())
+        start, switch, end = utc(2026, 10, 1, 9), utc(2026, 10, 16, 12), utc(2026, 11, 1, 9)
+        share = Decimal((end - switch).total_seconds()) / Decimal((end - start).total_seconds())
         api = sum(usage_cost(database, bleu, "EUR").values(), Decimal(0))
         lines = [
             cents(Decimal("0.18")), cents(Decimal("0.54")),  # API input, output
@@ -222,13 +222,14 @@ def test_a_month_of_three_customers(catalog: Database, tmp_path: Path) -> None:
 
         # Every invoice's PDF opens, renders to a picture, and shows every line.
         for invoice in session.scalars(select(Invoice)):
-            lines = billing.invoice_lines(session, invoice)
-            pdf = billing.render_pdf(invoice, lines)
+            printed = billing.invoice_lines(session, invoice)
+            pdf = billing.render_pdf(invoice, printed)
             picture = render_png(pdf, tmp_path / f"{invoice.number}.png")
             assert picture.convert("L").getextrema() == (0, 255)  # ink on paper
             text = pdf_text(pdf)
+            assert invoice.number
             assert invoice.number in text
-            for line in lines:
+            for line in printed:
                 assert line.description[:40] in text, line.description
                 assert billing_amount(line.amount_cents) in text
 

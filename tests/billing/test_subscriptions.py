@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from levante.storage.models import Charge
 from tests.billing.conftest import utc
 from tests.helpers import make_tenant
 
-EUR = {"default_currency": "EUR", "actor": "test"}
+EUR: dict[str, Any] = {"default_currency": "EUR", "actor": Actor("test")}
 
 
 def charges(database: Database, org: str) -> list[tuple[str, int]]:

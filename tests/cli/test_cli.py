@@ -48,7 +48,7 @@ def test_a_key_made_for_an_alias_may_use_that_model(database: Database) -> None:
     secret = re.search(r"lv-\S+", out)
     assert secret
     caller = KeyAuthenticator(database, 0).authenticate(secret.group())
-    assert caller.allowed_models == {"smollm2-135m-instruct"}
+    assert caller.allowed_models == frozenset({"smollm2-135m-instruct"})
     assert caller.may_use("smollm2-135m-instruct")
     [key] = json.loads(ok("key", "list", "--org", "acme", "--json"))
     assert key["models"] == "smollm2-135m-instruct"

@@ -1,5 +1,6 @@
 """Every ``levante …`` command the README and docs/ name exists (a renamed or imagined
-command in the docs fails here, not in a reader's terminal)."""
+command in the docs fails here, not in a reader's terminal), and every command there is is
+named in them."""
 
 from __future__ import annotations
 
@@ -34,3 +35,29 @@ def test_every_documented_command_exists() -> None:
                     break
                 command = found
     assert not missing, "\n".join(sorted(set(missing)))
+
+
+def _leaves(command: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if not hasattr(command, "commands"):
+        return [prefix]
+    return [
+        leaf
+        for name, sub in sorted(command.commands.items())
+        for leaf in _leaves(sub, (*prefix, name))
+    ]
+
+
+def test_every_command_is_documented() -> None:
+    root: Any = typer.main.get_command(app)
+    mentioned = {
+        tuple(words.split())
+        for document in DOCUMENTS
+        for words in MENTION.findall(document.read_text())
+    }
+    undocumented = [
+        "levante " + " ".join(leaf)
+        for leaf in _leaves(root)
+        if not any(said[: len(leaf)] == leaf for said in mentioned)
+    ]
+    assert len(_leaves(root)) > 50
+    assert not undocumented, "commands no document names:\n" + "\n".join(undocumented)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import anyio
 import pytest
 
@@ -65,10 +67,14 @@ def test_same_prompt_again_is_served_from_cache(model_registry: ModelRegistry) -
 
 
 def test_closing_the_stream_stops_generation(model_registry: ModelRegistry) -> None:
+    """A client that goes away after three tokens of a 500-token answer frees its slot: the
+    decode loop samples a handful more at most, not the 497 it was asked for."""
+    engine = model_registry.get("smollm2").engine
     request = GenerationRequest(_prompt(model_registry, "Tell a long story."), 500, GREEDY)
+    sampled_before = engine.stats.sampled
 
     async def take_three() -> None:
-        stream = model_registry.get("smollm2").engine.generate(request)
+        stream = engine.generate(request)
         seen = 0
         async for event in stream:
             seen += isinstance(event, TextDelta)
@@ -77,7 +83,15 @@ def test_closing_the_stream_stops_generation(model_registry: ModelRegistry) -> N
         await stream.aclose()
 
     anyio.run(take_three)
-    # The worker is free again: a new request completes promptly.
+    deadline = time.monotonic() + 30
+    while not engine.idle and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert engine.idle, "the sequence is still running after its stream was closed"
+    sampled = engine.stats.sampled - sampled_before
+    assert sampled < 20, f"{sampled} tokens sampled for a stream closed after 3"
+    time.sleep(0.2)
+    assert engine.stats.sampled - sampled_before == sampled  # and nothing after
+    # The worker is free again: a new request completes.
     events = anyio.run(
         _collect, model_registry, GenerationRequest(_prompt(model_registry, "Hi"), 2, GREEDY)
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -35,13 +36,16 @@ def vendor(
         yield url, settings
 
 
-def issue(database: Database, settings: Settings, **terms: object) -> str:
+Vendor = tuple[str, Settings]
+
+
+def issue(database: Database, settings: Settings, **terms: Any) -> str:
     org = make_tenant(database, "Carl GmbH").organization_id
     key = Keyring(settings.license_keys_dir).signing_key()
     with database.session() as session:
         record = licensing.issue_license(
             session, org, key,
-            Terms(expires_at=utcnow().replace(year=utcnow().year + 1), max_nodes=1, **terms),  # type: ignore[arg-type]
+            Terms(expires_at=utcnow().replace(year=utcnow().year + 1), max_nodes=1, **terms),
             now=utcnow(), actor=Actor("t"),
         )  # fmt: skip
         return record.file
@@ -83,8 +87,8 @@ def activations(database: Database) -> list[tuple[str, bool]]:
 
 
 def test_a_floating_node_frees_its_place_when_it_stops(
-    vendor, database: Database, tmp_path: Path, model_registry: ModelRegistry
-) -> None:  # type: ignore[no-untyped-def]
+    vendor: Vendor, database: Database, tmp_path: Path, model_registry: ModelRegistry
+) -> None:
     url, config = vendor
     text = issue(database, config)
     with site(tmp_path, "a", text, config, url, model_registry):
@@ -100,8 +104,8 @@ def test_a_floating_node_frees_its_place_when_it_stops(
 
 
 def test_a_node_locked_place_is_kept(
-    vendor, database: Database, tmp_path: Path, model_registry: ModelRegistry
-) -> None:  # type: ignore[no-untyped-def]
+    vendor: Vendor, database: Database, tmp_path: Path, model_registry: ModelRegistry
+) -> None:
     url, config = vendor
     text = issue(database, config, activation="node_locked")
     with site(tmp_path, "a", text, config, url, model_registry):
@@ -116,8 +120,8 @@ def test_a_node_locked_place_is_kept(
 
 
 def test_an_unreachable_vendor_does_not_stop_the_start(
-    vendor, database: Database, tmp_path: Path, model_registry: ModelRegistry
-) -> None:  # type: ignore[no-untyped-def]
+    vendor: Vendor, database: Database, tmp_path: Path, model_registry: ModelRegistry
+) -> None:
     _, config = vendor
     text = issue(database, config)
     with site(
@@ -126,7 +130,7 @@ def test_an_unreachable_vendor_does_not_stop_the_start(
         assert client.get("/healthz").status_code == 200
 
 
-def test_the_activation_api_refuses_what_it_should(vendor, database: Database) -> None:  # type: ignore[no-untyped-def]
+def test_the_activation_api_refuses_what_it_should(vendor: Vendor, database: Database) -> None:
     url, config = vendor
     text = issue(database, config)
     body = {"license": text, "fingerprint": "ab" * 16, "hostname": "node-a"}

@@ -8,8 +8,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from levante.errors import LicenseInvalidError
 from levante.licensing import Keyring, SigningKey, authenticate, verify
@@ -18,7 +23,7 @@ from tests.licensing.conftest import license_file, make_license, utc
 NOW = utc(2026, 6, 1)
 
 
-def trusted(keyring: Keyring) -> dict:  # type: ignore[type-arg]
+def trusted(keyring: Keyring) -> dict[str, Ed25519PublicKey]:
     return keyring.public_keys()
 
 
@@ -34,7 +39,7 @@ def test_a_valid_licence_verifies(keyring: Keyring, key: SigningKey) -> None:
     assert json.loads(envelope["payload"])["licensee"]["name"] == "Acme GmbH"  # readable
 
 
-def tamper(text: str, field: str, change) -> str:  # type: ignore[no-untyped-def]
+def tamper(text: str, field: str, change: Callable[[dict[str, Any]], object]) -> str:
     envelope = json.loads(text)
     envelope[field] = change(envelope[field])
     return json.dumps(envelope)
@@ -108,9 +113,9 @@ def test_a_tampered_licence_is_rejected(
 def test_dates_outside_the_licence_are_rejected(
     keyring: Keyring,
     key: SigningKey,
-    now,
+    now: datetime,
     code: str,
-    words: str,  # type: ignore[no-untyped-def]
+    words: str,
 ) -> None:
     with pytest.raises(LicenseInvalidError) as caught:
         verify(license_file(key), trusted(keyring), now)
@@ -134,8 +139,8 @@ def test_rotated_keys_keep_verifying_old_licences(keyring: Keyring, key: Signing
 
 
 def test_verification_needs_no_network_and_no_database(
-    keyring: Keyring, key: SigningKey, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    keyring: Keyring, key: SigningKey, tmp_path: Path
+) -> None:
     """A fresh interpreter with the network cut (no route, no DNS) and no database settings
     verifies the licence from its file and the vendor's public key alone."""
     lic = tmp_path / "acme.license"

@@ -5,11 +5,12 @@ the test moves."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -45,6 +46,9 @@ def operator(database: Database, tenant: Tenant) -> Tenant:
     return tenant
 
 
+Licensed = Callable[..., AbstractContextManager[tuple[TestClient, Path]]]
+
+
 @pytest.fixture
 def licensed(
     settings: Settings,
@@ -53,7 +57,7 @@ def licensed(
     tmp_path: Path,
     keyring: Keyring,
     key: SigningKey,
-):  # type: ignore[no-untyped-def]
+) -> Licensed:
     """Build a deployment under a licence for the embedded model only, two seats."""
 
     @contextmanager
@@ -80,14 +84,14 @@ def licensed(
     return build
 
 
-def chat(client: TestClient, tenant: Tenant, model: str = MODEL) -> tuple[int, dict]:  # type: ignore[type-arg]
+def chat(client: TestClient, tenant: Tenant, model: str = MODEL) -> tuple[int, dict[str, Any]]:
     response = client.post(
         "/v1/chat/completions", json=chat_body(model=model, max_tokens=2), headers=tenant.headers()
     )
     return response.status_code, response.json()
 
 
-def test_the_licensed_model_and_seats_and_no_more(licensed, operator: Tenant) -> None:  # type: ignore[no-untyped-def]
+def test_the_licensed_model_and_seats_and_no_more(licensed: Licensed, operator: Tenant) -> None:
     admin = operator.headers(True)
     with licensed(Clock(utc(2026, 6, 1))) as (client, _):
         assert chat(client, operator)[0] == 200
@@ -131,8 +135,8 @@ def test_only_entitled_models_are_loaded(
 
 
 def test_expiry_grace_and_after(
-    licensed, operator: Tenant, keyring: Keyring, key: SigningKey
-) -> None:  # type: ignore[no-untyped-def]
+    licensed: Licensed, operator: Tenant, keyring: Keyring, key: SigningKey
+) -> None:
     admin = operator.headers(True)
     clock = Clock(EXPIRES - timedelta(days=1))
     with licensed(clock) as (client, path):
@@ -175,7 +179,7 @@ def test_expiry_grace_and_after(
         assert (response.status_code, response.json()["code"]) == (400, "license_payload_changed")
 
 
-def test_a_licence_may_keep_serving_existing_keys(licensed, operator: Tenant) -> None:  # type: ignore[no-untyped-def]
+def test_a_licence_may_keep_serving_existing_keys(licensed: Licensed, operator: Tenant) -> None:
     clock = Clock(EXPIRES + timedelta(days=30))
     with licensed(clock, on_expiry="serve_existing") as (client, _):
         assert chat(client, operator)[0] == 200
@@ -185,7 +189,7 @@ def test_a_licence_may_keep_serving_existing_keys(licensed, operator: Tenant) ->
         assert (refused.status_code, refused.json()["code"]) == (403, "license_expired")
 
 
-def test_features_outside_the_licence_answer_403(licensed, operator: Tenant) -> None:  # type: ignore[no-untyped-def]
+def test_features_outside_the_licence_answer_403(licensed: Licensed, operator: Tenant) -> None:
     with licensed(Clock(utc(2026, 6, 1)), entitlements=Entitlements(models=("*",))) as (client, _):
         response = client.get("/v1/admin/usage", headers=operator.headers(True))
         assert (response.status_code, response.json()["code"]) == (403, "not_licensed")
@@ -198,8 +202,8 @@ def test_features_outside_the_licence_answer_403(licensed, operator: Tenant) -> 
 
 
 def test_a_node_beyond_the_licence_does_not_start(
-    licensed, operator: Tenant, database: Database
-) -> None:  # type: ignore[no-untyped-def]
+    licensed: Licensed, operator: Tenant, database: Database
+) -> None:
     with database.session() as session:
         session.add(
             GatewayInstance(

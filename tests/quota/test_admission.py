@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 import httpx
 from fastapi.testclient import TestClient
@@ -94,7 +95,7 @@ def test_tokens_per_minute_and_per_month_count_the_worst_case(
         ({"tokens_per_minute": 35}, "tokens_rate_limited"),
         ({"tokens_per_month": 35}, "monthly_tokens_limited"),
     ):
-        tier = TierSettings(name="t", **limits)  # type: ignore[arg-type]
+        tier = TierSettings(name="t", **limits)
         tenant = make_tenant(database, code)  # the month's tokens are the ledger's
         with gateway(tiers=[tier]) as app, TestClient(app) as client:
             first = client.post("/v1/chat/completions", json=stub_body(), headers=tenant.headers())
@@ -129,8 +130,8 @@ def test_the_tier_rises_with_paid_spend(
 ) -> None:
     tiers = [
         TierSettings(name="free", requests_per_second=0.1),
-        TierSettings(name="paid", paid_spend=20, requests_per_second=100),  # type: ignore[arg-type]
-        TierSettings(name="more", paid_spend=60, requests_per_second=200),  # type: ignore[arg-type]
+        TierSettings(name="paid", paid_spend=Decimal(20), requests_per_second=100),
+        TierSettings(name="more", paid_spend=Decimal(60), requests_per_second=200),
     ]
     with gateway(tiers=tiers) as app, TestClient(app) as client:
         limits = client.get("/v1/admin/rate-limit", headers=tenant.headers(admin=True)).json()

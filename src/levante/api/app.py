@@ -16,10 +16,19 @@ from levante.api.docs import install_docs
 from levante.api.errors import install_error_handlers
 from levante.api.metrics import Metrics
 from levante.api.middleware import GatewayMiddleware, LicenseMiddleware
-from levante.api.routes import admin, billing, chat, completions, embeddings, health, licensing
+from levante.api.routes import (
+    admin,
+    billing,
+    chat,
+    completions,
+    embeddings,
+    health,
+    licensing,
+    operator,
+)
 from levante.api.routes import models as model_routes
 from levante.api.state import AppState
-from levante.billing import BillingWorker, ensure_catalog
+from levante.billing import BillingWorker
 from levante.engine import ModelRegistry
 from levante.licensing import (
     Activator,
@@ -30,11 +39,12 @@ from levante.licensing import (
     site_key,
 )
 from levante.metering import Ledger
+from levante.platform import prepare
 from levante.pricing import PriceBook
 from levante.quota import Admission, PolicyCache, Throttle, open_store
 from levante.serving import InferenceService
 from levante.settings import Settings
-from levante.storage import Database, upgrade, utcnow
+from levante.storage import Database, utcnow
 from levante.tenancy import KeyAuthenticator
 
 log = logging.getLogger(__name__)
@@ -93,10 +103,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if settings.auto_migrate:
-            upgrade(db.engine)
-        with db.session() as session:
-            ensure_catalog(session)
+        prepare(db, settings)
         ledger.start()
         activator = None
         if guard is not None:
@@ -140,6 +147,7 @@ def create_app(
     install_docs(app)
     for router in (
         health.router,
+        operator.router,
         model_routes.router,
         chat.router,
         completions.router,

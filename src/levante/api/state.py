@@ -9,8 +9,8 @@ from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
+from levante import tenancy
 from levante.api.metrics import Metrics
 from levante.engine import ModelRegistry
 from levante.errors import PermissionDeniedError
@@ -21,7 +21,6 @@ from levante.quota import PolicyCache, Throttle
 from levante.serving import InferenceService, RequestContext
 from levante.settings import Settings
 from levante.storage import Database, utcnow
-from levante.storage.models import Organization
 from levante.tenancy import KeyAuthenticator, Principal
 
 
@@ -99,7 +98,7 @@ async def operator_principal(
 
     def check() -> None:
         with state.database.session() as session:
-            require_operator(session, caller)
+            tenancy.require_operator(session, caller.actor)
 
     await anyio.to_thread.run_sync(check)
     return caller
@@ -131,14 +130,3 @@ Flushed = Annotated[None, Depends(ledger_flushed)]
 Caller = Annotated[Principal, Depends(principal)]
 Admin = Annotated[Principal, Depends(admin_principal)]
 Operator = Annotated[Principal, Depends(operator_principal)]
-
-
-def is_operator(session: Session, caller: Principal) -> bool:
-    org = session.get(Organization, caller.organization_id)
-    return org is not None and org.is_operator
-
-
-def require_operator(session: Session, caller: Principal) -> None:
-    """Refuse (403) a caller whose organisation is not the operator's."""
-    if not is_operator(session, caller):
-        raise PermissionDeniedError("only the operator's organisation may do this")

@@ -62,7 +62,10 @@ def check_low_balances(session: Session, now: datetime) -> list[str]:
     return alerted
 
 
-def run_cycle(session: Session, settings: BillingSettings, now: datetime) -> CycleReport:
+def run_cycle(
+    session: Session, settings: BillingSettings, now: datetime | None = None
+) -> CycleReport:
+    now = now or utcnow()
     return CycleReport(
         renewed=renew_due(session, now),
         low_balance=check_low_balances(session, now),

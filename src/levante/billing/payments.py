@@ -350,11 +350,12 @@ def handle_stripe_webhook(
     signature: str | None,
     *,
     settings: BillingSettings,
-    now: datetime,
+    now: datetime | None = None,
 ) -> WebhookOutcome:
     """Verify a Stripe webhook (signature, and a timestamp neither older nor newer than the
     tolerance) and apply it once. An event that is signed but not shaped like one is refused
     (400), never half applied."""
+    now = now or utcnow()
     if not settings.stripe_webhook_secret:
         raise NotFoundError("Stripe webhooks are not configured on this platform")
     try:

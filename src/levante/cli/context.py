@@ -15,10 +15,9 @@ from rich.table import Table
 from rich.text import Text
 
 from levante.audit import Actor
-from levante.billing import ensure_catalog
 from levante.errors import LevanteError
+from levante.platform import Database, open_database
 from levante.settings import Settings, load_settings
-from levante.storage import Database, upgrade
 
 # Piped or captured output is not cut at 80 columns (Rich's default off a terminal): a table
 # or a message keeps its full width, for a reader and for grep alike.
@@ -72,12 +71,9 @@ def database(migrate: bool = True) -> Iterator[Database]:
     """The configured database, migrated to the newest schema and holding the default plans
     first (if auto_migrate), as the server makes it when it starts."""
     config = settings()
-    db = Database(config.resolved_database_url)
+    with handled():
+        db = open_database(config, migrate=migrate)
     try:
-        if migrate and config.auto_migrate:
-            upgrade(db.engine)
-            with db.session() as session:
-                ensure_catalog(session)
         with handled():
             yield db
     finally:

@@ -10,29 +10,17 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from levante import billing
 from levante.cli.billing import OrgOption, billing_app
 from levante.cli.context import CLI, JsonOption, console, database, handled, settings, show
-from levante.errors import InvalidRequestError
-from levante.pricing import CENT, format_amount, format_cents, parse_cents
-from levante.storage import utcnow
-from levante.storage.models import Invoice, InvoiceLine, Plan
-from levante.tenancy import find_organization
+from levante.pricing import format_amount, format_cents
 from levante.vocabulary import Currency
 
 invoices_app = typer.Typer(help="Invoices: generate, list, show, pay, void.", no_args_is_help=True)
 plans_app = typer.Typer(help="The catalogue of plans and their prices.", no_args_is_help=True)
 subscriptions_app = typer.Typer(help="Subscriptions of organisations.", no_args_is_help=True)
 wallet_app = typer.Typer(help="Prepaid credits of organisations.", no_args_is_help=True)
-
-
-def _cents(value: str, name: str) -> int:
-    try:
-        return parse_cents(value)
-    except ValueError as exc:
-        raise InvalidRequestError(f"{name}: {exc}") from None
 
 
 def _money(cents: int, currency: str) -> str:
@@ -90,11 +78,9 @@ def invoices_list(
 ) -> None:
     """List invoices, newest first."""
     with handled(), database() as db, db.session() as session:
-        org_id = find_organization(session, org).id if org else None
+        rows = billing.invoices_of(session, CLI, org, period=period, status=status, limit=limit)
         table = Table("number", "id", "organisation", "kind", "period", "status", "total", "due")
-        for inv in billing.list_invoices(
-            session, org_id, period=period, status=status, limit=limit
-        ):
+        for inv in rows:
             table.add_row(
                 inv.number or "-",
                 inv.id,
@@ -116,8 +102,7 @@ def invoices_show(
 ) -> None:
     """Show an invoice, and write it as HTML or PDF."""
     with handled(), database() as db, db.session() as session:
-        inv = billing.get_invoice(session, ref)
-        lines = billing.invoice_lines(session, inv)
+        inv, lines = billing.invoice_of(session, CLI, ref)
         _print_invoice(inv, lines)
         if html is not None:
             html.write_text(billing.render_html(inv, lines), encoding="utf-8")
@@ -127,7 +112,7 @@ def invoices_show(
             console.print(f"wrote {pdf}")
 
 
-def _print_invoice(inv: Invoice, lines: list[InvoiceLine]) -> None:
+def _print_invoice(inv: billing.Invoice, lines: list[billing.InvoiceLine]) -> None:
     console.print(
         f"[bold]{inv.number or '(draft)'}[/] {inv.id} {inv.kind} {inv.period or ''} "
         f"({inv.status}) for {inv.customer.get('name') or inv.organization_id}"
@@ -156,16 +141,7 @@ def invoices_pay(
 ) -> None:
     """Record a bank transfer against an invoice (the same reference twice records once)."""
     with handled(), database() as db, db.session() as session:
-        inv = billing.get_invoice(session, ref)
-        billing.record_payment(
-            session,
-            inv,
-            provider="manual",
-            reference=reference,
-            amount_cents=None if amount is None else _cents(amount, "--amount"),
-            now=utcnow(),
-            actor=CLI,
-        )
+        _, inv = billing.record_transfer(session, CLI, ref, reference=reference, amount=amount)
         console.print(
             f"{inv.number}: paid {_money(inv.paid_cents, inv.currency)} of "
             f"{_money(inv.total_cents, inv.currency)} ({inv.status})"
@@ -176,8 +152,7 @@ def invoices_pay(
 def invoices_void(ref: Annotated[str, typer.Argument(help="Invoice id or number.")]) -> None:
     """Void a finalized, unpaid invoice (its fees return to the next invoice)."""
     with handled(), database() as db, db.session() as session:
-        inv = billing.get_invoice(session, ref)
-        billing.void_invoice(session, inv, now=utcnow(), actor=CLI)
+        inv = billing.void(session, CLI, ref)
         console.print(f"{inv.number or inv.id}: {inv.status}")
 
 
@@ -188,13 +163,13 @@ def invoices_top_up(
     """Issue an invoice for prepaid credits; the credits arrive when it is paid."""
     config = settings()
     with handled(), database() as db, db.session() as session:
-        inv = billing.create_top_up_invoice(
+        inv, _ = billing.buy_credits(
             session,
-            find_organization(session, org).id,
-            _cents(amount, "amount"),
+            CLI,
+            org,
+            amount=amount,
             settings=config.billing,
             default_currency=config.currency,
-            now=utcnow(),
         )
         console.print(f"{inv.number} ({inv.id}): {_money(inv.total_cents, inv.currency)} due")
 
@@ -205,27 +180,24 @@ def invoices_top_up(
 @plans_app.command("list")
 def plans_list(as_json: JsonOption = False) -> None:
     """Plans on offer, with their current prices."""
-    now = utcnow()
     with handled(), database() as db, db.session() as session:
-        table = Table("code", "product", "name", "per", "unit", "trial", *Currency)
-        for plan in billing.list_plans(session):
-            table.add_row(
-                plan.code,
-                plan.product,
-                plan.name,
-                plan.interval,
-                plan.unit,
-                f"{plan.trial_days} d" if plan.trial_days else "-",
-                *(_plan_amount(session, plan, c, now) for c in Currency),
-            )
-        show(table, as_json)
-
-
-def _plan_amount(session: Session, plan: Plan, currency: str, at: datetime) -> str:
-    try:
-        return format_amount(billing.plan_price(session, plan, currency, at))
-    except InvalidRequestError:
-        return "-"
+        offers = billing.plans_on_offer(session)
+    table = Table("code", "product", "name", "per", "unit", "trial", *Currency)
+    for offer in offers:
+        plan = offer.plan
+        table.add_row(
+            plan.code,
+            plan.product,
+            plan.name,
+            plan.interval,
+            plan.unit,
+            f"{plan.trial_days} d" if plan.trial_days else "-",
+            *(
+                format_amount(offer.current_nanos[c]) if c in offer.current_nanos else "-"
+                for c in Currency
+            ),
+        )
+    show(table, as_json)
 
 
 @plans_app.command("price")
@@ -239,13 +211,8 @@ def plans_price(
 ) -> None:
     """Add a dated price to a plan; periods that start from then on pay it."""
     with handled(), database() as db, db.session() as session:
-        price = billing.set_plan_price(
-            session,
-            code,
-            currency=currency.upper(),
-            amount_nanos=_cents(amount, "--amount") * CENT,
-            effective_from=effective_from,
-            actor=CLI,
+        price = billing.price_plan(
+            session, CLI, code, currency=currency, amount=amount, effective_from=effective_from
         )
         console.print(
             f"{code}: {format_amount(price.amount_nanos)} {price.currency} from "
@@ -266,16 +233,17 @@ def subscriptions_create(
     """Subscribe an organisation to a plan (the first period is charged at once)."""
     config = settings()
     with handled(), database() as db, db.session() as session:
-        sub = billing.subscribe(
+        done = billing.start_subscription(
             session,
-            find_organization(session, org).id,
-            plan,
-            quantity=seats,
+            CLI,
+            org,
+            plan=plan,
+            seats=seats,
             trial=trial,
-            now=utcnow(),
+            settings=config.billing,
             default_currency=config.currency,
-            actor=CLI,
         )
+        sub = done.subscription
         console.print(f"subscription {sub.id}: {plan} x{sub.quantity} ({sub.status})")
 
 
@@ -288,15 +256,9 @@ def subscriptions_change(
 ) -> None:
     """Upgrade, downgrade or change seats now, prorated."""
     with handled(), database() as db, db.session() as session:
-        sub = billing.change(
-            session,
-            find_organization(session, org).id,
-            subscription,
-            plan_code=plan,
-            quantity=seats,
-            now=utcnow(),
-            actor=CLI,
-        )
+        sub = billing.change_subscription(
+            session, CLI, org, subscription_id=subscription, plan=plan, seats=seats
+        ).subscription
         console.print(f"subscription {sub.id}: x{sub.quantity} ({sub.status})")
 
 
@@ -308,14 +270,9 @@ def subscriptions_cancel(
 ) -> None:
     """Cancel at the end of the period (or at once, with --now)."""
     with handled(), database() as db, db.session() as session:
-        sub = billing.cancel(
-            session,
-            find_organization(session, org).id,
-            subscription,
-            at_period_end=not now,
-            now=utcnow(),
-            actor=CLI,
-        )
+        sub = billing.cancel_subscription(
+            session, CLI, org, subscription_id=subscription, at_period_end=not now
+        ).subscription
         ends = sub.ended_at or sub.current_period_end
         console.print(f"subscription {sub.id} ends {ends:%Y-%m-%d %H:%M} UTC")
 
@@ -328,9 +285,9 @@ def subscriptions_list(
 ) -> None:
     """List subscriptions."""
     with handled(), database() as db, db.session() as session:
-        org_id = find_organization(session, org).id if org else None
+        rows = billing.subscriptions_of(session, CLI, org, include_ended=ended)
         table = Table("id", "organisation", "plan", "seats", "status", "period end", "cancels")
-        for sub, plan in billing.list_subscriptions(session, org_id, include_ended=ended):
+        for sub, plan in rows:
             table.add_row(
                 sub.id,
                 sub.organization_id,
@@ -351,27 +308,26 @@ def wallet_show(org: OrgOption, as_json: JsonOption = False) -> None:
     """An organisation's prepaid balance and credits."""
     config = settings()
     with handled(), database() as db, db.session() as session:
-        org_id = find_organization(session, org).id
-        account = billing.ensure_account(session, org_id, config.currency)
-        state = billing.wallet_state(session, org_id, account.currency, utcnow())
-        if not as_json:
-            console.print(
-                f"balance [bold]{format_amount(state.balance_nanos)} {account.currency}[/] "
-                f"(credited {format_amount(state.credited_nanos)}, used "
-                f"{format_amount(state.consumed_nanos)}, "
-                f"expired {format_amount(state.expired_nanos)})"
-                f"{'; prepaid only' if account.prepaid_only else ''}"
-            )
-        table = Table("id", "kind", "amount", "expires", "added")
-        for entry in billing.list_entries(session, org_id):
-            table.add_row(
-                entry.id,
-                entry.kind,
-                format_amount(entry.amount_nanos),
-                entry.expires_on.isoformat() if entry.expires_on else "-",
-                entry.created_at.isoformat(timespec="seconds"),
-            )
-        show(table, as_json)
+        found = billing.wallet_of(session, CLI, org, default_currency=config.currency)
+    state, money = found.state, found.account.currency
+    if not as_json:
+        console.print(
+            f"balance [bold]{format_amount(state.balance_nanos)} {money}[/] "
+            f"(credited {format_amount(state.credited_nanos)}, used "
+            f"{format_amount(state.consumed_nanos)}, "
+            f"expired {format_amount(state.expired_nanos)})"
+            f"{'; prepaid only' if found.account.prepaid_only else ''}"
+        )
+    table = Table("id", "kind", "amount", "expires", "added")
+    for entry in found.entries:
+        table.add_row(
+            entry.id,
+            entry.kind,
+            format_amount(entry.amount_nanos),
+            entry.expires_on.isoformat() if entry.expires_on else "-",
+            entry.created_at.isoformat(timespec="seconds"),
+        )
+    show(table, as_json)
 
 
 @wallet_app.command("grant")
@@ -385,16 +341,13 @@ def wallet_grant(
     """Give an organisation free credits."""
     config = settings()
     with handled(), database() as db, db.session() as session:
-        org_id = find_organization(session, org).id
-        account = billing.ensure_account(session, org_id, config.currency)
-        entry = billing.grant_credits(
+        entry = billing.give_credits(
             session,
-            org_id,
-            _cents(amount, "amount") * CENT,
-            currency=account.currency,
+            CLI,
+            org,
+            amount=amount,
             expires_on=expires.date() if expires else None,
-            now=utcnow(),
-            actor=CLI,
+            default_currency=config.currency,
         )
         console.print(f"granted {format_amount(entry.amount_nanos)} {entry.currency} ({entry.id})")
 
@@ -423,27 +376,23 @@ def billing_account(
     """Show or change an organisation's billing account."""
     config = settings()
     with handled(), database() as db, db.session() as session:
-        org_id = find_organization(session, org).id
-        account = billing.update_account(
+        account = billing.edit_account(
             session,
-            org_id,
-            billing.AccountChange(
+            CLI,
+            org,
+            edit=billing.AccountEdit(
                 legal_name=name,
                 email=email,
                 address=address,
                 country=country,
                 vat_number=vat_number,
                 is_business=business,
-                currency=None if currency is None else currency.upper(),
+                currency=currency,
                 force=force,
                 prepaid_only=prepaid_only,
-                low_balance_nanos=None
-                if low_balance in (None, "none")
-                else _cents(low_balance or "", "--low-balance") * CENT,
-                clear_low_balance=low_balance == "none",
+                low_balance_threshold="" if low_balance == "none" else low_balance,
             ),
             default_currency=config.currency,
-            actor=CLI,
         )
         console.print(
             f"{org}: {account.legal_name or '-'}, {account.country or '-'}, "
@@ -459,7 +408,7 @@ def billing_run() -> None:
     organisations with overdue invoices (gateway processes do this every minute)."""
     config = settings()
     with handled(), database() as db, db.session() as session:
-        report = billing.run_cycle(session, config.billing, utcnow())
+        report = billing.run_cycle(session, config.billing)
     console.print(
         f"{report.renewed} period(s) renewed or ended; low balance: "
         f"{', '.join(report.low_balance) or 'none'}; restricted: "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,8 +15,6 @@ from levante import licensing
 from levante.cli.billing import OrgOption
 from levante.cli.context import CLI, JsonOption, console, database, handled, settings, show
 from levante.errors import ConfigurationError
-from levante.storage import utcnow
-from levante.tenancy import count_seats, find_organization
 
 license_app = typer.Typer(
     help="Licences: the vendor's keys, issuing and importing usage; a deployment's own licence.",
@@ -26,6 +24,10 @@ license_app = typer.Typer(
 
 def _when(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _print(license: licensing.License, now: datetime) -> None:
@@ -78,15 +80,14 @@ def issue(
     """Sign a licence for an organisation from its enterprise contract."""
     config = settings()
     with handled():
-        key = licensing.Keyring(config.license_keys_dir).signing_key()
         with database() as db, db.session() as session:
-            record = licensing.issue_license(
+            record = licensing.issue(
                 session,
-                find_organization(session, org).id,
-                key,
+                CLI,
+                org,
                 licensing.Terms(
                     models=model or ["*"],
-                    features=feature if feature is not None else ["admin_api", "usage_reporting"],
+                    features=feature if feature is not None else licensing.DEFAULT_FEATURES,
                     max_seats=seats,
                     max_nodes=nodes,
                     max_gpus=gpus,
@@ -96,15 +97,14 @@ def issue(
                     usage_reporting=reporting,
                     on_expiry=on_expiry,
                 ),
-                now=utcnow(),
-                actor=CLI,
+                keys_dir=config.license_keys_dir,
             )
             text = record.file
         # Written once the licence is on record: a file is never handed out for a licence the
         # vendor does not know (the record keeps the file, should writing it fail).
         out.write_text(text)
     console.print(f"wrote {out}")
-    _print(licensing.authenticate(text, {key.key_id: key.public}), utcnow())
+    _print(licensing.read_issued(text), _now())
 
 
 @license_app.command("renew")
@@ -119,15 +119,18 @@ def renew(
     install ('levante license install')."""
     config = settings()
     with handled():
-        key = licensing.Keyring(config.license_keys_dir).signing_key()
         with database() as db, db.session() as session:
-            record = licensing.renew_license(
-                session, license_id, key, expires_at=_when(expires), now=utcnow(), actor=CLI
+            record = licensing.renew(
+                session,
+                CLI,
+                license_id,
+                expires_at=_when(expires),
+                keys_dir=config.license_keys_dir,
             )
             text = record.file
         out.write_text(text)
     console.print(f"wrote {out}")
-    _print(licensing.authenticate(text, {key.key_id: key.public}), utcnow())
+    _print(licensing.read_issued(text), _now())
 
 
 @license_app.command("verify")
@@ -144,13 +147,11 @@ def verify(
 ) -> None:
     """Verify a licence offline: its signature, its key, its dates. A failure prints the
     documented error code in brackets and exits 1."""
-    now = _when(at) or utcnow()
+    now = _when(at) or _now()
     with handled():
         text = _read(file)
         if key:
-            publics = [licensing.decode_public(_read(Path(k)) if Path(k).is_file() else k)
-                       for k in key]  # fmt: skip
-            trusted = {licensing.key_id_of(p): p for p in publics}
+            trusted = licensing.trust(_read(Path(k)) if Path(k).is_file() else k for k in key)
         else:
             trusted = licensing.configured_keys(settings())
         license = licensing.verify(text, trusted, now)
@@ -162,11 +163,10 @@ def list_(
     org: Annotated[str | None, typer.Option("--org", "-o")] = None, as_json: JsonOption = False
 ) -> None:
     """Licences issued here, with their status."""
-    now = utcnow()
+    now = _now()
     with handled(), database() as db, db.session() as session:
-        org_id = find_organization(session, org).id if org else None
         table = Table("id", "organisation", "status", "expires", "seats", "seats reported", "key")
-        for record in licensing.list_licenses(session, org_id):
+        for record in licensing.licenses_of(session, CLI, org):
             table.add_row(
                 record.id,
                 record.organization_id,
@@ -183,7 +183,7 @@ def list_(
 def revoke(license_id: Annotated[str, typer.Argument()]) -> None:
     """Revoke a licence (it can no longer activate; reports are still taken)."""
     with handled(), database() as db, db.session() as session:
-        record = licensing.revoke_license(session, license_id, now=utcnow(), actor=CLI)
+        record = licensing.revoke(session, CLI, license_id)
         console.print(f"{record.id}: revoked")
 
 
@@ -191,11 +191,7 @@ def revoke(license_id: Annotated[str, typer.Argument()]) -> None:
 def import_usage(file: Annotated[Path, typer.Argument(help="A site's usage report.")]) -> None:
     """Take a self-hosted site's usage report into the ledger (once)."""
     with handled(), database() as db, db.session() as session:
-        try:
-            text = file.read_text()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read {file}: {exc}") from None
-        result = licensing.import_usage(session, text, now=utcnow(), actor=CLI)
+        result = licensing.import_report(session, CLI, _read(file))
     _print_import(result)
 
 
@@ -217,7 +213,7 @@ def held(as_json: JsonOption = False) -> None:
     """Usage reports held because their site key is not bound to their licence."""
     with handled(), database() as db, db.session() as session:
         table = Table("report", "licence", "period", "received", "site key")
-        for row in licensing.held_reports(session):
+        for row in licensing.held(session, CLI):
             table.add_row(
                 row.id[:16], row.license_id, f"{row.period_start}..{row.period_end}",
                 f"{row.received_at:%Y-%m-%d %H:%M}", row.site_key,
@@ -231,9 +227,7 @@ def accept(
 ) -> None:
     """Vouch for a held report: its site key is bound to the licence and the report imported."""
     with handled(), database() as db, db.session() as session:
-        result = licensing.accept_held_report(
-            session, licensing.resolve_held_report(session, report), now=utcnow(), actor=CLI
-        )
+        result = licensing.accept_held(session, CLI, report)
     _print_import(result)
 
 
@@ -243,9 +237,7 @@ def reject(
 ) -> None:
     """Refuse a held report: nothing of it reaches the ledger."""
     with handled(), database() as db, db.session() as session:
-        row = licensing.reject_held_report(
-            session, licensing.resolve_held_report(session, report), now=utcnow(), actor=CLI
-        )
+        row = licensing.reject_held(session, CLI, report)
         console.print(f"report {row.id[:16]}: rejected")
 
 
@@ -253,9 +245,8 @@ def reject(
 def site_keys(license_id: Annotated[str, typer.Argument()], as_json: JsonOption = False) -> None:
     """The keys a licence's usage reports may be signed with, and their status."""
     with handled(), database() as db, db.session() as session:
-        record = licensing.get_license(session, license_id)
         table = Table("id", "status", "source", "host", "since", "public key")
-        for key in licensing.site_keys(session, record.id):
+        for key in licensing.site_keys_of(session, CLI, license_id):
             table.add_row(key.id, key.status, key.source, key.hostname or "-",
                           f"{key.bound_at or key.created_at:%Y-%m-%d}", key.public_key)  # fmt: skip
         show(table, as_json)
@@ -267,7 +258,7 @@ def bind(
 ) -> None:
     """Confirm an air-gapped site's activation request: its key signs the licence's reports."""
     with handled(), database() as db, db.session() as session:
-        row = licensing.bind_activation_request(session, _read(request), now=utcnow(), actor=CLI)
+        row = licensing.bind_key(session, CLI, activation_request=_read(request))
         console.print(f"licence {row.license_id}: site key {row.id} bound ({row.hostname})")
 
 
@@ -278,9 +269,8 @@ def revoke_site_key(
 ) -> None:
     """Stop trusting a site key; to rotate, bind the new key first, then revoke the old."""
     with handled(), database() as db, db.session() as session:
-        record = licensing.get_license(session, license_id)
-        row = licensing.revoke_site_key(session, record, site_key_id, now=utcnow(), actor=CLI)
-        console.print(f"licence {record.id}: site key {row.id} revoked")
+        row = licensing.revoke_key(session, CLI, license_id, site_key_id)
+        console.print(f"licence {row.license_id}: site key {row.id} revoked")
 
 
 @license_app.command("activations")
@@ -291,9 +281,8 @@ def activations(
 ) -> None:
     """The nodes activated online under a licence."""
     with handled(), database() as db, db.session() as session:
-        record = licensing.get_license(session, license_id)
         table = Table("id", "host", "fingerprint", "activated", "last seen", "released")
-        for row in licensing.list_activations(session, record.id, include_released=all_):
+        for row in licensing.activations_of(session, CLI, license_id, include_released=all_):
             table.add_row(
                 row.id, row.hostname, row.fingerprint, f"{row.created_at:%Y-%m-%d %H:%M}",
                 f"{row.last_seen:%Y-%m-%d %H:%M}",
@@ -311,9 +300,8 @@ def release(
 ) -> None:
     """Free a node's place (a machine that is gone)."""
     with handled(), database() as db, db.session() as session:
-        record = licensing.get_license(session, license_id)
-        row = licensing.release_activation(session, record, activation_id, now=utcnow(), actor=CLI)
-        console.print(f"licence {record.id}: node {row.hostname} ({row.id}) released")
+        row = licensing.release(session, CLI, license_id, activation_id)
+        console.print(f"licence {row.license_id}: node {row.hostname} ({row.id}) released")
 
 
 def _read(path: Path) -> str:
@@ -328,7 +316,7 @@ def _read(path: Path) -> str:
 
 def _guard() -> licensing.LicenseGuard:
     config = settings()
-    guard = licensing.open_guard(config, utcnow)
+    guard = licensing.open_guard(config)
     if guard is None:
         raise ConfigurationError("no licence file: set LEVANTE_LICENSE_FILE")
     return guard
@@ -339,11 +327,13 @@ def status() -> None:
     """The licence this deployment runs under, its seats and warnings."""
     with handled():
         guard = _guard()
-        _print(guard.license, utcnow())
         with database() as db, db.session() as session:
-            console.print(f"  seats in use: {count_seats(session)}")
-        for warning in guard.warnings():
-            console.print(f"[yellow]warning:[/] {warning}")
+            standing = licensing.standing(session, guard, now=_now())
+    _print(standing.license, _now())
+    console.print(f"  {standing.status}, {standing.days_left} day(s) left")
+    console.print(f"  seats in use: {standing.seats_in_use}")
+    for warning in standing.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
 
 
 @license_app.command("install")
@@ -352,13 +342,9 @@ def install(file: Annotated[Path, typer.Argument(help="The renewed licence file.
     licensee). Running servers pick it up within seconds."""
     with handled():
         guard = _guard()
-        try:
-            text = file.read_text()
-        except OSError as exc:
-            raise ConfigurationError(f"cannot read {file}: {exc}") from None
-        license = guard.install(text)
+        license = guard.install(_read(file))
     console.print(f"installed {license.license_id} into {guard.path}")
-    _print(license, utcnow())
+    _print(license, _now())
 
 
 @license_app.command("report")
@@ -371,23 +357,19 @@ def report(
 ) -> None:
     """Write the signed usage report owed to the vendor (whole days, default the last 30)."""
     config = settings()
-    now = utcnow()
-    last: date = end.date() if end else now.date()
-    first: date = start.date() if start else last - timedelta(days=30)
     with handled():
         guard = _guard()
         with database() as db, db.session() as session:
-            text = licensing.build_report(
+            owed = licensing.owed_report(
                 session,
-                guard.license,
-                licensing.site_key(config.site_key_file),
-                start=first,
-                end=last,
-                now=now,
+                guard,
+                site_key_file=config.site_key_file,
+                start=start.date() if start else None,
+                end=end.date() if end else None,
             )
-    out.write_text(text)
-    lines = json.loads(json.loads(text)["payload"])["lines"]
-    console.print(f"wrote {out}: {len(lines)} line(s), {first} to {last} (exclusive)")
+    out.write_text(owed.text)
+    lines = json.loads(json.loads(owed.text)["payload"])["lines"]
+    console.print(f"wrote {out}: {len(lines)} line(s), {owed.start} to {owed.end} (exclusive)")
 
 
 @license_app.command("activation-request")
@@ -404,7 +386,7 @@ def activation_request(
             licensing.site_key(config.site_key_file),
             fingerprint=config.licensing.node_fingerprint or licensing.machine_fingerprint(),
             hostname=socket.gethostname(),
-            now=utcnow(),
+            now=_now(),
         )
     out.write_text(text)
     console.print(f"wrote {out}: give it to the vendor, who runs 'levante license bind {out.name}'")

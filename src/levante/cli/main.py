@@ -11,21 +11,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from levante import __version__
-from levante.billing import currency_of
+from levante import __version__, platform
 from levante.cli.billing import billing_app, limits_app, price_app
-from levante.cli.context import JsonOption, console, database, errors, handled, settings, show
+from levante.cli.context import CLI, JsonOption, console, database, errors, handled, settings, show
 from levante.cli.invoicing import invoices_app, plans_app, subscriptions_app, wallet_app
 from levante.cli.licensing import license_app
 from levante.cli.mail import mail_app
 from levante.cli.tenants import key_app, org_app
 from levante.errors import ConfigurationError
 from levante.licensing import open_guard
-from levante.metering import GroupBy, usage_report
+from levante.metering import GroupBy, usage_summary
 from levante.pricing import format_amount
 from levante.settings import Settings
-from levante.storage import current_revision, head_revision, upgrade, utcnow
-from levante.tenancy import bootstrap, find_organization
+from levante.tenancy import bootstrap
 
 app = typer.Typer(
     help="Levante: an OpenAI- and Mistral-compatible API on open-weight models, metered.",
@@ -76,7 +74,7 @@ def serve(
             if not path.is_file():
                 raise ConfigurationError(f"model '{model.id}': no file at {path}")
         # A licensed deployment checks its licence before it writes anything.
-        open_guard(config, utcnow)
+        open_guard(config)
     with database() as db:
         issued = bootstrap(db, config.bootstrap_organization)
     if issued is not None:
@@ -124,15 +122,14 @@ def _hand_over(secret: str, config: Settings) -> None:
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
     with database(migrate=False) as db:
-        upgrade(db.engine, revision)
-        console.print(f"database at revision {current_revision(db.engine)}")
+        console.print(f"database at revision {platform.migrate(db, revision)}")
 
 
 @db_app.command("current")
 def db_current() -> None:
     """Show the schema revision of the database and of this release."""
     with database(migrate=False) as db:
-        console.print(f"database: {current_revision(db.engine)}  release: {head_revision()}")
+        console.print(f"database: {platform.revision(db)}  release: {platform.release_revision()}")
 
 
 @models_app.command("list")
@@ -179,9 +176,16 @@ def usage(
     first, last = _day(start, "start"), _day(end, "end")
     config = settings()
     with database() as db, db.session() as session:
-        organization = find_organization(session, org)
-        rows = usage_report(session, organization.id, start=first, end=last, group_by=groups)
-        money = currency_of(session, organization.id, config.currency)
+        summary = usage_summary(
+            session,
+            CLI,
+            org,
+            start=first,
+            end=last,
+            group_by=groups,
+            default_currency=config.currency,
+        )
+    rows, money = summary.rows, summary.currency
     table = Table(
         *(g.value for g in groups),
         "requests",
@@ -190,7 +194,7 @@ def usage(
         "completion",
         "total",
         "cost",
-        title=f"usage of {organization.slug}",
+        title=f"usage of {summary.organization_slug}",
     )
     for row in rows:
         table.add_row(

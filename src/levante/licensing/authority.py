@@ -31,6 +31,7 @@ from levante.storage.models import (
 )
 
 DEFAULT_GRACE_DAYS = 30
+DEFAULT_FEATURES = ("admin_api", "usage_reporting")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,7 @@ class Terms:
     """What a licence grants; None takes it from the organisation's enterprise contract."""
 
     models: Sequence[str] = ("*",)
-    features: Sequence[str] = ("admin_api", "usage_reporting")
+    features: Sequence[str] = DEFAULT_FEATURES
     max_seats: int | None = None
     max_nodes: int | None = None
     max_gpus: int | None = None

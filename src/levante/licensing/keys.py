@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,3 +114,10 @@ def trusted_keys(
     keys = keyring.public_keys() if keyring is not None else {}
     keys.update({key_id: decode_public(text) for key_id, text in configured.items()})
     return keys
+
+
+def trust(encoded: Iterable[str]) -> dict[str, Ed25519PublicKey]:
+    """Public keys given as base64 text (a ``.pub`` file's content, or the key itself), by
+    key id: the keys a licence may be verified against instead of the configured ones."""
+    publics = [decode_public(text.strip()) for text in encoded]
+    return {key_id_of(public): public for public in publics}

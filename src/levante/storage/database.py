@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -138,6 +138,15 @@ class Database:
         for topic, key in sorted(changes, key=lambda change: (change[0], change[1] or "")):
             for listener in self._listeners.get(topic, ()):
                 listener(key)
+
+    def reachable(self) -> bool:
+        """Whether a query gets an answer now (for readiness checks)."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     def dispose(self) -> None:
         self.engine.dispose()

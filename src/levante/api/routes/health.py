@@ -5,7 +5,6 @@ from __future__ import annotations
 import anyio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
 
 from levante.api.state import State
 
@@ -19,16 +18,8 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(state: State) -> JSONResponse:
-    def database_ok() -> bool:
-        try:
-            with state.database.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception:
-            return False
-        return True
-
     checks = {
-        "database": await anyio.to_thread.run_sync(database_ok),
+        "database": await anyio.to_thread.run_sync(state.database.reachable),
         "models": state.models.ready,
     }
     ready = all(checks.values())
