@@ -33,9 +33,9 @@ def test_openai_input_and_mistral_inputs(client: TestClient, tenant: Tenant) -> 
 
 
 def test_base64_encoding_is_little_endian_float32(client: TestClient, tenant: Tenant) -> None:
-    plain = _embed(client, tenant, input="hello")["data"][0]["embedding"]  # type: ignore[index]
+    plain = _embed(client, tenant, input="hello")["data"][0]["embedding"]
     encoded = _embed(client, tenant, input="hello", encoding_format="base64")
-    raw = base64.b64decode(encoded["data"][0]["embedding"])  # type: ignore[index]
+    raw = base64.b64decode(encoded["data"][0]["embedding"])
     decoded = struct.unpack(f"<{len(raw) // 4}f", raw)
     assert all(
         math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7) for a, b in zip(decoded, plain, strict=True)
@@ -46,7 +46,7 @@ def test_embeddings_are_metered(client: TestClient, tenant: Tenant, database: Da
     result = _embed(client, tenant, input=["one", "two"])
     [row] = usage_records(client, database)
     assert row.endpoint == "embeddings"
-    assert row.prompt_tokens == result["usage"]["prompt_tokens"]  # type: ignore[index]
+    assert row.prompt_tokens == result["usage"]["prompt_tokens"]
     assert row.completion_tokens == 0
 
 

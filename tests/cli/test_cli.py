@@ -154,7 +154,7 @@ def test_models_list_and_db_commands(database: Database) -> None:
     out = ok("models", "list")
     assert "smollm2-135m-instruct" in out
     assert "present" in out
-    assert head_revision() in ok("db", "upgrade")
+    assert str(head_revision()) in ok("db", "upgrade")
     assert f"database: {head_revision()}" in ok("db", "current")
 
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from mistralai.client import Mistral, errors
+from mistralai.client.models import BaseModelCard, UserMessage
 
 from tests.helpers import MODEL, Tenant
 
@@ -18,16 +19,16 @@ def sdk(live_url: str, tenant: Tenant) -> Mistral:
 def test_chat(sdk: Mistral) -> None:
     response = sdk.chat.complete(
         model=MODEL,
-        messages=[
-            {"role": "user", "content": "What is the capital of France? Answer in one word."}
-        ],
+        messages=[UserMessage(content="What is the capital of France? Answer in one word.")],
         temperature=0,
         random_seed=1,
         max_tokens=16,
     )
-    assert response.choices[0].message.content
-    assert "Paris" in str(response.choices[0].message.content)
-    assert response.usage.total_tokens > 0
+    message = response.choices[0].message
+    assert message is not None
+    assert message.content
+    assert "Paris" in str(message.content)
+    assert (response.usage.total_tokens or 0) > 0
 
 
 def test_streaming(sdk: Mistral) -> None:
@@ -35,9 +36,7 @@ def test_streaming(sdk: Mistral) -> None:
     usage = None
     for event in sdk.chat.stream(
         model=MODEL,
-        messages=[
-            {"role": "user", "content": "What is the capital of France? Answer in one word."}
-        ],
+        messages=[UserMessage(content="What is the capital of France? Answer in one word.")],
         temperature=0,
         max_tokens=16,
     ):
@@ -54,18 +53,21 @@ def test_streaming(sdk: Mistral) -> None:
 def test_json_mode(sdk: Mistral) -> None:
     response = sdk.chat.complete(
         model=MODEL,
-        messages=[{"role": "user", "content": "Describe a dog as JSON with name and age."}],
+        messages=[UserMessage(content="Describe a dog as JSON with name and age.")],
         response_format={"type": "json_object"},
         temperature=0,
         max_tokens=100,
     )
-    assert isinstance(json.loads(str(response.choices[0].message.content)), dict)
+    message = response.choices[0].message
+    assert message is not None
+    assert isinstance(json.loads(str(message.content)), dict)
 
 
 def test_models(sdk: Mistral) -> None:
     models = sdk.models.list()
     assert models.data is not None
     [card] = models.data
+    assert isinstance(card, BaseModelCard)
     assert card.id == MODEL
     assert card.max_context_length == 2048
     assert card.capabilities.completion_chat is True
@@ -73,7 +75,7 @@ def test_models(sdk: Mistral) -> None:
 
 def test_errors_are_the_sdks_own_types(sdk: Mistral, live_url: str) -> None:
     with pytest.raises(errors.SDKError) as not_found:
-        sdk.chat.complete(model="nope", messages=[{"role": "user", "content": "hi"}])
+        sdk.chat.complete(model="nope", messages=[UserMessage(content="hi")])
     assert not_found.value.status_code == 404
     with pytest.raises(errors.HTTPValidationError):
         sdk.chat.complete(model=MODEL, messages=[])

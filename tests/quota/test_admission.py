@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from decimal import Decimal
+from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
@@ -184,11 +185,11 @@ def test_a_spending_cap_holds_against_200_concurrent_requests(
                 headers=tenant.headers(),
             )
 
-        async def run() -> list[tuple[int, dict[str, object] | None, dict[str, object]]]:
+        async def run() -> list[tuple[int, dict[str, Any] | None, dict[str, Any]]]:
             limits = httpx.Limits(max_connections=200)
             async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
                 responses = await asyncio.gather(*(one(client, i) for i in range(200)))
-            results = []
+            results: list[tuple[int, dict[str, Any] | None, dict[str, Any]]] = []
             for response in responses:
                 if response.status_code != 200:
                     results.append((response.status_code, None, response.json()))
@@ -220,8 +221,11 @@ def test_a_spending_cap_holds_against_200_concurrent_requests(
     assert len(rows) == len(served)
     billed = sum(r.cost_nanos for r in rows)
     assert billed <= cap
-    assert sum(r.prompt_tokens for r in rows) == sum(u["prompt_tokens"] for u in served)  # type: ignore[index]
-    assert sum(r.completion_tokens for r in rows) == sum(u["completion_tokens"] for u in served)  # type: ignore[index]
+    assert all(u is not None for u in served)
+    assert sum(r.prompt_tokens for r in rows) == sum(u["prompt_tokens"] for u in served if u)
+    assert sum(r.completion_tokens for r in rows) == sum(
+        u["completion_tokens"] for u in served if u
+    )
     assert _reservations(database) == 0
     [org_line, *_] = summary["data"]
     assert org_line["monthly_limit"] == format_amount(cap)
