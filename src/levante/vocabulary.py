@@ -26,3 +26,108 @@ def check_currency(value: str, param: str = "currency") -> Currency:
     except ValueError:
         names = ", ".join(Currency)
         raise InvalidRequestError(f"currency must be one of {names}", param=param) from None
+
+
+class Role(StrEnum):
+    """What a member may do in an organisation."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    BILLING = "billing"
+    MEMBER = "member"
+
+
+class Product(StrEnum):
+    """The four lines of business, as usage, charges and invoice lines are filed."""
+
+    API = "api"
+    CHAT = "chat"
+    ENTERPRISE = "enterprise"
+    SUPPORT = "support"
+
+
+class UsageStatus(StrEnum):
+    """How a request that reached a model ended."""
+
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    # The gateway died while the request ran; swept from its reservation: prompt tokens only.
+    INTERRUPTED = "interrupted"
+
+
+class AccountState(StrEnum):
+    ACTIVE = "active"
+    RESTRICTED = "restricted"  # an invoice is overdue past the grace period
+
+
+class Interval(StrEnum):
+    MONTH = "month"
+    YEAR = "year"
+
+
+class Unit(StrEnum):
+    """What a plan's price is per: the whole plan, a seat, or a GPU."""
+
+    FLAT = "flat"
+    SEAT = "seat"
+    GPU = "gpu"
+
+
+class SubscriptionStatus(StrEnum):
+    TRIALING = "trialing"
+    ACTIVE = "active"
+    CANCELED = "canceled"
+
+
+class ChargeKind(StrEnum):
+    SUBSCRIPTION = "subscription"
+    PRORATION = "proration"
+    CARRIED = "carried"  # a balance carried from an invoice to the next
+
+
+class WalletKind(StrEnum):
+    TOP_UP = "top_up"
+    GRANT = "grant"
+
+
+class InvoiceKind(StrEnum):
+    PERIOD = "period"  # a month's usage and fees
+    TOP_UP = "top_up"  # prepaid credits bought
+    CHARGES = "charges"  # fees paid up front (a subscription with pay_now)
+
+
+class InvoiceStatus(StrEnum):
+    DRAFT = "draft"
+    FINALIZED = "finalized"
+    PAID = "paid"
+    VOID = "void"
+
+
+class LineKind(StrEnum):
+    USAGE = "usage"
+    CHARGE = "charge"
+    CREDIT = "credit"
+    TOP_UP = "top_up"
+    CARRIED = "carried"
+
+
+class PaymentProvider(StrEnum):
+    MANUAL = "manual"  # a bank transfer, recorded by the operator
+    STRIPE = "stripe"
+
+
+class SiteKeyStatus(StrEnum):
+    """Where a self-hosted site's report-signing key stands with the vendor."""
+
+    PENDING = "pending"  # seen (an activation, a report) but not trusted yet
+    BOUND = "bound"  # its reports are imported
+    REVOKED = "revoked"  # its reports are refused
+
+
+class HeldStatus(StrEnum):
+    """A usage report signed with a key its licence has not bound, and the operator's word."""
+
+    HELD = "held"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"

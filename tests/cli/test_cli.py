@@ -54,6 +54,11 @@ def test_a_key_made_for_an_alias_may_use_that_model(database: Database) -> None:
     assert key["models"] == "smollm2-135m-instruct"
     refused = runner.invoke(app, ["key", "create", "--org", "acme", "-n", "x", "-m", "gpt-9"])
     assert "model 'gpt-9' does not exist" in refused.output
+    # A price set for an alias is the model's price.
+    assert "smollm2-135m-instruct 0.10 in" in ok("price", "set", "smollm2", "--input", "0.1",
+                                                  "--output", "0.3")  # fmt: skip
+    [price] = json.loads(ok("price", "list", "--json"))
+    assert (price["model"], price["batch"]) == ("smollm2-135m-instruct", "-50%")
 
 
 def test_the_command_line_leaves_an_audit_trail(database: Database) -> None:

@@ -60,6 +60,9 @@ def test_issue_verify_report_and_import(
     assert "seats in use: 3" in ok("license", "status")
     report = tmp_path / "report.json"
     assert "wrote" in ok("license", "report", "--out", str(report), "--start", "2026-10-01")
+    # The window's rule is the API's: a report covers at most 400 days.
+    fails("license", "report", "--out", str(report), "--start", "2020-01-01",
+          message="at most 400 days")  # fmt: skip
     # An air-gapped site: its activation request binds its key before its report is trusted.
     request = tmp_path / "activation-request.json"
     assert "levante license bind" in ok("license", "activation-request", "--out", str(request))

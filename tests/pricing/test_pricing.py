@@ -129,3 +129,14 @@ def test_a_new_version_is_known_everywhere_before_it_applies(database: Database)
     current = book.version("m")
     assert current is not None
     assert current.id == new.id
+
+
+def test_the_batch_discount_defaults_alike_everywhere(database: Database) -> None:
+    """Regression: 50 % from the API and the CLI, 0 % from the service under them."""
+    from levante.api.schemas.admin import CreatePrice
+
+    with database.session() as session:
+        price = create_price(session, model="m", currency="USD", input_nanos=1, output_nanos=1)
+    assert price.batch_discount_percent == pricing.DEFAULT_BATCH_DISCOUNT_PERCENT == 50
+    body = CreatePrice(model="m", input="1", output="1")
+    assert body.batch_discount_percent == pricing.DEFAULT_BATCH_DISCOUNT_PERCENT

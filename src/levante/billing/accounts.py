@@ -15,10 +15,9 @@ from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.pricing import models_unpriced_in
 from levante.storage import Topic, announce, utcnow
 from levante.storage.models import BillingAccount, Invoice, Organization, Subscription, WalletEntry
-from levante.vocabulary import check_currency
+from levante.vocabulary import AccountState, check_currency
 
-ACTIVE = "active"
-RESTRICTED = "restricted"
+ACTIVE, RESTRICTED = AccountState.ACTIVE, AccountState.RESTRICTED
 
 
 def ensure_account(session: Session, organization_id: str, currency: str) -> BillingAccount:

@@ -23,14 +23,12 @@ from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.pricing import CENT, format_amount, parse_amount
 from levante.storage import new_id, utcnow
 from levante.storage.models import Plan, PlanPrice
-from levante.vocabulary import Currency
+from levante.vocabulary import Currency, Interval, Product, Unit
 
 CURRENCIES = tuple(Currency)
 
 
-PRODUCTS = ("api", "chat", "enterprise", "support")
-INTERVALS = ("month", "year")
-UNITS = ("flat", "seat", "gpu")
+PRODUCTS, INTERVALS, UNITS = tuple(Product), tuple(Interval), tuple(Unit)
 ANNUAL_DISCOUNT_PERCENT = 20
 _CATALOGUE_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
 

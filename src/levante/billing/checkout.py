@@ -92,7 +92,7 @@ def returned_from_checkout(
     if not expected or not hmac.compare_digest(expected, token):
         raise NotFoundError("this payment page does not exist")
     invoice = get_invoice(session, invoice_id)
-    due = f"{format_cents(invoice.total_cents - invoice.paid_cents)} {invoice.currency}"
+    due = f"{format_cents(invoice.amount_due_cents)} {invoice.currency}"
     amount = f"{format_cents(invoice.total_cents)} {invoice.currency}"
     number = invoice.number or invoice.id
     if invoice.status == PAID:

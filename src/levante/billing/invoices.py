@@ -51,9 +51,10 @@ from levante.storage.models import (
     Reservation,
     UsageRecord,
 )
+from levante.vocabulary import InvoiceKind, InvoiceStatus
 
-DRAFT, FINALIZED, PAID, VOID = "draft", "finalized", "paid", "void"
-PERIOD, TOP_UP, CHARGES = "period", "top_up", "charges"
+DRAFT, FINALIZED, PAID, VOID = InvoiceStatus
+PERIOD, TOP_UP, CHARGES = InvoiceKind
 _PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_TOP_UP_CENTS = 100_000_000  # one million
 

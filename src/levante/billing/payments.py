@@ -74,7 +74,7 @@ class ManualProvider:
         self._settings = settings
 
     def checkout(self, invoice: Invoice, *, success_url: str, cancel_url: str) -> Checkout:
-        due = f"{format_cents(invoice.total_cents - invoice.paid_cents)} {invoice.currency}"
+        due = f"{format_cents(invoice.amount_due_cents)} {invoice.currency}"
         return Checkout(
             provider=self.name,
             invoice_id=invoice.id,
@@ -99,7 +99,7 @@ class StripeProvider:
         )
 
     def checkout(self, invoice: Invoice, *, success_url: str, cancel_url: str) -> Checkout:
-        due = invoice.total_cents - invoice.paid_cents
+        due = invoice.amount_due_cents
         session = self._client.v1.checkout.sessions.create(
             {
                 "mode": "payment",
@@ -162,7 +162,7 @@ def record_payment(
         return existing
     if invoice.status != FINALIZED:
         raise ConflictError(f"invoice {invoice.number or invoice.id} is {invoice.status}")
-    due = invoice.total_cents - invoice.paid_cents
+    due = invoice.amount_due_cents
     amount = due if amount_cents is None else amount_cents
     if not 0 < amount <= due:
         raise InvalidRequestError(
@@ -416,7 +416,7 @@ def handle_stripe_webhook(
     if invoice.status != FINALIZED:
         return WebhookOutcome(event_id, kind, "ignored")
     amount = amount_total
-    due = invoice.total_cents - invoice.paid_cents
+    due = invoice.amount_due_cents
     if amount <= 0:
         return WebhookOutcome(event_id, kind, "ignored")
     record_payment(

@@ -49,7 +49,7 @@ def _totals(invoice: Invoice) -> list[tuple[str, str]]:
     rows.append(("Total", f"{format_cents(invoice.total_cents)} {money}"))
     if invoice.paid_cents:
         rows.append(("Paid", f"{format_cents(invoice.paid_cents)} {money}"))
-        rows.append(("Due", f"{format_cents(invoice.total_cents - invoice.paid_cents)} {money}"))
+        rows.append(("Due", f"{format_cents(invoice.amount_due_cents)} {money}"))
     return rows
 
 

@@ -22,10 +22,9 @@ from levante.billing.catalog import find_plan, plan_price
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.storage import new_id
 from levante.storage.models import Charge, Plan, Subscription
+from levante.vocabulary import SubscriptionStatus
 
-TRIALING = "trialing"
-ACTIVE = "active"
-CANCELED = "canceled"
+TRIALING, ACTIVE, CANCELED = SubscriptionStatus
 LIVE = (TRIALING, ACTIVE)
 MAX_QUANTITY = 1_000_000
 

@@ -23,9 +23,9 @@ from levante.errors import InvalidRequestError
 from levante.pricing import format_amount
 from levante.storage import Topic, announce, new_id
 from levante.storage.models import UsageRecord, WalletEntry
+from levante.vocabulary import WalletKind
 
-GRANT = "grant"
-TOP_UP = "top_up"
+TOP_UP, GRANT = WalletKind
 
 
 @dataclass(slots=True)

@@ -36,7 +36,7 @@ from levante.audit import Actor
 from levante.errors import ConfigurationError, ConflictError, NotFoundError, PermissionDeniedError
 from levante.licensing import sites
 from levante.licensing.envelope import License, verify
-from levante.storage import new_id
+from levante.storage import alive_since, new_id
 from levante.storage.models import LicenseActivation, LicenseRecord
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def _active(
     ).all()
     if license.activation == "node_locked":
         return list(rows)
-    return [r for r in rows if r.last_seen >= now - 3 * heartbeat]
+    return [r for r in rows if r.last_seen >= alive_since(now, heartbeat)]
 
 
 def activate_node(

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-
-class UsageStatus(StrEnum):
-    COMPLETED = "completed"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-    # The gateway died while the request ran; swept from its reservation: prompt tokens only.
-    INTERRUPTED = "interrupted"
+from levante.vocabulary import UsageStatus as UsageStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from levante.metering.events import UsageEvent, UsageStatus
 from levante.pricing import PriceVersion, price_usage
-from levante.storage import Database, new_id, utcnow
+from levante.storage import Database, alive_since, new_id, utcnow
 from levante.storage.models import GatewayInstance, Price, Reservation, UsageRecord
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ class Ledger:
 
     def live_hosts(self) -> set[str]:
         """The hosts with a live gateway process (this one's included)."""
-        dead_before = utcnow() - timedelta(seconds=3 * self.heartbeat_seconds)
+        dead_before = alive_since(utcnow(), timedelta(seconds=self.heartbeat_seconds))
         with self._database.session() as session:
             return set(
                 session.scalars(
@@ -180,7 +180,7 @@ class Ledger:
         many. A process is dead when its heartbeat is older than three periods; a reservation
         older than ``max_request_seconds`` is an orphan whatever its process."""
         now = utcnow()
-        dead_before = now - timedelta(seconds=3 * self.heartbeat_seconds)
+        dead_before = alive_since(now, timedelta(seconds=self.heartbeat_seconds))
         with self._database.session() as session:
             live = set(
                 session.scalars(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from levante.metering.ledger import Ledger
 from levante.pricing import PriceVersion, price_usage
-from levante.storage import Database, utcnow
+from levante.storage import Database, alive_since, utcnow
 from levante.storage.models import GatewayInstance, Price, Reservation, UsageRecord
 
 
@@ -31,7 +31,7 @@ def reconcile(database: Database, ledger: Ledger, *, repair: bool) -> Reconcilia
     is what its price version gives. ``repair`` sweeps orphaned reservations into the ledger;
     mispriced records are reported only, since the ledger is never rewritten."""
     result = Reconciliation()
-    stale = utcnow() - timedelta(seconds=3 * ledger.heartbeat_seconds)
+    stale = alive_since(utcnow(), timedelta(seconds=ledger.heartbeat_seconds))
     with database.session() as session:
         live = set(
             session.scalars(select(GatewayInstance.id).where(GatewayInstance.last_seen >= stale))

@@ -3,11 +3,13 @@
 from levante.storage.database import Database, Topic, announce, create_db_engine
 from levante.storage.ids import new_id
 from levante.storage.migrate import current_revision, head_revision, upgrade
-from levante.storage.types import as_utc, utcnow
+from levante.storage.types import MISSED_HEARTBEATS, alive_since, as_utc, utcnow
 
 __all__ = [
+    "MISSED_HEARTBEATS",
     "Database",
     "Topic",
+    "alive_since",
     "announce",
     "as_utc",
     "create_db_engine",

@@ -21,11 +21,29 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema up to ``revision`` on the given engine."""
+    """Bring the schema up to ``revision`` on the given engine.
+
+    On SQLite, adding a constraint rebuilds the table (a copy, then a rename), which foreign
+    keys would refuse for a table other rows refer to: they are off while the migrations run,
+    checked once they are done, and the connection is then dropped rather than pooled, so that
+    every connection serving requests has them on."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.invalidate()
 
 
 def current_revision(engine: Engine) -> str | None:

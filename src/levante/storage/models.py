@@ -23,6 +23,28 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from levante.storage.types import UTCDateTime, utcnow
+from levante.vocabulary import (
+    AccountState,
+    ChargeKind,
+    Currency,
+    HeldStatus,
+    Interval,
+    InvoiceKind,
+    InvoiceStatus,
+    LineKind,
+    PaymentProvider,
+    Product,
+    SubscriptionStatus,
+    Unit,
+    UsageStatus,
+    WalletKind,
+)
+from levante.vocabulary import (
+    Role as Role,  # re-exported: the words as the rows store them
+)
+from levante.vocabulary import (
+    SiteKeyStatus as SiteKeyStatus,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -32,21 +54,23 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+
+def one_of(column: str, words: type[StrEnum], *, nullable: bool = False) -> CheckConstraint:
+    """A CHECK that ``column`` holds one of ``words`` (named after the column)."""
+    values = ", ".join(f"'{word.value}'" for word in words)
+    quoted = f'"{column}"'  # some are keywords ("interval")
+    condition = f"{quoted} IN ({values})"
+    if nullable:
+        condition = f"{quoted} IS NULL OR {condition}"
+    return CheckConstraint(condition, name=column)
+
+
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class Role(StrEnum):
-    """A user's role in an organisation."""
-
-    OWNER = "owner"
-    ADMIN = "admin"
-    BILLING = "billing"
-    MEMBER = "member"
 
 
 class Organization(Base):
@@ -69,7 +93,10 @@ class PaidSpend(Base):
     Amounts in different currencies are never added together."""
 
     __tablename__ = "paid_spend"
-    __table_args__ = (CheckConstraint("amount_nanos >= 0", name="amount_not_negative"),)
+    __table_args__ = (
+        CheckConstraint("amount_nanos >= 0", name="amount_not_negative"),
+        one_of("currency", Currency),
+    )
 
     organization_id: Mapped[str] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
@@ -105,6 +132,7 @@ class Membership(Base):
     """A user's role in one organisation; a user may belong to several."""
 
     __tablename__ = "memberships"
+    __table_args__ = (one_of("role", Role),)
 
     user_id: Mapped[str] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
@@ -122,7 +150,10 @@ class Invitation(Base):
     mailed to them. Only the secret's SHA-256 is stored."""
 
     __tablename__ = "invitations"
-    __table_args__ = (Index("ix_invitations_org_email", "organization_id", "email"),)
+    __table_args__ = (
+        Index("ix_invitations_org_email", "organization_id", "email"),
+        one_of("role", Role),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -188,6 +219,9 @@ class UsageRecord(Base):
             " AND cost_nanos >= 0",
             name="cost_not_negative",
         ),
+        one_of("status", UsageStatus),
+        one_of("product", Product),
+        one_of("currency", Currency, nullable=True),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -224,7 +258,10 @@ class Price(Base):
     """A dated price version of one model, per million tokens, in 1e-9 currency units."""
 
     __tablename__ = "prices"
-    __table_args__ = (UniqueConstraint("model", "currency", "effective_from"),)
+    __table_args__ = (
+        UniqueConstraint("model", "currency", "effective_from"),
+        one_of("currency", Currency),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     model: Mapped[str] = mapped_column(String(200))
@@ -259,6 +296,7 @@ class Reservation(Base):
     record when the request ends; one left behind by a dead process is swept into the ledger."""
 
     __tablename__ = "reservations"
+    __table_args__ = (one_of("product", Product),)
 
     request_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     instance_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -312,6 +350,10 @@ class BillingAccount(Base):
     unpaid invoices have restricted it. Every revenue stream invoices this one record."""
 
     __tablename__ = "billing_accounts"
+    __table_args__ = (
+        one_of("state", AccountState),
+        one_of("currency", Currency),
+    )
 
     organization_id: Mapped[str] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
@@ -338,6 +380,11 @@ class Plan(Base):
     """A plan of the catalogue: what a subscription to one product costs per period."""
 
     __tablename__ = "plans"
+    __table_args__ = (
+        one_of("product", Product),
+        one_of("interval", Interval),
+        one_of("unit", Unit),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
@@ -356,7 +403,10 @@ class PlanPrice(Base):
     period, in 1e-9 currency units."""
 
     __tablename__ = "plan_prices"
-    __table_args__ = (UniqueConstraint("plan_id", "currency", "effective_from"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "currency", "effective_from"),
+        one_of("currency", Currency),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
@@ -370,6 +420,10 @@ class Subscription(Base):
     """An organisation's subscription to a plan, billed in advance for each period."""
 
     __tablename__ = "subscriptions"
+    __table_args__ = (
+        one_of("status", SubscriptionStatus),
+        one_of("currency", Currency),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     organization_id: Mapped[str] = mapped_column(
@@ -395,7 +449,12 @@ class Charge(Base):
     the invoice of the period it was charged in."""
 
     __tablename__ = "charges"
-    __table_args__ = (Index("ix_charges_org_charged", "organization_id", "charged_at"),)
+    __table_args__ = (
+        Index("ix_charges_org_charged", "organization_id", "charged_at"),
+        one_of("kind", ChargeKind),
+        one_of("product", Product),
+        one_of("currency", Currency),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
@@ -421,6 +480,10 @@ class WalletEntry(Base):
     expires. Usage in the ledger burns the wallet down; nothing here is ever updated."""
 
     __tablename__ = "wallet_entries"
+    __table_args__ = (
+        one_of("kind", WalletKind),
+        one_of("currency", Currency),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     organization_id: Mapped[str] = mapped_column(
@@ -440,7 +503,12 @@ class Invoice(Base):
     gap-free sequence, then paid or void. Amounts are in cents of ``currency``."""
 
     __tablename__ = "invoices"
-    __table_args__ = (Index("ix_invoices_org_period", "organization_id", "period"),)
+    __table_args__ = (
+        Index("ix_invoices_org_period", "organization_id", "period"),
+        one_of("kind", InvoiceKind),
+        one_of("status", InvoiceStatus),
+        one_of("currency", Currency),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
@@ -466,9 +534,18 @@ class Invoice(Base):
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    @property
+    def amount_due_cents(self) -> int:
+        """What is left to pay (never below zero)."""
+        return max(0, self.total_cents - self.paid_cents)
+
 
 class InvoiceLine(Base):
     __tablename__ = "invoice_lines"
+    __table_args__ = (
+        one_of("kind", LineKind),
+        one_of("product", Product),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     invoice_id: Mapped[str] = mapped_column(
@@ -498,7 +575,11 @@ class Payment(Base):
     """Money received for an invoice, once per provider reference."""
 
     __tablename__ = "payments"
-    __table_args__ = (UniqueConstraint("provider", "reference"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "reference"),
+        one_of("provider", PaymentProvider),
+        one_of("currency", Currency),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
@@ -514,7 +595,7 @@ class WebhookEvent(Base):
     """A payment provider's event, kept so that a replayed event is recognised and ignored."""
 
     __tablename__ = "webhook_events"
-    __table_args__ = (UniqueConstraint("provider", "event_id"),)
+    __table_args__ = (UniqueConstraint("provider", "event_id"), one_of("provider", PaymentProvider))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     provider: Mapped[str] = mapped_column(String(16))
@@ -576,23 +657,12 @@ class LicenseReport(Base):
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class SiteKeyStatus(StrEnum):
-    """Where a self-hosted site's report-signing key stands with the vendor."""
-
-    PENDING = "pending"  # seen (an activation, a report) but not trusted yet
-    BOUND = "bound"  # its reports are imported
-    REVOKED = "revoked"  # its reports are refused
-
-
 class LicenseSiteKey(Base):
     """A public key a self-hosted site signs its usage reports with. Only a bound key's reports
     are imported; a report signed with any other key is held for the operator."""
 
     __tablename__ = "license_site_keys"
-    __table_args__ = (
-        UniqueConstraint("license_id", "public_key"),
-        CheckConstraint("status IN ('pending', 'bound', 'revoked')", name="status"),
-    )
+    __table_args__ = (UniqueConstraint("license_id", "public_key"), one_of("status", SiteKeyStatus))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"), index=True)
@@ -611,7 +681,7 @@ class HeldReport(Base):
     operator accepts it (binding its key and importing it) or rejects it."""
 
     __tablename__ = "license_held_reports"
-    __table_args__ = (CheckConstraint("status IN ('held', 'accepted', 'rejected')", name="status"),)
+    __table_args__ = (one_of("status", HeldStatus),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the payload's digest
     license_id: Mapped[str] = mapped_column(ForeignKey("licenses.id"), index=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import DateTime
@@ -41,3 +41,13 @@ def utcnow() -> datetime:
 def as_utc(when: datetime) -> datetime:
     """``when`` in UTC; a time given without a zone is read as UTC."""
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+# A gateway process or a licensed node that has missed this many heartbeats is gone: its
+# reservations are swept, its licence place counts no more.
+MISSED_HEARTBEATS = 3
+
+
+def alive_since(now: datetime, heartbeat: timedelta) -> datetime:
+    """The oldest last heartbeat of something still counted alive."""
+    return now - MISSED_HEARTBEATS * heartbeat

@@ -80,7 +80,9 @@ def add_or_invite(
         return MemberChange(status, email, role.value, user=added)
     for pending in _pending(session, organization_id, email, now):
         pending.revoked_at = now  # one open invitation per address: the newest
-    token = secrets.token_urlsafe(32)
+    # Prefixed: a bare URL-safe secret may start with '-', which a command line reads as an
+    # option ('levante org member accept -N…').
+    token = f"inv-{secrets.token_urlsafe(32)}"
     invitation = Invitation(
         id=new_id("inv"),
         organization_id=organization_id,
