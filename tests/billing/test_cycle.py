@@ -30,7 +30,7 @@ def test_a_low_balance_is_reported_once_per_crossing(catalog: Database) -> None:
     org = make_tenant(catalog, "Low").organization_id
     with catalog.session() as session:
         billing.update_account(
-            session, org, billing.AccountChange(low_balance_nanos=5 * 10**9),
+            session, org, billing.AccountChange(low_balance_threshold="5"),
             default_currency="USD", actor=Actor("t"),
         )  # fmt: skip
         billing.grant_credits(

@@ -10,7 +10,6 @@ from levante.billing.accounts import (
     update_account,
 )
 from levante.billing.actions import (
-    AccountEdit,
     PlanOffer,
     Subscribed,
     Wallet,
@@ -96,7 +95,6 @@ __all__ = [
     "RESTRICTED",
     "RETURN_PATH",
     "AccountChange",
-    "AccountEdit",
     "BillingAccount",
     "BillingWorker",
     "Checkout",

@@ -12,7 +12,7 @@ from levante import audit
 from levante.audit import Actor
 from levante.billing.tax import valid_vat_number
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
-from levante.pricing import models_unpriced_in
+from levante.pricing import CENT, models_unpriced_in, parse_cents
 from levante.storage import Topic, announce, utcnow
 from levante.storage.models import BillingAccount, Invoice, Organization, Subscription, WalletEntry
 from levante.vocabulary import AccountState, check_currency
@@ -52,7 +52,9 @@ def currency_of(session: Session, organization_id: str, default: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AccountChange:
-    """Fields to change; None leaves a field as it is ("" clears a text field)."""
+    """Fields to change, as people type them; None leaves a field as it is ("" clears a text
+    field). The credit terms (``prepaid_only``, ``low_balance_threshold``: a decimal amount,
+    "" removes it) are the operator's to set (:func:`levante.billing.edit_account`)."""
 
     legal_name: str | None = None
     email: str | None = None
@@ -65,8 +67,7 @@ class AccountChange:
     force: bool = False
     # Operator-only:
     prepaid_only: bool | None = None
-    low_balance_nanos: int | None = None
-    clear_low_balance: bool = False
+    low_balance_threshold: str | None = None
 
 
 def update_account(
@@ -95,17 +96,20 @@ def update_account(
         account.vat_number = change.vat_number.replace(" ", "").upper() or None
     if change.is_business is not None:
         account.is_business = change.is_business
-    if change.currency is not None and change.currency != account.currency:
-        _change_currency(session, account, change.currency, force=change.force)
+    currency = None if change.currency is None else change.currency.upper()
+    if currency is not None and currency != account.currency:
+        _change_currency(session, account, currency, force=change.force)
     if change.prepaid_only is not None:
         account.prepaid_only = change.prepaid_only
-    if change.low_balance_nanos is not None:
-        if change.low_balance_nanos < 0:
-            raise InvalidRequestError("a low-balance threshold must not be negative")
-        account.low_balance_nanos = change.low_balance_nanos
-        account.low_balance_alerted = False
-    if change.clear_low_balance:
+    threshold = change.low_balance_threshold
+    if threshold == "":
         account.low_balance_nanos = None
+    elif threshold is not None:
+        low = parse_cents(threshold, param="low_balance_threshold") * CENT
+        if low < 0:
+            raise InvalidRequestError("a low-balance threshold must not be negative")
+        account.low_balance_nanos = low
+        account.low_balance_alerted = False
     if account.vat_number:
         if account.country is None:
             raise InvalidRequestError("a VAT number needs a country", param="country")

@@ -96,24 +96,6 @@ def price_plan(
 # -- the billing account --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class AccountEdit:
-    """Fields to change; None leaves a field as it is ("" clears a text field). The credit
-    terms (``prepaid_only``, ``low_balance_threshold``: a decimal amount, "" removes it) are
-    the operator's to set."""
-
-    legal_name: str | None = None
-    email: str | None = None
-    address: str | None = None
-    country: str | None = None
-    vat_number: str | None = None
-    is_business: bool | None = None
-    currency: str | None = None
-    force: bool = False
-    prepaid_only: bool | None = None
-    low_balance_threshold: str | None = None
-
-
 def account_of(
     session: Session, actor: Actor, organization: str | None = None, *, default_currency: str
 ) -> BillingAccount:
@@ -126,33 +108,14 @@ def edit_account(
     actor: Actor,
     organization: str | None = None,
     *,
-    edit: AccountEdit,
+    change: AccountChange,
     default_currency: str,
 ) -> BillingAccount:
+    """Change the billing account; the credit terms only the operator may change."""
     org = tenancy.acting_on(session, actor, organization)
-    threshold = edit.low_balance_threshold
-    if edit.prepaid_only is not None or threshold is not None:
+    if change.prepaid_only is not None or change.low_balance_threshold is not None:
         tenancy.require_operator(session, actor)
-    low = parse_cents(threshold, param="low_balance_threshold") * CENT if threshold else None
-    return update_account(
-        session,
-        org.id,
-        AccountChange(
-            legal_name=edit.legal_name,
-            email=edit.email,
-            address=edit.address,
-            country=edit.country,
-            vat_number=edit.vat_number,
-            is_business=edit.is_business,
-            currency=None if edit.currency is None else edit.currency.upper(),
-            force=edit.force,
-            prepaid_only=edit.prepaid_only,
-            low_balance_nanos=low,
-            clear_low_balance=threshold == "",
-        ),
-        default_currency=default_currency,
-        actor=actor,
-    )
+    return update_account(session, org.id, change, default_currency=default_currency, actor=actor)
 
 
 # -- subscriptions --------------------------------------------------------------------------------

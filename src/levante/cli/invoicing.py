@@ -380,7 +380,7 @@ def billing_account(
             session,
             CLI,
             org,
-            edit=billing.AccountEdit(
+            change=billing.AccountChange(
                 legal_name=name,
                 email=email,
                 address=address,

@@ -55,7 +55,7 @@ def patch_account(body: AccountUpdate, state: State, caller: Admin) -> AccountVi
         account = billing.edit_account(
             session,
             caller.actor,
-            edit=billing.AccountEdit(**body.model_dump()),
+            change=billing.AccountChange(**body.model_dump()),
             default_currency=state.settings.currency,
         )
         return AccountView.of(account)

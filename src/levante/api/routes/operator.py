@@ -120,7 +120,7 @@ def operator_account(
             session,
             caller.actor,
             organization,
-            edit=billing.AccountEdit(
+            change=billing.AccountChange(
                 prepaid_only=body.prepaid_only, low_balance_threshold=body.low_balance_threshold
             ),
             default_currency=state.settings.currency,
