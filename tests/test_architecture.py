@@ -190,6 +190,17 @@ def test_every_import_between_packages_is_an_allowed_edge() -> None:
     )
 
 
+def test_imports_are_absolute() -> None:
+    """A relative import would slip past the graph above: there are none."""
+    relative = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in sorted(SOURCE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.ImportFrom) and node.level > 0
+    ]
+    assert not relative, relative
+
+
 def test_the_front_ends_touch_no_sql() -> None:
     wrong = [
         f"{e.where}: {e.source} imports {e.target}"

@@ -55,9 +55,8 @@ class ContextLengthExceededError(InvalidRequestError):
 
 
 class InvalidAmountError(InvalidRequestError):
-    """An amount of money that is not a decimal, has too many decimals or is out of range."""
-
-    default_code = "invalid_amount"
+    """An amount of money that is not a decimal, has too many decimals or is out of range
+    (the code stays the one such errors always had: ``invalid_request``)."""
 
 
 class LicenseInvalidError(InvalidRequestError):

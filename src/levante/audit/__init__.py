@@ -18,12 +18,14 @@ class Actor:
     """Who does something, as the audit log names them and as the services check them.
 
     ``organization_id`` is the organisation whose powers the actor holds: an API key's, or a
-    signed-in user's. The command line has none: whoever runs it runs the deployment, and acts
-    as the operator on any organisation it names.
+    signed-in user's. The command line has none, and ``operator`` set: whoever runs it runs
+    the deployment, and acts as the operator on any organisation it names. An actor with
+    neither (a payment provider's webhook, a background job) may act on nothing by name.
     """
 
     label: str
     organization_id: str | None = None
+    operator: bool = False
 
     @classmethod
     def api_key(cls, organization_id: str, api_key_id: str) -> Actor:
@@ -31,11 +33,7 @@ class Actor:
 
     @classmethod
     def command_line(cls) -> Actor:
-        return cls("cli")
-
-    @property
-    def is_command_line(self) -> bool:
-        return self.organization_id is None
+        return cls("cli", operator=True)
 
     def __str__(self) -> str:
         return self.label

@@ -136,7 +136,7 @@ def subscriptions_of(
     include_ended: bool = False,
 ) -> list[tuple[Subscription, Plan]]:
     """The organisation's subscriptions; the command line, naming none, lists everyone's."""
-    scope = _scope(session, actor, organization)
+    scope = tenancy.listing_scope(session, actor, organization)
     return list_subscriptions(session, scope, include_ended=include_ended)
 
 
@@ -311,7 +311,7 @@ def invoices_of(
 ) -> list[Invoice]:
     """The organisation's invoices, newest first; the operator may name any organisation, and
     the command line, naming none, lists everyone's."""
-    scope = _scope(session, actor, organization)
+    scope = tenancy.listing_scope(session, actor, organization)
     return list_invoices(session, scope, period=period, status=status, limit=limit)
 
 
@@ -346,13 +346,3 @@ def void(session: Session, actor: Actor, ref: str) -> Invoice:
     """The operator voids a finalized, unpaid invoice (its fees return to the next one)."""
     tenancy.require_operator(session, actor)
     return void_invoice(session, get_invoice(session, ref), now=utcnow(), actor=actor)
-
-
-def _scope(session: Session, actor: Actor, organization: str | None) -> str | None:
-    """The organisation a listing covers: the named one (another's for the operator only),
-    the actor's own, or (the command line naming none) every organisation."""
-    if organization is None and actor.organization_id is None:
-        return None
-    if organization not in (None, actor.organization_id):
-        tenancy.require_operator(session, actor)  # naming an organisation is the operator's
-    return tenancy.acting_on(session, actor, organization).id

@@ -57,12 +57,7 @@ def licenses_of(
     session: Session, actor: Actor, organization: str | None = None
 ) -> list[LicenseRecord]:
     """The actor's organisation's licences; the operator sees every customer's, or one's."""
-    if tenancy.sees_all(session, actor):
-        scope = tenancy.acting_on(session, actor, organization).id if organization else None
-    else:
-        if organization not in (None, actor.organization_id):
-            tenancy.require_operator(session, actor)
-        scope = actor.organization_id
+    scope = tenancy.listing_scope(session, actor, organization, all_by_default=True)
     return list_licenses(session, scope)
 
 

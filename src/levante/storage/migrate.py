@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from levante.errors import ConfigurationError
+
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -24,26 +26,36 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` on the given engine.
 
     On SQLite, adding a constraint rebuilds the table (a copy, then a rename), which foreign
-    keys would refuse for a table other rows refer to: they are off while the migrations run,
-    checked once they are done, and the connection is then dropped rather than pooled, so that
-    every connection serving requests has them on."""
+    keys would refuse for a table other rows refer to: they are off while migrations run,
+    checked once they are done, and on again before the connection goes back to the pool."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
-        if sqlite:
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            connection.commit()
         try:
+            if sqlite:
+                # Outside a transaction (pysqlite begins one only before DML), or it is ignored.
+                connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                connection.commit()
+            before = MigrationContext.configure(connection).get_current_revision()
+            connection.commit()
             with connection.begin():
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
-                if sqlite:
+                migrated = MigrationContext.configure(connection).get_current_revision()
+                if sqlite and migrated != before:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
                     if broken:
-                        raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+                        raise ConfigurationError(
+                            f"after migrating to {migrated}, rows refer to rows that are "
+                            f"gone ({broken[:3]}); restore the database from its backup"
+                        )
         finally:
             if sqlite:
-                connection.invalidate()
+                connection.rollback()
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
+                if not connection.exec_driver_sql("PRAGMA foreign_keys").scalar():
+                    connection.invalidate()  # never pool a connection without them
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -28,8 +28,10 @@ from levante.tenancy.service import DEFAULT_WORKSPACE, IssuedKey
 def sees_all(session: Session, actor: Actor) -> bool:
     """Whether ``actor`` may see and act on every organisation: the command line, and the
     operator's organisation."""
-    if actor.organization_id is None:
+    if actor.operator:
         return True
+    if actor.organization_id is None:
+        return False
     org = session.get(Organization, actor.organization_id)
     return org is not None and org.is_operator
 
@@ -53,6 +55,24 @@ def acting_on(session: Session, actor: Actor, organization: str | None = None) -
     if not sees_all(session, actor):
         raise NotFoundError(f"no organisation '{organization}'", param="organization")
     return service.find_organization(session, organization)
+
+
+def listing_scope(
+    session: Session,
+    actor: Actor,
+    organization: str | None = None,
+    *,
+    all_by_default: bool = False,
+) -> str | None:
+    """The organisation a listing covers, or None for every one. Naming another organisation
+    is the operator's (403 for anyone else); naming none means the actor's own, or every
+    organisation for the command line (and, with ``all_by_default``, for the operator)."""
+    if organization is not None and organization != actor.organization_id:
+        require_operator(session, actor)
+        return acting_on(session, actor, organization).id
+    if organization is None and (actor.operator or (all_by_default and sees_all(session, actor))):
+        return None
+    return acting_on(session, actor, organization).id
 
 
 def list_keys(

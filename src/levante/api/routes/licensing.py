@@ -2,27 +2,24 @@
 
 A customer reads its own licences (``/v1/admin/licenses``), their site keys and nodes, and may
 free a node's place; the operator issues and judges them (:mod:`levante.api.routes.operator`).
-A self-hosted deployment reports the licence it runs under (``/v1/admin/license``), takes its
-renewal, and writes the usage report it owes. Nodes activate with their licence file as the
-credential (``/v1/licensing/activations``).
+A self-hosted deployment reports the licence it runs under (``/v1/admin/license``); its
+renewal and the usage report it owes are the operator's routes. Nodes activate with their
+licence file as the credential (``/v1/licensing/activations``).
 """
 
 from __future__ import annotations
 
-import json
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
 
 from levante import licensing
 from levante.api.schemas.licensing import (
     Activate,
     ActivationView,
     InstalledLicense,
-    InstallLicense,
     LicenseList,
     LicenseView,
     NodeList,
@@ -31,7 +28,7 @@ from levante.api.schemas.licensing import (
     SiteKeyList,
     SiteKeyView,
 )
-from levante.api.state import Admin, Flushed, Operator, State
+from levante.api.state import Admin, State
 
 router = APIRouter()
 
@@ -96,41 +93,6 @@ def installed(state: State, caller: Admin) -> InstalledLicense:
     with state.database.session() as session:
         standing = licensing.standing(session, state.license, now=state.clock())
     return InstalledLicense.of(standing, nodes_running=len(state.ledger.live_hosts()))
-
-
-@router.put("/v1/admin/license")
-def install(body: InstallLicense, state: State, caller: Operator) -> InstalledLicense:
-    """Install a renewed licence (offline renewal): verified, for the same licensee, then
-    written over the licence file. Works in every state, read-only included."""
-    if state.license is None:
-        raise licensing.without_licence()
-    state.license.install(body.license)
-    return installed(state, caller)
-
-
-@router.get("/v1/admin/license/usage-report")
-def usage_report(
-    state: State,
-    caller: Operator,
-    _: Flushed,
-    start: date | None = None,
-    end: date | None = None,
-) -> JSONResponse:
-    """The signed usage report owed to the vendor, for whole days from ``start`` to ``end``
-    (exclusive; default: the last 30 days up to today; at most 400 days)."""
-    with state.database.session() as session:
-        owed = licensing.owed_report(
-            session,
-            state.license,
-            site_key_file=state.settings.site_key_file,
-            start=start,
-            end=end,
-            now=state.clock(),
-        )
-    name = f"usage-{owed.start}-{owed.end}.json"
-    return JSONResponse(
-        json.loads(owed.text), headers={"Content-Disposition": f'attachment; filename="{name}"'}
-    )
 
 
 # -- online activation (the vendor's; the licence file is the credential) ------------------------

@@ -1,6 +1,7 @@
 """The operator's routes: invoice runs, transfers, voids, credit grants and credit terms;
 model prices; issuing, renewing and revoking licences, binding site keys, and importing and
-judging usage reports.
+judging usage reports; and a self-hosted deployment's own licence renewal and the usage
+report it owes.
 
 Every route here takes the :data:`~levante.api.state.Operator` dependency, which refuses
 (403) any key but an admin key of the operator's organisation before the route runs; the
@@ -9,10 +10,13 @@ services check it again.
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from typing import Literal
 
 import anyio
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from levante import billing, licensing, pricing
 from levante.api.schemas.admin import CreatePrice, PriceView
@@ -32,6 +36,8 @@ from levante.api.schemas.licensing import (
     HeldReportList,
     HeldReportView,
     ImportView,
+    InstalledLicense,
+    InstallLicense,
     IssueLicense,
     LicenseView,
     RenewLicense,
@@ -264,3 +270,43 @@ def reject_held(held_id: str, state: State, caller: Operator) -> HeldReportView:
     with state.database.session() as session:
         row = licensing.reject_held(session, caller.actor, held_id, now=state.clock())
         return HeldReportView.of(row)
+
+
+# -- this deployment's licence ---------------------------------------------------------------
+
+
+@router.put("/license")
+def install(body: InstallLicense, state: State, caller: Operator) -> InstalledLicense:
+    """Install a renewed licence (offline renewal): verified, for the same licensee, then
+    written over the licence file. Works in every state, read-only included."""
+    if state.license is None:
+        raise licensing.without_licence()
+    state.license.install(body.license)
+    with state.database.session() as session:
+        standing = licensing.standing(session, state.license, now=state.clock())
+    return InstalledLicense.of(standing, nodes_running=len(state.ledger.live_hosts()))
+
+
+@router.get("/license/usage-report")
+def usage_report(
+    state: State,
+    caller: Operator,
+    _: Flushed,
+    start: date | None = None,
+    end: date | None = None,
+) -> JSONResponse:
+    """The signed usage report owed to the vendor, for whole days from ``start`` to ``end``
+    (exclusive; default: the last 30 days up to today; at most 400 days)."""
+    with state.database.session() as session:
+        owed = licensing.owed_report(
+            session,
+            state.license,
+            site_key_file=state.settings.site_key_file,
+            start=start,
+            end=end,
+            now=state.clock(),
+        )
+    name = f"usage-{owed.start}-{owed.end}.json"
+    return JSONResponse(
+        json.loads(owed.text), headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
