@@ -139,7 +139,10 @@ def test_a_top_up_through_stripe_checkout_and_its_webhook(
     cancelled = urlsplit(cancel)
     page = stripe_client.get(f"{cancelled.path}?{cancelled.query}")
     assert f"invoice {invoice.number} is still due (30.00 USD)" in page.text
-    for forged in ("token=0123456789abcdef0123456789abcdef", "", "token="):
+    for forged in (
+        "token=0123456789abcdef0123456789abcdef", "", "token=", "token=" + "a" * 200,
+        f"{back.query.split('&')[0]}&checkout=bogus", "token=%00%ff",
+    ):  # fmt: skip
         refused = stripe_client.get(f"{back.path}?{forged}")
         assert refused.status_code == 404
         assert "does not exist" in refused.text

@@ -85,11 +85,14 @@ class ReturnPage:
 
 
 def returned_from_checkout(
-    session: Session, invoice_id: str, token: str, outcome: Outcome, settings: BillingSettings
+    session: Session, invoice_id: str, token: str, outcome: str, settings: BillingSettings
 ) -> ReturnPage:
-    """The state of the invoice behind a return address; a wrong token is "not found"."""
+    """The state of the invoice behind a return address (``outcome`` as the address has it);
+    an address that is not one Levante made, whatever is wrong with it, is "not found"."""
     expected = return_token(settings, invoice_id)
-    if not expected or not hmac.compare_digest(expected, token):
+    if not expected or not hmac.compare_digest(expected.encode(), token.encode()):
+        raise NotFoundError("this payment page does not exist")
+    if outcome not in set(Outcome):
         raise NotFoundError("this payment page does not exist")
     invoice = get_invoice(session, invoice_id)
     due = f"{format_cents(invoice.amount_due_cents)} {invoice.currency}"
@@ -99,7 +102,7 @@ def returned_from_checkout(
         return ReturnPage(number, amount, "paid", f"Thank you: invoice {number} is paid.")
     if invoice.status != FINALIZED:
         return ReturnPage(number, amount, invoice.status, f"Invoice {number} is void.")
-    if outcome is Outcome.SUCCESS:
+    if outcome == Outcome.SUCCESS:
         return ReturnPage(
             number,
             amount,

@@ -206,10 +206,11 @@ def invoice_checkout(ref: str, state: State, caller: Admin) -> CheckoutView:
 def checkout_return(
     invoice_id: str,
     state: State,
-    token: Annotated[str, Query(max_length=64)] = "",
-    checkout: billing.Outcome = billing.Outcome.SUCCESS,
+    token: str = "",
+    checkout: str = billing.Outcome.SUCCESS,
 ) -> HTMLResponse:
-    """The page a browser comes back to from Stripe Checkout: the invoice's state."""
+    """The page a browser comes back to from Stripe Checkout: the invoice's state. Any address
+    Levante did not make gets the page's "not found", never a JSON error."""
     seller = state.settings.billing.seller_name
     try:
         with state.database.session() as session:
