@@ -44,7 +44,7 @@ from levante.storage.models import (
     Subscription,
     WalletEntry,
 )
-from levante.vocabulary import Currency
+from levante.vocabulary import Currency, InvoiceStatus
 
 # -- the catalogue --------------------------------------------------------------------------------
 
@@ -171,7 +171,7 @@ def start_subscription(
         invoice = invoice_pending_charges(
             session, org.id, settings=settings, default_currency=default_currency, now=now
         )
-        if invoice is not None and invoice.status != "paid":
+        if invoice is not None and invoice.status != InvoiceStatus.PAID:
             checkout = start_checkout(settings, invoice)
     return Subscribed(sub, session.get_one(Plan, sub.plan_id), checkout)
 

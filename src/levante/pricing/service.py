@@ -57,7 +57,9 @@ def add_price(
     given by; the warnings name the currencies organisations are billed in that the model
     has no price in."""
     tenancy.require_operator(session, actor)
-    operator = session.scalar(select(Organization.id).where(Organization.is_operator))
+    audited = actor.organization_id or session.scalar(
+        select(Organization.id).where(Organization.is_operator)
+    )  # the command line's changes go to the operator's log
     price = create_price(
         session,
         model=models.canonical_id(new.model),
@@ -71,7 +73,7 @@ def add_price(
         effective_from=new.effective_from,
         lead_seconds=lead_seconds,
         actor=actor,
-        audit_organization_id=actor.organization_id or operator,
+        audit_organization_id=audited,
     )
     warning = unpriced_warning(session, price.model)
     return AddedPrice(price, [warning] if warning else [])
