@@ -67,6 +67,18 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
                 "levante.quota",
             },
             "levante.platform": BELOW_PACKAGES | {"levante.billing"},
+            "levante.identity": BELOW_PACKAGES | {"levante.tenancy", "levante.billing"},
+            "levante.chat": BELOW_PACKAGES
+            | {
+                "levante.engine",
+                "levante.protocol",
+                "levante.tenancy",
+                "levante.billing",
+                "levante.metering",
+                "levante.quota",
+                "levante.serving",
+                "levante.identity",
+            },
         },
     ),
 ]
@@ -83,14 +95,17 @@ LAYERS.append(
             "levante.api.routes": FRONT_END_READS | {"levante.api", "levante.api.schemas"},
             # The app factory wires the services together, so it holds the storage types.
             "levante.api.app": FRONT_END_READS
-            | {"levante.storage", "levante.api", "levante.api.routes"},
+            | {"levante.storage", "levante.api", "levante.api.routes", "levante.web"},
             "levante.cli": FRONT_END_READS,
+            # The web pages: the HTTP machinery of levante.api (state, errors, SSE) is theirs
+            # too; like the routes, they run no query.
+            "levante.web": FRONT_END_READS | {"levante.api"},
             "levante.__main__": {"levante.cli"},
         },
     )
 )
 ALLOWED: dict[str, set[str]] = {unit: deps for _, units in LAYERS for unit, deps in units.items()}
-NO_SQL = {"levante.api.routes", "levante.api.schemas", "levante.cli"}
+NO_SQL = {"levante.api.routes", "levante.api.schemas", "levante.cli", "levante.web"}
 
 
 @dataclass(frozen=True, slots=True)

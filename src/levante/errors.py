@@ -7,6 +7,8 @@ status and the Mistral-style error ``type`` it maps to; the HTTP layer maps them
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 
@@ -147,6 +149,20 @@ class SpendLimitReachedError(RateLimitedError):
     """A monthly spending cap would be exceeded; ``Retry-After`` points at the next period."""
 
     default_code = "spend_limit_reached"
+
+
+class MessageLimitReachedError(RateLimitedError):
+    """A chat plan's messages per rolling window (or week) are used up; ``resets_at`` is when
+    the oldest message counted leaves the window and one can be sent again."""
+
+    default_code = "message_limit_reached"
+
+    def __init__(self, message: str, *, resets_at: datetime, limit: int, window: str) -> None:
+        wait = max(1, math.ceil((resets_at - datetime.now(UTC)).total_seconds()))
+        super().__init__(message, headers={"Retry-After": str(wait)})
+        self.resets_at = resets_at
+        self.limit = limit
+        self.window = window
 
 
 class PaymentRequiredError(LevanteError):

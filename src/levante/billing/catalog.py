@@ -53,7 +53,7 @@ class PlanSpec:
 
 def _chat(code: str, name: str, unit: str, monthly: str, trial: int) -> list[PlanSpec]:
     """A chat plan billed monthly, and the same plan billed yearly at the annual discount."""
-    features = {"messages_per_day": None, "shared_workspace": unit == "seat"}
+    features = CHAT_FEATURES[code]
     return [
         PlanSpec(f"{code}-monthly", "chat", name, "month", unit, _both(monthly), trial, features),
         PlanSpec(
@@ -79,9 +79,37 @@ def _support(level: str, name: str, eur: str, usd: str, hours: int) -> PlanSpec:
     return PlanSpec(f"support-{level}", "support", name, "year", "flat", prices, 0, features)
 
 
+# What each chat plan allows (``levante.chat.limits`` reads them): the models (None: every
+# model served), messages per rolling window of ``window_hours``, a rolling weekly cap, and
+# the longest context a conversation may reach.
+CHAT_FEATURES: dict[str, dict[str, Any]] = {
+    "chat-free": {
+        "models": ["smollm2-135m-instruct"],
+        "messages_per_window": 25,
+        "window_hours": 5,
+        "messages_per_week": 150,
+        "max_context_tokens": 2048,
+    },
+    "chat-pro": {
+        "models": None,
+        "messages_per_window": 200,
+        "window_hours": 5,
+        "messages_per_week": 2000,
+        "max_context_tokens": 8192,
+    },
+    "chat-team": {
+        "models": None,
+        "messages_per_window": 300,
+        "window_hours": 5,
+        "messages_per_week": 3000,
+        "max_context_tokens": 8192,
+        "shared_workspace": True,
+    },
+}
+
 DEFAULT_PLANS: list[PlanSpec] = [
     PlanSpec(
-        "chat-free", "chat", "Chat Free", "month", "flat", _both("0"), 0, {"messages_per_day": 25}
+        "chat-free", "chat", "Chat Free", "month", "flat", _both("0"), 0, CHAT_FEATURES["chat-free"]
     ),
     *_chat("chat-pro", "Chat Pro", "flat", "14.99", 0),
     *_chat("chat-team", "Chat Team", "seat", "24.99", 14),

@@ -31,6 +31,7 @@ class UsageEvent:
     started_at: datetime
     finished_at: datetime
     end_user: str | None = None
+    user_id: str | None = None  # the person behind a chat answer
     metadata: dict[str, Any] | None = None
     price_id: str | None = None
     currency: str | None = None

@@ -57,6 +57,7 @@ class Hold:
     price_id: str | None
     reserved_nanos: int
     started_at: datetime
+    user_id: str | None = None  # the person behind a chat message
 
 
 @dataclass(slots=True)
@@ -363,6 +364,7 @@ def _sweep_one(session: Session, reservation: Reservation) -> int:
         organization_id=row.organization_id,
         workspace_id=row.workspace_id,
         api_key_id=row.api_key_id,
+        user_id=row.user_id,
         product=row.product,
         endpoint=row.endpoint,
         model=row.model,

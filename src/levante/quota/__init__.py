@@ -1,6 +1,14 @@
 """Quotas: usage tiers, rate limits and spending caps, checked and taken before dispatch."""
 
-from levante.quota.admission import Admission, Ask, Caller, Grant
+from levante.quota.admission import (
+    Admission,
+    Allowance,
+    Ask,
+    Caller,
+    Grant,
+    MessageWindow,
+    describe_window,
+)
 from levante.quota.policy import Policy, PolicyCache, tier_of
 from levante.quota.service import (
     SpendLimits,
@@ -17,11 +25,13 @@ from levante.quota.throttle import Throttle
 
 __all__ = [
     "Admission",
+    "Allowance",
     "Ask",
     "Caller",
     "CounterCheck",
     "Grant",
     "MemoryQuotaStore",
+    "MessageWindow",
     "Policy",
     "PolicyCache",
     "QuotaStore",
@@ -32,6 +42,7 @@ __all__ = [
     "TierStanding",
     "Verdict",
     "change_spend_limit",
+    "describe_window",
     "open_store",
     "pin_tier",
     "record_paid_spend",

@@ -13,7 +13,7 @@ import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from levante.errors import (
     InvalidRequestError,
     LevanteError,
+    MessageLimitReachedError,
     OverloadedError,
     PaymentRequiredError,
     RateLimitedError,
@@ -36,10 +37,12 @@ from levante.quota.store import (
     QuotaStore,
     RateCheck,
     Verdict,
+    WindowCheck,
     store_unavailable,
 )
 from levante.storage import Database, utcnow
 from levante.storage.models import Reservation, UsageRecord
+from levante.vocabulary import Product
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,7 @@ class Caller:
     organization_id: str
     workspace_id: str | None
     api_key_id: str | None
+    user_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -70,11 +74,35 @@ class Grant:
     spend_keys: tuple[str, ...]
     headers: dict[str, str] = field(default_factory=dict)
     settled: bool = False
+    window_entries: tuple[tuple[str, str], ...] = ()  # (log, member) taken for a message
+
+
+@dataclass(frozen=True, slots=True)
+class MessageWindow:
+    """A chat plan's limit: at most ``limit`` messages in any ``seconds`` (rolling)."""
+
+    limit: int
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """Where a caller stands under one window: messages counted now, and when the oldest of
+    them leaves the window (None: none counted)."""
+
+    window: MessageWindow
+    used: int
+    resets_at: datetime | None
+
+    @property
+    def left(self) -> int:
+        return max(0, self.window.limit - self.used)
 
 
 @dataclass(frozen=True, slots=True)
 class Ask:
-    """A request as admission sees it."""
+    """A request as admission sees it. A chat message (``product`` chat) is not priced and
+    not held to the API's tiers and caps: its plan's ``windows`` limit it instead."""
 
     request_id: str
     caller: Caller
@@ -84,6 +112,7 @@ class Ask:
     stream: bool
     prompt_tokens: int
     max_completion_tokens: int
+    windows: tuple[MessageWindow, ...] = ()
 
 
 def month_key(when: datetime) -> str:
@@ -119,6 +148,8 @@ class Admission:
     async def admit(self, ask: Ask) -> Grant:
         """Take the request's limits and reserve its worst case, durably; raise a 429 when a
         limit or a spending cap does not allow it (a rejected request takes nothing)."""
+        if ask.product == Product.CHAT:
+            return await self._admit_message(ask)
         org = ask.caller.organization_id
         policy = self._policies.cached(org)
         if policy is None:
@@ -217,29 +248,92 @@ class Admission:
             spend_keys=tuple(c.key for c in counters[2:]),
             headers=_headers(rates, verdict, counters, tokens),
         )
+        await self._hold(grant, ask, worst.total_nanos)
+        return grant
+
+    async def _admit_message(self, ask: Ask) -> Grant:
+        """A chat message: take one place in each of its plan's windows, then hold it."""
+        now = utcnow()
+        checks = [
+            WindowCheck(self._log_key(ask.caller, ask.endpoint, w), ask.request_id, w.limit,
+                        w.seconds)
+            for w in ask.windows
+        ]  # fmt: skip
+        verdict = await self._acquire([], [], ask, now, checks)
+        if not verdict.allowed:
+            raise _message_refusal(verdict, ask.windows, now)
+        grant = Grant(
+            request_id=ask.request_id,
+            caller=ask.caller,
+            model=ask.model,
+            price=None,
+            started_at=now,
+            tokens=0,
+            micros=0,
+            token_keys=(),
+            spend_keys=(),
+            window_entries=tuple((c.key, c.member) for c in checks),
+        )
+        await self._hold(grant, ask, 0)
+        return grant
+
+    async def allowance(
+        self, caller: Caller, endpoint: str, windows: Sequence[MessageWindow]
+    ) -> list[Allowance]:
+        """Where the caller stands under each window now (the logs seeded if need be)."""
+        ask = Ask("", caller, "", Product.CHAT, endpoint, False, 0, 0, tuple(windows))
+        result = []
+        for window in windows:
+            key = self._log_key(caller, endpoint, window)
+            try:
+                state = await self._store.window(key, window.seconds)
+                if state is None:
+                    await self._seed(key, ask, utcnow())
+                    state = await self._store.window(key, window.seconds)
+            except Exception as exc:
+                raise store_unavailable(exc) from exc
+            used = state.count if state is not None else 0
+            oldest = state.oldest_ms if state is not None else None
+            resets = (
+                None
+                if oldest is None
+                else datetime.fromtimestamp(oldest / 1000 + window.seconds, UTC)
+            )
+            result.append(Allowance(window, used, resets))
+        return result
+
+    @staticmethod
+    def _log_key(caller: Caller, endpoint: str, window: MessageWindow) -> str:
+        # lv:{org}:msgs:<user>:<endpoint>:<seconds>
+        user = caller.user_id or caller.api_key_id or "-"
+        return f"lv:{{{caller.organization_id}}}:msgs:{user}:{endpoint}:{window.seconds}"
+
+    async def _hold(self, grant: Grant, ask: Ask, reserved_nanos: int) -> None:
+        """Make the reservation durable; if that fails, give everything taken back."""
         try:
             await self._ledger.hold(
                 Hold(
                     request_id=ask.request_id,
-                    organization_id=org,
-                    workspace_id=workspace,
+                    organization_id=ask.caller.organization_id,
+                    workspace_id=ask.caller.workspace_id,
                     api_key_id=ask.caller.api_key_id,
+                    user_id=ask.caller.user_id,
                     product=ask.product,
                     endpoint=ask.endpoint,
                     model=ask.model,
                     stream=ask.stream,
                     prompt_tokens=ask.prompt_tokens,
                     max_completion_tokens=ask.max_completion_tokens,
-                    price_id=price.id if price else None,
-                    reserved_nanos=worst.total_nanos,
-                    started_at=now,
+                    price_id=grant.price.id if grant.price else None,
+                    reserved_nanos=reserved_nanos,
+                    started_at=grant.started_at,
                 )
             )
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self._give_back(grant, tokens=0, micros=0)
+                await self._store.forget(grant.window_entries)
             raise
-        return grant
 
     def price(self, grant: Grant, *, prompt: int, cached: int, completion: int) -> Cost:
         return price_usage(
@@ -271,6 +365,8 @@ class Admission:
         grant.settled = True
         with anyio.CancelScope(shield=True):
             await self._give_back(grant, tokens=0, micros=0)
+            if grant.window_entries:
+                await self._store.forget(grant.window_entries)
         self._ledger.release(grant.request_id)
 
     async def _give_back(self, grant: Grant, *, tokens: int, micros: int) -> None:
@@ -279,19 +375,54 @@ class Admission:
         await self._store.adjust([(k, d) for k, d in deltas if d])
 
     async def _acquire(
-        self, rates: list[RateCheck], counters: list[CounterCheck], ask: Ask, now: datetime
+        self,
+        rates: list[RateCheck],
+        counters: list[CounterCheck],
+        ask: Ask,
+        now: datetime,
+        windows: Sequence[WindowCheck] = (),
     ) -> Verdict:
         for _ in range(3):
             try:
-                verdict = await self._store.acquire(rates, counters)
+                verdict = await self._store.acquire(rates, counters, windows)
+                if not verdict.missing:
+                    return verdict
+                for key in verdict.missing:
+                    await self._seed(key, ask, now)
+            except LevanteError:
+                raise
             except Exception as exc:
                 raise store_unavailable(exc) from exc
-            if not verdict.missing:
-                return verdict
-            for key in verdict.missing:
-                value = await anyio.to_thread.run_sync(self._seed_value, key, ask, now)
-                await self._store.seed(key, value, MONTH_TTL)
         raise OverloadedError("the limits store keeps losing counters; retry shortly")
+
+    async def _seed(self, key: str, ask: Ask, now: datetime) -> None:
+        if key.split(":")[2] == "msgs":
+            seconds = int(key.rsplit(":", 1)[1])
+            entries = await anyio.to_thread.run_sync(self._seed_log, ask, now, seconds)
+            await self._store.seed_window(key, entries, seconds + 60)
+        else:
+            value = await anyio.to_thread.run_sync(self._seed_value, key, ask, now)
+            await self._store.seed(key, value, MONTH_TTL)
+
+    def _seed_log(self, ask: Ask, now: datetime, seconds: int) -> list[tuple[str, float]]:
+        """A window's log from the ledger: the caller's requests to the endpoint recorded or
+        held in the window, by request id and when each was admitted."""
+        since = now - timedelta(seconds=seconds)
+        caller = ask.caller
+        with self._database.session() as session:
+            entries = []
+            for table in (UsageRecord, Reservation):
+                rows = session.execute(
+                    select(table.request_id, table.started_at).where(
+                        table.organization_id == caller.organization_id,
+                        table.user_id == caller.user_id,
+                        table.product == Product.CHAT,
+                        table.endpoint == ask.endpoint,
+                        table.started_at > since,
+                    )
+                ).all()
+                entries += [(request_id, at.timestamp() * 1000) for request_id, at in rows]
+        return entries
 
     def _seed_value(self, key: str, ask: Ask, now: datetime) -> int:
         """A month counter's value from the ledger: recorded usage plus open reservations."""
@@ -338,6 +469,34 @@ class Admission:
 
 def _sum(session: Session, column: Any, where: list[Any]) -> int:
     return int(session.scalar(select(func.coalesce(func.sum(column), 0)).where(*where)) or 0)
+
+
+def _message_refusal(
+    verdict: Verdict, windows: Sequence[MessageWindow], now: datetime
+) -> MessageLimitReachedError:
+    window = windows[verdict.denied or 0]
+    resets = now + timedelta(milliseconds=max(1000.0, verdict.retry_after_ms))
+    span = describe_window(window.seconds)
+    return MessageLimitReachedError(
+        f"you have sent the {window.limit} messages your plan allows per {span}; the next one "
+        f"can be sent at {resets:%H:%M} UTC",
+        resets_at=resets,
+        limit=window.limit,
+        window=span,
+    )
+
+
+def describe_window(seconds: int) -> str:
+    """A window's length in words: "5 hours", "week", "day"."""
+    if seconds == 7 * 86400:
+        return "week"
+    if seconds == 86400:
+        return "day"
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return "hour" if hours == 1 else f"{hours} hours"
+    minutes = max(1, seconds // 60)
+    return "minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _cap_micros(cap_nanos: int | None) -> int | None:

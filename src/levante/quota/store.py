@@ -56,10 +56,36 @@ class CounterCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowCheck:
+    """At most ``limit`` entries in the last ``seconds``: a sliding log of when each was taken,
+    exact at any moment (a chat plan's messages per rolling window). Taking adds ``member``
+    (the request id), so that a request that never ran can be given back by name. A missing
+    log is seeded from the ledger first, like a seeded counter."""
+
+    key: str
+    member: str
+    limit: int
+    seconds: int
+
+    @property
+    def ttl_seconds(self) -> int:
+        return self.seconds + 60
+
+
+@dataclass(frozen=True, slots=True)
+class WindowState:
+    """A log's entries in its window now, and when the oldest of them was taken (ms)."""
+
+    count: int
+    oldest_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
-    """``denied`` is the index of the refusing check (rates first, then counters);
-    ``retry_after_ms`` is set for rates; ``values`` are the counters after taking (or, when
-    denied, the refusing counter's value); ``missing`` lists counters to seed first."""
+    """``denied`` is the index of the refusing check (rates, then counters, then windows);
+    ``retry_after_ms`` is set for rates and windows; ``values`` are the counters' values
+    after taking, then the windows' counts (or, when denied, the refusing one's value);
+    ``missing`` lists counters and windows to seed first."""
 
     allowed: bool
     denied: int | None = None
@@ -107,7 +133,10 @@ def store_unavailable(exc: BaseException) -> OverloadedError:
 
 class QuotaStore(Protocol):
     async def acquire(
-        self, rates: Sequence[RateCheck], counters: Sequence[CounterCheck]
+        self,
+        rates: Sequence[RateCheck],
+        counters: Sequence[CounterCheck],
+        windows: Sequence[WindowCheck] = (),
     ) -> Verdict: ...
 
     async def adjust(self, deltas: Sequence[tuple[str, int]]) -> None:
@@ -115,6 +144,17 @@ class QuotaStore(Protocol):
 
     async def seed(self, key: str, value: int, ttl_seconds: int) -> None:
         """Set a counter that does not exist yet; one that exists is left alone."""
+
+    async def window(self, key: str, seconds: int) -> WindowState | None:
+        """A log's state now; None when it is missing (to seed)."""
+
+    async def seed_window(
+        self, key: str, entries: Sequence[tuple[str, float]], ttl_seconds: int
+    ) -> None:
+        """Create a log that does not exist yet with ``(member, taken at ms)`` entries."""
+
+    async def forget(self, entries: Sequence[tuple[str, str]]) -> None:
+        """Take ``(key, member)`` entries out of their logs (a request that never ran)."""
 
     async def close(self) -> None: ...
 
@@ -124,6 +164,7 @@ class MemoryQuotaStore:
 
     def __init__(self) -> None:
         self._values: dict[str, tuple[float, float]] = {}  # key -> (value, expires at)
+        self._logs: dict[str, tuple[dict[str, float], float]] = {}  # key -> (entries, expires)
         self._lock = threading.Lock()
         self._sweep_at = 0.0
 
@@ -133,14 +174,24 @@ class MemoryQuotaStore:
             return None
         return entry[0]
 
+    def _log(self, key: str, now: float) -> dict[str, float] | None:
+        entry = self._logs.get(key)
+        if entry is None or entry[1] <= now:
+            return None
+        return entry[0]
+
     async def acquire(
-        self, rates: Sequence[RateCheck], counters: Sequence[CounterCheck]
+        self,
+        rates: Sequence[RateCheck],
+        counters: Sequence[CounterCheck],
+        windows: Sequence[WindowCheck] = (),
     ) -> Verdict:
         now = time.time()
         now_ms = now * 1000
         with self._lock:
             self._expire(now)
             missing = tuple(c.key for c in counters if c.seeded and self._get(c.key, now) is None)
+            missing += tuple(w.key for w in windows if self._log(w.key, now) is None)
             if missing:
                 return Verdict(False, missing=missing)
             tats = []
@@ -161,11 +212,30 @@ class MemoryQuotaStore:
                 if counter.limit is not None and value + counter.amount > counter.limit:
                     return Verdict(False, denied=len(rates) + index, values=(value,))
                 values.append(value + counter.amount)
+            counts = []
+            for index, window in enumerate(windows):
+                log = self._log(window.key, now) or {}
+                since = now_ms - window.seconds * 1000
+                for member in [m for m, at in log.items() if at <= since]:
+                    del log[member]
+                if len(log) + 1 > window.limit:
+                    oldest = min(log.values(), default=now_ms)
+                    return Verdict(
+                        False,
+                        denied=len(rates) + len(counters) + index,
+                        retry_after_ms=max(0.0, oldest + window.seconds * 1000 - now_ms),
+                        values=(len(log),),
+                    )
+                counts.append(len(log) + 1)
             for rate, tat in zip(rates, tats, strict=True):
                 self._values[rate.key] = (tat, tat / 1000)
             for counter, value in zip(counters, values, strict=True):
                 self._values[counter.key] = (value, now + counter.ttl_seconds)
-        return Verdict(True, values=tuple(values), rate_remaining=tuple(remaining))
+            for window in windows:
+                log = self._log(window.key, now) or {}
+                log[window.member] = now_ms
+                self._logs[window.key] = (log, now + window.ttl_seconds)
+        return Verdict(True, values=(*values, *counts), rate_remaining=tuple(remaining))
 
     async def adjust(self, deltas: Sequence[tuple[str, int]]) -> None:
         now = time.time()
@@ -181,6 +251,31 @@ class MemoryQuotaStore:
             if self._get(key, now) is None:
                 self._values[key] = (value, now + ttl_seconds)
 
+    async def window(self, key: str, seconds: int) -> WindowState | None:
+        now_ms = time.time() * 1000
+        with self._lock:
+            log = self._log(key, now_ms / 1000)
+            if log is None:
+                return None
+            live = [at for at in log.values() if at > now_ms - seconds * 1000]
+        return WindowState(len(live), min(live, default=None))
+
+    async def seed_window(
+        self, key: str, entries: Sequence[tuple[str, float]], ttl_seconds: int
+    ) -> None:
+        now = time.time()
+        with self._lock:
+            if self._log(key, now) is None:
+                self._logs[key] = (dict(entries), now + ttl_seconds)
+
+    async def forget(self, entries: Sequence[tuple[str, str]]) -> None:
+        now = time.time()
+        with self._lock:
+            for key, member in entries:
+                log = self._log(key, now)
+                if log is not None:
+                    log.pop(member, None)
+
     async def close(self) -> None:
         pass
 
@@ -190,3 +285,5 @@ class MemoryQuotaStore:
         self._sweep_at = now + 60
         for key in [k for k, (_, expires) in self._values.items() if expires <= now]:
             del self._values[key]
+        for key in [k for k, (_, expires) in self._logs.items() if expires <= now]:
+            del self._logs[key]

@@ -10,7 +10,7 @@ from typing import Any
 
 from levante.engine import Engine, Finished, GenerationEvent, GenerationRequest, Started
 from levante.metering import UsageEvent, UsageStatus
-from levante.quota import Admission, Grant
+from levante.quota import Admission, Grant, MessageWindow
 from levante.serving.observer import Observer
 from levante.storage import utcnow
 from levante.tenancy import Principal
@@ -26,6 +26,11 @@ class RequestContext:
     product: str = "api"
     # Headers the response should carry (the rate limits admission applied), filled in here.
     response_headers: dict[str, str] = field(default_factory=dict)
+    # What a chat plan adds: its message windows, the longest context it allows (below the
+    # model's own), and how long an answer may be when the request does not say.
+    windows: tuple[MessageWindow, ...] = ()
+    max_context_tokens: int | None = None
+    default_max_tokens: int | None = None
 
 
 class MeteredRequest:
@@ -65,6 +70,11 @@ class MeteredRequest:
         self.cached_tokens = 0
         self.last_finish_reason: str | None = None
         self.reached_model = False
+
+    @property
+    def first_token_ms(self) -> int | None:
+        """How long the first token took, from admission (None: none came)."""
+        return None if self._first_token_s is None else round(self._first_token_s * 1000)
 
     async def run(
         self, engine: Engine, request: GenerationRequest, *, count_prompt: bool = True
@@ -123,6 +133,7 @@ class MeteredRequest:
             organization_id=self._context.principal.organization_id,
             workspace_id=self._context.principal.workspace_id,
             api_key_id=self._context.principal.api_key_id,
+            user_id=self._context.principal.user_id,
             product=self._context.product,
             endpoint=self._context.endpoint,
             model=self._model,

@@ -50,12 +50,16 @@ def token_budget(
     prompt_tokens: int | None,
     info: EngineInfo,
     default_max_tokens: int | None,
+    max_context_tokens: int | None = None,
 ) -> int:
     """How many tokens a completion may have; rejects a prompt that leaves no room.
 
-    Where the engine cannot count the prompt (an upstream server), the request goes as asked
-    and the upstream enforces its own context."""
+    ``max_context_tokens`` is the caller's own cap (a chat plan's), where it is below the
+    model's context. Where the engine cannot count the prompt (an upstream server), the
+    request goes as asked and the upstream enforces its own context."""
     limit = info.context_length
+    if max_context_tokens is not None and max_context_tokens < limit:
+        limit = max_context_tokens
     if prompt_tokens is None:
         return fields.max_tokens or default_max_tokens or limit
     if prompt_tokens >= limit:

@@ -182,7 +182,8 @@ class InferenceService:
                 model=model.id,
                 prompt_tokens=prompt.token_count,
                 info=info,
-                default_max_tokens=self._default_max_tokens,
+                default_max_tokens=context.default_max_tokens or self._default_max_tokens,
+                max_context_tokens=context.max_context_tokens,
             )
             for choice in range(body.n):
                 request = GenerationRequest(
@@ -247,13 +248,19 @@ def _ask(context: RequestContext, model: str, *, stream: bool, prompt: int, comp
     principal = context.principal
     return Ask(
         request_id=context.request_id,
-        caller=Caller(principal.organization_id, principal.workspace_id, principal.api_key_id),
+        caller=Caller(
+            principal.organization_id,
+            principal.workspace_id,
+            principal.api_key_id,
+            principal.user_id,
+        ),
         model=model,
         product=context.product,
         endpoint=context.endpoint,
         stream=stream,
         prompt_tokens=prompt,
         max_completion_tokens=completion,
+        windows=context.windows,
     )
 
 

@@ -32,9 +32,12 @@ from levante.vocabulary import (
     InvoiceKind,
     InvoiceStatus,
     LineKind,
+    MessageRole,
+    MessageState,
     PaymentProvider,
     Product,
     SubscriptionStatus,
+    TitleSource,
     Unit,
     UsageStatus,
     WalletKind,
@@ -209,6 +212,7 @@ class UsageRecord(Base):
     __tablename__ = "usage_records"
     __table_args__ = (
         Index("ix_usage_records_org_date", "organization_id", "usage_date"),
+        Index("ix_usage_records_user_started", "user_id", "started_at"),
         # The ledger never holds negative usage or money, whoever writes to it.
         CheckConstraint(
             "prompt_tokens >= 0 AND completion_tokens >= 0 AND cached_tokens >= 0",
@@ -229,6 +233,10 @@ class UsageRecord(Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     workspace_id: Mapped[str | None] = mapped_column(ForeignKey("workspaces.id"), nullable=True)
     api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    # The person behind a chat answer; kept with the record's money when the account goes.
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
     product: Mapped[str] = mapped_column(String(32), default="api")
     endpoint: Mapped[str] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(200))
@@ -303,6 +311,9 @@ class Reservation(Base):
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
     workspace_id: Mapped[str | None] = mapped_column(ForeignKey("workspaces.id"), nullable=True)
     api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
     product: Mapped[str] = mapped_column(String(32))
     endpoint: Mapped[str] = mapped_column(String(64))
     model: Mapped[str] = mapped_column(String(200))
@@ -693,3 +704,134 @@ class HeldReport(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+# -- people on the web front end ------------------------------------------------------------------
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a secret whose SHA-256 is the row's key; ending
+    the row (sign-out, a password change, the user elsewhere) ends the session at once."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LoginFailure(Base):
+    """A failed sign-in, counted against the account and against the address it came from."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_subject_at", "subject", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(400))  # account:<email> | address:<ip>
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PasswordReset(Base):
+    """A single-use, expiring link to set a new password; only the secret's SHA-256 is kept."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+# -- the chat assistant ---------------------------------------------------------------------------
+
+
+class ChatProfile(Base):
+    """A chat user: the personal organisation made at sign-up, the organisation the chat bills
+    and limits under now (the personal one, or a Team the user joined), and the user's custom
+    instructions."""
+
+    __tablename__ = "chat_profiles"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    personal_organization_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), nullable=True
+    )
+    organization_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), nullable=True
+    )
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Conversation(Base):
+    __tablename__ = "chat_conversations"
+    __table_args__ = (
+        Index("ix_chat_conversations_user_updated", "user_id", "updated_at"),
+        one_of("title_source", TitleSource),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    title_source: Mapped[str] = mapped_column(String(8))
+    model: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ChatMessage(Base):
+    """One turn of a conversation, at its position (0, 1, ...); an answer keeps its ledger
+    request id and the tokens it took."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "position"),
+        one_of("role", MessageRole),
+        one_of("state", MessageState),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("chat_conversations.id", ondelete="CASCADE")
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    time_to_first_token_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SearchTerm(Base):
+    """The words of a conversation (its title and messages), for search: one portable inverted
+    index that serves SQLite and PostgreSQL alike, by the user, so one user's words never
+    reach another's results."""
+
+    __tablename__ = "chat_search_terms"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Byte order on PostgreSQL too, so that a range of terms is a prefix whatever the locale.
+    term: Mapped[str] = mapped_column(
+        String(64).with_variant(String(64, collation="C"), "postgresql"), primary_key=True
+    )
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("chat_conversations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

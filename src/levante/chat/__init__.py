@@ -1,0 +1,55 @@
+"""Levante Chat: the consumer assistant. Conversations and their messages, plans and their
+limits, titles, search and export; answers come from the serving layer in process, limited
+by admission and written to the same ledger as the API's. Nothing here knows HTTP."""
+
+from levante.chat.assistant import (
+    MESSAGE_ENDPOINT,
+    TITLE_ENDPOINT,
+    Assistant,
+    ChatAccount,
+    Delta,
+    Finished,
+    Mode,
+    ModelChoice,
+    Reply,
+)
+from levante.chat.conversations import (
+    Transcript,
+    all_transcripts,
+    as_json,
+    as_markdown,
+    count_conversations,
+    list_conversations,
+    remove,
+    rename,
+    transcript,
+)
+from levante.chat.plans import FREE_PLAN, ChatPlan, Standing, chat_plans, chat_standing
+from levante.chat.search import search
+
+__all__ = [
+    "FREE_PLAN",
+    "MESSAGE_ENDPOINT",
+    "TITLE_ENDPOINT",
+    "Assistant",
+    "ChatAccount",
+    "ChatPlan",
+    "Delta",
+    "Finished",
+    "Mode",
+    "ModelChoice",
+    "Reply",
+    "Standing",
+    "Transcript",
+    "all_transcripts",
+    "as_json",
+    "as_markdown",
+    "chat_plans",
+    "chat_standing",
+    "count_conversations",
+    "list_conversations",
+    "remove",
+    "rename",
+    "search",
+    "transcript",
+]
