@@ -71,6 +71,7 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
             "levante.chat": BELOW_PACKAGES
             | {
                 "levante.engine",
+                "levante.pricing",
                 "levante.protocol",
                 "levante.tenancy",
                 "levante.billing",

@@ -47,6 +47,7 @@ from levante.serving import InferenceService
 from levante.settings import Settings
 from levante.storage import Database, utcnow
 from levante.tenancy import KeyAuthenticator
+from levante.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,7 @@ def create_app(
     app.state.levante = state
     install_error_handlers(app)
     install_docs(app)
+    install_web(app)
     for router in (
         health.router,
         operator.router,

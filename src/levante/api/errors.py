@@ -10,8 +10,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
-from levante.errors import ConfigurationError, LevanteError, StoreUnavailableError
+from levante.errors import ConfigurationError, LevanteError, NotFoundError, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,21 @@ def _clean(error: dict[str, Any]) -> dict[str, Any]:
     return {"type": error["type"], "loc": list(error["loc"]), "msg": error["msg"]}
 
 
-async def _levante_error(request: Request, exc: Exception) -> JSONResponse:
+def wants_page(request: Request) -> bool:
+    """Whether a refusal goes to a person's browser as a page: a web page's address (not the
+    API's), asked for by a browser that takes HTML."""
+    path = request.url.path
+    if path.startswith(("/v1/", "/healthz", "/readyz", "/metrics", "/docs", "/openapi")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+async def _levante_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LevanteError)
+    render = getattr(request.app.state, "render_error_page", None)
+    if render is not None and wants_page(request):
+        page: Response = render(request, exc)
+        return page
     if isinstance(exc, ConfigurationError):
         # Its message names files and settings of the server: for the operator's log only.
         request_id = request.scope.get("state", {}).get("request_id", "unknown")
@@ -134,8 +148,13 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    render = getattr(request.app.state, "render_error_page", None)
+    if render is not None and wants_page(request) and exc.status_code in (404, 405):
+        missing = NotFoundError("there is no page at this address")
+        page: Response = render(request, missing)
+        return page
     error_type = _HTTP_TYPES.get(exc.status_code, "invalid_request_error")
     if exc.status_code >= 500:
         error_type = "server_error"

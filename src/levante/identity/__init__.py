@@ -17,6 +17,7 @@ from levante.identity.accounts import (
 )
 from levante.identity.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from levante.identity.sessions import (
+    SESSION_DAYS,
     OpenedSession,
     SignedIn,
     end_session,
@@ -27,6 +28,7 @@ from levante.identity.sessions import (
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
+    "SESSION_DAYS",
     "WRONG_SIGN_IN",
     "OpenedSession",
     "SignedIn",

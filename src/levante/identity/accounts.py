@@ -36,7 +36,7 @@ from levante.identity.passwords import (
 )
 from levante.identity.sessions import end_sessions
 from levante.mail import queue_mail
-from levante.storage import new_id
+from levante.storage import new_id, utcnow
 from levante.storage.models import (
     Invitation,
     LoginFailure,
@@ -90,12 +90,13 @@ def sign_up(
     policy: SignupPolicy,
     invitation_token: str | None = None,
     currency: str,
-    now: datetime,
+    now: datetime | None = None,
     seat_check: Callable[[int], None] | None = None,
 ) -> User:
     """Create an account and its personal organisation (audited). An invitation, if given,
     must be for this address; it lets the address in whatever the policy, and is accepted by
     the caller (the product it invites to)."""
+    now = now or utcnow()
     email = normalise_email(email)
     check_new_password(password, email=email)
     name = name.strip()[:200]
@@ -149,12 +150,13 @@ WRONG_SIGN_IN = "wrong email address or password"
 
 
 def sign_in(
-    session: Session, email: str, password: str, *, address: str, now: datetime
+    session: Session, email: str, password: str, *, address: str, now: datetime | None = None
 ) -> User | None:
     """The user with this address and password, or None (:data:`WRONG_SIGN_IN`): the
     failure is then counted, in the caller's transaction, against the account and against
     the address it came from. Past a few in a quarter of an hour, either is refused for a
     while (429), whatever the password."""
+    now = now or utcnow()
     try:
         email = normalise_email(email)
     except InvalidRequestError:
@@ -198,10 +200,11 @@ def change_password(
     current: str,
     new: str,
     *,
-    now: datetime,
+    now: datetime | None = None,
     keep_session: str | None,
 ) -> None:
     """Set a new password after checking the current one; other sessions end."""
+    now = now or utcnow()
     user = session.get_one(User, user_id)
     if not verify_password(user.password_hash, current):
         raise InvalidRequestError("the current password is wrong", param="current_password")
@@ -214,9 +217,12 @@ def change_password(
     )  # fmt: skip
 
 
-def request_password_reset(session: Session, email: str, *, link: str, now: datetime) -> None:
+def request_password_reset(
+    session: Session, email: str, *, link: str, now: datetime | None = None
+) -> None:
     """Mail a single-use link to set a new password (``link`` has ``{token}`` for the secret),
     if an account has the address; the caller says the same either way."""
+    now = now or utcnow()
     try:
         email = normalise_email(email)
     except InvalidRequestError:
@@ -246,9 +252,10 @@ def request_password_reset(session: Session, email: str, *, link: str, now: date
     )
 
 
-def reset_password(session: Session, token: str, new: str, *, now: datetime) -> User:
+def reset_password(session: Session, token: str, new: str, *, now: datetime | None = None) -> User:
     """Set a new password with a reset link's secret; the link is used up and every session
     of the account ends."""
+    now = now or utcnow()
     reset = session.scalar(
         select(PasswordReset).where(PasswordReset.token_hash == _digest(token)).with_for_update()
     )
@@ -267,17 +274,21 @@ def reset_password(session: Session, token: str, new: str, *, now: datetime) -> 
     return user
 
 
-def check_reset_token(session: Session, token: str, *, now: datetime) -> None:
+def check_reset_token(session: Session, token: str, *, now: datetime | None = None) -> None:
     """Refuse (404) a reset link that cannot be used, before its form is shown."""
+    now = now or utcnow()
     reset = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == _digest(token)))
     if reset is None or reset.used_at is not None or reset.expires_at <= now:
         raise NotFoundError("this reset link is unknown, used or expired; ask for a new one")
 
 
-def delete_account(session: Session, user_id: str, password: str, *, now: datetime) -> None:
+def delete_account(
+    session: Session, user_id: str, password: str, *, now: datetime | None = None
+) -> None:
     """Delete the account and everything that is only its own: sessions, conversations,
     memberships. Its personal organisation stays, as the customer its invoices were issued
     to, with its subscriptions cancelled; usage records stay for billing, without the user."""
+    now = now or utcnow()
     user = session.get_one(User, user_id)
     if not verify_password(user.password_hash, password):
         raise InvalidRequestError("the password is wrong", param="password")
@@ -299,8 +310,9 @@ def delete_account(session: Session, user_id: str, password: str, *, now: dateti
     session.flush()
 
 
-def open_invitation(session: Session, token: str, *, now: datetime) -> Invitation:
+def open_invitation(session: Session, token: str, *, now: datetime | None = None) -> Invitation:
     """An invitation that can still be accepted, by its secret; else 404."""
+    now = now or utcnow()
     invitation = session.scalar(select(Invitation).where(Invitation.token_hash == _digest(token)))
     if (
         invitation is None

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from levante.storage import new_id
+from levante.storage import new_id, utcnow
 from levante.storage.models import User, WebSession
 
 SESSION_DAYS = 30
@@ -44,8 +44,9 @@ def digest(secret: str) -> str:
 
 
 def open_session(
-    session: Session, user: User, *, address: str, user_agent: str, now: datetime
+    session: Session, user: User, *, address: str, user_agent: str, now: datetime | None = None
 ) -> OpenedSession:
+    now = now or utcnow()
     secret = secrets.token_urlsafe(32)
     row = WebSession(
         id=new_id("ses"),
@@ -63,8 +64,9 @@ def open_session(
     return OpenedSession(_signed_in(row, user), secret, row.expires_at)
 
 
-def find_session(session: Session, secret: str, *, now: datetime) -> SignedIn | None:
+def find_session(session: Session, secret: str, *, now: datetime | None = None) -> SignedIn | None:
     """The live session behind a cookie's secret, or None; seen at most every few minutes."""
+    now = now or utcnow()
     if not secret or len(secret) > 100:
         return None
     found = session.execute(
@@ -82,7 +84,8 @@ def find_session(session: Session, secret: str, *, now: datetime) -> SignedIn | 
     return _signed_in(row, user)
 
 
-def end_session(session: Session, session_id: str, *, now: datetime) -> None:
+def end_session(session: Session, session_id: str, *, now: datetime | None = None) -> None:
+    now = now or utcnow()
     session.execute(
         update(WebSession)
         .where(WebSession.id == session_id, WebSession.revoked_at.is_(None))
@@ -90,8 +93,11 @@ def end_session(session: Session, session_id: str, *, now: datetime) -> None:
     )
 
 
-def end_sessions(session: Session, user_id: str, *, now: datetime, keep: str | None = None) -> int:
+def end_sessions(
+    session: Session, user_id: str, *, now: datetime | None = None, keep: str | None = None
+) -> int:
     """End every session of the user (but ``keep``); returns how many."""
+    now = now or utcnow()
     query = update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
     if keep is not None:
         query = query.where(WebSession.id != keep)

@@ -1,0 +1,120 @@
+"""Moving between chat plans from the app: upgrade (paid when the invoice is), change, and
+back to Free at the end of the paid period, through the billing package's subscriptions.
+
+Only the organisation's owner, admins and billing members may change its plan; a Team
+member chats on the Team's plan and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from levante import billing
+from levante.audit import Actor
+from levante.billing import Checkout
+from levante.chat.plans import FREE_PLAN, chat_plans, chat_standing
+from levante.errors import InvalidRequestError, PermissionDeniedError
+from levante.identity import role_in
+from levante.pricing import format_amount
+from levante.settings import BillingSettings
+from levante.storage import utcnow
+from levante.storage.models import Plan
+from levante.vocabulary import Role
+
+MANAGERS = (Role.OWNER, Role.ADMIN, Role.BILLING)
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    plan: Plan
+    price: str  # per period and unit, in the organisation's currency: "14.99 USD"
+    current: bool  # the plan the organisation subscribes to (Free: none)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChange:
+    """What choosing a plan did, and how to pay for it if it is to be paid now."""
+
+    message: str
+    checkout: Checkout | None = None
+
+
+def offers(session: Session, organization_id: str, *, currency: str) -> list[Offer]:
+    standing = chat_standing(session, organization_id, now=utcnow())
+    current = standing.subscribed.code if standing.subscribed is not None else FREE_PLAN
+    account = billing.ensure_account(session, organization_id, currency)
+    found = []
+    for plan in chat_plans(session):
+        try:
+            amount = billing.plan_price(session, plan, account.currency, utcnow())
+        except InvalidRequestError:
+            continue
+        found.append(
+            Offer(plan, f"{format_amount(amount)} {account.currency}", plan.code == current)
+        )
+    return found
+
+
+def may_manage(session: Session, user_id: str, organization_id: str) -> bool:
+    return role_in(session, user_id, organization_id) in MANAGERS
+
+
+def choose_plan(
+    session: Session,
+    user_id: str,
+    organization_id: str,
+    code: str,
+    *,
+    seats: int | None = None,
+    settings: BillingSettings,
+    currency: str,
+    now: datetime | None = None,
+) -> PlanChange:
+    """Put the organisation on chat plan ``code``: Free cancels the subscription at the end
+    of its period; another plan subscribes (the first period invoiced at once, to pay before
+    the plan applies, unless it starts with a trial) or changes the subscription, prorated."""
+    if not may_manage(session, user_id, organization_id):
+        raise PermissionDeniedError("only the organisation's owner or admins change its plan")
+    now = now or utcnow()
+    actor = Actor.user(organization_id, user_id)
+    standing = chat_standing(session, organization_id, now=now)
+    sub = standing.subscription
+    if code == FREE_PLAN:
+        if sub is None:
+            return PlanChange("You are on the Free plan.")
+        ended = billing.cancel_subscription(
+            session, actor, organization_id, subscription_id=sub.id, at_period_end=True
+        )
+        return PlanChange(
+            f"{ended.plan.name} ends on {ended.subscription.current_period_end:%Y-%m-%d}; "
+            "you are on the Free plan from then on."
+        )
+    plan = billing.find_plan(session, code)
+    if plan.product != "chat":
+        raise InvalidRequestError(f"'{code}' is not a chat plan", param="plan")
+    if sub is None:
+        started = billing.start_subscription(
+            session, actor, organization_id, plan=code, seats=seats or 1, trial=True,
+            pay_now=True, settings=settings, default_currency=currency,
+        )  # fmt: skip
+        if started.subscription.status == "trialing":
+            return PlanChange(
+                f"Your {plan.name} trial runs until {started.subscription.trial_end:%Y-%m-%d}."
+            )
+        if started.checkout is None:
+            return PlanChange(f"You are on {plan.name}.")
+        return PlanChange(
+            f"{plan.name} starts as soon as its invoice is paid.", checkout=started.checkout
+        )
+    if sub.cancel_at_period_end and sub.plan_id == plan.id:
+        billing.resume_subscription(session, actor, organization_id, subscription_id=sub.id)
+        return PlanChange(f"{plan.name} goes on; nothing was cancelled.")
+    changed = billing.change_subscription(
+        session, actor, organization_id, subscription_id=sub.id, plan=code, seats=seats
+    )
+    return PlanChange(
+        f"You are on {changed.plan.name}; the difference is prorated on your next invoice."
+    )

@@ -1,0 +1,360 @@
+"""Identity pages: sign up, sign in and out, forgotten passwords, and the account page (plan,
+limits, invoices, password, custom instructions, deletion)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import anyio
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from levante import billing, identity
+from levante.api.state import AppState, app_state
+from levante.audit import Actor
+from levante.chat import ChatAccount
+from levante.chat.subscribing import choose_plan, may_manage, offers
+from levante.errors import LevanteError, NotFoundError, RateLimitedError
+from levante.identity import SignupPolicy
+from levante.pricing import format_cents
+from levante.web.identity import (
+    CSRF_FIELD,
+    Visitor,
+    client_address,
+    end_session_cookie,
+    finish,
+    safe_next,
+    start_session,
+    to_sign_in,
+    visitor,
+)
+from levante.web.limits import allowance_lines
+from levante.web.templating import page
+
+router = APIRouter(include_in_schema=False)
+State = Annotated[AppState, Depends(app_state)]
+Who = Annotated[Visitor, Depends(visitor)]
+Field = Annotated[str, Form()]
+
+NOTICES = {
+    "password": "Your password is changed; your other sessions are signed out.",
+    "instructions": "Your custom instructions are saved.",
+    "reset": "Your password is set. Sign in with it.",
+    "reset-sent": "If an account has this address, a link to reset its password is on its way.",
+    "signed-out": "You are signed out.",
+    "deleted": "Your account and its conversations are deleted.",
+}
+
+
+def _policy(state: AppState) -> SignupPolicy:
+    chat = state.settings.chat
+    return SignupPolicy(chat.signup, tuple(chat.signup_domains))
+
+
+def _seat_check(state: AppState) -> Callable[[int], None] | None:
+    return state.license.check_seats if state.license is not None else None
+
+
+# -- sign up, sign in, sign out -------------------------------------------------------------------
+
+
+@router.get("/signup")
+def signup_page(
+    request: Request, state: State, who: Who, invitation: str = "", email: str = ""
+) -> Response:
+    if who.user is not None:
+        return RedirectResponse("/chat", status_code=303)
+    policy = _policy(state)
+    response = page(
+        request, "account/signup.html", who, policy=policy, invitation=invitation,
+        email=email, error=None,
+    )  # fmt: skip
+    return finish(response, request, state, who)
+
+
+@router.post("/signup")
+def signup(
+    request: Request,
+    state: State,
+    who: Who,
+    email: Field = "",
+    password: Field = "",
+    name: Field = "",
+    invitation: Field = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    policy = _policy(state)
+    try:
+        who.check_csrf(csrf_token)
+        with state.database.session() as session:
+            user = identity.sign_up(
+                session, email, password, name=name, policy=policy,
+                invitation_token=invitation or None, currency=state.settings.currency,
+                seat_check=_seat_check(state),
+            )  # fmt: skip
+            opened = identity.open_session(
+                session, user, address=client_address(request),
+                user_agent=request.headers.get("user-agent", ""),
+            )  # fmt: skip
+    except LevanteError as problem:
+        response = page(
+            request, "account/signup.html", who, policy=policy, invitation=invitation,
+            email=email, name=name, error=problem.message, status_code=problem.status_code,
+        )  # fmt: skip
+        return finish(response, request, state, who)
+    target = f"/chat/join/{invitation}" if invitation else "/chat"
+    return start_session(RedirectResponse(target, status_code=303), request, state, opened)
+
+
+@router.get("/login")
+def login_page(
+    request: Request, state: State, who: Who, next: str = "", notice: str = ""
+) -> Response:
+    if who.user is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    response = page(
+        request, "account/login.html", who, next=safe_next(next), error=None,
+        notice=NOTICES.get(notice), policy=_policy(state),
+    )  # fmt: skip
+    return finish(response, request, state, who)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    state: State,
+    who: Who,
+    email: Field = "",
+    password: Field = "",
+    next: Field = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    error = None
+    status = 400
+    try:
+        who.check_csrf(csrf_token)
+        with state.database.session() as session:
+            user = identity.sign_in(session, email, password, address=client_address(request))
+            if user is not None:
+                opened = identity.open_session(
+                    session, user, address=client_address(request),
+                    user_agent=request.headers.get("user-agent", ""),
+                )  # fmt: skip
+            else:
+                error = identity.WRONG_SIGN_IN
+    except RateLimitedError as refused:
+        error, status = refused.message, 429
+    except LevanteError as problem:
+        error, status = problem.message, problem.status_code
+    if error is not None:
+        response = page(
+            request, "account/login.html", who, next=safe_next(next), error=error,
+            email=email, notice=None, policy=_policy(state), status_code=status,
+        )  # fmt: skip
+        return finish(response, request, state, who)
+    return start_session(RedirectResponse(safe_next(next), status_code=303), request, state, opened)
+
+
+@router.post("/logout")
+def logout(
+    state: State, who: Who, csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = ""
+) -> Response:
+    if who.user is not None:
+        who.check_csrf(csrf_token)
+        with state.database.session() as session:
+            identity.end_session(session, who.user.session_id)
+    return end_session_cookie(RedirectResponse("/login?notice=signed-out", status_code=303))
+
+
+# -- forgotten passwords --------------------------------------------------------------------------
+
+
+@router.get("/password/forgot")
+def forgot_page(request: Request, state: State, who: Who) -> Response:
+    return finish(page(request, "account/forgot.html", who), request, state, who)
+
+
+@router.post("/password/forgot")
+def forgot(
+    request: Request,
+    state: State,
+    who: Who,
+    email: Field = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    who.check_csrf(csrf_token)
+    base = state.settings.billing.public_url.rstrip("/")
+    with state.database.session() as session:
+        identity.request_password_reset(session, email, link=f"{base}/password/reset/{{token}}")
+    return RedirectResponse("/login?notice=reset-sent", status_code=303)
+
+
+@router.get("/password/reset/{token}")
+def reset_page(request: Request, state: State, who: Who, token: str) -> Response:
+    with state.database.session() as session:
+        identity.check_reset_token(session, token)
+    response = page(request, "account/reset.html", who, token=token, error=None)
+    return finish(response, request, state, who)
+
+
+@router.post("/password/reset/{token}")
+def reset(
+    request: Request,
+    state: State,
+    who: Who,
+    token: str,
+    password: Field = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    who.check_csrf(csrf_token)
+    try:
+        with state.database.session() as session:
+            identity.reset_password(session, token, password)
+    except NotFoundError:
+        raise
+    except LevanteError as problem:
+        response = page(
+            request, "account/reset.html", who, token=token, error=problem.message,
+            status_code=problem.status_code,
+        )  # fmt: skip
+        return finish(response, request, state, who)
+    return end_session_cookie(RedirectResponse("/login?notice=reset", status_code=303))
+
+
+# -- the account page -----------------------------------------------------------------------------
+
+
+@router.get("/account")
+async def account_page(request: Request, state: State, who: Who, notice: str = "") -> Response:
+    if who.user is None:
+        return to_sign_in(request)
+    user = who.user
+    account: ChatAccount = await anyio.to_thread.run_sync(state.assistant.account, user.user_id)
+    allowance = await state.assistant.allowance(account)
+
+    def read() -> dict[str, Any]:
+        with state.database.session() as session:
+            org = account.organization_id
+            standing = account.standing
+            manages = may_manage(session, user.user_id, org)
+            actor = billing_actor(account)
+            invoices = billing.invoices_of(session, actor, org, limit=50) if manages else []
+            return {
+                "standing": standing,
+                "manages": manages,
+                "offers": offers(session, org, currency=state.settings.currency) if manages else [],
+                "invoices": [(i, f"{format_cents(i.total_cents)} {i.currency}") for i in invoices],
+            }
+
+    context = await anyio.to_thread.run_sync(read)
+    notice_text = NOTICES.get(notice) or (request.query_params.get("message") or None)
+    return page(
+        request, "account/account.html", who, account=account,
+        allowance=allowance_lines(allowance), notice=notice_text, error=None, **context,
+    )  # fmt: skip
+
+
+def billing_actor(account: ChatAccount) -> Actor:
+    return Actor.user(account.organization_id, account.user_id)
+
+
+@router.post("/account/password")
+def change_password(
+    request: Request,
+    state: State,
+    who: Who,
+    current_password: Field = "",
+    new_password: Field = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    if who.user is None:
+        return to_sign_in(request)
+    who.check_csrf(csrf_token)
+    with state.database.session() as session:
+        identity.change_password(
+            session, who.user.user_id, current_password, new_password,
+            keep_session=who.user.session_id,
+        )  # fmt: skip
+    return RedirectResponse("/account?notice=password", status_code=303)
+
+
+@router.post("/account/instructions")
+def save_instructions(
+    request: Request,
+    state: State,
+    who: Who,
+    instructions: Field = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    if who.user is None:
+        return to_sign_in(request)
+    who.check_csrf(csrf_token)
+    state.assistant.set_instructions(who.user.user_id, instructions)
+    return RedirectResponse("/account?notice=instructions", status_code=303)
+
+
+@router.post("/account/plan")
+def change_plan(
+    request: Request,
+    state: State,
+    who: Who,
+    plan: Field = "",
+    seats: Field = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    if who.user is None:
+        return to_sign_in(request)
+    who.check_csrf(csrf_token)
+    account = state.assistant.account(who.user.user_id)
+    count = int(seats) if seats.strip().isdigit() else None
+    with state.database.session() as session:
+        change = choose_plan(
+            session, who.user.user_id, account.organization_id, plan, seats=count,
+            settings=state.settings.billing, currency=state.settings.currency,
+        )  # fmt: skip
+    if change.checkout is not None and change.checkout.url:
+        return RedirectResponse(change.checkout.url, status_code=303)
+    message = change.message
+    if change.checkout is not None:
+        message += " " + change.checkout.instructions
+    return RedirectResponse(f"/account?message={quote(message)}", status_code=303)
+
+
+@router.post("/account/delete")
+def delete_account(
+    request: Request,
+    state: State,
+    who: Who,
+    password: Field = "",
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    if who.user is None:
+        return to_sign_in(request)
+    who.check_csrf(csrf_token)
+    with state.database.session() as session:
+        identity.delete_account(session, who.user.user_id, password)
+    return end_session_cookie(RedirectResponse("/login?notice=deleted", status_code=303))
+
+
+@router.get("/account/invoices/{ref}")
+def invoice_page(
+    request: Request, state: State, who: Who, ref: str, format: str = "html"
+) -> Response:
+    """One of the organisation's invoices, as HTML or PDF; another's is not found."""
+    if who.user is None:
+        return to_sign_in(request)
+    account = state.assistant.account(who.user.user_id)
+    with state.database.session() as session:
+        if not may_manage(session, who.user.user_id, account.organization_id):
+            raise NotFoundError("this invoice does not exist")
+        found, lines = billing.invoice_of(session, billing_actor(account), ref)
+        if format == "pdf":
+            name = found.number or found.id
+            return Response(
+                billing.render_pdf(found, lines),
+                media_type="application/pdf",
+                headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
+            )
+        return Response(billing.render_html(found, lines), media_type="text/html")

@@ -1,0 +1,119 @@
+"""The web pages over HTTP: a person-like client that keeps cookies and reads the CSRF
+token from each page, against the app on the real model."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from levante.api import create_app
+from levante.engine import ModelRegistry
+from levante.settings import ChatSettings, Settings
+from levante.storage import Database
+from levante.storage.models import Plan
+
+PASSWORD = "correct horse battery"
+_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
+
+
+class Browser:
+    """One person's person: its own cookies, and the CSRF token of the last page read."""
+
+    def __init__(self, client: TestClient) -> None:
+        self._client = client
+        self._jar_type = type(client.cookies)  # the test client's own cookie jar class
+        self.cookies: Any = self._jar_type()
+        self.csrf = ""
+
+    @contextmanager
+    def _jar(self) -> Iterator[TestClient]:
+        """The shared client, holding this person's cookies for one request."""
+        self._client.cookies = self.cookies
+        try:
+            yield self._client
+        finally:
+            self.cookies = self._client.cookies
+            self._client.cookies = self._jar_type()
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        with self._jar() as client:
+            response = client.get(path, headers={"Accept": "text/html"}, **kwargs)
+        found = _CSRF.search(response.text)
+        if found and found.group(1):
+            self.csrf = found.group(1)
+        return response
+
+    def get_json(self, path: str) -> Any:
+        with self._jar() as client:
+            return client.get(path)
+
+    def post(self, path: str, data: dict[str, str] | None = None, *, csrf: bool = True) -> Any:
+        fields = dict(data or {})
+        if csrf:
+            fields["csrf_token"] = self.csrf
+        with self._jar() as client:
+            return client.post(
+                path, data=fields, headers={"Accept": "text/html"}, follow_redirects=False
+            )
+
+    def sign_up(self, email: str, password: str = PASSWORD) -> Any:
+        self.get("/signup")
+        response = self.post("/signup", {"email": email, "password": password})
+        assert response.status_code == 303, response.text
+        self.get("/chat")
+        return response
+
+    def send(self, content: str, **fields: Any) -> tuple[int, list[dict[str, Any]]]:
+        """Post a message; the status and the events (or the error body)."""
+        with self._jar() as client:
+            response = client.post(
+                "/chat/messages",
+                json={"content": content, **fields},
+                headers={"X-CSRF-Token": self.csrf},
+            )
+        if response.headers.get("content-type", "").startswith("application/json"):
+            return response.status_code, [response.json()]
+        events = [
+            json.loads(line[6:])
+            for line in response.text.splitlines()
+            if line.startswith("data: ") and line != "data: [DONE]"
+        ]
+        return response.status_code, events
+
+
+@pytest.fixture
+def web_settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"chat": ChatSettings(temperature=0, max_answer_tokens=16)})
+
+
+@pytest.fixture
+def app(
+    web_settings: Settings, database: Database, model_registry: ModelRegistry
+) -> Iterator[TestClient]:
+    application = create_app(web_settings, models=model_registry, database=database)
+    with TestClient(application, raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture
+def person(app: TestClient) -> Browser:
+    return Browser(app)
+
+
+@pytest.fixture
+def other_person(app: TestClient) -> Browser:
+    """A second person, with cookies of their own."""
+    return Browser(app)
+
+
+def set_free_plan(database: Database, **features: Any) -> None:
+    with database.session() as session:
+        plan = session.scalars(select(Plan).where(Plan.code == "chat-free")).one()
+        plan.features = {**(plan.features or {}), **features}

@@ -1,0 +1,202 @@
+"""Sign-up, sign-in, sessions, passwords and the account page over HTTP."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from levante.audit import Actor
+from levante.billing import record_transfer
+from levante.identity import SignupPolicy
+from levante.mail import outbox
+from levante.settings import ChatSettings, Settings
+from levante.storage import Database
+from levante.storage.models import User, WebSession
+from levante.vocabulary import SignupMode
+from tests.web.conftest import PASSWORD, Browser
+
+
+def test_sign_up_gives_a_session_cookie_a_script_cannot_read(person: Browser) -> None:
+    person.get("/signup")
+    response = person.post("/signup", {"email": "Alice@Example.com", "password": PASSWORD})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/chat"
+    cookie = next(h for h in response.headers.get_list("set-cookie") if "lv_session=" in h)
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "samesite=lax" in cookie.lower()
+    assert "Secure" not in cookie  # plain http here; behind https it is set
+    page = person.get("/chat")
+    assert page.status_code == 200
+    assert "alice@example.com" not in page.text or "Sign out" in page.text
+
+
+def test_the_password_is_kept_as_an_argon2id_hash_only(person: Browser, database: Database) -> None:
+    person.sign_up("alice@example.com")
+    with database.session() as session:
+        user = session.scalars(select(User)).one()
+        assert user.password_hash is not None
+        assert user.password_hash.startswith("$argon2id$")
+        assert PASSWORD not in user.password_hash
+
+
+def test_sign_up_refusals_read_clearly(person: Browser) -> None:
+    person.sign_up("alice@example.com")
+    fresh = Browser(person._client)
+    fresh.get("/signup")
+    again = fresh.post("/signup", {"email": "alice@example.com", "password": PASSWORD})
+    assert again.status_code == 409
+    assert "an account with this address exists" in again.text
+    short = fresh.post("/signup", {"email": "bob@example.com", "password": "short"})
+    assert short.status_code == 400
+    assert "at least 10 characters" in short.text
+    bad = fresh.post("/signup", {"email": "not an address", "password": PASSWORD})
+    assert bad.status_code == 400
+    assert "is not an email address" in bad.text
+
+
+def test_sign_in_and_out(person: Browser, database: Database) -> None:
+    person.sign_up("alice@example.com")
+    assert person.post("/logout").status_code == 303
+    assert person.get("/chat", follow_redirects=False).status_code == 303
+    with database.session() as session:
+        assert all(s.revoked_at is not None for s in session.scalars(select(WebSession)))
+    person.get("/login")
+    wrong = person.post("/login", {"email": "alice@example.com", "password": "nope nope nope"})
+    assert wrong.status_code == 400
+    assert "wrong email address or password" in wrong.text
+    right = person.post(
+        "/login", {"email": "alice@example.com", "password": PASSWORD, "next": "/account"}
+    )
+    assert (right.status_code, right.headers["location"]) == (303, "/account")
+    away = person.post(
+        "/login", {"email": "alice@example.com", "password": PASSWORD, "next": "//evil.example"}
+    )
+    assert away.headers.get("location", "/chat") in ("/chat", None) or away.status_code == 303
+
+
+def test_failed_sign_ins_are_throttled_per_account(person: Browser) -> None:
+    person.sign_up("alice@example.com")
+    person.post("/logout")
+    person.get("/login")
+    for _ in range(5):
+        person.post("/login", {"email": "alice@example.com", "password": "wrong password"})
+    blocked = person.post("/login", {"email": "alice@example.com", "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert "too many failed sign-ins for this account" in blocked.text
+
+
+def test_a_forgotten_password_is_reset_once_through_the_mailed_link(
+    person: Browser, database: Database
+) -> None:
+    person.sign_up("alice@example.com")
+    person.post("/logout")
+    person.get("/password/forgot")
+    assert person.post("/password/forgot", {"email": "alice@example.com"}).status_code == 303
+    # An unknown address gets the same answer, and no mail.
+    assert person.post("/password/forgot", {"email": "nobody@example.com"}).status_code == 303
+    with database.session() as session:
+        (mail,) = outbox(session)
+        assert mail.to == "alice@example.com"
+        link = re.search(r"/password/reset/(\S+)", mail.body)
+    assert link is not None
+    path = link.group(0)
+    assert person.get(path).status_code == 200
+    assert person.post(path, {"password": "a brand new secret"}).status_code == 303
+    assert person.get(path).status_code == 404  # used up
+    person.get("/login")
+    signed_in = person.post(
+        "/login", {"email": "alice@example.com", "password": "a brand new secret"}
+    )
+    assert signed_in.status_code == 303
+
+
+def test_changing_the_password_ends_the_other_sessions(
+    person: Browser, other_person: Browser
+) -> None:
+    person.sign_up("alice@example.com")
+    other_person.get("/login")
+    other_person.post("/login", {"email": "alice@example.com", "password": PASSWORD})
+    assert other_person.get("/chat").status_code == 200
+    person.get("/account")
+    changed = person.post(
+        "/account/password", {"current_password": PASSWORD, "new_password": "another secret!"}
+    )
+    assert changed.status_code == 303
+    assert person.get("/chat").status_code == 200
+    assert other_person.get("/chat", follow_redirects=False).status_code == 303
+    wrong = person.post(
+        "/account/password", {"current_password": "nope", "new_password": "another secret!"}
+    )
+    assert wrong.status_code == 400
+    assert "the current password is wrong" in wrong.text
+
+
+def test_upgrading_by_transfer_applies_the_plan_once_paid(
+    person: Browser, database: Database
+) -> None:
+    person.sign_up("alice@example.com")
+    page = person.get("/account")
+    assert 'data-testid="plan-name">Chat Free<' in page.text
+    chosen = person.post("/account/plan", {"plan": "chat-pro-monthly"})
+    assert chosen.status_code == 303
+    page = person.get(chosen.headers["location"])
+    assert "starts as soon as its invoice is paid" in page.text
+    assert "bank transfer" in page.text
+    assert 'data-testid="plan-name">Chat Free<' in page.text  # not paid yet
+    number = re.search(r"<td>(LEV-\d+)</td>", page.text)
+    assert number is not None
+    with database.session() as session:
+        record_transfer(session, Actor.command_line(), number.group(1), reference="bank-1")
+    page = person.get("/account")
+    assert 'data-testid="plan-name">Chat Pro<' in page.text
+    assert "200 of 200 messages left" in page.text
+    invoice = person.get("/account/invoices/" + number.group(1))
+    assert invoice.status_code == 200
+    assert number.group(1) in invoice.text
+
+
+def test_instructions_apply_and_deleting_the_account_signs_out(
+    person: Browser, database: Database
+) -> None:
+    person.sign_up("alice@example.com")
+    person.get("/account")
+    saved = person.post("/account/instructions", {"instructions": "Answer in French."})
+    assert saved.status_code == 303
+    assert "Answer in French." in person.get("/account").text
+    refused = person.post("/account/delete", {"password": "wrong"})
+    assert refused.status_code == 400
+    deleted = person.post("/account/delete", {"password": PASSWORD})
+    assert deleted.status_code == 303
+    assert person.get("/chat", follow_redirects=False).status_code == 303
+    with database.session() as session:
+        assert session.scalars(select(User)).all() == []
+
+
+def test_sign_up_can_be_closed_or_limited_to_domains(
+    settings: Settings, database: Database, model_registry: object
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from levante.api import create_app
+
+    for mode, email, allowed in (
+        (SignupMode.CLOSED, "a@example.com", False),
+        (SignupMode.INVITE, "a@example.com", False),
+        (SignupMode.DOMAINS, "a@corp.example", True),
+        (SignupMode.DOMAINS, "a@elsewhere.example", False),
+    ):
+        chat = ChatSettings(signup=mode, signup_domains=["corp.example"])
+        app = create_app(
+            settings.model_copy(update={"chat": chat}),
+            models=model_registry,  # type: ignore[arg-type]
+            database=database,
+        )
+        with TestClient(app) as client:
+            visitor = Browser(client)
+            visitor.get("/signup")
+            response = visitor.post("/signup", {"email": email, "password": PASSWORD})
+            assert (response.status_code == 303) is allowed, (mode, email, response.text)
+            if not allowed:
+                assert response.status_code == 403
+    assert SignupPolicy().mode == SignupMode.OPEN
