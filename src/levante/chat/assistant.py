@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from levante.chat import conversations as talk
 from levante.chat.plans import ChatPlan, Standing, chat_standing
 from levante.chat.search import index_text
-from levante.chat.titles import INSTRUCTION, TITLE_TOKENS, clean_title
+from levante.chat.titles import ANSWER_PREFIX, INSTRUCTION, TITLE_TOKENS, clean_title
 from levante.engine import ModelNames
 from levante.errors import (
     ConflictError,
@@ -462,6 +462,7 @@ class Assistant:
                     *_instructions(account),
                     *(ChatMessage(role=role, content=content) for role, content in exchange),
                     ChatMessage(role="user", content=INSTRUCTION),
+                    ChatMessage(role="assistant", content=ANSWER_PREFIX, prefix=True),
                 ],
                 max_tokens=TITLE_TOKENS,
                 temperature=0,

@@ -32,6 +32,7 @@ class Offer:
     plan: Plan
     price: str  # per period and unit, in the organisation's currency: "14.99 USD"
     current: bool  # the plan the organisation subscribes to (Free: none)
+    awaiting_payment: bool = False  # subscribed, but its first invoice is not paid yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,12 @@ def offers(session: Session, organization_id: str, *, currency: str) -> list[Off
     current = standing.subscribed.code if standing.subscribed is not None else FREE_PLAN
     account = billing.ensure_account(session, organization_id, currency)
     found = []
-    for plan in chat_plans(session):
+    # Free, then each plan billed monthly before the same plan billed yearly.
+    ordered = sorted(
+        chat_plans(session),
+        key=lambda p: (p.code != FREE_PLAN, p.code.rsplit("-", 1)[0], p.interval != "month"),
+    )
+    for plan in ordered:
         try:
             amount = billing.plan_price(session, plan, account.currency, utcnow())
         except InvalidRequestError:

@@ -10,10 +10,10 @@ MAX_WORDS = 8
 # Asked as the next turn of the conversation, so that the title request shares the
 # conversation's prefix: it reuses the prompt cache instead of evicting it, and the user's
 # next turn still finds the first exchange cached.
-INSTRUCTION = (
-    "Write a short title (at most six words) for this conversation. Answer with the title "
-    "only, without quotes."
-)
+# The answer is started for the model ("Title:"): a small model then writes a title rather
+# than a sentence about one.
+INSTRUCTION = "Give this conversation a title of at most six words."
+ANSWER_PREFIX = "Title:"
 
 _JUNK = re.compile(r"^(title\s*:\s*)", re.IGNORECASE)
 

@@ -1,0 +1,105 @@
+"""Browser tests: the journeys a person takes, in Debian's Chromium driven by Playwright.
+
+Chromium comes from the system (``apt-get install -y chromium``), never from
+``playwright install``. Without it, every test here is skipped with one line saying so.
+The app runs for real on loopback (uvicorn, SQLite, the real model, greedy). Set
+``LEVANTE_SCREENSHOTS=docs/images`` to keep a screenshot of each main page there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from levante.api import create_app
+from levante.engine import ModelRegistry
+from levante.settings import ChatSettings, Settings, TierSettings
+from levante.storage import Database, upgrade
+from levante.storage.models import Plan
+from tests.conftest import TEST_MODEL
+from tests.helpers import live_server
+
+CHROMIUM = os.environ.get("LEVANTE_CHROMIUM", "/usr/bin/chromium")
+PASSWORD = "correct horse battery"
+FREE_MESSAGES = 3  # per window, on this test server: the limit journey reaches it
+SKIP_REASON = (
+    f"browser tests need Chromium at {CHROMIUM}: install it with 'apt-get install -y chromium' "
+    "(or set LEVANTE_CHROMIUM)"
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if shutil.which(CHROMIUM) is not None:
+        return
+    skip = pytest.mark.skip(reason=SKIP_REASON)
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_type_launch_args, "executable_path": CHROMIUM}
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory, model_registry: ModelRegistry
+) -> Iterator[tuple[str, Database]]:
+    """The platform on loopback: its base URL and its database."""
+    data = tmp_path_factory.mktemp("site")
+    database = Database(f"sqlite:///{data / 'levante.db'}")
+    upgrade(database.engine)
+    settings = Settings(
+        data_dir=data,
+        database_url=f"sqlite:///{data / 'levante.db'}",
+        models=[TEST_MODEL],
+        tiers=[TierSettings(name="unlimited")],
+        chat=ChatSettings(temperature=0, max_answer_tokens=160),
+    )
+    app = create_app(settings, models=model_registry, database=database)
+    with live_server(app) as url:
+        with database.session() as session:
+            free = session.scalars(select(Plan).where(Plan.code == "chat-free")).one()
+            free.features = {**(free.features or {}), "messages_per_window": FREE_MESSAGES}
+        yield url, database
+    database.dispose()
+
+
+@pytest.fixture
+def site_url(site: tuple[str, Database]) -> str:
+    return site[0]
+
+
+@pytest.fixture
+def site_database(site: tuple[str, Database]) -> Database:
+    return site[1]
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Keep a picture of the page for the docs, when asked to."""
+    folder = os.environ.get("LEVANTE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))
+
+
+def sign_up(page: Page, site_url: str, email: str) -> None:
+    page.goto(f"{site_url}/signup")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page).to_have_url(f"{site_url}/chat")
+
+
+def send(page: Page, text: str) -> None:
+    box = page.get_by_label("Message")
+    box.fill(text)
+    box.press("Enter")

@@ -1,0 +1,111 @@
+"""A person signs up, chats with streamed answers, stops one, reaches the Free limit, and
+upgrades by bank transfer: in Chromium, against the real model."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from levante.audit import Actor
+from levante.billing import record_transfer
+from levante.storage import Database
+from tests.browser.conftest import FREE_MESSAGES, screenshot, send, sign_up
+
+ANSWER_SECONDS = 60_000  # ms: an answer of the real model on two cores, with room to spare
+
+
+def test_sign_up_and_chat_with_a_streamed_markdown_answer(page: Page, site_url: str) -> None:
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{site_url}/signup")
+    screenshot(page, "signup")
+    sign_up(page, site_url, "alice@example.com")
+    expect(page.get_by_role("heading", name="What can I help with?")).to_be_visible()
+    send(page, "Write a short list of three fruits.")
+    answer = page.locator("article.assistant").last
+    expect(answer).to_have_class(re.compile(r"\bcomplete\b"), timeout=ANSWER_SECONDS)
+    expect(answer.locator("ol li")).to_have_count(3)  # Markdown, rendered
+    expect(answer.locator("footer")).to_contain_text("tokens")
+    # The address is the conversation's now, and the sidebar lists it.
+    expect(page).to_have_url(re.compile(r"/chat/c/conv_"))
+    entry = page.locator("#conversation-list a[aria-current]")
+    expect(entry).to_have_count(1)
+    # The title the model writes (off the request path) replaces the first words.
+    expect(entry).not_to_have_text(entry.inner_text(), timeout=ANSWER_SECONDS)
+    # The next turn follows on in the same conversation, most of its prompt from the cache.
+    send(page, "Show a Python function that adds two numbers.")
+    second = page.locator("article.assistant").nth(1)
+    expect(second).to_have_class(re.compile(r"\bcomplete\b"), timeout=ANSWER_SECONDS)
+    expect(second.locator("footer")).to_contain_text("from cache")
+    expect(second.locator("pre code.language-python").first).to_contain_text("def ")
+    expect(second.get_by_role("button", name="Copy").first).to_be_visible()
+    page.reload()
+    expect(page.locator("#title")).to_have_value(entry.inner_text())
+    screenshot(page, "chat")
+
+
+def test_shift_enter_is_a_new_line_and_stop_ends_an_answer(page: Page, site_url: str) -> None:
+    sign_up(page, site_url, "bob@example.com")
+    box = page.get_by_label("Message")
+    box.fill("Tell me a long story about a dragon")
+    box.press("Shift+Enter")
+    box.type("who learns to paint.")
+    expect(box).to_have_value("Tell me a long story about a dragon\nwho learns to paint.")
+    box.press("Enter")
+    answer = page.locator("article.assistant").last
+    expect(answer.locator(".pending, .rendered").first).not_to_be_empty(timeout=ANSWER_SECONDS)
+    stop = page.get_by_role("button", name="Stop")
+    expect(stop).to_be_visible()
+    stop.click()
+    expect(answer).to_have_class(re.compile(r"\bstopped\b"))
+    expect(stop).to_be_hidden()
+    # What was written is kept, marked as stopped.
+    page.reload()
+    kept = page.locator("article.assistant").last
+    expect(kept).to_have_class(re.compile(r"\bstopped\b"))
+    expect(kept.locator(".body")).not_to_be_empty()
+
+
+def test_the_free_limit_then_an_upgrade_by_transfer(
+    page: Page, site_url: str, site_database: Database
+) -> None:
+    sign_up(page, site_url, "carol@example.com")
+    for n in range(FREE_MESSAGES):
+        send(page, f"Say the number {n + 1}.")
+        expect(page.locator("article.assistant.complete")).to_have_count(
+            n + 1, timeout=ANSWER_SECONDS
+        )
+    expect(page.locator("#allowance")).to_contain_text(f"0 of {FREE_MESSAGES} messages left")
+    send(page, "One more, please.")
+    limit = page.locator("#limit")
+    expect(limit).to_be_visible()
+    expect(limit).to_contain_text(f"the {FREE_MESSAGES} messages your plan allows")
+    # Refused before anything was kept: the text is still in the box.
+    expect(page.get_by_label("Message")).to_have_value("One more, please.")
+    screenshot(page, "limit")
+    limit.get_by_role("link", name="Upgrade").click()
+    expect(page).to_have_url(re.compile(r"/account"))
+    page.get_by_role("button", name="Choose Chat Pro", exact=True).click()
+    expect(page.locator(".notice").first).to_contain_text("bank transfer")
+    expect(page.get_by_test_id("plan-name")).to_have_text("Chat Free")
+    number = page.locator("td", has_text=re.compile(r"^LEV-\d+$")).first.inner_text()
+    screenshot(page, "account")
+    with site_database.session() as session:  # the operator sees the transfer arrive
+        record_transfer(session, Actor.command_line(), number, reference=f"bank-{number}")
+    page.reload()
+    expect(page.get_by_test_id("plan-name")).to_have_text("Chat Pro")
+    page.goto(f"{site_url}/chat")
+    send(page, "One more, please.")
+    expect(page.locator("article.assistant.complete")).to_have_count(1, timeout=ANSWER_SECONDS)
+
+
+def test_a_phone_sized_screen_keeps_the_chat_usable(page: Page, site_url: str) -> None:
+    page.set_viewport_size({"width": 390, "height": 780})
+    sign_up(page, site_url, "dana@example.com")
+    expect(page.locator("#sidebar")).to_be_hidden()
+    page.get_by_role("button", name="☰ Chats").click()
+    expect(page.locator("#sidebar")).to_be_visible()
+    page.get_by_role("button", name="☰ Chats").click()
+    send(page, "Hi!")
+    expect(page.locator("article.assistant.complete")).to_have_count(1, timeout=ANSWER_SECONDS)
+    screenshot(page, "chat-phone")
