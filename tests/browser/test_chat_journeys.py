@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from levante.audit import Actor
 from levante.billing import record_transfer
@@ -109,3 +109,38 @@ def test_a_phone_sized_screen_keeps_the_chat_usable(page: Page, site_url: str) -
     send(page, "Hi!")
     expect(page.locator("article.assistant.complete")).to_have_count(1, timeout=ANSWER_SECONDS)
     screenshot(page, "chat-phone")
+
+
+def test_an_owner_invites_a_member_who_signs_up_and_chats(
+    page: Page, browser: Browser, site_url: str
+) -> None:
+    sign_up(page, site_url, "erin@example.com")
+    page.goto(f"{site_url}/account")
+    team = page.locator("form.plan", has_text="Chat Team").first
+    team.get_by_label("Seats").fill("3")
+    team.get_by_role("button", name="Choose Chat Team").click()
+    expect(page.locator(".notice").first).to_contain_text("trial runs until")
+    page.get_by_role("link", name="Team").click()
+    page.get_by_label("Invite by email").fill("frank@example.com")
+    page.get_by_role("button", name="Invite").click()
+    link = page.get_by_label("Invitation link").input_value()
+    expect(page.get_by_test_id("seats")).to_have_text("2 of 3 seats taken")
+    screenshot(page, "team")
+    member = browser.new_context().new_page()
+    try:
+        member.goto(link.replace("http://127.0.0.1:8080", site_url))
+        member.get_by_role("link", name="Create an account for frank@example.com").click()
+        expect(member.get_by_label("Email")).to_have_value("frank@example.com")
+        member.get_by_label("Password").fill("correct horse battery")
+        member.get_by_role("button", name="Sign up").click()
+        member.get_by_role("button", name="Join the team").click()
+        expect(member).to_have_url(f"{site_url}/chat")
+        send(member, "Hello from the team!")
+        answer = member.locator("article.assistant").last
+        expect(answer).to_have_class(re.compile(r"\bcomplete\b"), timeout=ANSWER_SECONDS)
+        member.goto(f"{site_url}/account")
+        expect(member.get_by_test_id("plan-name")).to_have_text("Chat Team")
+    finally:
+        member.context.close()
+    page.reload()
+    expect(page.get_by_role("cell", name="frank@example.com")).to_be_visible()

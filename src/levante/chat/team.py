@@ -1,0 +1,256 @@
+"""Chat Team: an organisation on a seat-priced chat plan, whose owner and admins invite
+people by email, remove them, and buy seats. A member chats on the Team's plan, in
+conversations that stay their own.
+
+Seats taken are members plus open invitations: an invitation past the seats paid for is
+refused, and so is accepting one once the seats are gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from levante import audit, billing
+from levante.audit import Actor
+from levante.chat.plans import chat_standing
+from levante.chat.subscribing import MANAGERS
+from levante.errors import ConflictError, InvalidRequestError, NotFoundError
+from levante.identity import open_invitation, role_in
+from levante.mail import queue_mail
+from levante.storage import new_id, utcnow
+from levante.storage.models import (
+    ChatProfile,
+    Invitation,
+    Membership,
+    Organization,
+    Subscription,
+    User,
+)
+from levante.tenancy.service import normalise_email
+from levante.vocabulary import Role
+
+INVITATION_DAYS = 7
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    organization: Organization
+    subscription: Subscription | None  # None: not on a Team plan (invitations are refused)
+    seats_paid: int
+    members: list[tuple[User, str]]
+    invitations: list[Invitation]
+
+    @property
+    def seats_taken(self) -> int:
+        return len(self.members) + len(self.invitations)
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    invitation: Invitation
+    link: str  # shown to the owner when no mail server sends it
+
+
+def team_of(
+    session: Session, user_id: str, organization_id: str, *, now: datetime | None = None
+) -> Team:
+    """The organisation as its owner or admins see it; anyone else gets "not found"."""
+    _require_manager(session, user_id, organization_id)
+    now = now or utcnow()
+    org = session.get_one(Organization, organization_id)
+    standing = chat_standing(session, organization_id, now=now)
+    seated = standing.subscribed is not None and standing.subscribed.unit == "seat"
+    sub = standing.subscription if seated else None
+    members = [
+        (user, role)
+        for user, role in session.execute(
+            select(User, Membership.role)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.organization_id == organization_id)
+            .order_by(Membership.created_at, User.email)
+        ).all()
+    ]
+    return Team(org, sub, sub.quantity if sub else 0, members, _open(session, organization_id, now))
+
+
+def invite(
+    session: Session,
+    user_id: str,
+    organization_id: str,
+    email: str,
+    *,
+    link: str,
+    now: datetime | None = None,
+) -> Invited:
+    """Invite ``email`` to the Team (``link`` has ``{token}`` for the secret); mailed
+    through the outbox, and returned for the owner to pass on."""
+    now = now or utcnow()
+    team = team_of(session, user_id, organization_id, now=now)
+    if team.subscription is None:
+        raise ConflictError("invitations are for a Team plan; choose one on the account page")
+    email = normalise_email(email)
+    if any(member.email == email for member, _ in team.members):
+        raise ConflictError(f"{email} is already in the team", param="email")
+    pending = [i for i in team.invitations if i.email == email]
+    if not pending and team.seats_taken >= team.seats_paid:
+        raise ConflictError(
+            f"all {team.seats_paid} seats are taken (members and open invitations); add seats "
+            "first",
+            param="email",
+        )
+    for old in pending:  # one open invitation per address: the newest
+        old.revoked_at = now
+    token = f"inv-{secrets.token_urlsafe(32)}"
+    invitation = Invitation(
+        id=new_id("inv"),
+        organization_id=organization_id,
+        email=email,
+        role=Role.MEMBER,
+        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        invited_by=f"user:{user_id}",
+        created_at=now,
+        expires_at=now + timedelta(days=INVITATION_DAYS),
+    )
+    session.add(invitation)
+    url = link.format(token=token)
+    inviter = session.get_one(User, user_id)
+    queue_mail(
+        session,
+        email,
+        f"{inviter.email} invites you to their team on Levante Chat",
+        f"{inviter.email} invites you to chat on their team's plan.\n\nTo join, open: {url}\n\n"
+        f"The link expires on {invitation.expires_at:%Y-%m-%d}. Your conversations stay yours: "
+        "the team does not see them.\n",
+        now=now,
+    )
+    audit.record(
+        session, organization_id=organization_id, actor=Actor.user(organization_id, user_id),
+        action="member.invited", target=invitation.id, details={"email": email},
+    )  # fmt: skip
+    session.flush()
+    return Invited(invitation, url)
+
+
+def invitation_for(session: Session, user_id: str | None, token: str) -> tuple[Invitation, str]:
+    """An open invitation and the name of its team; for a signed-in user, only one made out
+    to their address (another's is "not found")."""
+    invitation = open_invitation(session, token)
+    if user_id is not None:
+        user = session.get_one(User, user_id)
+        if user.email != invitation.email:
+            raise NotFoundError("this invitation is unknown, used, withdrawn or expired")
+    inviter = invitation.invited_by.removeprefix("user:")
+    host = session.get(User, inviter)
+    name = (
+        host.email
+        if host is not None
+        else session.get_one(Organization, invitation.organization_id).name
+    )
+    return invitation, name
+
+
+def join(
+    session: Session, user_id: str, token: str, *, now: datetime | None = None
+) -> Organization:
+    """The invited user joins: a member of the Team, whose plan their chat uses from now."""
+    now = now or utcnow()
+    invitation, _ = invitation_for(session, user_id, token)
+    org_id = invitation.organization_id
+    standing = chat_standing(session, org_id, now=now)
+    sub = standing.subscription
+    if sub is None or standing.subscribed is None or standing.subscribed.unit != "seat":
+        raise ConflictError("this team is no longer on a Team plan")
+    members = session.scalar(
+        select(func.count()).select_from(Membership).where(Membership.organization_id == org_id)
+    )
+    if session.get(Membership, (user_id, org_id)) is None:
+        if int(members or 0) >= sub.quantity:
+            raise ConflictError("the team has no free seat; ask its owner to add one")
+        session.add(Membership(user_id=user_id, organization_id=org_id, role=invitation.role))
+    invitation.accepted_at = now
+    profile = session.get(ChatProfile, user_id)
+    if profile is None:  # joined before ever chatting: the assistant adds their own org later
+        profile = ChatProfile(user_id=user_id, instructions="", created_at=now)
+        session.add(profile)
+    profile.organization_id = org_id
+    audit.record(
+        session, organization_id=org_id, actor=Actor.user(org_id, user_id),
+        action="member.joined", target=user_id, details={"invitation": invitation.id},
+    )  # fmt: skip
+    session.flush()
+    return session.get_one(Organization, org_id)
+
+
+def remove_member(session: Session, user_id: str, organization_id: str, member_id: str) -> None:
+    """Take a member out of the Team; they go back to their own plan, conversations kept."""
+    _require_manager(session, user_id, organization_id)
+    membership = session.get(Membership, (member_id, organization_id))
+    if membership is None:
+        raise NotFoundError("this person is not in the team")
+    if membership.role == Role.OWNER:
+        raise InvalidRequestError("the team's owner cannot be removed")
+    session.delete(membership)
+    audit.record(
+        session, organization_id=organization_id, actor=Actor.user(organization_id, user_id),
+        action="member.removed", target=member_id,
+    )  # fmt: skip
+    session.flush()
+
+
+def withdraw(
+    session: Session,
+    user_id: str,
+    organization_id: str,
+    invitation_id: str,
+    *,
+    now: datetime | None = None,
+) -> None:
+    _require_manager(session, user_id, organization_id)
+    invitation = session.get(Invitation, invitation_id)
+    if invitation is None or invitation.organization_id != organization_id:
+        raise NotFoundError("this invitation does not exist")
+    if invitation.accepted_at is None and invitation.revoked_at is None:
+        invitation.revoked_at = now or utcnow()
+
+
+def set_seats(session: Session, user_id: str, organization_id: str, seats: int) -> Subscription:
+    """Buy or give back seats (prorated, through billing); never below the seats taken."""
+    team = team_of(session, user_id, organization_id)
+    if team.subscription is None:
+        raise ConflictError("seats are for a Team plan; choose one on the account page")
+    if seats < max(1, team.seats_taken):
+        raise InvalidRequestError(
+            f"{team.seats_taken} seats are taken; remove members or withdraw invitations first",
+            param="seats",
+        )
+    changed = billing.change_subscription(
+        session, Actor.user(organization_id, user_id), organization_id,
+        subscription_id=team.subscription.id, seats=seats,
+    )  # fmt: skip
+    return changed.subscription
+
+
+def _require_manager(session: Session, user_id: str, organization_id: str) -> None:
+    if role_in(session, user_id, organization_id) not in MANAGERS:
+        raise NotFoundError("this team does not exist")
+
+
+def _open(session: Session, organization_id: str, now: datetime) -> list[Invitation]:
+    return list(
+        session.scalars(
+            select(Invitation)
+            .where(
+                Invitation.organization_id == organization_id,
+                Invitation.accepted_at.is_(None),
+                Invitation.revoked_at.is_(None),
+                Invitation.expires_at > now,
+            )
+            .order_by(Invitation.created_at)
+        )
+    )
