@@ -24,6 +24,7 @@ from levante.chat.conversations import (
     rename,
     transcript,
 )
+from levante.chat.operator import ChatUser, chat_users, set_plan
 from levante.chat.plans import FREE_PLAN, ChatPlan, Standing, chat_plans, chat_standing
 from levante.chat.search import search
 
@@ -34,6 +35,7 @@ __all__ = [
     "Assistant",
     "ChatAccount",
     "ChatPlan",
+    "ChatUser",
     "Delta",
     "Finished",
     "Mode",
@@ -46,10 +48,12 @@ __all__ = [
     "as_markdown",
     "chat_plans",
     "chat_standing",
+    "chat_users",
     "count_conversations",
     "list_conversations",
     "remove",
     "rename",
     "search",
+    "set_plan",
     "transcript",
 ]

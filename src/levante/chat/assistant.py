@@ -187,7 +187,7 @@ class Assistant:
                     Workspace.organization_id == org_id, Workspace.name == DEFAULT_WORKSPACE
                 )
             )
-            standing = chat_standing(session, org_id, now=utcnow(), names=self._names)
+            standing = chat_standing(session, org_id, names=self._names)
             choices = tuple(
                 ModelChoice(m.id, m.description, standing.plan.allows(m.id)) for m in self._models
             )

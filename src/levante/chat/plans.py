@@ -9,7 +9,6 @@ then on the Free plan's limits, and nothing else changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -90,7 +89,10 @@ class Standing:
 
 
 def chat_standing(
-    session: Session, organization_id: str, *, now: datetime, names: ModelNames | None = None
+    session: Session,
+    organization_id: str,
+    *,
+    names: ModelNames | None = None,
 ) -> Standing:
     free = ChatPlan.of(free_plan(session), names)
     found = session.execute(
@@ -132,17 +134,16 @@ def chat_plans(session: Session) -> list[Plan]:
 
 
 def _unpaid_start(session: Session, sub: Subscription) -> Invoice | None:
-    """The invoice of the subscription's first charge while it is unpaid (or a made-up
-    placeholder while the charge waits for its invoice); None once it is paid."""
+    """The invoice of the subscription's first charge while it is unpaid; None once it is
+    paid, or when that charge waits for the month's invoice."""
     charge = session.scalar(
         select(Charge)
         .where(Charge.subscription_id == sub.id, Charge.amount_nanos > 0)
         .order_by(Charge.charged_at, Charge.id)
         .limit(1)
     )
-    if charge is None:
+    if charge is None or charge.invoice_id is None:
+        # Not invoiced up front: the operator set the plan, and it is billed with the month.
         return None
-    if charge.invoice_id is None:
-        return Invoice(id="", status=InvoiceStatus.DRAFT, currency=sub.currency, total_cents=0)
     invoice = session.get_one(Invoice, charge.invoice_id)
     return None if invoice.status == InvoiceStatus.PAID else invoice

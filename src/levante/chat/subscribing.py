@@ -44,7 +44,7 @@ class PlanChange:
 
 
 def offers(session: Session, organization_id: str, *, currency: str) -> list[Offer]:
-    standing = chat_standing(session, organization_id, now=utcnow())
+    standing = chat_standing(session, organization_id)
     current = standing.subscribed.code if standing.subscribed is not None else FREE_PLAN
     account = billing.ensure_account(session, organization_id, currency)
     found = []
@@ -86,7 +86,7 @@ def choose_plan(
         raise PermissionDeniedError("only the organisation's owner or admins change its plan")
     now = now or utcnow()
     actor = Actor.user(organization_id, user_id)
-    standing = chat_standing(session, organization_id, now=now)
+    standing = chat_standing(session, organization_id)
     sub = standing.subscription
     if code == FREE_PLAN:
         if sub is None:

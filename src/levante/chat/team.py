@@ -64,7 +64,7 @@ def team_of(
     _require_manager(session, user_id, organization_id)
     now = now or utcnow()
     org = session.get_one(Organization, organization_id)
-    standing = chat_standing(session, organization_id, now=now)
+    standing = chat_standing(session, organization_id)
     seated = standing.subscribed is not None and standing.subscribed.unit == "seat"
     sub = standing.subscription if seated else None
     members = [
@@ -162,7 +162,7 @@ def join(
     now = now or utcnow()
     invitation, _ = invitation_for(session, user_id, token)
     org_id = invitation.organization_id
-    standing = chat_standing(session, org_id, now=now)
+    standing = chat_standing(session, org_id)
     sub = standing.subscription
     if sub is None or standing.subscribed is None or standing.subscribed.unit != "seat":
         raise ConflictError("this team is no longer on a Team plan")

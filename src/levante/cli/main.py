@@ -13,6 +13,7 @@ from rich.table import Table
 
 from levante import __version__, platform
 from levante.cli.billing import billing_app, limits_app, price_app
+from levante.cli.chat import chat_app
 from levante.cli.context import CLI, JsonOption, console, database, errors, handled, settings, show
 from levante.cli.invoicing import invoices_app, plans_app, subscriptions_app, wallet_app
 from levante.cli.licensing import license_app
@@ -20,7 +21,7 @@ from levante.cli.mail import mail_app
 from levante.cli.tenants import key_app, org_app
 from levante.errors import ConfigurationError
 from levante.licensing import open_guard
-from levante.metering import GroupBy, usage_summary
+from levante.metering import GroupBy, deployment_usage, usage_summary
 from levante.pricing import format_amount
 from levante.settings import Settings
 from levante.tenancy import bootstrap
@@ -40,6 +41,7 @@ app.add_typer(subscriptions_app, name="subscriptions")
 app.add_typer(wallet_app, name="wallet")
 app.add_typer(license_app, name="license")
 app.add_typer(mail_app, name="mail")
+app.add_typer(chat_app, name="chat")
 app.add_typer(key_app, name="key")
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -163,7 +165,13 @@ def models_list(as_json: JsonOption = False) -> None:
 
 @app.command()
 def usage(
-    org: Annotated[str, typer.Option("--org", "-o", help="Organisation id or slug.")],
+    org: Annotated[
+        str | None,
+        typer.Option("--org", "-o", help="Organisation id or slug; every one if left out."),
+    ] = None,
+    product: Annotated[
+        str | None, typer.Option(help="api, chat, enterprise or support; all if left out.")
+    ] = None,
     start: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,
     end: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD.")] = None,
     group_by: Annotated[
@@ -171,11 +179,17 @@ def usage(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Show an organisation's usage as a table."""
-    groups = group_by or [GroupBy.DAY, GroupBy.MODEL]
+    """Show an organisation's usage as a table, or with no --org the whole deployment's (the
+    cost of serving the chat: --product chat)."""
     first, last = _day(start, "start"), _day(end, "end")
+    if org is None:
+        _deployment_usage(
+            product, first, last, group_by or [GroupBy.PRODUCT, GroupBy.MODEL], as_json
+        )
+        return
+    groups = group_by or [GroupBy.DAY, GroupBy.MODEL]
     config = settings()
-    with database() as db, db.session() as session:
+    with handled(), database() as db, db.session() as session:
         summary = usage_summary(
             session,
             CLI,
@@ -183,6 +197,7 @@ def usage(
             start=first,
             end=last,
             group_by=groups,
+            product=product,
             default_currency=config.currency,
         )
     rows, money = summary.rows, summary.currency
@@ -210,6 +225,45 @@ def usage(
                 )
             ),
             f"{format_amount(row.cost_nanos)} {money}",
+        )
+    show(table, as_json)
+
+
+def _deployment_usage(
+    product: str | None,
+    first: date | None,
+    last: date | None,
+    groups: list[GroupBy],
+    as_json: bool,
+) -> None:
+    with handled(), database() as db, db.session() as session:
+        rows = deployment_usage(
+            session, CLI, start=first, end=last, group_by=groups, product=product
+        )
+    table = Table(
+        *(g.value for g in groups),
+        "requests",
+        "prompt",
+        "cached",
+        "completion",
+        "total",
+        "cost",
+        title=f"usage of every organisation{f' ({product})' if product else ''}",
+    )
+    for row in rows:
+        table.add_row(
+            *(row.group[g.value] or "" for g in groups),
+            *(
+                f"{v:,}"
+                for v in (
+                    row.requests,
+                    row.prompt_tokens,
+                    row.cached_tokens,
+                    row.completion_tokens,
+                    row.total_tokens,
+                )
+            ),
+            f"{format_amount(row.cost_nanos)} {row.currency or ''}".strip(),
         )
     show(table, as_json)
 

@@ -3,7 +3,14 @@
 from levante.metering.events import UsageEvent, UsageStatus
 from levante.metering.ledger import Hold, Ledger
 from levante.metering.reconcile import Reconciliation, reconcile
-from levante.metering.reports import GroupBy, UsageRow, UsageSummary, usage_report, usage_summary
+from levante.metering.reports import (
+    GroupBy,
+    UsageRow,
+    UsageSummary,
+    deployment_usage,
+    usage_report,
+    usage_summary,
+)
 
 __all__ = [
     "GroupBy",
@@ -14,6 +21,7 @@ __all__ = [
     "UsageRow",
     "UsageStatus",
     "UsageSummary",
+    "deployment_usage",
     "reconcile",
     "usage_report",
     "usage_summary",

@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 from levante import tenancy
 from levante.audit import Actor
 from levante.billing.accounts import currency_of
+from levante.errors import InvalidRequestError
 from levante.storage.models import UsageRecord
+from levante.vocabulary import Product
 
 
 class GroupBy(StrEnum):
@@ -23,6 +25,8 @@ class GroupBy(StrEnum):
     MODEL = "model"
     WORKSPACE = "workspace"
     KEY = "key"
+    PRODUCT = "product"
+    ORGANIZATION = "organization"
 
 
 _COLUMNS: dict[GroupBy, Any] = {
@@ -32,6 +36,8 @@ _COLUMNS: dict[GroupBy, Any] = {
     GroupBy.MODEL: UsageRecord.model,
     GroupBy.WORKSPACE: UsageRecord.workspace_id,
     GroupBy.KEY: UsageRecord.api_key_id,
+    GroupBy.PRODUCT: UsageRecord.product,
+    GroupBy.ORGANIZATION: UsageRecord.organization_id,
 }
 
 
@@ -43,6 +49,7 @@ class UsageRow:
     completion_tokens: int
     cached_tokens: int
     cost_nanos: int = 0
+    currency: str | None = None  # of the cost, when the report spans organisations
 
     @property
     def total_tokens(self) -> int:
@@ -51,16 +58,20 @@ class UsageRow:
 
 def usage_report(
     session: Session,
-    organization_id: str,
+    organization_id: str | None,
     *,
     start: date | None = None,
     end: date | None = None,
     group_by: Sequence[GroupBy] = (GroupBy.DAY, GroupBy.MODEL),
     workspace_id: str | None = None,
+    product: str | None = None,
 ) -> list[UsageRow]:
-    """Usage of one organisation between ``start`` and ``end`` (both inclusive, UTC days)."""
+    """Usage of one organisation (None: of every one, costs by currency) between ``start``
+    and ``end`` (both inclusive, UTC days), of one product or all."""
     groups = list(dict.fromkeys(group_by))
     columns = [_COLUMNS[g].label(g.value) for g in groups]
+    if organization_id is None:  # money in several currencies is never added up
+        columns.append(func.coalesce(UsageRecord.currency, "").label("currency"))
     query = select(
         *columns,
         func.count().label("requests"),
@@ -68,7 +79,11 @@ def usage_report(
         func.coalesce(func.sum(UsageRecord.completion_tokens), 0).label("completion_tokens"),
         func.coalesce(func.sum(UsageRecord.cached_tokens), 0).label("cached_tokens"),
         func.coalesce(func.sum(UsageRecord.cost_nanos), 0).label("cost_nanos"),
-    ).where(UsageRecord.organization_id == organization_id)
+    )
+    if organization_id is not None:
+        query = query.where(UsageRecord.organization_id == organization_id)
+    if product is not None:
+        query = query.where(UsageRecord.product == product)
     if workspace_id is not None:
         query = query.where(UsageRecord.workspace_id == workspace_id)
     if start is not None:
@@ -89,6 +104,7 @@ def usage_report(
                 completion_tokens=int(result["completion_tokens"]),
                 cached_tokens=int(result["cached_tokens"]),
                 cost_nanos=int(result["cost_nanos"]),
+                currency=(result["currency"] or None) if organization_id is None else None,
             )
         )
     return rows
@@ -122,15 +138,17 @@ def usage_summary(
     end: date | None = None,
     group_by: Sequence[GroupBy] = (GroupBy.DAY, GroupBy.MODEL),
     workspace: str | None = None,
+    product: str | None = None,
     default_currency: str,
 ) -> UsageSummary:
     """What an admin (or the operator) reads of an organisation's usage, optionally of one
-    workspace (by name or id)."""
+    workspace (by name or id) or one product."""
     org = tenancy.acting_on(session, actor, organization)
     workspace_id = tenancy.find_workspace(session, org.id, workspace).id if workspace else None
     rows = usage_report(
-        session, org.id, start=start, end=end, group_by=group_by, workspace_id=workspace_id
-    )
+        session, org.id, start=start, end=end, group_by=group_by, workspace_id=workspace_id,
+        product=_product(product),
+    )  # fmt: skip
     total = UsageRow(
         group={},
         requests=sum(r.requests for r in rows),
@@ -141,3 +159,30 @@ def usage_summary(
     )
     currency = currency_of(session, org.id, default_currency)
     return UsageSummary(org.id, org.slug, currency, rows, total)
+
+
+def deployment_usage(
+    session: Session,
+    actor: Actor,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    group_by: Sequence[GroupBy] = (GroupBy.PRODUCT, GroupBy.MODEL),
+    product: str | None = None,
+) -> list[UsageRow]:
+    """The operator's view: usage of every organisation (the cost of serving the chat, say),
+    each row's cost in its own currency."""
+    tenancy.require_operator(session, actor)
+    return usage_report(
+        session, None, start=start, end=end, group_by=group_by, product=_product(product)
+    )
+
+
+def _product(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return Product(value)
+    except ValueError:
+        names = ", ".join(Product)
+        raise InvalidRequestError(f"product must be one of {names}", param="product") from None

@@ -81,6 +81,7 @@ def usage(
     end_date: date | None = None,
     group_by: Annotated[list[GroupBy] | None, Query()] = None,
     workspace: str | None = None,
+    product: str | None = None,
 ) -> UsageReport:
     groups = group_by if group_by is not None else [GroupBy.DAY, GroupBy.MODEL, GroupBy.KEY]
     with state.database.session() as session:
@@ -91,6 +92,7 @@ def usage(
             end=end_date,
             group_by=groups,
             workspace=workspace,
+            product=product,
             default_currency=state.settings.currency,
         )
     return UsageReport(

@@ -1,7 +1,7 @@
 """The operator's routes: invoice runs, transfers, voids, credit grants and credit terms;
-model prices; issuing, renewing and revoking licences, binding site keys, and importing and
-judging usage reports; and a self-hosted deployment's own licence renewal and the usage
-report it owes.
+model prices; the chat's users and their plans; issuing, renewing and revoking licences,
+binding site keys, and importing and judging usage reports; and a self-hosted deployment's
+own licence renewal and the usage report it owes.
 
 Every route here takes the :data:`~levante.api.state.Operator` dependency, which refuses
 (403) any key but an admin key of the operator's organisation before the route runs; the
@@ -18,8 +18,15 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from levante import billing, licensing, pricing
-from levante.api.schemas.admin import CreatePrice, PriceView
+from levante import billing, chat, licensing, pricing
+from levante.api.schemas.admin import (
+    ChatPlanSet,
+    ChatUserList,
+    ChatUserView,
+    CreatePrice,
+    PriceView,
+    SetChatPlan,
+)
 from levante.api.schemas.billing import (
     AccountView,
     Generate,
@@ -310,3 +317,37 @@ def usage_report(
     return JSONResponse(
         json.loads(owed.text), headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+
+
+# -- the chat -------------------------------------------------------------------------------------
+
+
+@router.get("/chat/users")
+def chat_users(state: State, caller: Operator, limit: int = 1000) -> ChatUserList:
+    """The chat's users: their organisation, the plan that applies now, messages this week."""
+    with state.database.session() as session:
+        users = chat.chat_users(session, caller.actor, limit=max(1, min(limit, 100_000)))
+    return ChatUserList(
+        data=[
+            ChatUserView(
+                id=u.user_id,
+                email=u.email,
+                organization=u.organization,
+                plan=u.plan,
+                messages_this_week=u.messages_this_week,
+                joined_at=u.joined_at,
+            )
+            for u in users
+        ]
+    )
+
+
+@router.post("/chat/users/{email}/plan")
+def set_chat_plan(email: str, body: SetChatPlan, state: State, caller: Operator) -> ChatPlanSet:
+    """Put a user's chat organisation on a plan now (billed with the month)."""
+    with state.database.session() as session:
+        message = chat.set_plan(
+            session, caller.actor, email, body.plan, seats=body.seats,
+            settings=state.settings.billing, currency=state.settings.currency,
+        )  # fmt: skip
+    return ChatPlanSet(message=message)

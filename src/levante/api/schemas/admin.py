@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from levante.metering import GroupBy
 from levante.pricing import DEFAULT_BATCH_DISCOUNT_PERCENT, Price, format_amount
@@ -66,6 +66,8 @@ class UsageLine(BaseModel):
     model: str | None = None
     workspace: str | None = None
     key: str | None = None
+    product: str | None = None
+    organization: str | None = None
     requests: int
     prompt_tokens: int
     completion_tokens: int
@@ -237,3 +239,30 @@ class AcceptedInvitation(BaseModel):
     organization: str
     role: str
     user_id: str
+
+
+class ChatUserView(BaseModel):
+    object: Literal["chat.user"] = "chat.user"
+    id: str
+    email: str
+    organization: str = Field(description="slug of the organisation the chat bills")
+    plan: str = Field(description="the plan that applies now")
+    messages_this_week: int
+    joined_at: datetime
+
+
+class ChatUserList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ChatUserView]
+
+
+class SetChatPlan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan: str = Field(min_length=1, max_length=64)
+    seats: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+class ChatPlanSet(BaseModel):
+    object: Literal["chat.plan_change"] = "chat.plan_change"
+    message: str
