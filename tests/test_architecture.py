@@ -42,7 +42,7 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
         {
             "levante.storage": {"levante.errors", "levante.vocabulary"},
             "levante.audit": {"levante.storage"},
-            "levante.mail": {"levante.storage"},
+            "levante.mail": {"levante.storage", "levante.settings"},
         },
     ),
     (

@@ -39,6 +39,7 @@ from levante.licensing import (
     open_guard,
     site_key,
 )
+from levante.mail import MailWorker
 from levante.metering import Ledger
 from levante.platform import prepare
 from levante.pricing import PriceBook
@@ -81,6 +82,7 @@ def create_app(
     )
     admission = Admission(store=store, ledger=ledger, prices=prices, policies=policies, database=db)
     billing_worker = BillingWorker(db, settings.billing)
+    mail_worker = MailWorker(db, settings.mail)
     service = InferenceService(
         registry,
         admission,
@@ -128,6 +130,7 @@ def create_app(
             for warning in guard.warnings():
                 log.warning("licence: %s", warning)
         billing_worker.start()
+        mail_worker.start()
         if not registry.ready:
             # Load in the background so /healthz answers while a large model loads.
             threading.Thread(
@@ -140,6 +143,7 @@ def create_app(
             if activator is not None:
                 activator.close()
             billing_worker.close()
+            mail_worker.close()
             ledger.close()
             await store.close()
             if owns_models:

@@ -1,16 +1,24 @@
-"""Mail to people (invitations now; password resets with the web front ends): queued in the
-database, so that any gateway process can queue a message and nothing is lost if delivery is
-down. Until a mail transport is configured, the operator reads the outbox
-(``levante mail outbox``) and passes messages on."""
+"""Mail to people (invitations, password resets): queued in the database, so that any gateway
+process can queue a message and nothing is lost if delivery is down. With an SMTP server
+configured, every gateway process sends what is queued (:class:`MailWorker`); without one,
+the operator reads the outbox (``levante mail outbox``) and passes messages on."""
 
 from __future__ import annotations
 
+import logging
+import smtplib
+import threading
 from datetime import datetime
+from email.message import EmailMessage
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from levante.settings import MailSettings
+from levante.storage import Database, utcnow
 from levante.storage.models import OutboundMail
+
+log = logging.getLogger(__name__)
 
 
 def queue_mail(session: Session, to: str, subject: str, body: str, *, now: datetime) -> None:
@@ -29,4 +37,81 @@ def outbox(session: Session, *, limit: int = 100) -> list[OutboundMail]:
     )
 
 
-__all__ = ["outbox", "queue_mail"]
+def deliver(database: Database, settings: MailSettings, *, limit: int = 100) -> int:
+    """Send queued messages through the SMTP server; returns how many went. Each message is
+    claimed (marked sent) in its own transaction before it goes, so that two processes never
+    send it twice; one the server refuses is put back for the next round."""
+    if not settings.smtp_host:
+        return 0
+    with database.session() as session:
+        queued = [m.id for m in outbox(session, limit=limit)]
+    sent = 0
+    for message_id in queued:
+        with database.session() as session:
+            claimed = session.execute(
+                update(OutboundMail)
+                .where(OutboundMail.id == message_id, OutboundMail.sent_at.is_(None))
+                .values(sent_at=utcnow())
+            )
+            if not getattr(claimed, "rowcount", 0):
+                continue  # another process has it
+            row = session.get_one(OutboundMail, message_id)
+            to, subject, body = row.to, row.subject, row.body
+        try:
+            _send(settings, to, subject, body)
+        except (OSError, smtplib.SMTPException) as exc:
+            log.warning("mail to %s could not be sent, kept for later: %s", to, exc)
+            with database.session() as session:
+                session.execute(
+                    update(OutboundMail).where(OutboundMail.id == message_id).values(sent_at=None)
+                )
+            break  # the server is down or refusing: try again next round
+        sent += 1
+    return sent
+
+
+def _send(settings: MailSettings, to: str, subject: str, body: str) -> None:
+    message = EmailMessage()
+    message["From"] = settings.sender
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(body)
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+        if settings.smtp_starttls:
+            smtp.starttls()
+        if settings.smtp_username:
+            smtp.login(settings.smtp_username, settings.smtp_password)
+        smtp.send_message(message)
+
+
+class MailWorker:
+    """Sends queued mail every ``send_interval_seconds``, in a thread of its own."""
+
+    def __init__(self, database: Database, settings: MailSettings) -> None:
+        self._database = database
+        self._settings = settings
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not self._settings.smtp_host:
+            return
+        self._thread = threading.Thread(target=self._run, name="mail", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                deliver(self._database, self._settings)
+            except Exception:
+                log.exception("sending queued mail failed")
+            self._stop.wait(self._settings.send_interval_seconds)
+
+
+__all__ = ["MailWorker", "deliver", "outbox", "queue_mail"]
