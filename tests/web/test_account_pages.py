@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from levante.audit import Actor
 from levante.billing import record_transfer
+from levante.engine import ModelRegistry
 from levante.identity import SignupPolicy
 from levante.mail import outbox
 from levante.settings import ChatSettings, Settings
@@ -200,3 +201,33 @@ def test_sign_up_can_be_closed_or_limited_to_domains(
             if not allowed:
                 assert response.status_code == 403
     assert SignupPolicy().mode == SignupMode.OPEN
+
+
+def test_back_from_the_payment_page_lands_on_the_account_signed_in(
+    web_settings: Settings, database: Database, model_registry: ModelRegistry
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from levante.api import create_app
+    from levante.billing.checkout import return_token
+
+    billing = web_settings.billing.model_copy(update={"stripe_secret_key": "sk_test_x"})
+    config = web_settings.model_copy(update={"billing": billing})
+    with TestClient(create_app(config, models=model_registry, database=database)) as client:
+        person = Browser(client)
+        person.sign_up("alice@example.com")
+        person.get("/account")
+        person.post("/account/plan", {"plan": "chat-pro-monthly"})
+        invoice = re.search(r"/account/invoices/(inv_\w+)", person.get("/account").text)
+        assert invoice is not None
+        token = return_token(billing, invoice.group(1))
+        back = f"/account/checkout/{invoice.group(1)}?token={token}&checkout=success"
+        landed = person.get(back)
+        assert landed.status_code == 200
+        assert str(landed.url).endswith("/account?message=" + str(landed.url).split("=", 1)[1])
+        assert "is being confirmed" in landed.text
+        assert "Sign out" in landed.text  # signed in
+        forged = person.get(f"/account/checkout/{invoice.group(1)}?token=forged")
+        assert forged.status_code == 404
+        signed_out = Browser(client).get(back, follow_redirects=False)
+        assert signed_out.headers["location"].startswith("/login?next=/account")

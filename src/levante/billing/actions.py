@@ -18,7 +18,7 @@ from levante import tenancy
 from levante.audit import Actor
 from levante.billing.accounts import AccountChange, ensure_account, update_account
 from levante.billing.catalog import list_plans, plan_price, plan_prices, set_plan_price
-from levante.billing.checkout import start_checkout
+from levante.billing.checkout import RETURN_PATH, start_checkout
 from levante.billing.invoices import (
     create_top_up_invoice,
     get_invoice,
@@ -151,6 +151,7 @@ def start_subscription(
     pay_now: bool = False,
     settings: BillingSettings,
     default_currency: str,
+    return_path: str = RETURN_PATH,
 ) -> Subscribed:
     """Subscribe to a plan; with ``pay_now``, invoice the first period at once and return how
     to pay it (None once it is paid, e.g. by credits)."""
@@ -172,7 +173,7 @@ def start_subscription(
             session, org.id, settings=settings, default_currency=default_currency, now=now
         )
         if invoice is not None and invoice.status != InvoiceStatus.PAID:
-            checkout = start_checkout(settings, invoice)
+            checkout = start_checkout(settings, invoice, return_path=return_path)
     return Subscribed(sub, session.get_one(Plan, sub.plan_id), checkout)
 
 

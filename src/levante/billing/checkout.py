@@ -44,17 +44,22 @@ def return_token(settings: BillingSettings, invoice_id: str) -> str:
     return hmac.new(key.digest(), invoice_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def return_url(settings: BillingSettings, invoice_id: str, outcome: Outcome) -> str:
+def return_url(
+    settings: BillingSettings, invoice_id: str, outcome: Outcome, path: str = RETURN_PATH
+) -> str:
     query = urlencode({"token": return_token(settings, invoice_id), "checkout": outcome.value})
-    return f"{settings.public_url.rstrip('/')}{RETURN_PATH}/{invoice_id}?{query}"
+    return f"{settings.public_url.rstrip('/')}{path}/{invoice_id}?{query}"
 
 
-def start_checkout(settings: BillingSettings, invoice: Invoice) -> Checkout:
-    """How to pay ``invoice`` with the configured provider (a page, or instructions)."""
+def start_checkout(
+    settings: BillingSettings, invoice: Invoice, *, return_path: str = RETURN_PATH
+) -> Checkout:
+    """How to pay ``invoice`` with the configured provider (a page, or instructions). The
+    browser comes back to ``return_path``/<invoice> (a page of the app that started it)."""
     return provider_for(settings).checkout(
         invoice,
-        success_url=return_url(settings, invoice.id, Outcome.SUCCESS),
-        cancel_url=return_url(settings, invoice.id, Outcome.CANCEL),
+        success_url=return_url(settings, invoice.id, Outcome.SUCCESS, return_path),
+        cancel_url=return_url(settings, invoice.id, Outcome.CANCEL, return_path),
     )
 
 

@@ -25,6 +25,8 @@ from levante.storage.models import Plan
 from levante.vocabulary import Role
 
 MANAGERS = (Role.OWNER, Role.ADMIN, Role.BILLING)
+# Where the payment provider sends the browser back: the account page of the app, signed in.
+CHECKOUT_RETURN_PATH = "/account/checkout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ def choose_plan(
         started = billing.start_subscription(
             session, actor, organization_id, plan=code, seats=seats or 1, trial=True,
             pay_now=True, settings=settings, default_currency=currency,
+            return_path=CHECKOUT_RETURN_PATH,
         )  # fmt: skip
         if started.subscription.status == "trialing":
             return PlanChange(

@@ -15,7 +15,7 @@ from levante import billing, identity
 from levante.api.state import AppState, app_state
 from levante.audit import Actor
 from levante.chat import ChatAccount
-from levante.chat.subscribing import choose_plan, may_manage, offers
+from levante.chat.subscribing import CHECKOUT_RETURN_PATH, choose_plan, may_manage, offers
 from levante.errors import LevanteError, NotFoundError, RateLimitedError
 from levante.identity import SignupPolicy
 from levante.pricing import format_cents
@@ -358,3 +358,24 @@ def invoice_page(
                 headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
             )
         return Response(billing.render_html(found, lines), media_type="text/html")
+
+
+@router.get(f"{CHECKOUT_RETURN_PATH}/{{invoice_id}}")
+def checkout_return(
+    request: Request,
+    state: State,
+    who: Who,
+    invoice_id: str,
+    token: str = "",
+    checkout: str = billing.Outcome.SUCCESS,
+) -> Response:
+    """Back from the payment provider: the account page, signed in, saying where the payment
+    stands (an address Levante did not make is not found)."""
+    with state.database.session() as session:
+        returned = billing.returned_from_checkout(
+            session, invoice_id, token, checkout, state.settings.billing
+        )
+    target = f"/account?message={quote(returned.message)}"
+    if who.user is None:
+        return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
+    return RedirectResponse(target, status_code=303)
