@@ -189,7 +189,7 @@ def render() -> str:
             )
         out.append("")
     out += [
-        "`api.routes`, `api.schemas` and `cli` import neither `storage` nor `sqlalchemy`.",
+        "`api.routes`, `api.schemas`, `cli` and `web` import neither `storage` nor `sqlalchemy`.",
         END,
     ]
     return "\n".join(out)

@@ -67,7 +67,7 @@ function showAllowance(lines) {
 }
 
 function showLimit(message) {
-  limitText.textContent = message;
+  limitText.textContent = message.charAt(0).toUpperCase() + message.slice(1);
   limit.hidden = false;
 }
 
