@@ -112,7 +112,7 @@ def test_a_phone_sized_screen_keeps_the_chat_usable(page: Page, site_url: str) -
 
 
 def test_an_owner_invites_a_member_who_signs_up_and_chats(
-    page: Page, browser: Browser, site_url: str
+    page: Page, chromium: Browser, site_url: str
 ) -> None:
     sign_up(page, site_url, "erin@example.com")
     page.goto(f"{site_url}/account")
@@ -126,7 +126,7 @@ def test_an_owner_invites_a_member_who_signs_up_and_chats(
     link = page.get_by_label("Invitation link").input_value()
     expect(page.get_by_test_id("seats")).to_have_text("2 of 3 seats taken")
     screenshot(page, "team")
-    member = browser.new_context().new_page()
+    member = chromium.new_context().new_page()
     try:
         member.goto(link.replace("http://127.0.0.1:8080", site_url))
         member.get_by_role("link", name="Create an account for frank@example.com").click()
