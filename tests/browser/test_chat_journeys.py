@@ -144,3 +144,16 @@ def test_an_owner_invites_a_member_who_signs_up_and_chats(
         member.context.close()
     page.reload()
     expect(page.get_by_role("cell", name="frank@example.com")).to_be_visible()
+
+
+def test_markup_in_a_message_is_shown_as_text_and_never_runs(page: Page, site_url: str) -> None:
+    sign_up(page, site_url, "gina@example.com")
+    hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script> hello'
+    send(page, hostile)
+    answer = page.locator("article.assistant").last
+    expect(answer).to_have_class(re.compile(r"\bcomplete\b"), timeout=ANSWER_SECONDS)
+    expect(page.locator("article.user .plain").first).to_have_text(hostile)
+    page.reload()  # and once more as the server renders the conversation
+    expect(page.locator("article.user .plain").first).to_have_text(hostile)
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("article img").count() == 0
