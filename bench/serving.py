@@ -128,7 +128,10 @@ def levante(workdir: Path, *, parallel: int = 8, prefix_cache: bool = True) -> I
     command = [sys.executable, "-m", "levante", "serve", "--port", str(port)]
     with _process(command, env, log) as process:
         _wait_ready(f"http://127.0.0.1:{port}/readyz", process, log)
-        key = re.search(r"lv-[A-Za-z0-9_-]{40,}", log.read_text())
+        # Not on a terminal, the first start writes its admin key to a file, not the log.
+        stored = data / "bootstrap-admin-key"
+        text = stored.read_text() if stored.exists() else log.read_text()
+        key = re.search(r"lv-[A-Za-z0-9_-]{40,}", text)
         assert key, log.read_text()
         yield Server("Levante", f"http://127.0.0.1:{port}", key.group(), MODEL_ID)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, case, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from levante.storage.models import ChatMessage, Conversation, SearchTerm
@@ -61,15 +61,23 @@ def search(session: Session, user_id: str, query: str, *, limit: int = 50) -> li
     words = sorted(terms_of(query), key=len, reverse=True)[:MAX_QUERY_WORDS]
     if not words:
         return []
-    statement = select(Conversation).where(Conversation.user_id == user_id)
-    for word in words:
-        statement = statement.where(
-            Conversation.id.in_(
-                select(SearchTerm.conversation_id).where(
-                    SearchTerm.user_id == user_id,
-                    SearchTerm.term >= word,
-                    SearchTerm.term < word + _TOP,
-                )
-            )
-        )
-    return list(session.scalars(statement.order_by(Conversation.updated_at.desc()).limit(limit)))
+    # One pass over the user's matching terms, whatever the number of words: a conversation
+    # is found when every word matched one of its terms. (A chain of IN subqueries, one per
+    # word, let PostgreSQL pick nested loops over every conversation before statistics.)
+    matches = [and_(SearchTerm.term >= w, SearchTerm.term < w + _TOP) for w in words]
+    which = case(*((match, index) for index, match in enumerate(matches)))
+    hits = (
+        select(SearchTerm.conversation_id)
+        .where(SearchTerm.user_id == user_id, or_(*matches))
+        .group_by(SearchTerm.conversation_id)
+        .having(func.count(func.distinct(which)) == len(words))
+        .subquery()
+    )
+    statement = (
+        select(Conversation)
+        .join(hits, hits.c.conversation_id == Conversation.id)
+        .where(Conversation.user_id == user_id)
+        .order_by(Conversation.updated_at.desc(), Conversation.id)
+        .limit(limit)
+    )
+    return list(session.scalars(statement))
