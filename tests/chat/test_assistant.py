@@ -185,3 +185,18 @@ def test_deleting_the_account_keeps_the_usage_without_the_user(chat: Chat) -> No
         usage = session.scalars(select(UsageRecord)).all()
         assert usage
         assert all(r.user_id is None for r in usage)
+
+
+def test_an_answer_cut_off_by_a_dead_gateway_is_kept_as_stopped(chat: Chat) -> None:
+    alice = chat.user("alice@example.com")
+    reply, _ = chat.say(alice, "Hello")
+    chat.settle()
+    with chat.database.session() as session:
+        answer = session.scalars(select(ChatMessage).where(ChatMessage.role == "assistant")).one()
+        # As a gateway that died mid-answer leaves it, once its reservation is swept.
+        answer.state = MessageState.STREAMING
+    with chat.database.session() as session:
+        kept = transcript(session, alice, reply.conversation_id).messages[1]
+        assert kept.state == MessageState.STOPPED
+    with chat.database.session() as session:
+        assert transcript(session, alice, reply.conversation_id).messages[1].state == "stopped"

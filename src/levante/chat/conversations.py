@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from levante.chat.search import index_text, reindex
 from levante.errors import InvalidRequestError, NotFoundError
 from levante.storage import new_id
-from levante.storage.models import ChatMessage, Conversation
+from levante.storage.models import ChatMessage, Conversation, Reservation
 from levante.vocabulary import MessageRole, MessageState, TitleSource
 
 MAX_TITLE = 120
@@ -70,7 +70,28 @@ def conversation_of(session: Session, user_id: str, conversation_id: str) -> Con
 
 def transcript(session: Session, user_id: str, conversation_id: str) -> Transcript:
     conversation = conversation_of(session, user_id, conversation_id)
-    return Transcript(conversation, messages_of(session, conversation.id))
+    messages = messages_of(session, conversation.id)
+    for message in messages:
+        _settle_orphan(session, message)
+    return Transcript(conversation, messages)
+
+
+def _settle_orphan(session: Session, message: ChatMessage) -> None:
+    """An answer still marked as streaming whose request no longer holds a reservation was
+    cut off by a gateway that died (the ledger has swept its usage): it is kept as stopped.
+    A live answer holds its reservation until the moment it is kept."""
+    if message.state != MessageState.STREAMING or message.request_id is None:
+        return
+    if session.get(Reservation, message.request_id) is not None:
+        return
+    # Only if still streaming when this commits: the answer's own final write wins.
+    session.execute(
+        update(ChatMessage)
+        .where(ChatMessage.id == message.id, ChatMessage.state == MessageState.STREAMING)
+        .values(state=MessageState.STOPPED)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(message, ["state"])
 
 
 def messages_of(session: Session, conversation_id: str) -> list[ChatMessage]:
