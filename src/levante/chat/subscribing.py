@@ -16,12 +16,12 @@ from levante import billing
 from levante.audit import Actor
 from levante.billing import Checkout
 from levante.chat.plans import FREE_PLAN, chat_plans, chat_standing
-from levante.errors import InvalidRequestError, PermissionDeniedError
+from levante.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from levante.identity import role_in
 from levante.pricing import format_amount
 from levante.settings import BillingSettings
 from levante.storage import utcnow
-from levante.storage.models import Plan
+from levante.storage.models import Invoice, InvoiceLine, Plan
 from levante.vocabulary import Role
 
 MANAGERS = (Role.OWNER, Role.ADMIN, Role.BILLING)
@@ -68,6 +68,27 @@ def offers(session: Session, organization_id: str, *, currency: str) -> list[Off
 
 def may_manage(session: Session, user_id: str, organization_id: str) -> bool:
     return role_in(session, user_id, organization_id) in MANAGERS
+
+
+def invoices_for(
+    session: Session, user_id: str, organization_id: str, *, limit: int = 50
+) -> list[Invoice]:
+    """The organisation's invoices, newest first, for its owner, admins and billing members;
+    none for anyone else."""
+    if not may_manage(session, user_id, organization_id):
+        return []
+    actor = Actor.user(organization_id, user_id)
+    return billing.invoices_of(session, actor, organization_id, limit=limit)
+
+
+def invoice_for(
+    session: Session, user_id: str, organization_id: str, ref: str
+) -> tuple[Invoice, list[InvoiceLine]]:
+    """One of the organisation's invoices with its lines; not found for anyone but its
+    owner, admins and billing members, and for another organisation's."""
+    if not may_manage(session, user_id, organization_id):
+        raise NotFoundError("this invoice does not exist")
+    return billing.invoice_of(session, Actor.user(organization_id, user_id), ref)
 
 
 def choose_plan(

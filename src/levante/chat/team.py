@@ -8,7 +8,6 @@ refused, and so is accepting one once the seats are gone.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +31,7 @@ from levante.storage.models import (
     Subscription,
     User,
 )
+from levante.tenancy.keys import hash_secret
 from levante.tenancy.service import normalise_email
 from levante.vocabulary import Role
 
@@ -112,7 +112,7 @@ def invite(
         organization_id=organization_id,
         email=email,
         role=Role.MEMBER,
-        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        token_hash=hash_secret(token),
         invited_by=f"user:{user_id}",
         created_at=now,
         expires_at=now + timedelta(days=INVITATION_DAYS),

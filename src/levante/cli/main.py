@@ -21,7 +21,7 @@ from levante.cli.mail import mail_app
 from levante.cli.tenants import key_app, org_app
 from levante.errors import ConfigurationError
 from levante.licensing import open_guard
-from levante.metering import GroupBy, deployment_usage, usage_summary
+from levante.metering import GroupBy, UsageRow, deployment_usage, usage_summary
 from levante.pricing import format_amount
 from levante.settings import Settings
 from levante.tenancy import bootstrap
@@ -200,33 +200,8 @@ def usage(
             product=product,
             default_currency=config.currency,
         )
-    rows, money = summary.rows, summary.currency
-    table = Table(
-        *(g.value for g in groups),
-        "requests",
-        "prompt",
-        "cached",
-        "completion",
-        "total",
-        "cost",
-        title=f"usage of {summary.organization_slug}",
-    )
-    for row in rows:
-        table.add_row(
-            *(row.group[g.value] or "" for g in groups),
-            *(
-                f"{v:,}"
-                for v in (
-                    row.requests,
-                    row.prompt_tokens,
-                    row.cached_tokens,
-                    row.completion_tokens,
-                    row.total_tokens,
-                )
-            ),
-            f"{format_amount(row.cost_nanos)} {money}",
-        )
-    show(table, as_json)
+    show(_usage_table(groups, summary.rows, f"usage of {summary.organization_slug}",
+                      summary.currency), as_json)  # fmt: skip
 
 
 def _deployment_usage(
@@ -240,32 +215,29 @@ def _deployment_usage(
         rows = deployment_usage(
             session, CLI, start=first, end=last, group_by=groups, product=product
         )
+    title = f"usage of every organisation{f' ({product})' if product else ''}"
+    show(_usage_table(groups, rows, title), as_json)
+
+
+def _usage_table(
+    groups: list[GroupBy], rows: list[UsageRow], title: str, currency: str | None = None
+) -> Table:
+    """Usage rows as a table; the cost in ``currency``, or each row's own (a report that
+    spans organisations)."""
     table = Table(
-        *(g.value for g in groups),
-        "requests",
-        "prompt",
-        "cached",
-        "completion",
-        "total",
-        "cost",
-        title=f"usage of every organisation{f' ({product})' if product else ''}",
-    )
+        *(g.value for g in groups), "requests", "prompt", "cached", "completion", "total", "cost",
+        title=title,
+    )  # fmt: skip
     for row in rows:
+        counts = (row.requests, row.prompt_tokens, row.cached_tokens, row.completion_tokens,
+                  row.total_tokens)  # fmt: skip
+        money = currency if currency is not None else row.currency or ""
         table.add_row(
             *(row.group[g.value] or "" for g in groups),
-            *(
-                f"{v:,}"
-                for v in (
-                    row.requests,
-                    row.prompt_tokens,
-                    row.cached_tokens,
-                    row.completion_tokens,
-                    row.total_tokens,
-                )
-            ),
-            f"{format_amount(row.cost_nanos)} {row.currency or ''}".strip(),
+            *(f"{v:,}" for v in counts),
+            f"{format_amount(row.cost_nanos)} {money}".strip(),
         )
-    show(table, as_json)
+    return table
 
 
 def _day(value: str | None, name: str) -> date | None:

@@ -7,7 +7,6 @@ account), so that a person who chats is a customer in the same record as an API 
 
 from __future__ import annotations
 
-import hashlib
 import math
 import secrets
 from collections.abc import Callable
@@ -48,7 +47,8 @@ from levante.storage.models import (
     User,
     Workspace,
 )
-from levante.tenancy.service import DEFAULT_WORKSPACE, normalise_email
+from levante.tenancy.keys import hash_secret
+from levante.tenancy.service import DEFAULT_WORKSPACE, count_seats, normalise_email
 from levante.vocabulary import SignupMode
 
 RESET_HOURS = 2
@@ -114,7 +114,7 @@ def sign_up(
             param="email",
         )
     if seat_check is not None and existing is None:
-        seat_check(_seats(session) + 1)
+        seat_check(count_seats(session) + 1)
     if existing is None:
         user = User(id=new_id("user"), email=email, name=name)
         session.add(user)
@@ -133,10 +133,9 @@ def sign_up(
 
 def personal_organization(session: Session, user: User, *, currency: str) -> Organization:
     """The user's own organisation, which they own and which is billed for them alone."""
-    slug = f"personal-{user.id.removeprefix('user_')}".lower()[:64]
-    org = session.scalar(select(Organization).where(Organization.slug == slug))
+    org = session.scalar(select(Organization).where(Organization.slug == _personal_slug(user)))
     if org is None:
-        org = Organization(id=new_id("org"), name=user.email, slug=slug)
+        org = Organization(id=new_id("org"), name=user.email, slug=_personal_slug(user))
         session.add(org)
         session.flush()  # no relationships order the inserts: the organisation goes first
         session.add(Workspace(id=new_id("ws"), organization_id=org.id, name=DEFAULT_WORKSPACE))
@@ -235,7 +234,7 @@ def request_password_reset(
         PasswordReset(
             id=new_id("pwr"),
             user_id=user.id,
-            token_hash=_digest(token),
+            token_hash=hash_secret(token),
             created_at=now,
             expires_at=now + timedelta(hours=RESET_HOURS),
         )
@@ -256,11 +255,7 @@ def reset_password(session: Session, token: str, new: str, *, now: datetime | No
     """Set a new password with a reset link's secret; the link is used up and every session
     of the account ends."""
     now = now or utcnow()
-    reset = session.scalar(
-        select(PasswordReset).where(PasswordReset.token_hash == _digest(token)).with_for_update()
-    )
-    if reset is None or reset.used_at is not None or reset.expires_at <= now:
-        raise NotFoundError("this reset link is unknown, used or expired; ask for a new one")
+    reset = _usable_reset(session, token, now, lock=True)
     user = session.get_one(User, reset.user_id)
     check_new_password(new, email=user.email)
     user.password_hash = hash_password(new)
@@ -276,10 +271,15 @@ def reset_password(session: Session, token: str, new: str, *, now: datetime | No
 
 def check_reset_token(session: Session, token: str, *, now: datetime | None = None) -> None:
     """Refuse (404) a reset link that cannot be used, before its form is shown."""
-    now = now or utcnow()
-    reset = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == _digest(token)))
+    _usable_reset(session, token, now or utcnow(), lock=False)
+
+
+def _usable_reset(session: Session, token: str, now: datetime, *, lock: bool) -> PasswordReset:
+    query = select(PasswordReset).where(PasswordReset.token_hash == hash_secret(token))
+    reset = session.scalar(query.with_for_update() if lock else query)
     if reset is None or reset.used_at is not None or reset.expires_at <= now:
         raise NotFoundError("this reset link is unknown, used or expired; ask for a new one")
+    return reset
 
 
 def delete_account(
@@ -292,8 +292,7 @@ def delete_account(
     user = session.get_one(User, user_id)
     if not verify_password(user.password_hash, password):
         raise InvalidRequestError("the password is wrong", param="password")
-    slug = f"personal-{user.id.removeprefix('user_')}".lower()[:64]
-    personal = session.scalar(select(Organization).where(Organization.slug == slug))
+    personal = session.scalar(select(Organization).where(Organization.slug == _personal_slug(user)))
     actor = Actor.user(personal.id if personal else None, user.id)
     if personal is not None:
         for sub in session.scalars(
@@ -313,7 +312,9 @@ def delete_account(
 def open_invitation(session: Session, token: str, *, now: datetime | None = None) -> Invitation:
     """An invitation that can still be accepted, by its secret; else 404."""
     now = now or utcnow()
-    invitation = session.scalar(select(Invitation).where(Invitation.token_hash == _digest(token)))
+    invitation = session.scalar(
+        select(Invitation).where(Invitation.token_hash == hash_secret(token))
+    )
     if (
         invitation is None
         or invitation.accepted_at is not None
@@ -329,9 +330,5 @@ def role_in(session: Session, user_id: str, organization_id: str) -> Role | None
     return Role(membership.role) if membership is not None else None
 
 
-def _seats(session: Session) -> int:
-    return int(session.scalar(select(func.count(func.distinct(Membership.user_id)))) or 0)
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def _personal_slug(user: User) -> str:
+    return f"personal-{user.id.removeprefix('user_')}".lower()[:64]

@@ -6,7 +6,6 @@ sign-out, a password change, a deleted account) ends it everywhere at once.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from levante.storage import new_id, utcnow
 from levante.storage.models import User, WebSession
+from levante.tenancy.keys import hash_secret
 
 SESSION_DAYS = 30
 _TOUCH_EVERY = timedelta(minutes=5)
@@ -39,10 +39,6 @@ class OpenedSession:
     expires_at: datetime
 
 
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def open_session(
     session: Session, user: User, *, address: str, user_agent: str, now: datetime | None = None
 ) -> OpenedSession:
@@ -50,7 +46,7 @@ def open_session(
     secret = secrets.token_urlsafe(32)
     row = WebSession(
         id=new_id("ses"),
-        token_hash=digest(secret),
+        token_hash=hash_secret(secret),
         user_id=user.id,
         csrf_token=secrets.token_urlsafe(32),
         address=address[:64],
@@ -72,7 +68,7 @@ def find_session(session: Session, secret: str, *, now: datetime | None = None) 
     found = session.execute(
         select(WebSession, User)
         .join(User, User.id == WebSession.user_id)
-        .where(WebSession.token_hash == digest(secret))
+        .where(WebSession.token_hash == hash_secret(secret))
     ).first()
     if found is None:
         return None

@@ -13,9 +13,15 @@ from fastapi.responses import RedirectResponse, Response
 
 from levante import billing, identity
 from levante.api.state import AppState, app_state
-from levante.audit import Actor
 from levante.chat import ChatAccount
-from levante.chat.subscribing import CHECKOUT_RETURN_PATH, choose_plan, may_manage, offers
+from levante.chat.subscribing import (
+    CHECKOUT_RETURN_PATH,
+    choose_plan,
+    invoice_for,
+    invoices_for,
+    may_manage,
+    offers,
+)
 from levante.errors import LevanteError, NotFoundError, RateLimitedError
 from levante.identity import SignupPolicy
 from levante.pricing import format_cents
@@ -239,8 +245,7 @@ async def account_page(request: Request, state: State, who: Who, notice: str = "
             org = account.organization_id
             standing = account.standing
             manages = may_manage(session, user.user_id, org)
-            actor = billing_actor(account)
-            invoices = billing.invoices_of(session, actor, org, limit=50) if manages else []
+            invoices = invoices_for(session, user.user_id, org)
             return {
                 "standing": standing,
                 "manages": manages,
@@ -254,10 +259,6 @@ async def account_page(request: Request, state: State, who: Who, notice: str = "
         request, "account/account.html", who, account=account,
         allowance=allowance_lines(allowance), notice=notice_text, error=None, **context,
     )  # fmt: skip
-
-
-def billing_actor(account: ChatAccount) -> Actor:
-    return Actor.user(account.organization_id, account.user_id)
 
 
 @router.post("/account/password")
@@ -347,9 +348,7 @@ def invoice_page(
         return to_sign_in(request)
     account = state.assistant.account(who.user.user_id)
     with state.database.session() as session:
-        if not may_manage(session, who.user.user_id, account.organization_id):
-            raise NotFoundError("this invoice does not exist")
-        found, lines = billing.invoice_of(session, billing_actor(account), ref)
+        found, lines = invoice_for(session, who.user.user_id, account.organization_id, ref)
         if format == "pdf":
             name = found.number or found.id
             return Response(
