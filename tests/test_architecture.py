@@ -66,7 +66,8 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
                 "levante.metering",
                 "levante.quota",
             },
-            "levante.platform": BELOW_PACKAGES | {"levante.billing"},
+            "levante.platform": BELOW_PACKAGES
+            | {"levante.billing", "levante.tenancy", "levante.support"},
             "levante.identity": BELOW_PACKAGES | {"levante.tenancy", "levante.billing"},
             "levante.chat": BELOW_PACKAGES
             | {
@@ -80,6 +81,8 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
                 "levante.serving",
                 "levante.identity",
             },
+            "levante.support": BELOW_PACKAGES
+            | {"levante.pricing", "levante.tenancy", "levante.billing", "levante.identity"},
         },
     ),
 ]

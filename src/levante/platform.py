@@ -6,11 +6,24 @@ handle and give it to the services; they never reach into storage themselves.
 
 from __future__ import annotations
 
-from levante.billing import ensure_catalog
-from levante.settings import Settings
-from levante.storage import Database, current_revision, head_revision, upgrade
+from datetime import datetime
 
-__all__ = ["Database", "migrate", "open_database", "prepare", "release_revision", "revision"]
+from levante import billing, support, tenancy
+from levante.audit import Actor
+from levante.billing import InvoiceRun, ensure_catalog
+from levante.billing.runs import Progress
+from levante.settings import BillingSettings, Settings
+from levante.storage import Database, current_revision, head_revision, upgrade, utcnow
+
+__all__ = [
+    "Database",
+    "migrate",
+    "open_database",
+    "prepare",
+    "release_revision",
+    "revision",
+    "run_invoices",
+]
 
 
 def prepare(database: Database, settings: Settings) -> None:
@@ -19,6 +32,35 @@ def prepare(database: Database, settings: Settings) -> None:
         upgrade(database.engine)
     with database.session() as session:
         ensure_catalog(session)
+        support.ensure_calendars(session)
+
+
+def run_invoices(
+    database: Database,
+    actor: Actor,
+    period: str,
+    *,
+    organization: str | None = None,
+    finalize: bool = True,
+    settings: BillingSettings,
+    default_currency: str,
+    settle_seconds: float,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> InvoiceRun:
+    """The deployment's invoice run: the month's service credits of the support contracts
+    brought up to date first (:func:`levante.support.credit_breaches`), then billing's run
+    (:func:`levante.billing.run_invoices`), which bills them with everything else."""
+    now = now or utcnow()
+    with database.session() as session:
+        tenancy.require_operator(session, actor)
+        org_id = tenancy.acting_on(session, actor, organization).id if organization else None
+        support.credit_breaches(session, period, now=now, organization_id=org_id)
+    return billing.run_invoices(
+        database, actor, period, organization=organization, finalize=finalize,
+        settings=settings, default_currency=default_currency, settle_seconds=settle_seconds,
+        now=now, progress=progress,
+    )  # fmt: skip
 
 
 def open_database(settings: Settings, *, migrate: bool = True) -> Database:

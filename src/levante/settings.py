@@ -193,6 +193,20 @@ class MailSettings(BaseModel):
     send_interval_seconds: float = Field(default=10.0, gt=0)
 
 
+class SupportSettings(BaseModel):
+    """The support desk: attachments, reopening, escalation and where escalations go."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=1024**3)
+    reopen_days: int = Field(default=7, ge=0, le=365)
+    escalate_before_minutes: int = Field(default=30, ge=0, le=7 * 24 * 60)
+    worker_seconds: float = Field(default=60.0, gt=0)
+    notify_email: str = ""
+    webhook_url: str = Field(default="", pattern=r"^(https?://.*)?$")
+    webhook_secret: str = ""
+
+
 def _default_tiers() -> list[TierSettings]:
     # Shaped like Mistral's tiers: a free tier, then tiers unlocked at $20, $100, $500, $2,000
     # of cumulative paid spend. The limits are a starting point for a small deployment.
@@ -265,6 +279,7 @@ class Settings(BaseSettings):
     licensing: LicensingSettings = Field(default_factory=LicensingSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
+    support: SupportSettings = Field(default_factory=SupportSettings)
 
     @field_validator("tiers")
     @classmethod
@@ -295,6 +310,11 @@ class Settings(BaseSettings):
     @property
     def site_key_file(self) -> Path:
         return self.licensing.site_key_file or self.data_dir / "site-key.pem"
+
+    @property
+    def attachments_dir(self) -> Path:
+        """Where support tickets' attachments are kept."""
+        return self.data_dir / "support-attachments"
 
     @property
     def resolved_database_url(self) -> str:

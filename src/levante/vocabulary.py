@@ -7,7 +7,7 @@ imports the rest of Levante: storage, settings and every package may use it.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from levante.errors import InvalidRequestError
 
@@ -35,6 +35,8 @@ class Role(StrEnum):
     ADMIN = "admin"
     BILLING = "billing"
     MEMBER = "member"
+    # In the operator's organisation: a support agent, who works the support queue.
+    SUPPORT = "support"
 
 
 class Product(StrEnum):
@@ -84,6 +86,8 @@ class ChargeKind(StrEnum):
     SUBSCRIPTION = "subscription"
     PRORATION = "proration"
     CARRIED = "carried"  # a balance carried from an invoice to the next
+    SERVICE_CREDIT = "service_credit"  # a support contract's credit for its breached targets
+    SERVICES = "services"  # professional services: consulting time past the prepaid hours
 
 
 class WalletKind(StrEnum):
@@ -165,3 +169,75 @@ class SignupMode(StrEnum):
     DOMAINS = "domains"  # addresses at the domains the settings list
     INVITE = "invite"  # only with an invitation
     CLOSED = "closed"
+
+
+class Severity(IntEnum):
+    """How badly a support ticket's problem hurts: 1 is production down, 4 a question."""
+
+    CRITICAL = 1
+    HIGH = 2
+    NORMAL = 3
+    LOW = 4
+
+    @property
+    def label(self) -> str:
+        return SEVERITY_LABELS[self]
+
+
+SEVERITY_LABELS = {
+    Severity.CRITICAL: "1 · critical",
+    Severity.HIGH: "2 · high",
+    Severity.NORMAL: "3 · normal",
+    Severity.LOW: "4 · question",
+}
+
+
+def check_severity(value: object, param: str = "severity") -> Severity:
+    """``value`` (1 to 4, as a number or a string) as a severity, or a 400."""
+    try:
+        return Severity(int(str(value).strip()))
+    except ValueError:
+        raise InvalidRequestError(
+            "severity is 1 (critical), 2 (high), 3 (normal) or 4 (question)", param=param
+        ) from None
+
+
+class TicketStatus(StrEnum):
+    """Where a support ticket stands. ``pending`` waits on the customer, and its SLA clocks
+    are paused meanwhile."""
+
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+
+class TicketEventKind(StrEnum):
+    """What happened to a ticket: its history, from which its SLA state is derived."""
+
+    OPENED = "opened"
+    REPLY = "reply"  # a message the customer sees, from the customer or an agent
+    NOTE = "note"  # an agents' internal note, never shown to the customer
+    STATUS = "status"
+    SEVERITY = "severity"
+    ASSIGNED = "assigned"
+    ATTACHMENT = "attachment"
+    TIME = "time"  # an agent's consulting time, in minutes
+    ESCALATION = "escalation"  # a target is near, or is breached
+
+
+class SlaTarget(StrEnum):
+    """The three promises of a support contract (Zammad's first response, update and
+    solution times)."""
+
+    FIRST_RESPONSE = "first_response"
+    NEXT_RESPONSE = "next_response"
+    RESOLUTION = "resolution"
+
+
+class ClockKind(StrEnum):
+    """Whether a target's time runs around the clock or on the calendar's business hours."""
+
+    ALWAYS = "24x7"
+    BUSINESS = "business"

@@ -47,6 +47,7 @@ from levante.quota import Admission, PolicyCache, Throttle, open_store
 from levante.serving import InferenceService
 from levante.settings import Settings
 from levante.storage import Database, utcnow
+from levante.support import SupportWorker
 from levante.tenancy import KeyAuthenticator
 from levante.web import install_web
 
@@ -83,6 +84,7 @@ def create_app(
     admission = Admission(store=store, ledger=ledger, prices=prices, policies=policies, database=db)
     billing_worker = BillingWorker(db, settings.billing)
     mail_worker = MailWorker(db, settings.mail)
+    support_worker = SupportWorker(db, settings.support)
     service = InferenceService(
         registry,
         admission,
@@ -131,6 +133,7 @@ def create_app(
                 log.warning("licence: %s", warning)
         billing_worker.start()
         mail_worker.start()
+        support_worker.start()
         if not registry.ready:
             # Load in the background so /healthz answers while a large model loads.
             threading.Thread(
@@ -144,6 +147,7 @@ def create_app(
                 activator.close()
             billing_worker.close()
             mail_worker.close()
+            support_worker.close()
             ledger.close()
             await store.close()
             if owns_models:

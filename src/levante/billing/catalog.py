@@ -73,10 +73,63 @@ def _both(amount: str) -> dict[str, str]:
     return dict.fromkeys(CURRENCIES, amount)
 
 
-def _support(level: str, name: str, eur: str, usd: str, hours: int) -> PlanSpec:
-    features = {"first_response_hours": hours}
+def _support(level: str, name: str, eur: str, usd: str) -> PlanSpec:
     prices = {"EUR": eur, "USD": usd}
+    features = SUPPORT_FEATURES[f"support-{level}"]
     return PlanSpec(f"support-{level}", "support", name, "year", "flat", prices, 0, features)
+
+
+def _sla(clock: str, first: int, after: int, resolution: int | None) -> dict[str, Any]:
+    return {
+        "clock": clock,
+        "first_response": first,
+        "next_response": after,
+        "resolution": resolution,
+    }
+
+
+_HOUR, _DAY = 60, 8 * 60  # a business day of the default calendar is 8 hours
+
+# What each support contract promises (``levante.support.policies`` reads them): per
+# severity, the clock (24x7 or the calendar's business hours) and the first-response,
+# next-response and resolution targets in minutes of it; the calendar; the service credit
+# a breach earns; the consulting rate. Shaped like Red Hat's Standard and Premium and
+# MongoDB's Enterprise (``docs/support.md``).
+SUPPORT_FEATURES: dict[str, dict[str, Any]] = {
+    "support-standard": {
+        "sla": {
+            "1": _sla("business", 1 * _HOUR, 4 * _HOUR, 5 * _DAY),
+            "2": _sla("business", 4 * _HOUR, 1 * _DAY, 10 * _DAY),
+            "3": _sla("business", 1 * _DAY, 2 * _DAY, 20 * _DAY),
+            "4": _sla("business", 2 * _DAY, 3 * _DAY, None),
+        },
+        "calendar": "business-hours",
+        "credits": {"percent_per_breach": "5", "severities": [1], "cap_percent": "25"},
+        "hourly_rate": {"EUR": "250", "USD": "275"},
+    },
+    "support-premium": {
+        "sla": {
+            "1": _sla("24x7", 1 * _HOUR, 2 * _HOUR, 24 * _HOUR),
+            "2": _sla("24x7", 2 * _HOUR, 4 * _HOUR, 72 * _HOUR),
+            "3": _sla("business", 4 * _HOUR, 1 * _DAY, 5 * _DAY),
+            "4": _sla("business", 1 * _DAY, 2 * _DAY, None),
+        },
+        "calendar": "business-hours",
+        "credits": {"percent_per_breach": "5", "severities": [1, 2], "cap_percent": "50"},
+        "hourly_rate": {"EUR": "220", "USD": "240"},
+    },
+    "support-critical": {
+        "sla": {
+            "1": _sla("24x7", 30, 1 * _HOUR, 8 * _HOUR),
+            "2": _sla("24x7", 1 * _HOUR, 2 * _HOUR, 24 * _HOUR),
+            "3": _sla("24x7", 4 * _HOUR, 8 * _HOUR, 72 * _HOUR),
+            "4": _sla("24x7", 8 * _HOUR, 24 * _HOUR, None),
+        },
+        "calendar": "business-hours",
+        "credits": {"percent_per_breach": "10", "severities": [1, 2], "cap_percent": "50"},
+        "hourly_rate": {"EUR": "200", "USD": "220"},
+    },
+}
 
 
 # What each chat plan allows (``levante.chat.limits`` reads them): the models (None: every
@@ -129,9 +182,9 @@ DEFAULT_PLANS: list[PlanSpec] = [
         "gpu",
         {"EUR": "12000", "USD": "13000"},
     ),
-    _support("standard", "Support Standard", "6000", "6500", 24),
-    _support("premium", "Support Premium", "24000", "26000", 4),
-    _support("critical", "Support Mission-critical", "60000", "65000", 1),
+    _support("standard", "Support Standard", "6000", "6500"),
+    _support("premium", "Support Premium", "24000", "26000"),
+    _support("critical", "Support Mission-critical", "60000", "65000"),
 ]
 
 

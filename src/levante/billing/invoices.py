@@ -51,7 +51,7 @@ from levante.storage.models import (
     Reservation,
     UsageRecord,
 )
-from levante.vocabulary import InvoiceKind, InvoiceStatus
+from levante.vocabulary import ChargeKind, InvoiceKind, InvoiceStatus
 
 DRAFT, FINALIZED, PAID, VOID = InvoiceStatus
 PERIOD, TOP_UP, CHARGES = InvoiceKind
@@ -441,9 +441,11 @@ def _charge_lines(
         unit_price = ""
         if charge.kind == "subscription":
             unit_price = format_amount(charge.amount_nanos // charge.quantity)
+        # A support contract's service credit is a credit on the invoice, like prepaid ones.
+        kind = "credit" if charge.kind == ChargeKind.SERVICE_CREDIT else "charge"
         lines.append(
             Line(
-                "charge",
+                kind,
                 charge.product,
                 charge.description,
                 charge.quantity,

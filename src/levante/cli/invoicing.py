@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from levante import billing
+from levante import billing, platform
 from levante.cli.billing import OrgOption, billing_app
 from levante.cli.context import CLI, JsonOption, console, database, handled, settings, show
 from levante.pricing import format_amount, format_cents
@@ -51,7 +51,7 @@ def invoices_generate(
         Progress(*columns, console=console, transient=True) as progress,
     ):
         task = progress.add_task(f"invoicing {period}", total=None)
-        run = billing.run_invoices(
+        run = platform.run_invoices(
             db,
             CLI,
             period,

@@ -1,4 +1,5 @@
-"""Mail to people (invitations, password resets): queued in the database, so that any gateway
+"""Mail to people (invitations, password resets, support replies), and webhooks to systems
+(:mod:`levante.mail.webhooks`): queued in the database, so that any gateway
 process can queue a message and nothing is lost if delivery is down. With an SMTP server
 configured, every gateway process sends what is queued (:class:`MailWorker`); without one,
 the operator reads the outbox (``levante mail outbox``) and passes messages on."""
@@ -14,6 +15,7 @@ from email.message import EmailMessage
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from levante.mail.webhooks import deliver_webhooks, queue_webhook
 from levante.settings import MailSettings
 from levante.storage import Database, utcnow
 from levante.storage.models import OutboundMail
@@ -114,4 +116,4 @@ class MailWorker:
             self._stop.wait(self._settings.send_interval_seconds)
 
 
-__all__ = ["MailWorker", "deliver", "outbox", "queue_mail"]
+__all__ = ["MailWorker", "deliver", "deliver_webhooks", "outbox", "queue_mail", "queue_webhook"]

@@ -37,6 +37,8 @@ from levante.vocabulary import (
     PaymentProvider,
     Product,
     SubscriptionStatus,
+    TicketEventKind,
+    TicketStatus,
     TitleSource,
     Unit,
     UsageStatus,
@@ -835,3 +837,126 @@ class SearchTerm(Base):
     conversation_id: Mapped[str] = mapped_column(
         ForeignKey("chat_conversations.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+# -- support --------------------------------------------------------------------------------------
+
+
+class SupportCalendar(Base):
+    """Business hours in a time zone, with holidays (``levante.support.calendars``): one named
+    for plans to use, or a customer's own (``organization_id`` set), which then applies to
+    that customer's tickets."""
+
+    __tablename__ = "support_calendars"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    organization_id: Mapped[str | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), nullable=True, unique=True
+    )
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SupportTicket(Base):
+    """A customer's request for help. Its history is its events; ``due_at`` and ``breached``
+    are derived from them (and recomputed on every change and by the support worker) so that
+    the queue can sort and filter in SQL. ``terms`` are the contract's SLA
+    terms as they were when the ticket was opened."""
+
+    __tablename__ = "support_tickets"
+    __table_args__ = (
+        Index("ix_support_tickets_org_created", "organization_id", "created_at"),
+        Index("ix_support_tickets_status_due", "status", "due_at"),
+        one_of("status", TicketStatus),
+        CheckConstraint("severity BETWEEN 1 AND 4", name="severity"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, unique=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    opened_by: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    requester: Mapped[str] = mapped_column(String(320))  # who opened it, as shown
+    subject: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    assignee_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    deployment: Mapped[str] = mapped_column(String(200), default="")  # a licence id, a site
+    model: Mapped[str] = mapped_column(String(200), default="")
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    solved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    breached: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TicketEvent(Base):
+    """One thing that happened to a ticket, in order. ``public`` events are the customer's to
+    see; an internal note never is. An escalation carries a ``dedupe_key`` so that it is
+    raised once, whichever process notices first."""
+
+    __tablename__ = "support_ticket_events"
+    __table_args__ = (
+        Index("ix_support_ticket_events_ticket_id", "ticket_id", "id"),
+        one_of("kind", TicketEventKind),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("support_tickets.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(16))
+    author_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    author: Mapped[str] = mapped_column(String(320))  # a name or address, or "Levante"
+    by_agent: Mapped[bool] = mapped_column(Boolean, default=False)
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    body: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), nullable=True, unique=True)
+
+
+class TicketAttachment(Base):
+    """A file attached to a ticket, stored under the data directory by its id (never by the
+    name it came with)."""
+
+    __tablename__ = "support_attachments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(
+        ForeignKey("support_tickets.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("support_ticket_events.id", ondelete="SET NULL"), nullable=True
+    )
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    public: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class WebhookDelivery(Base):
+    """A notification queued for an HTTP endpoint, with its body signed when it is sent;
+    retried with back-off until it is taken (2xx) or it has failed ``attempts`` times."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "delivered_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(500))
+    event: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str] = mapped_column(String(500), default="")

@@ -18,7 +18,7 @@ import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from levante import billing, chat, licensing, pricing
+from levante import billing, chat, licensing, platform, pricing
 from levante.api.schemas.admin import (
     ChatPlanSet,
     ChatUserList,
@@ -60,7 +60,7 @@ router = APIRouter(prefix="/v1/admin")
 def generate(body: Generate, state: State, caller: Operator, _: Flushed) -> GeneratedView:
     """Build the period's invoices; finalized once the period is closed. Running it again
     changes nothing."""
-    run = billing.run_invoices(
+    run = platform.run_invoices(
         state.database,
         caller.actor,
         body.period,
