@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import select
@@ -24,9 +25,9 @@ SECRET = "whsec_support_test"
 
 
 class Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[str, str]] = []
+    received: ClassVar[list[tuple[str, str]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["content-length"])).decode()
         self.received.append((body, self.headers.get(SIGNATURE_HEADER, "")))
         self.send_response(204)

@@ -25,6 +25,7 @@ from levante.api.routes import (
     health,
     licensing,
     operator,
+    support,
 )
 from levante.api.routes import models as model_routes
 from levante.api.state import AppState
@@ -178,12 +179,16 @@ def create_app(
         admin.invitations,
         billing.router,
         licensing.router,
+        support.router,
     ):
         app.include_router(router)
     if guard is not None:
         app.add_middleware(LicenseMiddleware, guard=guard)
     app.add_middleware(
-        GatewayMiddleware, max_body_bytes=settings.max_request_bytes, metrics=metrics
+        GatewayMiddleware,
+        max_body_bytes=settings.max_request_bytes,
+        metrics=metrics,
+        max_upload_bytes=settings.support.attachment_max_bytes,
     )
     return app
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from typing import Any
 
@@ -23,11 +24,24 @@ from levante.storage import new_id
 log = logging.getLogger(__name__)
 
 
+_UPLOAD = re.compile(r"^(/v1)?/support/tickets/[^/]+/attachments/?$")
+
+
 class GatewayMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        metrics: Metrics,
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
+        # A file upload (a support ticket's attachment) may be larger than an API request:
+        # up to the file limit and room for its multipart envelope. Its route checks the file.
+        self.max_upload_bytes = max(max_body_bytes, max_upload_bytes + 64 * 1024)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,10 +63,11 @@ class GatewayMiddleware:
             await send(message)
 
         try:
-            receive_body = await self._limit_body(scope, receive)
+            limit = self.max_upload_bytes if _UPLOAD.match(scope["path"]) else self.max_body_bytes
+            receive_body = await self._limit_body(scope, receive, limit)
             if receive_body is None:
                 too_large = PayloadTooLargeError(
-                    f"the request body exceeds the limit of {self.max_body_bytes} bytes"
+                    f"the request body exceeds the limit of {limit} bytes"
                 )
                 await _send_json(send_with_id, too_large.status_code, body_for(too_large))
                 return
@@ -73,13 +88,13 @@ class GatewayMiddleware:
                 scope["method"], path, response["status"], time.perf_counter() - started
             )
 
-    async def _limit_body(self, scope: Scope, receive: Receive) -> Receive | None:
+    async def _limit_body(self, scope: Scope, receive: Receive, limit: int) -> Receive | None:
         """Return a receive that replays the (bounded) body, or None when it is too large.
         Whatever the method: a body without a declared length (chunked) is read up to the
         limit before any route sees it."""
         declared = _content_length(scope)
         if declared is not None:
-            return receive if declared <= self.max_body_bytes else None
+            return receive if declared <= limit else None
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -88,7 +103,7 @@ class GatewayMiddleware:
                 return receive
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):

@@ -4,6 +4,7 @@ credits on the customer's invoice, and reports. No HTTP here: the API, the comma
 the web pages call these services."""
 
 from levante.storage.models import SupportCalendar, SupportTicket, TicketAttachment, TicketEvent
+from levante.support.attachments import StoredFile, attach, check_filename, open_attachment
 from levante.support.calendars import ALWAYS, Calendar, advance, counted, parse_calendar
 from levante.support.clocks import Happening, SlaState, Timer, derive
 from levante.support.contracts import (
@@ -22,14 +23,17 @@ from levante.support.credits import Breach, breaches_in, credit_breaches
 from levante.support.desk import Desk, agents, desk_of
 from levante.support.escalation import Escalation, SupportWorker, escalate, run_desk
 from levante.support.policies import COMMUNITY, CreditTerms, Targets, Terms, describe_minutes
+from levante.support.reports import Attainment, MonthReport, monthly_report, report_csv
 from levante.support.tickets import (
     MOVES,
+    QueueItem,
     TicketView,
     add_note,
     assign,
     list_tickets,
     log_time,
     open_ticket,
+    queue,
     reference,
     reply,
     set_severity,
@@ -42,6 +46,7 @@ __all__ = [
     "COMMUNITY",
     "DEFAULT_CALENDAR",
     "MOVES",
+    "Attainment",
     "Breach",
     "Calendar",
     "Contract",
@@ -49,7 +54,10 @@ __all__ = [
     "Desk",
     "Escalation",
     "Happening",
+    "MonthReport",
+    "QueueItem",
     "SlaState",
+    "StoredFile",
     "SupportCalendar",
     "SupportTicket",
     "SupportWorker",
@@ -63,8 +71,10 @@ __all__ = [
     "advance",
     "agents",
     "assign",
+    "attach",
     "breaches_in",
     "calendar_of",
+    "check_filename",
     "contract_of",
     "counted",
     "credit_breaches",
@@ -76,10 +86,14 @@ __all__ = [
     "list_calendars",
     "list_tickets",
     "log_time",
+    "monthly_report",
+    "open_attachment",
     "open_ticket",
     "parse_calendar",
+    "queue",
     "reference",
     "reply",
+    "report_csv",
     "run_desk",
     "set_calendar",
     "set_policy",

@@ -247,9 +247,9 @@ def open_ticket(
     )
     session.add(ticket)
     session.flush()
-    _event(session, ticket, desk, TicketEventKind.OPENED, now, body=body,
+    add_event(session, ticket, desk, TicketEventKind.OPENED, now, body=body,
            data={"severity": int(level), "subject": subject})  # fmt: skip
-    _audit(session, desk, ticket, "opened", {"severity": int(level), "plan": terms.plan})
+    audit_change(session, desk, ticket, "opened", {"severity": int(level), "plan": terms.plan})
     refresh(session, ticket, now)
     return ticket
 
@@ -269,10 +269,10 @@ def reply(
             f"ticket #{ticket.number} is closed; open a new ticket and mention it",
             code="ticket_closed",
         )
-    event = _event(session, ticket, desk, TicketEventKind.REPLY, now, body=text)
+    event = add_event(session, ticket, desk, TicketEventKind.REPLY, now, body=text)
     if (desk.agent and status == NEW) or (not desk.agent and status in (PENDING, SOLVED)):
         _move(session, ticket, desk, OPEN, now)
-    _audit(session, desk, ticket, "replied", {"event": event.id})
+    audit_change(session, desk, ticket, "replied", {"event": event.id})
     _notify_reply(session, ticket, desk, text, now)
     refresh(session, ticket, now)
     return event
@@ -283,9 +283,9 @@ def add_note(session: Session, actor: Actor, ref: str, body: str, *, now: dateti
     desk = desk_of(session, actor)
     desk.require_agent()
     ticket = find_ticket(session, desk, ref, lock=True)
-    event = _event(session, ticket, desk, TicketEventKind.NOTE, now, body=_body(body, "body"),
+    event = add_event(session, ticket, desk, TicketEventKind.NOTE, now, body=_body(body, "body"),
                    public=False)  # fmt: skip
-    _audit(session, desk, ticket, "noted", {"event": event.id})
+    audit_change(session, desk, ticket, "noted", {"event": event.id})
     return event
 
 
@@ -323,9 +323,9 @@ def set_severity(
         return ticket
     before = ticket.severity
     ticket.severity = int(level)
-    _event(session, ticket, desk, TicketEventKind.SEVERITY, now, body=reason.strip()[:2000],
+    add_event(session, ticket, desk, TicketEventKind.SEVERITY, now, body=reason.strip()[:2000],
            data={"from": before, "to": int(level)})  # fmt: skip
-    _audit(session, desk, ticket, "severity_changed", {"from": before, "to": int(level)})
+    audit_change(session, desk, ticket, "severity_changed", {"from": before, "to": int(level)})
     refresh(session, ticket, now)
     return ticket
 
@@ -339,9 +339,9 @@ def assign(
     ticket = find_ticket(session, desk, ref, lock=True)
     user = find_agent(session, agent) if agent else None
     ticket.assignee_id = user.id if user is not None else None
-    _event(session, ticket, desk, TicketEventKind.ASSIGNED, now, public=False,
+    add_event(session, ticket, desk, TicketEventKind.ASSIGNED, now, public=False,
            data={"to": user.email if user is not None else None})  # fmt: skip
-    _audit(session, desk, ticket, "assigned", {"to": user.email if user else None})
+    audit_change(session, desk, ticket, "assigned", {"to": user.email if user else None})
     ticket.updated_at = now
     return ticket
 
@@ -356,9 +356,9 @@ def log_time(
     ticket = find_ticket(session, desk, ref, lock=True)
     if not 1 <= minutes <= MAX_MINUTES:
         raise InvalidRequestError("time is logged in minutes, 1 to 1440 at a time", param="minutes")
-    event = _event(session, ticket, desk, TicketEventKind.TIME, now, body=note.strip()[:2000],
+    event = add_event(session, ticket, desk, TicketEventKind.TIME, now, body=note.strip()[:2000],
                    public=False, data={"minutes": minutes})  # fmt: skip
-    _audit(session, desk, ticket, "time_logged", {"minutes": minutes})
+    audit_change(session, desk, ticket, "time_logged", {"minutes": minutes})
     return event
 
 
@@ -398,7 +398,7 @@ def _body(text: str, param: str) -> str:
     return text
 
 
-def _event(
+def add_event(
     session: Session,
     ticket: SupportTicket,
     desk: Desk,
@@ -440,12 +440,12 @@ def _move(
         ticket.solved_at = ticket.solved_at or now
     else:
         ticket.solved_at = None
-    _event(session, ticket, desk, TicketEventKind.STATUS, now,
+    add_event(session, ticket, desk, TicketEventKind.STATUS, now,
            data={"from": before.value, "to": new.value})  # fmt: skip
-    _audit(session, desk, ticket, "status_changed", {"from": before.value, "to": new.value})
+    audit_change(session, desk, ticket, "status_changed", {"from": before.value, "to": new.value})
 
 
-def _audit(
+def audit_change(
     session: Session, desk: Desk, ticket: SupportTicket, what: str, details: dict[str, Any]
 ) -> None:
     audit.record(
@@ -504,3 +504,57 @@ def count_open(session: Session, organization_id: str) -> int:
         )
         or 0
     )
+
+
+@dataclass(frozen=True, slots=True)
+class QueueItem:
+    """A ticket on the agents' queue: what is due next, how long is left, and its mark."""
+
+    ticket: SupportTicket
+    organization: str
+    assignee: str | None
+    time_left: timedelta | None
+    mark: str | None  # breached | warning | None
+
+
+def queue(
+    session: Session,
+    actor: Actor,
+    *,
+    now: datetime,
+    warn_before: timedelta,
+    assignee: str | None = None,
+    limit: int = 200,
+) -> list[QueueItem]:
+    """The tickets waiting on the desk (new, open and pending), the nearest due first, then
+    those with no target running; ``assignee`` (an agent's id, or ``none``) narrows it."""
+    desk = desk_of(session, actor)
+    desk.require_agent()
+    query = (
+        select(SupportTicket, Organization.name)
+        .join(Organization, Organization.id == SupportTicket.organization_id)
+        .where(SupportTicket.status.in_((NEW, OPEN, PENDING)))
+    )
+    if assignee == "none":
+        query = query.where(SupportTicket.assignee_id.is_(None))
+    elif assignee is not None:
+        query = query.where(SupportTicket.assignee_id == find_agent(session, assignee).id)
+    rows = session.execute(
+        query.order_by(
+            SupportTicket.due_at.is_(None), SupportTicket.due_at, SupportTicket.number
+        ).limit(limit)
+    ).all()
+    agents = {u.id: u.email for u in session.scalars(select(User).where(
+        User.id.in_({t.assignee_id for t, _ in rows if t.assignee_id})
+    ))}  # fmt: skip
+    items = []
+    for ticket, org_name in rows:
+        left = ticket.due_at - now if ticket.due_at is not None else None
+        mark = None
+        if ticket.breached:
+            mark = "breached"
+        elif left is not None and left <= warn_before:
+            mark = "warning"
+        assigned = agents.get(ticket.assignee_id) if ticket.assignee_id else None
+        items.append(QueueItem(ticket, org_name, assigned, left, mark))
+    return items
