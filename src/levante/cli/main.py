@@ -18,6 +18,7 @@ from levante.cli.context import CLI, JsonOption, console, database, errors, hand
 from levante.cli.invoicing import invoices_app, plans_app, subscriptions_app, wallet_app
 from levante.cli.licensing import license_app
 from levante.cli.mail import mail_app
+from levante.cli.support import support_app
 from levante.cli.tenants import key_app, org_app
 from levante.errors import ConfigurationError
 from levante.licensing import open_guard
@@ -39,6 +40,7 @@ app.add_typer(invoices_app, name="invoices")
 app.add_typer(plans_app, name="plans")
 app.add_typer(subscriptions_app, name="subscriptions")
 app.add_typer(wallet_app, name="wallet")
+app.add_typer(support_app, name="support")
 app.add_typer(license_app, name="license")
 app.add_typer(mail_app, name="mail")
 app.add_typer(chat_app, name="chat")

@@ -22,7 +22,14 @@ from levante.support.contracts import (
 from levante.support.credits import Breach, breaches_in, credit_breaches
 from levante.support.desk import Desk, agents, desk_of
 from levante.support.escalation import Escalation, SupportWorker, escalate, run_desk
-from levante.support.policies import COMMUNITY, CreditTerms, Targets, Terms, describe_minutes
+from levante.support.policies import (
+    COMMUNITY,
+    CreditTerms,
+    Targets,
+    Terms,
+    describe_minutes,
+    terms_of,
+)
 from levante.support.reports import Attainment, MonthReport, monthly_report, report_csv
 from levante.support.tickets import (
     MOVES,
@@ -101,5 +108,6 @@ __all__ = [
     "set_status",
     "support_plans",
     "terms_for",
+    "terms_of",
     "view",
 ]
