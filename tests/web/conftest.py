@@ -63,6 +63,16 @@ class Browser:
                 path, data=fields, headers={"Accept": "text/html"}, follow_redirects=False
             )
 
+    def upload(
+        self, path: str, name: str, content: bytes, data: dict[str, str] | None = None
+    ) -> Any:
+        fields = {**(data or {}), "csrf_token": self.csrf}
+        with self._jar() as client:
+            return client.post(
+                path, data=fields, files={"file": (name, content, "text/plain")},
+                headers={"Accept": "text/html"}, follow_redirects=False,
+            )  # fmt: skip
+
     def sign_up(self, email: str, password: str = PASSWORD) -> Any:
         self.get("/signup")
         response = self.post("/signup", {"email": email, "password": password})

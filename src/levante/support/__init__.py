@@ -20,7 +20,7 @@ from levante.support.contracts import (
     terms_for,
 )
 from levante.support.credits import Breach, breaches_in, credit_breaches
-from levante.support.desk import Desk, agents, desk_of
+from levante.support.desk import Desk, Place, agents, desk_of, place_for, places
 from levante.support.escalation import Escalation, SupportWorker, escalate, run_desk
 from levante.support.policies import (
     COMMUNITY,
@@ -45,6 +45,7 @@ from levante.support.tickets import (
     reply,
     set_severity,
     set_status,
+    ticket_place,
     view,
 )
 
@@ -62,6 +63,7 @@ __all__ = [
     "Escalation",
     "Happening",
     "MonthReport",
+    "Place",
     "QueueItem",
     "SlaState",
     "StoredFile",
@@ -97,6 +99,8 @@ __all__ = [
     "open_attachment",
     "open_ticket",
     "parse_calendar",
+    "place_for",
+    "places",
     "queue",
     "reference",
     "reply",
@@ -109,5 +113,6 @@ __all__ = [
     "support_plans",
     "terms_for",
     "terms_of",
+    "ticket_place",
     "view",
 ]

@@ -85,3 +85,57 @@ def find_agent(session: Session, ref: str) -> User:
         if ref in (agent.id, agent.email):
             return agent
     raise NotFoundError(f"no support agent '{ref}'", param="assignee")
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a signed-in person may sit at the desk: as an agent, or for one organisation
+    they belong to."""
+
+    organization_id: str
+    name: str
+    agent: bool
+    personal: bool
+
+    def actor(self, user_id: str) -> Actor:
+        return Actor.user(self.organization_id, user_id)
+
+
+def places(session: Session, user_id: str) -> list[Place]:
+    """The user's places: the agent's first, then their organisations by name (their own
+    personal one last)."""
+    rows = session.execute(
+        select(Organization, Membership.role)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == user_id)
+    ).all()
+    found = []
+    for org, role in rows:
+        if org.is_operator and Role(role) not in AGENT_ROLES:
+            continue
+        personal = org.slug.startswith("personal-")
+        found.append(Place(org.id, org.name, org.is_operator, personal))
+    return sorted(found, key=lambda p: (not p.agent, p.personal, p.name.lower()))
+
+
+def place_for(session: Session, user_id: str, organization_id: str | None) -> Place:
+    """The place the user asked for (an organisation's id), or their first; a place that is
+    not theirs is not found."""
+    mine = places(session, user_id)
+    if not mine:
+        raise NotFoundError("you belong to no organisation")
+    if organization_id is None:
+        return mine[0]
+    for place in mine:
+        if place.organization_id == organization_id:
+            return place
+    raise NotFoundError("no such organisation", param="org")
+
+
+def place_for_ticket(session: Session, user_id: str, ticket_org: str) -> Place:
+    """The user's place for a ticket of ``ticket_org``: as an agent if they are one, else as
+    a member of that organisation; otherwise the ticket is not found."""
+    for place in places(session, user_id):
+        if place.agent or place.organization_id == ticket_org:
+            return place
+    raise NotFoundError("ticket does not exist", param="ticket")

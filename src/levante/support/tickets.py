@@ -35,7 +35,7 @@ from levante.storage.models import (
 )
 from levante.support.clocks import Happening, SlaState, derive
 from levante.support.contracts import terms_for
-from levante.support.desk import Desk, desk_of, find_agent
+from levante.support.desk import Desk, Place, desk_of, find_agent, place_for_ticket
 from levante.support.policies import Terms
 from levante.vocabulary import Severity, TicketEventKind, TicketStatus, check_severity
 
@@ -558,3 +558,16 @@ def queue(
         assigned = agents.get(ticket.assignee_id) if ticket.assignee_id else None
         items.append(QueueItem(ticket, org_name, assigned, left, mark))
     return items
+
+
+def ticket_place(session: Session, user_id: str, ref: str) -> Place:
+    """Where a signed-in person sits to see ticket ``ref``: a 404 if they may not."""
+    text = ref.strip().removeprefix("#")
+    org_id = None
+    if text.isdigit() and len(text) < 18:
+        org_id = session.scalar(
+            select(SupportTicket.organization_id).where(SupportTicket.number == int(text))
+        )
+    if org_id is None:
+        raise NotFoundError(f"ticket '{ref}' does not exist", param="ticket")
+    return place_for_ticket(session, user_id, org_id)

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from levante.errors import LevanteError
-from levante.web import account, chat, team
+from levante.web import account, chat, support, team
 from levante.web.identity import Visitor
 from levante.web.templating import STATIC, STATIC_PATH, page
 
@@ -26,6 +26,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(account.router)
     app.include_router(chat.router)
     app.include_router(team.router)
+    app.include_router(support.router)
     app.state.render_error_page = render_error_page
 
 

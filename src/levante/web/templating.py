@@ -4,7 +4,7 @@ Levante itself: nothing comes from a CDN."""
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
 from levante import __version__
+from levante.support import describe_minutes
 from levante.web.identity import Visitor
 from levante.web.markdown import render_markdown
 
@@ -42,6 +43,25 @@ def _when(value: datetime | None) -> str:
 
 
 templates.env.filters["when"] = _when
+
+
+def _left(value: timedelta | None) -> str:
+    """A time left as ``2 h 05 min``; past it, ``15 min over``."""
+    if value is None:
+        return "—"
+    minutes = int(value.total_seconds() // 60)
+    hours, rest = divmod(abs(minutes), 60)
+    days, hours = divmod(hours, 24)
+    text = (
+        (f"{days} d " if days else "")
+        + (f"{hours} h " if hours or days else "")
+        + f"{rest:02d} min"
+    )
+    return f"{text} over" if minutes < 0 else text
+
+
+templates.env.filters["left"] = _left
+templates.env.filters["minutes"] = describe_minutes
 
 
 def page(

@@ -1,0 +1,182 @@
+"""The support pages over HTTP: a customer opens and follows tickets, an agent works them
+from the queue; another person's ticket is a 404 everywhere, internal notes stay internal,
+forms need their CSRF token, and hostile text is escaped."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from levante.storage import Database, new_id
+from levante.storage.models import Membership, Organization, Role, User
+from tests.web.conftest import Browser
+
+
+def make_agent(database: Database, person: Browser, email: str) -> None:
+    person.sign_up(email)
+    with database.session() as session:
+        ops = session.scalar(select(Organization).where(Organization.is_operator.is_(True)))
+        if ops is None:
+            ops = Organization(id=new_id("org"), name="Levante Ops", slug="ops", is_operator=True)
+            session.add(ops)
+            session.flush()
+        user = session.scalars(select(User).where(User.email == email)).one()
+        session.add(Membership(user_id=user.id, organization_id=ops.id, role=Role.SUPPORT))
+
+
+def open_ticket(person: Browser, subject: str = "Inference is down", **fields: str) -> int:
+    page = person.get("/support")
+    assert page.status_code == 200, page.text
+    org = re.search(r'name="org" value="([^"]+)"', page.text)
+    assert org is not None
+    response = person.post("/support/tickets", {
+        "org": org.group(1), "subject": subject, "severity": "2",
+        "description": "Every request answers 500 since 09:00.", "model": "smollm2", **fields,
+    })  # fmt: skip
+    assert response.status_code == 303, response.text
+    number = int(response.headers["location"].rsplit("/", 1)[1])
+    return number
+
+
+@pytest.fixture
+def customer(person: Browser) -> Browser:
+    person.sign_up("ana@acme.example")
+    return person
+
+
+@pytest.fixture
+def agent(app: TestClient, database: Database) -> Browser:
+    browser = Browser(app)
+    make_agent(database, browser, "agent@levante.example")
+    return browser
+
+
+def test_a_customer_opens_a_ticket_and_follows_it(customer: Browser) -> None:
+    page = customer.get("/support")
+    assert "No support contract" in page.text
+    number = open_ticket(customer)
+    ticket = customer.get(f"/support/tickets/{number}")
+    assert ticket.status_code == 200
+    assert "Inference is down" in ticket.text
+    assert 'data-testid="status">new<' in ticket.text
+    assert "No response targets" in ticket.text
+    listed = customer.get("/support")
+    assert f"#{number}" in listed.text
+    reply = customer.post(f"/support/tickets/{number}/reply", {"body": "Still failing."})
+    assert reply.status_code == 303
+    assert "Still failing." in customer.get(f"/support/tickets/{number}").text
+    solved = customer.post(f"/support/tickets/{number}/status", {"status": "solved"})
+    assert solved.status_code == 303
+    assert 'data-testid="status">solved<' in customer.get(f"/support/tickets/{number}").text
+
+
+def test_an_agent_works_the_ticket_from_the_queue(customer: Browser, agent: Browser) -> None:
+    number = open_ticket(customer)
+    landing = agent.get("/support", follow_redirects=False)
+    assert landing.status_code == 303
+    assert landing.headers["location"] == "/support/queue"
+    queue = agent.get("/support/queue")
+    assert f"/support/tickets/{number}" in queue.text
+    agent.get(f"/support/tickets/{number}")
+    note = agent.post(f"/support/tickets/{number}/reply",
+                      {"body": "Customer is on an old build.", "internal": "1"})  # fmt: skip
+    assert note.status_code == 303
+    assert (
+        agent.post(f"/support/tickets/{number}/reply", {"body": "Fixed in 0.3.2."}).status_code
+        == 303
+    )
+    assert agent.post(f"/support/tickets/{number}/assign",
+                      {"agent": "agent@levante.example"}).status_code == 303  # fmt: skip
+    assert agent.post(f"/support/tickets/{number}/severity", {"severity": "1",
+                      "reason": "all regions"}).status_code == 303  # fmt: skip
+    assert agent.post(f"/support/tickets/{number}/time", {"minutes": "20"}).status_code == 303
+    assert agent.post(f"/support/tickets/{number}/status", {"status": "pending"}).status_code == 303
+    as_agent = agent.get(f"/support/tickets/{number}").text
+    assert "old build" in as_agent
+    assert "internal note" in as_agent
+    assert 'data-testid="assignee">agent@levante.example<' in as_agent
+    as_customer = customer.get(f"/support/tickets/{number}").text
+    assert "Fixed in 0.3.2." in as_customer
+    assert "old build" not in as_customer
+    assert "logged 20 min" not in as_customer
+    assert 'data-testid="status">pending<' in as_customer
+    mine = agent.get("/support/queue", params={"assignee": "agent@levante.example"})
+    assert f"#{number}" in mine.text
+    refused = agent.post(f"/support/tickets/{number}/status", {"status": "new"})
+    assert refused.status_code == 409
+    assert "cannot become new" in refused.text
+
+
+def test_another_person_finds_nothing(
+    customer: Browser, other_person: Browser, agent: Browser
+) -> None:
+    number = open_ticket(customer)
+    upload = customer.upload(f"/support/tickets/{number}/attachments", "trace.txt", b"boom")
+    assert upload.status_code == 303
+    attachment = re.search(rf"/support/tickets/{number}/attachments/(att_\w+)",
+                           customer.get(f"/support/tickets/{number}").text)  # fmt: skip
+    assert attachment is not None
+    other_person.sign_up("eve@globex.example")
+    assert other_person.get(f"/support/tickets/{number}").status_code == 404
+    assert (
+        other_person.get(f"/support/tickets/{number}/attachments/{attachment.group(1)}").status_code
+        == 404
+    )
+    for action, data in (("reply", {"body": "hi"}), ("status", {"status": "solved"}),
+                         ("severity", {"severity": "4"}), ("assign", {"agent": ""}),
+                         ("time", {"minutes": "5"})):  # fmt: skip
+        assert other_person.post(f"/support/tickets/{number}/{action}", data).status_code == 404
+    assert (
+        other_person.upload(f"/support/tickets/{number}/attachments", "x.txt", b"x").status_code
+        == 404
+    )
+    assert f"#{number}" not in other_person.get("/support").text
+    assert other_person.get("/support/queue").status_code == 403
+    assert customer.get("/support/queue").status_code == 403
+    assert other_person.get("/support/tickets/99999").status_code == 404
+    download = agent.get(f"/support/tickets/{number}/attachments/{attachment.group(1)}")
+    assert download.content == b"boom"
+
+
+def test_forms_need_their_csrf_token_and_a_session(customer: Browser, app: TestClient) -> None:
+    number = open_ticket(customer)
+    assert customer.post(f"/support/tickets/{number}/reply", {"body": "x"},
+                         csrf=False).status_code == 403  # fmt: skip
+    assert customer.post("/support/tickets", {"subject": "x", "description": "y"},
+                         csrf=False).status_code == 403  # fmt: skip
+    anonymous = Browser(app)
+    signed_out = anonymous.get("/support", follow_redirects=False)
+    assert signed_out.status_code == 303
+    assert signed_out.headers["location"].startswith("/login")
+
+
+def test_hostile_text_is_escaped_and_bad_input_explained(customer: Browser) -> None:
+    number = open_ticket(customer, subject="<script>alert(1)</script>")
+    page = customer.get(f"/support/tickets/{number}").text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    customer.post(f"/support/tickets/{number}/reply",
+                  {"body": '<img src=x onerror="alert(2)"> **bold**'})  # fmt: skip
+    page = customer.get(f"/support/tickets/{number}").text
+    assert "<img" not in page  # raw HTML is shown as text, never run
+    assert "&lt;img src=x" in page
+    assert "<strong>bold</strong>" in page
+    empty = customer.post("/support/tickets", {"subject": "", "description": "x"})
+    assert empty.status_code == 400
+    assert "needs a subject" in empty.text
+    bad = customer.upload(f"/support/tickets/{number}/attachments", "../../etc/passwd", b"x")
+    assert bad.status_code == 400
+    assert "may not contain a path" in bad.text
+
+
+def test_the_report_page_and_its_csv(customer: Browser, agent: Browser) -> None:
+    open_ticket(customer)
+    page = agent.get("/support/reports")
+    assert page.status_code == 200
+    assert "ana@acme.example" in page.text  # the customer's personal organisation's name
+    csv = customer.get("/support/reports", params={"format": "csv"})
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.text.startswith("organization,period,opened")
