@@ -551,8 +551,8 @@ def queue(
     for ticket, org_name in rows:
         left = ticket.due_at - now if ticket.due_at is not None else None
         mark = None
-        if ticket.breached:
-            mark = "breached"
+        if ticket.breached or (left is not None and left <= timedelta(0)):
+            mark = "breached"  # a due time in the past is a breach the worker has not seen
         elif left is not None and left <= warn_before:
             mark = "warning"
         assigned = agents.get(ticket.assignee_id) if ticket.assignee_id else None
