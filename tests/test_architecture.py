@@ -22,18 +22,25 @@ SOURCE = ROOT / "src" / "levante"
 DOC = ROOT / "docs" / "architecture.md"
 START, END = "<!-- import-graph:start -->", "<!-- import-graph:end -->"
 
-FOUNDATION = {"levante.errors", "levante.vocabulary", "levante.settings", "levante.caching"}
+FOUNDATION = {
+    "levante.errors",
+    "levante.vocabulary",
+    "levante.settings",
+    "levante.caching",
+    "levante.periodic",
+}
 BELOW_PACKAGES = FOUNDATION | {"levante.storage", "levante.audit", "levante.mail"}
 
 # The layers, bottom up, and what each unit may import besides the layers under it.
 LAYERS: list[tuple[str, dict[str, set[str]]]] = [
     (
-        "foundation: the one error hierarchy, the domain's words, the settings",
+        "foundation: the one error hierarchy, the domain's words, the settings, timers",
         {
             "levante.errors": set(),
             "levante.vocabulary": {"levante.errors"},
             "levante.settings": {"levante.errors", "levante.vocabulary"},
             "levante.caching": set(),
+            "levante.periodic": set(),
             "levante.protocol": set(),
         },
     ),
@@ -42,7 +49,7 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
         {
             "levante.storage": {"levante.errors", "levante.vocabulary"},
             "levante.audit": {"levante.storage"},
-            "levante.mail": {"levante.storage", "levante.settings"},
+            "levante.mail": {"levante.storage", "levante.settings", "levante.periodic"},
         },
     ),
     (

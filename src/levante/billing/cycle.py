@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +14,7 @@ from levante import audit
 from levante.billing.payments import apply_dunning
 from levante.billing.subscriptions import renew_due
 from levante.billing.wallet import wallet_state
+from levante.periodic import PeriodicWorker
 from levante.pricing import format_amount
 from levante.settings import BillingSettings
 from levante.storage import Database, utcnow
@@ -73,30 +73,12 @@ def run_cycle(
     )
 
 
-class BillingWorker:
-    """Runs the cycle every ``cycle_seconds`` on a daemon thread."""
+class BillingWorker(PeriodicWorker):
+    """Runs the cycle every ``cycle_seconds``."""
 
     def __init__(self, database: Database, settings: BillingSettings) -> None:
-        self._database = database
-        self._settings = settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        def job() -> None:
+            with database.session() as session:
+                run_cycle(session, settings, utcnow())
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="billing", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._settings.cycle_seconds):
-            try:
-                with self._database.session() as session:
-                    run_cycle(session, self._settings, utcnow())
-            except Exception:
-                log.exception(
-                    "the billing cycle failed; it runs again in %s s", self._settings.cycle_seconds
-                )
+        super().__init__("billing", settings.cycle_seconds, job)

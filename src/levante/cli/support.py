@@ -4,7 +4,7 @@ operator: tickets, the queue, reports, SLA policies and calendars."""
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -12,9 +12,13 @@ from rich.table import Table
 
 from levante import support
 from levante.cli.context import CLI, JsonOption, console, database, handled, settings, show
-from levante.storage import utcnow
 from levante.support.calendars import WEEKDAYS
 from levante.vocabulary import Severity, SlaTarget
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
 
 support_app = typer.Typer(
     help="The support desk: tickets, the queue, reports, policies and calendars.",
@@ -61,7 +65,7 @@ def tickets(
 def show_ticket(ticket: Ticket) -> None:
     """A ticket: its terms, SLA timers and whole history (internal notes included)."""
     with handled(), database() as db, db.session() as session:
-        seen = support.view(session, CLI, ticket, now=utcnow())
+        seen = support.view(session, CLI, ticket, now=_now())
         t = seen.ticket
         console.print(f"[bold]#{t.number}[/] {t.subject}  ({seen.organization.name})")
         console.print(
@@ -94,7 +98,7 @@ def queue(
     with handled(), database() as db, db.session() as session:
         table = Table("number", "organization", "severity", "status", "subject", "left",
                       "mark", "assignee")  # fmt: skip
-        for item in support.queue(session, CLI, now=utcnow(), warn_before=warn,
+        for item in support.queue(session, CLI, now=_now(), warn_before=warn,
                                   assignee=assignee):  # fmt: skip
             t = item.ticket
             table.add_row(str(t.number), item.organization, str(t.severity), t.status,
@@ -109,7 +113,7 @@ def reply(ticket: Ticket, body: Annotated[str, typer.Option(help="The message.")
     config = settings()
     with handled(), database() as db, db.session() as session:
         support.reply(session, CLI, ticket, body, reopen_days=config.support.reopen_days,
-                      now=utcnow())  # fmt: skip
+                      now=_now())  # fmt: skip
     console.print(f"replied to {ticket}")
 
 
@@ -117,7 +121,7 @@ def reply(ticket: Ticket, body: Annotated[str, typer.Option(help="The message.")
 def note(ticket: Ticket, body: Annotated[str, typer.Option(help="The note.")]) -> None:
     """Add an internal note (never shown to the customer)."""
     with handled(), database() as db, db.session() as session:
-        support.add_note(session, CLI, ticket, body, now=utcnow())
+        support.add_note(session, CLI, ticket, body, now=_now())
     console.print(f"noted on {ticket}")
 
 
@@ -128,7 +132,7 @@ def status(
 ) -> None:
     """Move a ticket to another state."""
     with handled(), database() as db, db.session() as session:
-        row = support.set_status(session, CLI, ticket, to, now=utcnow())
+        row = support.set_status(session, CLI, ticket, to, now=_now())
         console.print(f"#{row.number} is {row.status}")
 
 
@@ -140,7 +144,7 @@ def severity(
 ) -> None:
     """Change a ticket's severity; its targets follow."""
     with handled(), database() as db, db.session() as session:
-        row = support.set_severity(session, CLI, ticket, level, reason=reason, now=utcnow())
+        row = support.set_severity(session, CLI, ticket, level, reason=reason, now=_now())
         console.print(f"#{row.number} is severity {row.severity}")
 
 
@@ -152,7 +156,7 @@ def assign(
     """Give a ticket to an agent."""
     with handled(), database() as db, db.session() as session:
         row = support.assign(session, CLI, ticket, None if agent == "none" else agent,
-                             now=utcnow())  # fmt: skip
+                             now=_now())  # fmt: skip
         console.print(f"#{row.number} assigned to {agent}")
 
 
@@ -164,7 +168,7 @@ def log_time(
 ) -> None:
     """Log consulting time on a ticket."""
     with handled(), database() as db, db.session() as session:
-        support.log_time(session, CLI, ticket, minutes, note=note, now=utcnow())
+        support.log_time(session, CLI, ticket, minutes, note=note, now=_now())
     console.print(f"logged {minutes} min on {ticket}")
 
 
@@ -178,7 +182,7 @@ def report(
     """A month's report per customer: tickets by severity, attainment of each target,
     breaches, credits, hours logged."""
     with handled(), database() as db, db.session() as session:
-        rows = support.monthly_report(session, CLI, period, organization=org, now=utcnow())
+        rows = support.monthly_report(session, CLI, period, organization=org, now=_now())
     if as_csv:
         sys.stdout.write(support.report_csv(rows))
         return

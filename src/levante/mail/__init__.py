@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import threading
 from datetime import datetime
 from email.message import EmailMessage
 
@@ -16,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from levante.mail.webhooks import deliver_webhooks, queue_webhook
+from levante.periodic import PeriodicWorker
 from levante.settings import MailSettings
 from levante.storage import Database, utcnow
 from levante.storage.models import OutboundMail
@@ -86,34 +86,17 @@ def _send(settings: MailSettings, to: str, subject: str, body: str) -> None:
         smtp.send_message(message)
 
 
-class MailWorker:
-    """Sends queued mail every ``send_interval_seconds``, in a thread of its own."""
+class MailWorker(PeriodicWorker):
+    """Sends queued mail every ``send_interval_seconds``, when an SMTP server is set."""
 
     def __init__(self, database: Database, settings: MailSettings) -> None:
-        self._database = database
-        self._settings = settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if not self._settings.smtp_host:
-            return
-        self._thread = threading.Thread(target=self._run, name="mail", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                deliver(self._database, self._settings)
-            except Exception:
-                log.exception("sending queued mail failed")
-            self._stop.wait(self._settings.send_interval_seconds)
+        super().__init__(
+            "mail",
+            settings.send_interval_seconds,
+            lambda: deliver(database, settings),
+            run_at_start=True,
+            enabled=bool(settings.smtp_host),
+        )
 
 
 __all__ = ["MailWorker", "deliver", "deliver_webhooks", "outbox", "queue_mail", "queue_webhook"]

@@ -7,7 +7,6 @@ of webhooks, on a timer in every gateway process."""
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from levante.audit import Actor
 from levante.mail import deliver_webhooks, queue_mail, queue_webhook
+from levante.periodic import PeriodicWorker
 from levante.settings import SupportSettings
 from levante.storage import Database, utcnow
 from levante.storage.models import SupportTicket, TicketEvent, User
@@ -135,27 +135,8 @@ def run_desk(database: Database, settings: SupportSettings, now: datetime | None
     return len(raised)
 
 
-class SupportWorker:
-    """Runs :func:`run_desk` every ``worker_seconds`` on a daemon thread."""
+class SupportWorker(PeriodicWorker):
+    """Runs :func:`run_desk` every ``worker_seconds``."""
 
     def __init__(self, database: Database, settings: SupportSettings) -> None:
-        self._database = database
-        self._settings = settings
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="support", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._settings.worker_seconds):
-            try:
-                run_desk(self._database, self._settings)
-            except Exception:
-                log.exception("the support desk's round failed; it runs again shortly")
+        super().__init__("support", settings.worker_seconds, lambda: run_desk(database, settings))
