@@ -179,3 +179,15 @@ def test_business_hours_targets_follow_the_calendar() -> None:
     first = state.latest(SlaTarget.FIRST_RESPONSE)
     assert first is not None
     assert first.due_at == datetime(2026, 12, 7, 16, 0, tzinfo=PARIS)
+
+
+def test_a_holiday_on_the_standard_calendar_moves_the_severity_3_due_time() -> None:
+    spec = {**DEFAULT_CALENDAR_SPEC, "holidays": ["2026-12-07"]}
+    plan = terms_of(
+        "support-standard", "Standard", SUPPORT_FEATURES["support-standard"], parse_calendar(spec)
+    )
+    opened = datetime(2026, 12, 4, 17, 30, tzinfo=PARIS).astimezone(UTC)
+    state = derive(plan, opened, Severity.NORMAL, [], opened)
+    first = state.latest(SlaTarget.FIRST_RESPONSE)
+    assert first is not None
+    assert first.due_at == datetime(2026, 12, 8, 17, 0, tzinfo=PARIS)
