@@ -210,3 +210,31 @@ def test_bad_input_gets_the_documented_error_body(client: TestClient, acme: Tena
     assert missing.json()["param"] == "ticket"
     period = client.get("/v1/support/reports", params={"period": "2026-13"}, headers=headers)
     assert period.status_code == 400
+
+
+def test_a_malformed_policy_or_calendar_is_a_400_never_a_500(
+    client: TestClient, acme: Tenant, ops: Tenant
+) -> None:
+    agent = ops.headers(admin=True)
+    url = "/v1/support/policies/support-premium"
+    for body in (
+        {"credits": {"severities": 5}},
+        {"credits": {"percent_per_breach": "NaN"}},
+        {"credits": {"cap_percent": "lots"}},
+        {"hourly_rate": {"EUR": "NaN"}},
+        {"hourly_rate": {"GBP": "100"}},
+        {"sla": {"9": {"first_response": 10}}},
+        {"sla": {"1": {"clock": "sometimes"}}},
+        {"calendar": "no-such-calendar"},
+    ):
+        response = client.put(url, json=body, headers=agent)
+        assert response.status_code in (400, 404), (body, response.text)
+        assert response.json()["object"] == "error"
+    partial = client.put(url, json={"sla": {"2": {"first_response": 90}}}, headers=agent)
+    assert partial.json()["sla"]["2"] == {
+        "clock": "24x7", "first_response": 90, "next_response": 240, "resolution": 4320,
+    }  # fmt: skip
+    assert client.put("/v1/support/policies/chat-free", json={}, headers=agent).status_code == 400
+    weird = client.put("/v1/support/calendars/x", json={"timezone": "UTC", "hours": {"mon": [5]}},
+                       headers=agent)  # fmt: skip
+    assert weird.status_code in (400, 422)

@@ -26,8 +26,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from levante import audit
@@ -39,13 +37,12 @@ from levante.billing.wallet import wallet_state
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.pricing import CENT, format_amount, to_cents
 from levante.settings import BillingSettings
-from levante.storage import new_id
+from levante.storage import new_id, next_number
 from levante.storage.models import (
     BillingAccount,
     Charge,
     Invoice,
     InvoiceLine,
-    InvoiceSequence,
     Organization,
     Price,
     Reservation,
@@ -573,19 +570,7 @@ def _finalize(session: Session, invoice: Invoice, settings: BillingSettings, now
 
 
 def _next_number(session: Session, prefix: str) -> str:
-    """The next number. The UPDATE locks the sequence's row until this transaction ends, so a
-    concurrent finalizer waits and then reads the number this one took."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(InvoiceSequence).values(name="invoice", last_number=0).on_conflict_do_nothing()
-    )
-    number = session.execute(
-        update(InvoiceSequence)
-        .where(InvoiceSequence.name == "invoice")
-        .values(last_number=InvoiceSequence.last_number + 1)
-        .returning(InvoiceSequence.last_number)
-    ).scalar_one()
-    return f"{prefix}-{number:06d}"
+    return f"{prefix}-{next_number(session, 'invoice'):06d}"
 
 
 def _snapshot_parties(session: Session, invoice: Invoice, settings: BillingSettings) -> None:

@@ -237,18 +237,17 @@ def policy_set(
     resolution: Annotated[int | None, typer.Option(help="Minutes; 0 for none.")] = None,
 ) -> None:
     """Change one severity's targets of a support plan; tickets already open keep theirs."""
+    sla: dict[str, object] = {}
+    if clock is not None:
+        sla["clock"] = clock  # checked with the rest by the policy
+    for key, value in (("first_response", first_response), ("next_response", next_response),
+                       ("resolution", resolution)):  # fmt: skip
+        if value is not None:
+            sla[key] = value or None
     with handled(), database() as db, db.session() as session:
-        current = next((p for p in support.support_plans(session) if p.code == plan), None)
-        sla = dict(((current.features or {}).get("sla") or {}).get(str(severity), {})
-                   if current else {})  # fmt: skip
-        if clock is not None:
-            sla["clock"] = clock  # checked with the rest by the policy
-        for key, value in (("first_response", first_response), ("next_response", next_response),
-                           ("resolution", resolution)):  # fmt: skip
-            if value is not None:
-                sla[key] = value or None
-        support.set_policy(session, CLI, plan, sla={str(severity): sla})
-    console.print(f"{plan}: severity {severity} is now {sla}")
+        row = support.set_policy(session, CLI, plan, sla={str(severity): sla})
+        now = (row.features or {})["sla"][str(severity)]
+    console.print(f"{plan}: severity {severity} is now {now}")
 
 
 # -- calendars ------------------------------------------------------------------------------------

@@ -124,15 +124,20 @@ def set_policy(
     calendar: str | None = None,
     hourly_rate: dict[str, str] | None = None,
 ) -> Plan:
-    """Change a support plan's SLA policy (what is given is replaced; the rest is kept).
-    Tickets already open keep the terms they were opened under."""
+    """Change a support plan's SLA policy: the fields given (per severity, down to a single
+    target) replace the plan's, the rest is kept. Tickets already open keep the terms they
+    were opened under."""
     tenancy.require_operator(session, actor)
     plan = find_plan(session, plan_code)
     if plan.product != Product.SUPPORT:
         raise InvalidRequestError(f"plan '{plan.code}' is not a support plan", param="plan")
     features = dict(plan.features or {})
     if sla is not None:
-        merged = {**(features.get("sla") or {}), **sla}
+        merged = dict(features.get("sla") or {})
+        for key, fields in sla.items():
+            if not isinstance(fields, dict):
+                raise InvalidRequestError(f"sla.{key} is an object", param="sla")
+            merged[str(key)] = {**(merged.get(str(key)) or {}), **fields}
         parse_targets(merged)
         features["sla"] = {str(int(k)): v for k, v in sorted(merged.items())}
     if credits is not None:
@@ -146,7 +151,10 @@ def set_policy(
         rates = {}
         for currency, amount in hourly_rate.items():
             try:
-                rates[Currency(currency.upper()).value] = str(Decimal(str(amount)))
+                rate = Decimal(str(amount))
+                if not rate.is_finite() or rate < 0:
+                    raise ArithmeticError(amount)
+                rates[Currency(currency.upper()).value] = str(rate)
             except (ValueError, ArithmeticError):
                 raise InvalidRequestError(
                     f"hourly rate {currency}: {amount} is not an amount", param="hourly_rate"

@@ -172,9 +172,12 @@ def parse_credits(raw: Any, param: str = "credits") -> CreditTerms | None:
         cap = Decimal(str(raw.get("cap_percent", "100")))
     except InvalidOperation:
         raise InvalidRequestError("credit percentages are numbers", param=param) from None
-    if not (0 <= percent <= 100 and 0 <= cap <= 100):
+    if not (percent.is_finite() and cap.is_finite() and 0 <= percent <= 100 and 0 <= cap <= 100):
         raise InvalidRequestError("credit percentages are between 0 and 100", param=param)
-    severities = frozenset(check_severity(s, param) for s in raw.get("severities") or [])
+    listed = raw.get("severities") or []
+    if not isinstance(listed, list):
+        raise InvalidRequestError("credits.severities is a list such as [1, 2]", param=param)
+    severities = frozenset(check_severity(s, param) for s in listed)
     return CreditTerms(percent, severities, cap)
 
 

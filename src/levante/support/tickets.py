@@ -15,18 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from levante import audit
 from levante.audit import Actor
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.mail import queue_mail
-from levante.storage import new_id
+from levante.storage import new_id, next_number
 from levante.storage.models import (
-    InvoiceSequence,
     Organization,
     SupportTicket,
     TicketAttachment,
@@ -232,7 +229,7 @@ def open_ticket(
         requester = user.email
     ticket = SupportTicket(
         id=new_id("tkt"),
-        number=_next_number(session),
+        number=next_number(session, "support_ticket", after=1000),
         organization_id=org.id,
         opened_by=desk.user_id,
         requester=requester,
@@ -473,37 +470,6 @@ def _notify_reply(
     if to:
         subject = f"[#{ticket.number}] {ticket.subject}"
         queue_mail(session, to, subject, f"{who} wrote:\n\n{text}\n", now=now)
-
-
-def _next_number(session: Session) -> int:
-    """The next ticket number (from 1001), from the locked row of a sequence."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(
-        insert(InvoiceSequence)
-        .values(name="support_ticket", last_number=1000)
-        .on_conflict_do_nothing()
-    )
-    number: int = session.execute(
-        update(InvoiceSequence)
-        .where(InvoiceSequence.name == "support_ticket")
-        .values(last_number=InvoiceSequence.last_number + 1)
-        .returning(InvoiceSequence.last_number)
-    ).scalar_one()
-    return number
-
-
-def count_open(session: Session, organization_id: str) -> int:
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(SupportTicket)
-            .where(
-                SupportTicket.organization_id == organization_id,
-                SupportTicket.status.in_((NEW, OPEN, PENDING)),
-            )
-        )
-        or 0
-    )
 
 
 @dataclass(frozen=True, slots=True)
