@@ -49,13 +49,17 @@ def run_invoices(
     progress: Progress | None = None,
 ) -> InvoiceRun:
     """The deployment's invoice run: the month's service credits of the support contracts
-    brought up to date first (:func:`levante.support.credit_breaches`), then billing's run
-    (:func:`levante.billing.run_invoices`), which bills them with everything else."""
+    and its consulting time past the prepaid hours brought up to date first
+    (:func:`levante.support.credit_breaches`, :func:`levante.support.bill_time`), then
+    billing's run (:func:`levante.billing.run_invoices`), which bills them with everything
+    else."""
     now = now or utcnow()
     with database.session() as session:
         tenancy.require_operator(session, actor)
         org_id = tenancy.acting_on(session, actor, organization).id if organization else None
         support.credit_breaches(session, period, now=now, organization_id=org_id)
+        support.bill_time(session, period, now=now, default_currency=default_currency,
+                          organization_id=org_id)  # fmt: skip
     return billing.run_invoices(
         database, actor, period, organization=organization, finalize=finalize,
         settings=settings, default_currency=default_currency, settle_seconds=settle_seconds,

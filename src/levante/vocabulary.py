@@ -66,6 +66,7 @@ class AccountState(StrEnum):
 class Interval(StrEnum):
     MONTH = "month"
     YEAR = "year"
+    ONCE = "once"  # bought once, never renewed: a prepaid pack of consulting hours
 
 
 class Unit(StrEnum):
@@ -88,6 +89,7 @@ class ChargeKind(StrEnum):
     CARRIED = "carried"  # a balance carried from an invoice to the next
     SERVICE_CREDIT = "service_credit"  # a support contract's credit for its breached targets
     SERVICES = "services"  # professional services: consulting time past the prepaid hours
+    HOUR_PACK = "hour_pack"  # a prepaid pack of consulting hours, bought once
 
 
 class WalletKind(StrEnum):

@@ -134,6 +134,12 @@ def test_another_organisation_sees_nothing_over_every_route(
     assert client.get("/v1/support/tickets", headers=other).json()["data"] == []
     for path in ("/queue", "/calendars"):
         assert client.get(f"/v1/support{path}", headers=other).status_code == 403
+    hours = client.get("/v1/support/hours", params={"organization": acme.organization_id},
+                       headers=other)  # fmt: skip
+    assert hours.status_code == 404
+    bought = client.post("/v1/support/packs", json={"plan": "consulting-10h",
+                         "organization": acme.organization_id}, headers=other)  # fmt: skip
+    assert bought.status_code == 404
     assert client.get("/v1/support/tickets", headers=other_tenant.headers()).status_code == 403
 
 
@@ -238,3 +244,40 @@ def test_a_malformed_policy_or_calendar_is_a_400_never_a_500(
     weird = client.put("/v1/support/calendars/x", json={"timezone": "UTC", "hours": {"mon": [5]}},
                        headers=agent)  # fmt: skip
     assert weird.status_code in (400, 422)
+
+
+def test_a_customer_buys_hours_and_follows_them_as_agents_log_time(
+    client: TestClient, acme: Tenant, ops: Tenant
+) -> None:
+    admin, agent = acme.headers(admin=True), ops.headers(admin=True)
+    offers = client.get("/v1/support/packs", headers=admin).json()["data"]
+    assert [(o["plan"], o["hours"]) for o in offers] == [("consulting-10h", 10.0),
+                                                         ("consulting-40h", 40.0)]  # fmt: skip
+    assert offers[0]["prices"] == {"EUR": "2000.00", "USD": "2200.00"}
+    bought = client.post("/v1/support/packs", json={"plan": "consulting-10h"}, headers=admin)
+    assert bought.status_code == 201, bought.text
+    body = bought.json()
+    assert body["pack"]["hours_left"] == 10.0
+    assert body["invoice"]["status"] == "finalized"
+    # The contract's first year was still to invoice: the pack's invoice bills both at once.
+    assert body["invoice"]["subtotal"] == "26000.00"
+    number = opened(client, acme, severity=4)["number"]
+    logged = client.post(f"/v1/support/tickets/{number}/time", json={"minutes": 90},
+                         headers=agent)  # fmt: skip
+    assert logged.status_code == 201
+    hours = client.get("/v1/support/hours", headers=admin).json()
+    assert hours["hours_left"] == 8.5
+    assert hours["time"] == [
+        {"ticket": number, "at": hours["time"][0]["at"], "minutes": 90, "from_packs": 90,
+         "billable": 0}
+    ]  # fmt: skip
+    as_agent = client.get("/v1/support/hours", params={"organization": acme.organization_id},
+                          headers=agent).json()  # fmt: skip
+    assert as_agent["packs"][0]["hours_used"] == 1.5
+    refused = client.post("/v1/admin/billing/subscriptions", json={"plan": "consulting-10h"},
+                          headers=admin)  # fmt: skip
+    assert refused.status_code == 400
+    assert refused.json()["param"] == "plan"
+    wrong = client.post("/v1/support/packs", json={"plan": "support-critical"}, headers=admin)
+    assert wrong.status_code == 400
+    assert "not an hour pack" in wrong.json()["message"]

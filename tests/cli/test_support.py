@@ -81,3 +81,22 @@ def test_policies_and_calendars_from_the_command_line(database: Database) -> Non
     assert names == ["business-hours", "uk"]
     fails("support", "calendar", "set", "x", "--timezone", "Nowhere/Else", "--hours",
           "mon 09:00-17:00", message="not a time zone")  # fmt: skip
+
+
+def test_the_operator_sells_hours_and_follows_them(database: Database) -> None:
+    org, number = _ticket(database)
+    [small, large] = json.loads(ok("support", "packs", "--json"))
+    assert (small["plan"], small["hours"], large["hours"]) == ("consulting-10h", "10", "40")
+    assert "2000.00 EUR" in small["prices"]
+    bought = ok("support", "buy-hours", "consulting-10h", "--org", org)
+    assert "Consulting, 10 hours for" in bought
+    assert "invoice" in bought
+    assert "finalized" in bought
+    ok("support", "time", str(number), "45")
+    [pack] = json.loads(ok("support", "hours", "--org", org, "--json"))
+    assert (pack["hours"], pack["used"], pack["left"], pack["valid"]) == (
+        "10 h", "45 min", "9 h 15 min", "yes",
+    )  # fmt: skip
+    assert "9 h 15 min left" in ok("support", "hours", "--org", org)
+    fails("support", "buy-hours", "support-premium", "--org", org, message="not an hour pack")
+    fails("support", "hours", "--org", "nobody", message="nobody")

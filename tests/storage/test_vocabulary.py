@@ -40,8 +40,9 @@ def test_the_database_refuses_unknown_words(database: Database, statement: str) 
 
 def _subscribed(db: Database) -> str:
     org = make_tenant(db, "Carl GmbH").organization_id
+    renewing = [p for p in billing.DEFAULT_PLANS if p.interval != "once"]  # all 0006 knew
     with db.session() as session:
-        billing.ensure_catalog(session)
+        billing.ensure_catalog(session, renewing)
         billing.subscribe(
             session, org, "support-premium", now=utcnow(), default_currency="EUR",
             actor=Actor("test"),
@@ -85,4 +86,20 @@ def test_migration_0007_names_the_values_it_cannot_keep(tmp_path: Path) -> None:
         ))  # fmt: skip
     with pytest.raises(ConfigurationError, match=r"prices\.currency = 'GBP'"):
         upgrade(db.engine)
+    db.dispose()
+
+
+def test_migration_0010_keeps_every_row_and_knows_the_plans_bought_once(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(db.engine, "0009")
+    _subscribed(db)
+    with db.session() as session:
+        before = [session.scalar(select(func.count()).select_from(m)) for m in (Plan, Charge)]
+    upgrade(db.engine)
+    with db.session() as session:
+        after = [session.scalar(select(func.count()).select_from(m)) for m in (Plan, Charge)]
+        assert after == before
+        assert billing.ensure_catalog(session) == 2  # the two consulting packs
+    with pytest.raises(IntegrityError), db.engine.begin() as connection:
+        connection.execute(text("UPDATE charges SET kind = 'gift'"))
     db.dispose()

@@ -1,7 +1,8 @@
 """The catalogue: a plan for each way the platform earns, each with dated prices per currency.
 
 API usage is priced per token by the price book (``levante.pricing``); the plans here are the
-fixed fees: chat plans, enterprise licences and support contracts. Prices are per unit (the
+fixed fees: chat plans, enterprise licences and support contracts, and the consulting hour
+packs bought once (interval ``once``) beside the contracts. Prices are per unit (the
 whole plan, a seat or a GPU) and per period, in 1e-9 currency units, and never change in the
 past: a new price applies to periods that start after it takes effect.
 """
@@ -132,6 +133,31 @@ SUPPORT_FEATURES: dict[str, dict[str, Any]] = {
 }
 
 
+# Prepaid consulting (deployment, fine-tuning, architecture reviews), bought once: the hours a
+# pack holds, the months it stays valid, and the rate for time past it when the customer
+# has no support contract (a contract's own ``hourly_rate`` wins). ``levante.support.services``
+# reads them.
+HOUR_PACK_FEATURES: dict[str, dict[str, Any]] = {
+    "consulting-10h": {
+        "hours": 10,
+        "valid_months": 12,
+        "hourly_rate": {"EUR": "275", "USD": "300"},
+    },
+    "consulting-40h": {
+        "hours": 40,
+        "valid_months": 12,
+        "hourly_rate": {"EUR": "275", "USD": "300"},
+    },
+}
+
+
+def _hour_pack(hours: int, eur: str, usd: str) -> PlanSpec:
+    code = f"consulting-{hours}h"
+    name = f"Consulting, {hours} hours"
+    prices = {"EUR": eur, "USD": usd}
+    return PlanSpec(code, "support", name, "once", "flat", prices, 0, HOUR_PACK_FEATURES[code])
+
+
 # What each chat plan allows (``levante.chat.limits`` reads them): the models (None: every
 # model served), messages per rolling window of ``window_hours``, a rolling weekly cap, and
 # the longest context a conversation may reach.
@@ -185,6 +211,8 @@ DEFAULT_PLANS: list[PlanSpec] = [
     _support("standard", "Support Standard", "6000", "6500"),
     _support("premium", "Support Premium", "24000", "26000"),
     _support("critical", "Support Mission-critical", "60000", "65000"),
+    _hour_pack(10, "2000", "2200"),
+    _hour_pack(40, "7200", "8000"),
 ]
 
 

@@ -435,9 +435,11 @@ def _charge_lines(
     lines = []
     for charge in charges:
         charge.invoice_id = invoice.id
-        unit_price = ""
-        if charge.kind == "subscription":
+        unit, unit_price = "unit", ""
+        if charge.kind in (ChargeKind.SUBSCRIPTION, ChargeKind.HOUR_PACK):
             unit_price = format_amount(charge.amount_nanos // charge.quantity)
+        elif charge.kind == ChargeKind.SERVICES:
+            unit = "minute"  # consulting time, its rate in the description
         # A support contract's service credit is a credit on the invoice, like prepaid ones.
         kind = "credit" if charge.kind == ChargeKind.SERVICE_CREDIT else "charge"
         lines.append(
@@ -446,7 +448,7 @@ def _charge_lines(
                 charge.product,
                 charge.description,
                 charge.quantity,
-                "unit",
+                unit,
                 unit_price,
                 to_cents(charge.amount_nanos),
             )

@@ -22,7 +22,7 @@ from levante.billing.catalog import find_plan, plan_price
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.storage import new_id
 from levante.storage.models import Charge, Plan, Subscription
-from levante.vocabulary import SubscriptionStatus
+from levante.vocabulary import Interval, SubscriptionStatus
 
 TRIALING, ACTIVE, CANCELED = SubscriptionStatus
 LIVE = (TRIALING, ACTIVE)
@@ -67,6 +67,7 @@ def subscribe(
     plan = find_plan(session, plan_code)
     if not plan.active:
         raise InvalidRequestError(f"plan '{plan.code}' is no longer offered", param="plan")
+    _check_renews(plan)
     _check_quantity(plan, quantity)
     plan_price(session, plan, account.currency, now)  # refuse a plan unpriced in the currency
     history = session.scalars(
@@ -131,6 +132,7 @@ def change(
         )
     if not new_plan.active:
         raise InvalidRequestError(f"plan '{new_plan.code}' is no longer offered", param="plan")
+    _check_renews(new_plan)
     new_quantity = sub.quantity if quantity is None else quantity
     if new_plan.unit == "flat" and old_plan.unit != "flat" and quantity is None:
         new_quantity = 1
@@ -303,6 +305,14 @@ def _live(session: Session, organization_id: str, subscription_id: str) -> Subsc
     if sub.status not in LIVE:
         raise ConflictError(f"subscription '{subscription_id}' has ended")
     return sub
+
+
+def _check_renews(plan: Plan) -> None:
+    if plan.interval == Interval.ONCE:
+        raise InvalidRequestError(
+            f"plan '{plan.code}' is bought once, not subscribed to: buy it as an hour pack",
+            param="plan",
+        )
 
 
 def _check_quantity(plan: Plan, quantity: int) -> None:

@@ -1,5 +1,5 @@
 """``levante support …``: the support desk from the command line, as an agent of the
-operator: tickets, the queue, reports, SLA policies and calendars."""
+operator: tickets, the queue, reports, SLA policies, calendars and consulting hours."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from rich.table import Table
 
 from levante import support
 from levante.cli.context import CLI, JsonOption, console, database, handled, settings, show
+from levante.pricing import format_amount, format_cents
 from levante.support.calendars import WEEKDAYS
 from levante.vocabulary import Severity, SlaTarget
 
@@ -21,7 +22,7 @@ def _now() -> datetime:
 
 
 support_app = typer.Typer(
-    help="The support desk: tickets, the queue, reports, policies and calendars.",
+    help="The support desk: tickets, the queue, reports, policies, calendars and hours.",
     no_args_is_help=True,
 )
 calendar_app = typer.Typer(help="Business-hours calendars.", no_args_is_help=True)
@@ -180,14 +181,15 @@ def report(
     as_json: JsonOption = False,
 ) -> None:
     """A month's report per customer: tickets by severity, attainment of each target,
-    breaches, credits, hours logged."""
+    breaches, credits, hours logged (from the packs, billed past them, left on them)."""
     with handled(), database() as db, db.session() as session:
         rows = support.monthly_report(session, CLI, period, organization=org, now=_now())
     if as_csv:
         sys.stdout.write(support.report_csv(rows))
         return
     table = Table("organization", "opened", "sev 1/2/3/4", "first response", "next response",
-                  "resolution", "breached", "credit", "hours")  # fmt: skip
+                  "resolution", "breached", "credit", "hours", "from packs", "billed",
+                  "left")  # fmt: skip
     for r in rows:
         parts = []
         for target in SlaTarget:
@@ -196,9 +198,78 @@ def report(
         table.add_row(
             r.organization, str(r.opened_total), "/".join(str(r.opened[s]) for s in range(1, 5)),
             *parts, " ".join(f"#{n}" for n in r.breached_tickets) or "-", r.credit or "-",
-            f"{r.minutes_logged / 60:.2f}",
+            f"{r.minutes_logged / 60:.2f}", f"{r.minutes_from_packs / 60:.2f}",
+            f"{r.minutes_billable / 60:.2f}" + (f" ({r.services})" if r.services else ""),
+            f"{r.minutes_left / 60:.2f}",
         )  # fmt: skip
     show(table, as_json)
+
+
+# -- consulting hours -----------------------------------------------------------------------------
+
+
+@support_app.command("packs")
+def packs(as_json: JsonOption = False) -> None:
+    """The prepaid consulting hour packs on offer."""
+    with handled(), database() as db, db.session() as session:
+        table = Table("plan", "name", "hours", "valid months", "prices", "rate past it")
+        for offer in support.pack_offers(session, now=_now()):
+            features = offer.plan.features or {}
+            prices = ", ".join(f"{format_amount(n)} {c}" for c, n in offer.current_nanos.items())
+            rates = features.get("hourly_rate") or {}
+            table.add_row(
+                offer.plan.code, offer.plan.name, f"{support.pack_hours(offer.plan):g}",
+                str(features.get("valid_months") or "-"), prices,
+                ", ".join(f"{v} {c}/h" for c, v in rates.items()) or "-",
+            )  # fmt: skip
+        show(table, as_json)
+
+
+@support_app.command("hours")
+def hours(
+    org: Annotated[str, typer.Option("--org", "-o", help="The customer.")],
+    as_json: JsonOption = False,
+) -> None:
+    """A customer's hour packs: bought, used, left, and until when."""
+    with handled(), database() as db, db.session() as session:
+        found = support.hours_of(session, CLI, org, now=_now())
+        table = Table("pack", "plan", "bought", "expires", "hours", "used", "left", "valid")
+        for p in found.packs:
+            expires = f"{p.pack.expires_at:%Y-%m-%d}" if p.pack.expires_at else "-"
+            table.add_row(
+                p.pack.id, p.plan.code, f"{p.pack.bought_at:%Y-%m-%d}", expires,
+                support.duration(p.pack.minutes), support.duration(p.used),
+                support.duration(p.left), "yes" if p.valid_at(found.at) else "no",
+            )  # fmt: skip
+        billable = sum(e.billable for e in found.entries)
+    show(table, as_json)
+    if not as_json:
+        console.print(
+            f"{support.duration(found.left)} left; {support.duration(billable)} logged past the "
+            "packs in all (billed with each month's invoice)"
+        )
+
+
+@support_app.command("buy-hours")
+def buy_hours(
+    plan: Annotated[str, typer.Argument(help="A pack: consulting-10h, ...")],
+    org: Annotated[str, typer.Option("--org", "-o", help="The customer.")],
+) -> None:
+    """Buy an hour pack for a customer; it is invoiced at once."""
+    config = settings()
+    with handled(), database() as db, db.session() as session:
+        bought = support.buy_pack(
+            session, CLI, plan, organization=org, now=_now(), settings=config.billing,
+            default_currency=config.currency,
+        )  # fmt: skip
+        invoice = bought.invoice
+        line = f"{bought.plan.name} for {org}: {support.duration(bought.pack.minutes)}"
+        if bought.pack.expires_at is not None:
+            line += f", valid until {bought.pack.expires_at:%Y-%m-%d}"
+        if invoice is not None:
+            line += f"; invoice {invoice.number} ({format_cents(invoice.total_cents)} "
+            line += f"{invoice.currency}, {invoice.status})"
+    console.print(line)
 
 
 # -- policies -------------------------------------------------------------------------------------

@@ -403,7 +403,7 @@ class Plan(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     product: Mapped[str] = mapped_column(String(32))  # api | chat | enterprise | support
     name: Mapped[str] = mapped_column(String(200))
-    interval: Mapped[str] = mapped_column(String(8))  # month | year
+    interval: Mapped[str] = mapped_column(String(8))  # month | year | once (an hour pack)
     unit: Mapped[str] = mapped_column(String(8))  # flat | seat | gpu
     trial_days: Mapped[int] = mapped_column(Integer, default=0)
     features: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -474,7 +474,7 @@ class Charge(Base):
     subscription_id: Mapped[str | None] = mapped_column(
         ForeignKey("subscriptions.id"), nullable=True
     )
-    kind: Mapped[str] = mapped_column(String(16))  # subscription | proration | carried
+    kind: Mapped[str] = mapped_column(String(16))  # a ChargeKind
     product: Mapped[str] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(String(300))
     quantity: Mapped[int] = mapped_column(Integer, default=1)
@@ -960,3 +960,21 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str] = mapped_column(String(500), default="")
+
+
+class HourPack(Base):
+    """A pack of consulting hours an organisation bought, paid by one charge. The time agents
+    log on its tickets draws the packs down, the one that expires first first; what no pack
+    covers is billed at the contract's hourly rate."""
+
+    __tablename__ = "support_hour_packs"
+    __table_args__ = (Index("ix_support_hour_packs_org_bought", "organization_id", "bought_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    plan_id: Mapped[str] = mapped_column(ForeignKey("plans.id"))
+    minutes: Mapped[int] = mapped_column(Integer)
+    bought_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    charge_id: Mapped[str] = mapped_column(ForeignKey("charges.id"), unique=True)
+    bought_by: Mapped[str] = mapped_column(String(200))

@@ -1,7 +1,7 @@
 """The support desk: tickets, SLA policies from the customer's support contract,
 business-hours calendars, clocks derived from each ticket's history, escalations, service
-credits on the customer's invoice, and reports. No HTTP here: the API, the command line and
-the web pages call these services."""
+credits on the customer's invoice, prepaid consulting hours, and reports. No HTTP here: the
+API, the command line and the web pages call these services."""
 
 from levante.storage.models import SupportCalendar, SupportTicket, TicketAttachment, TicketEvent
 from levante.support.attachments import StoredFile, attach, check_filename, open_attachment
@@ -31,6 +31,21 @@ from levante.support.policies import (
     terms_of,
 )
 from levante.support.reports import Attainment, MonthReport, monthly_report, report_csv
+from levante.support.services import (
+    Bought,
+    Hours,
+    PackBalance,
+    TimeEntry,
+    bill_time,
+    buy_pack,
+    drawdown,
+    duration,
+    hour_packs,
+    hours_of,
+    pack_hours,
+    pack_offers,
+    rate_for,
+)
 from levante.support.tickets import (
     MOVES,
     QueueItem,
@@ -55,6 +70,7 @@ __all__ = [
     "DEFAULT_CALENDAR",
     "MOVES",
     "Attainment",
+    "Bought",
     "Breach",
     "Calendar",
     "Contract",
@@ -62,7 +78,9 @@ __all__ = [
     "Desk",
     "Escalation",
     "Happening",
+    "Hours",
     "MonthReport",
+    "PackBalance",
     "Place",
     "QueueItem",
     "SlaState",
@@ -75,13 +93,16 @@ __all__ = [
     "TicketAttachment",
     "TicketEvent",
     "TicketView",
+    "TimeEntry",
     "Timer",
     "add_note",
     "advance",
     "agents",
     "assign",
     "attach",
+    "bill_time",
     "breaches_in",
+    "buy_pack",
     "calendar_of",
     "check_filename",
     "contract_of",
@@ -90,18 +111,25 @@ __all__ = [
     "derive",
     "describe_minutes",
     "desk_of",
+    "drawdown",
+    "duration",
     "ensure_calendars",
     "escalate",
+    "hour_packs",
+    "hours_of",
     "list_calendars",
     "list_tickets",
     "log_time",
     "monthly_report",
     "open_attachment",
     "open_ticket",
+    "pack_hours",
+    "pack_offers",
     "parse_calendar",
     "place_for",
     "places",
     "queue",
+    "rate_for",
     "reference",
     "reply",
     "report_csv",

@@ -21,7 +21,7 @@ from levante.storage import new_id
 from levante.storage.models import SupportCalendar
 from levante.support.calendars import Calendar, parse_calendar, weekdays_calendar
 from levante.support.policies import COMMUNITY, Terms, parse_credits, parse_targets, terms_of
-from levante.vocabulary import Currency, Product
+from levante.vocabulary import Currency, Interval, Product
 
 DEFAULT_CALENDAR = "business-hours"
 DEFAULT_CALENDAR_SPEC = weekdays_calendar("Europe/Paris", "09:00", "17:00")
@@ -110,7 +110,11 @@ def terms_for(session: Session, organization_id: str, at: datetime) -> Terms:
 
 def support_plans(session: Session) -> list[Plan]:
     return list(
-        session.scalars(select(Plan).where(Plan.product == Product.SUPPORT).order_by(Plan.code))
+        session.scalars(
+            select(Plan)
+            .where(Plan.product == Product.SUPPORT, Plan.interval != Interval.ONCE)
+            .order_by(Plan.code)
+        )
     )
 
 
@@ -129,7 +133,7 @@ def set_policy(
     were opened under."""
     tenancy.require_operator(session, actor)
     plan = find_plan(session, plan_code)
-    if plan.product != Product.SUPPORT:
+    if plan.product != Product.SUPPORT or plan.interval == Interval.ONCE:
         raise InvalidRequestError(f"plan '{plan.code}' is not a support plan", param="plan")
     features = dict(plan.features or {})
     if sla is not None:

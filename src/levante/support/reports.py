@@ -1,6 +1,7 @@
 """Support reports, per customer and month: tickets opened by severity, attainment of the
 first-response, next-response and resolution targets, breaches, service credits and
-consulting time. Everything is recomputed from the tickets' histories and the charges.
+consulting time (drawn from the prepaid packs, billable past them, left on them). Everything
+is recomputed from the tickets' histories and the charges.
 
 A target counts in the month in which it was settled: met when it ended (a reply, solved),
 breached when its time ran out. Targets still running at the end of the month count in the
@@ -12,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ from levante.errors import NotFoundError
 from levante.pricing import format_amount
 from levante.storage.models import Charge, Organization, SupportTicket, TicketEvent
 from levante.support.desk import desk_of
+from levante.support.services import drawdown
 from levante.support.tickets import history, sla_of
 from levante.vocabulary import ChargeKind, SlaTarget, TicketEventKind
 
@@ -54,6 +56,11 @@ class MonthReport:
     credit_nanos: int = 0
     credit_currency: str = ""
     minutes_logged: int = 0
+    minutes_from_packs: int = 0
+    minutes_billable: int = 0  # past the prepaid hours
+    minutes_left: int = 0  # on the packs still valid at the month's end (or now)
+    services_nanos: int = 0  # the month's consulting-time charge
+    services_currency: str = ""
 
     @property
     def opened_total(self) -> int:
@@ -64,6 +71,12 @@ class MonthReport:
         if not self.credit_nanos:
             return ""
         return f"{format_amount(-self.credit_nanos)} {self.credit_currency}"
+
+    @property
+    def services(self) -> str:
+        if not self.services_nanos:
+            return ""
+        return f"{format_amount(self.services_nanos)} {self.services_currency}"
 
 
 def monthly_report(
@@ -138,6 +151,19 @@ def monthly_report(
     for charge in credits:
         report = reports[charge.organization_id]
         report.credit_nanos, report.credit_currency = charge.amount_nanos, charge.currency
+    for report in reports.values():
+        hours = drawdown(session, report.organization_id, min(end, now + timedelta(microseconds=1)))
+        report.minutes_from_packs, report.minutes_billable = hours.used_in(start, end)
+        report.minutes_left = hours.left
+    services = session.scalars(
+        select(Charge).where(
+            Charge.kind == ChargeKind.SERVICES,
+            Charge.idempotency_key.in_([f"services:{o}:{period}" for o in reports]),
+        )
+    )
+    for charge in services:
+        report = reports[charge.organization_id]
+        report.services_nanos, report.services_currency = charge.amount_nanos, charge.currency
     return sorted(reports.values(), key=lambda r: r.organization.lower())
 
 
@@ -150,7 +176,8 @@ CSV_COLUMNS = [
     "organization", "period", "opened", "opened_sev1", "opened_sev2", "opened_sev3",
     "opened_sev4", "first_response_met", "first_response_breached", "next_response_met",
     "next_response_breached", "resolution_met", "resolution_breached", "breached_tickets",
-    "credit", "currency", "hours_logged",
+    "credit", "currency", "hours_logged", "hours_from_packs", "hours_billable", "hours_left",
+    "services", "services_currency",
 ]  # fmt: skip
 
 
@@ -167,6 +194,8 @@ def report_csv(reports: list[MonthReport]) -> str:
             t[SlaTarget.RESOLUTION].met, t[SlaTarget.RESOLUTION].breached,
             " ".join(f"#{n}" for n in r.breached_tickets),
             format_amount(-r.credit_nanos) if r.credit_nanos else "0", r.credit_currency,
-            f"{r.minutes_logged / 60:.2f}",
+            f"{r.minutes_logged / 60:.2f}", f"{r.minutes_from_packs / 60:.2f}",
+            f"{r.minutes_billable / 60:.2f}", f"{r.minutes_left / 60:.2f}",
+            format_amount(r.services_nanos) if r.services_nanos else "0", r.services_currency,
         ])  # fmt: skip
     return out.getvalue()

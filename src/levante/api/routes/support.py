@@ -1,8 +1,9 @@
 """The support desk over HTTP (``/v1/support/…``), with an admin key.
 
 A customer's key works its organisation's tickets; a key of the operator's organisation is
-an agent's, and works every customer's, the queue, the policies and the calendars. Another
-organisation's ticket is a 404, like one that does not exist.
+an agent's, and works every customer's, the queue, the policies and the calendars. Prepaid
+consulting hours are bought and followed here too. Another organisation's ticket is a 404,
+like one that does not exist.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ from levante import support
 from levante.api.schemas.support import (
     Assignment,
     AttachmentView,
+    BoughtView,
+    BuyPack,
     CalendarList,
     CalendarUpdate,
     CalendarView,
     EventView,
+    HoursView,
     Message,
     OpenTicket,
+    PackOffer,
+    PackOfferList,
     PolicyList,
     PolicyUpdate,
     PolicyView,
@@ -248,3 +254,33 @@ def set_calendar(name: str, body: CalendarUpdate, state: State, caller: Admin) -
         row = support.set_calendar(session, caller.actor, name, spec,
                                    organization=body.organization)  # fmt: skip
         return CalendarView.of(row)
+
+
+@router.get("/packs")
+def packs(state: State, caller: Admin) -> PackOfferList:
+    """The prepaid consulting hour packs on offer, with their prices."""
+    with state.database.session() as session:
+        offers = support.pack_offers(session, now=state.clock())
+        return PackOfferList(data=[PackOffer.of(o) for o in offers])
+
+
+@router.post("/packs", status_code=201)
+def buy_pack(body: BuyPack, state: State, caller: Admin) -> BoughtView:
+    """Buy an hour pack for the organisation, invoiced at once."""
+    with state.database.session() as session:
+        bought = support.buy_pack(
+            session, caller.actor, body.plan, organization=body.organization,
+            now=state.clock(), settings=state.settings.billing,
+            default_currency=state.settings.currency,
+        )  # fmt: skip
+        return BoughtView.of(bought)
+
+
+@router.get("/hours")
+def hours(
+    state: State, caller: Admin, organization: Annotated[str | None, Query(max_length=64)] = None
+) -> HoursView:
+    """The organisation's packs, what is left on them, and the time logged against them."""
+    with state.database.session() as session:
+        return HoursView.of(support.hours_of(session, caller.actor, organization,
+                                             now=state.clock()))  # fmt: skip

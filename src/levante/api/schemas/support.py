@@ -1,5 +1,5 @@
 """What the support routes answer and accept: tickets with their history and SLA state, the
-agents' queue, reports, policies and calendars."""
+agents' queue, reports, policies, calendars and consulting hours."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from levante import support
-from levante.billing import Plan
+from levante.api.schemas.billing import InvoiceView
+from levante.billing import Plan, PlanOffer
+from levante.pricing import format_amount
 from levante.support import (
+    Bought,
+    Hours,
     MonthReport,
+    PackBalance,
     QueueItem,
     SupportCalendar,
     SupportTicket,
@@ -239,6 +244,10 @@ class ReportView(BaseModel):
     credit: str | None
     currency: str | None
     hours_logged: float
+    hours_from_packs: float
+    hours_billable: float
+    hours_left: float
+    services: str | None
 
     @classmethod
     def of(cls, report: MonthReport) -> ReportView:
@@ -258,6 +267,10 @@ class ReportView(BaseModel):
             credit=report.credit.split()[0] if report.credit_nanos else None,
             currency=report.credit_currency or None,
             hours_logged=round(report.minutes_logged / 60, 2),
+            hours_from_packs=round(report.minutes_from_packs / 60, 2),
+            hours_billable=round(report.minutes_billable / 60, 2),
+            hours_left=round(report.minutes_left / 60, 2),
+            services=report.services.split()[0] if report.services_nanos else None,
         )
 
 
@@ -335,3 +348,111 @@ class CalendarUpdate(BaseModel):
     organization: str | None = Field(
         default=None, max_length=64, description="make it this customer's own calendar"
     )
+
+
+class PackOffer(BaseModel):
+    object: Literal["support.hour_pack_offer"] = "support.hour_pack_offer"
+    plan: str
+    name: str
+    hours: float
+    valid_months: int | None
+    prices: dict[str, str]
+    hourly_rate: dict[str, str] | None  # past the pack, without a support contract
+
+    @classmethod
+    def of(cls, offer: PlanOffer) -> PackOffer:
+        features = offer.plan.features or {}
+        return cls(
+            plan=offer.plan.code,
+            name=offer.plan.name,
+            hours=float(support.pack_hours(offer.plan)),
+            valid_months=features.get("valid_months"),
+            prices={c: format_amount(n) for c, n in offer.current_nanos.items()},
+            hourly_rate=features.get("hourly_rate"),
+        )
+
+
+class PackOfferList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[PackOffer]
+
+
+class BuyPack(BaseModel):
+    plan: str = Field(max_length=64)
+    organization: str | None = Field(default=None, max_length=64)
+
+
+class PackView(BaseModel):
+    object: Literal["support.hour_pack"] = "support.hour_pack"
+    id: str
+    plan: str
+    name: str
+    hours: float
+    hours_used: float
+    hours_left: float
+    bought_at: datetime
+    expires_at: datetime | None
+    valid: bool
+
+    @classmethod
+    def of(cls, balance: PackBalance, at: datetime) -> PackView:
+        return cls(
+            id=balance.pack.id,
+            plan=balance.plan.code,
+            name=balance.plan.name,
+            hours=round(balance.pack.minutes / 60, 2),
+            hours_used=round(balance.used / 60, 2),
+            hours_left=round(balance.left / 60, 2),
+            bought_at=balance.pack.bought_at,
+            expires_at=balance.pack.expires_at,
+            valid=balance.valid_at(at),
+        )
+
+
+class LoggedTime(BaseModel):
+    ticket: int
+    at: datetime
+    minutes: int
+    from_packs: int
+    billable: int
+
+    @classmethod
+    def of(cls, entry: support.TimeEntry) -> LoggedTime:
+        return cls(
+            ticket=entry.ticket_number,
+            at=entry.event.at,
+            minutes=entry.minutes,
+            from_packs=entry.from_packs,
+            billable=entry.billable,
+        )
+
+
+class HoursView(BaseModel):
+    object: Literal["support.hours"] = "support.hours"
+    organization_id: str
+    hours_bought: float
+    hours_left: float
+    packs: list[PackView]
+    time: list[LoggedTime]  # the newest first
+
+    @classmethod
+    def of(cls, hours: Hours, *, limit: int = 500) -> HoursView:
+        return cls(
+            organization_id=hours.organization_id,
+            hours_bought=round(hours.bought / 60, 2),
+            hours_left=round(hours.left / 60, 2),
+            packs=[PackView.of(p, hours.at) for p in hours.packs],
+            time=[LoggedTime.of(e) for e in reversed(hours.entries[-limit:])],
+        )
+
+
+class BoughtView(BaseModel):
+    object: Literal["support.hour_pack_purchase"] = "support.hour_pack_purchase"
+    pack: PackView
+    invoice: InvoiceView | None
+
+    @classmethod
+    def of(cls, bought: Bought) -> BoughtView:
+        balance = PackBalance(bought.pack, bought.plan, 0)
+        invoice = InvoiceView.of(bought.invoice) if bought.invoice is not None else None
+        return cls(pack=PackView.of(balance, bought.pack.bought_at), invoice=invoice)

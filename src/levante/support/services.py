@@ -1,0 +1,387 @@
+"""Professional services: consulting hours sold as prepaid packs, drawn down by the time agents
+log on tickets, and the time past them billed at the contract's hourly rate.
+
+A pack is a catalogue plan bought once (interval ``once``): its ``features`` say how many
+``hours`` it holds and for how many ``valid_months`` after the purchase. Buying one is a
+charge of kind ``hour_pack``, invoiced at once; its hours are there from the purchase (an
+unpaid invoice goes through dunning like any other).
+
+Each logged entry draws on the packs bought before it and still valid at it, the one that
+expires first first; the minutes no pack covers are billable. The drawdown is recomputed from
+the packs and the tickets' time entries whenever it is asked for, so it never drifts from
+them. At a month's invoice run (:func:`bill_time`, which ``levante.platform.run_invoices``
+calls before billing bills the month), the month's billable minutes become one charge of
+kind ``services`` at the hourly rate of the support contract in force at the month's end, or
+without one the rate the packs list, keyed by organisation and month: like service credits,
+it is recomputed while no invoice holds it, and a void hands the same charge to the next
+invoice.
+"""
+
+from __future__ import annotations
+
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from levante import audit, billing, tenancy
+from levante.audit import Actor
+from levante.billing import Invoice, Plan, find_plan, parse_period, plan_price
+from levante.errors import InvalidRequestError, PermissionDeniedError
+from levante.identity import role_in
+from levante.pricing import CENT, format_amount
+from levante.settings import BillingSettings
+from levante.storage import new_id
+from levante.storage.models import Charge, HourPack, SupportTicket, TicketEvent
+from levante.support.contracts import contract_of
+from levante.support.desk import user_of
+from levante.support.policies import hourly_rate
+from levante.vocabulary import ChargeKind, Interval, Product, Role, TicketEventKind
+
+BUYERS = (Role.OWNER, Role.ADMIN, Role.BILLING)
+
+
+@dataclass(frozen=True, slots=True)
+class PackBalance:
+    """A pack as it stands at an instant: what it held, what has been drawn from it."""
+
+    pack: HourPack
+    plan: Plan
+    used: int  # minutes
+
+    @property
+    def left(self) -> int:
+        return self.pack.minutes - self.used
+
+    def valid_at(self, at: datetime) -> bool:
+        return self.pack.bought_at <= at and (
+            self.pack.expires_at is None or at < self.pack.expires_at
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TimeEntry:
+    """An agent's logged time, and how much of it the packs covered."""
+
+    event: TicketEvent
+    ticket_number: int
+    minutes: int
+    from_packs: int
+
+    @property
+    def billable(self) -> int:
+        return self.minutes - self.from_packs
+
+
+@dataclass(frozen=True, slots=True)
+class Hours:
+    """An organisation's consulting hours at an instant: its packs and the time drawn."""
+
+    organization_id: str
+    at: datetime
+    packs: list[PackBalance]
+    entries: list[TimeEntry]
+
+    @property
+    def left(self) -> int:
+        """Minutes still to draw on packs valid now."""
+        return sum(p.left for p in self.packs if p.valid_at(self.at))
+
+    @property
+    def bought(self) -> int:
+        return sum(p.pack.minutes for p in self.packs)
+
+    def in_period(self, start: datetime, end: datetime) -> list[TimeEntry]:
+        return [e for e in self.entries if start <= e.event.at < end]
+
+    def used_in(self, start: datetime, end: datetime) -> tuple[int, int]:
+        """Minutes logged in [start, end): drawn from packs, and billable."""
+        entries = self.in_period(start, end)
+        return sum(e.from_packs for e in entries), sum(e.billable for e in entries)
+
+
+@dataclass(frozen=True, slots=True)
+class Bought:
+    pack: HourPack
+    plan: Plan
+    invoice: Invoice | None  # None when nothing was left to pay (e.g. a zero price)
+
+
+def hour_packs(session: Session, *, include_inactive: bool = False) -> list[Plan]:
+    """The packs of the catalogue, smallest first."""
+    query = select(Plan).where(Plan.interval == Interval.ONCE)
+    if not include_inactive:
+        query = query.where(Plan.active.is_(True))
+    return sorted(session.scalars(query), key=lambda p: (_pack_minutes(p), p.code))
+
+
+def pack_offers(session: Session, *, now: datetime) -> list[billing.PlanOffer]:
+    """The packs on offer with their prices in force now, smallest first."""
+    order = {plan.id: i for i, plan in enumerate(hour_packs(session))}
+    offers = [o for o in billing.plans_on_offer(session, now=now) if o.plan.id in order]
+    return sorted(offers, key=lambda o: order[o.plan.id])
+
+
+def pack_hours(plan: Plan) -> Decimal:
+    return Decimal(_pack_minutes(plan)) / 60
+
+
+def drawdown(session: Session, organization_id: str, until: datetime) -> Hours:
+    """The organisation's packs and time entries before ``until``, each entry drawn from the
+    packs bought before it and valid at it, the first to expire first."""
+    rows = session.execute(
+        select(HourPack, Plan)
+        .join(Plan, Plan.id == HourPack.plan_id)
+        .where(HourPack.organization_id == organization_id, HourPack.bought_at < until)
+        .order_by(HourPack.bought_at, HourPack.id)
+    ).all()
+    used = {pack.id: 0 for pack, _ in rows}
+    times = session.execute(
+        select(TicketEvent, SupportTicket.number)
+        .join(SupportTicket, SupportTicket.id == TicketEvent.ticket_id)
+        .where(
+            SupportTicket.organization_id == organization_id,
+            TicketEvent.kind == TicketEventKind.TIME,
+            TicketEvent.at < until,
+        )
+        .order_by(TicketEvent.at, TicketEvent.id)
+    ).all()
+    entries = []
+    for event, number in times:
+        minutes = int((event.data or {}).get("minutes", 0))
+        wanted = minutes
+        open_packs = sorted(
+            (
+                pack
+                for pack, _ in rows
+                if pack.bought_at <= event.at
+                and (pack.expires_at is None or event.at < pack.expires_at)
+                and used[pack.id] < pack.minutes
+            ),
+            key=lambda p: (p.expires_at is None, p.expires_at or p.bought_at, p.bought_at),
+        )
+        for pack in open_packs:
+            take = min(wanted, pack.minutes - used[pack.id])
+            used[pack.id] += take
+            wanted -= take
+            if not wanted:
+                break
+        entries.append(TimeEntry(event, number, minutes, minutes - wanted))
+    packs = [PackBalance(pack, plan, used[pack.id]) for pack, plan in rows]
+    return Hours(organization_id, until, packs, entries)
+
+
+def hours_of(
+    session: Session, actor: Actor, organization: str | None = None, *, now: datetime
+) -> Hours:
+    """The consulting hours of the actor's organisation (the operator's agents: any one's)."""
+    org = tenancy.acting_on(session, actor, organization)
+    return drawdown(session, org.id, now + timedelta(microseconds=1))
+
+
+def buy_pack(
+    session: Session,
+    actor: Actor,
+    plan: str,
+    *,
+    organization: str | None = None,
+    now: datetime,
+    settings: BillingSettings,
+    default_currency: str,
+) -> Bought:
+    """Buy a pack for the organisation (its owner, admins and billing members, or the
+    operator), charged and invoiced at once in the organisation's currency."""
+    org = tenancy.acting_on(session, actor, organization)
+    user_id = user_of(actor)
+    if (
+        user_id is not None
+        and not tenancy.sees_all(session, actor)
+        and role_in(session, user_id, org.id) not in BUYERS
+    ):
+        raise PermissionDeniedError("only the organisation's owner, admins and billing buy hours")
+    pack_plan = find_plan(session, plan)
+    if pack_plan.interval != Interval.ONCE:
+        raise InvalidRequestError(f"plan '{pack_plan.code}' is not an hour pack", param="plan")
+    if not pack_plan.active:
+        raise InvalidRequestError(f"plan '{pack_plan.code}' is no longer offered", param="plan")
+    minutes = _pack_minutes(pack_plan)
+    if minutes <= 0:
+        raise InvalidRequestError(f"plan '{pack_plan.code}' holds no hours", param="plan")
+    account = billing.ensure_account(session, org.id, default_currency)
+    price = plan_price(session, pack_plan, account.currency, now)
+    months = int((pack_plan.features or {}).get("valid_months") or 0)
+    expires = _add_months(now, months) if months > 0 else None
+    pack_id = new_id("hp")
+    until = f", valid until {expires.date().isoformat()}" if expires is not None else ""
+    charge = Charge(
+        id=new_id("ch"),
+        organization_id=org.id,
+        kind=ChargeKind.HOUR_PACK,
+        product=Product.SUPPORT,
+        description=f"{pack_plan.name}, prepaid{until}"[:300],
+        quantity=1,
+        amount_nanos=price,
+        currency=account.currency,
+        charged_at=now,
+        idempotency_key=f"hour-pack:{pack_id}",
+    )
+    session.add(charge)
+    session.flush()
+    pack = HourPack(
+        id=pack_id,
+        organization_id=org.id,
+        plan_id=pack_plan.id,
+        minutes=minutes,
+        bought_at=now,
+        expires_at=expires,
+        charge_id=charge.id,
+        bought_by=actor.label[:200],
+    )
+    session.add(pack)
+    audit.record(
+        session,
+        organization_id=org.id,
+        actor=actor,
+        action="support.hour_pack.bought",
+        target=pack.id,
+        details={
+            "plan": pack_plan.code,
+            "hours": minutes / 60,
+            "amount": format_amount(price),
+            "currency": account.currency,
+            "expires_at": expires.isoformat() if expires else None,
+        },
+    )
+    session.flush()
+    invoice = billing.invoice_pending_charges(
+        session, org.id, settings=settings, default_currency=default_currency, now=now
+    )
+    return Bought(pack, pack_plan, invoice)
+
+
+def bill_time(
+    session: Session,
+    period: str,
+    *,
+    now: datetime,
+    default_currency: str,
+    organization_id: str | None = None,
+) -> list[Charge]:
+    """Bring the month's consulting-time charges up to date (a step of the invoice run before
+    billing bills the month); returns the charges made or changed."""
+    start, end = parse_period(period)
+    query = (
+        select(SupportTicket.organization_id)
+        .join(TicketEvent, TicketEvent.ticket_id == SupportTicket.id)
+        .where(TicketEvent.kind == TicketEventKind.TIME, TicketEvent.at >= start)
+        .where(TicketEvent.at < end)
+        .distinct()
+    )
+    if organization_id is not None:
+        query = query.where(SupportTicket.organization_id == organization_id)
+    changed = []
+    for org_id in sorted(session.scalars(query)):
+        key = f"services:{org_id}:{period}"
+        existing = session.scalar(select(Charge).where(Charge.idempotency_key == key))
+        if existing is not None and existing.invoice_id is not None:
+            continue  # on an invoice already: never changed, never doubled
+        entries = [e for e in drawdown(session, org_id, end).in_period(start, end) if e.billable]
+        minutes = sum(e.billable for e in entries)
+        if not minutes:
+            continue
+        currency = billing.currency_of(session, org_id, default_currency)
+        rate = rate_for(session, org_id, currency, end - timedelta(microseconds=1))
+        if rate is None:
+            continue  # nobody set a rate: reported as unbilled, never guessed
+        cents = (rate * minutes / 60 * 100).quantize(Decimal(1), ROUND_HALF_UP)
+        numbers = ", ".join(f"#{n}" for n in sorted({e.ticket_number for e in entries}))
+        description = (
+            f"Consulting time past the prepaid hours, {period}: {duration(minutes)} at "
+            f"{rate:.2f} {currency} an hour (ticket{'s' if ',' in numbers else ''} {numbers})"
+        )
+        amount = int(cents) * CENT
+        if existing is not None and (existing.amount_nanos, existing.description) == (
+            amount,
+            description[:300],
+        ):
+            continue
+        charge = existing or Charge(
+            id=new_id("ch"),
+            organization_id=org_id,
+            kind=ChargeKind.SERVICES,
+            product=Product.SUPPORT,
+            idempotency_key=key,
+            charged_at=end - timedelta(microseconds=1),
+            period_start=start,
+            period_end=end,
+        )
+        charge.description = description[:300]
+        charge.quantity = minutes
+        charge.amount_nanos = amount
+        charge.currency = currency
+        if existing is None:
+            session.add(charge)
+        audit.record(
+            session,
+            organization_id=org_id,
+            actor="support",
+            action="support.services.computed",
+            target=charge.id,
+            details={
+                "period": period,
+                "minutes": minutes,
+                "rate": f"{rate:.2f}",
+                "amount": format_amount(amount),
+                "currency": currency,
+            },
+        )
+        changed.append(charge)
+    session.flush()
+    return changed
+
+
+def rate_for(session: Session, organization_id: str, currency: str, at: datetime) -> Decimal | None:
+    """The hourly rate of consulting time past the packs: the support contract's in force at
+    ``at``, else the rate the organisation's latest pack lists, else the catalogue's."""
+    contract = contract_of(session, organization_id, at)
+    if contract is not None:
+        rate = hourly_rate(contract.plan.features, currency)
+        if rate is not None:
+            return rate
+    latest = session.scalar(
+        select(Plan)
+        .join(HourPack, HourPack.plan_id == Plan.id)
+        .where(HourPack.organization_id == organization_id, HourPack.bought_at <= at)
+        .order_by(HourPack.bought_at.desc())
+        .limit(1)
+    )
+    for plan in ([latest] if latest is not None else []) + hour_packs(session):
+        rate = hourly_rate(plan.features, currency)
+        if rate is not None:
+            return rate
+    return None
+
+
+def duration(minutes: int) -> str:
+    """``3 h 30 min``, ``10 h``, ``45 min``: logged time as a person reads it."""
+    hours, rest = divmod(abs(minutes), 60)
+    sign = "-" if minutes < 0 else ""
+    if not hours:
+        return f"{sign}{rest} min"
+    return f"{sign}{hours} h {rest} min" if rest else f"{sign}{hours} h"
+
+
+def _pack_minutes(plan: Plan) -> int:
+    try:
+        return int(Decimal(str((plan.features or {}).get("hours") or 0)) * 60)
+    except ArithmeticError:
+        return 0
+
+
+def _add_months(at: datetime, months: int) -> datetime:
+    month = at.month - 1 + months
+    year, month = at.year + month // 12, month % 12 + 1
+    return at.replace(year=year, month=month, day=min(at.day, monthrange(year, month)[1]))
