@@ -127,3 +127,33 @@ def test_a_customer_opens_a_ticket_and_an_agent_answers_it_from_the_queue(
     expect(page.get_by_test_id("status")).to_have_text("open")
     expect(page.get_by_text("KB-142")).to_have_count(0)
     expect(page.get_by_text("internal note")).to_have_count(0)
+
+
+def test_a_customer_buys_consulting_hours_and_watches_them_drawn_down(
+    page: Page, site_url: str, site_database: Database
+) -> None:
+    sign_up(page, site_url, "omar@fabrikam.example")
+    org = _customer_org(site_database, "omar@fabrikam.example", "Fabrikam", "support-standard")
+    page.goto(f"{site_url}/support?org={org}")
+    page.get_by_role("link", name="Hours").click()
+    expect(page.get_by_role("heading", name="Consulting hours for Fabrikam")).to_be_visible()
+    expect(page.get_by_test_id("hours-left")).to_contain_text("0 min left")
+    page.get_by_role("button", name="Buy 40 hours").click()
+    expect(page.get_by_test_id("bought")).to_contain_text("Invoice")
+    expect(page.get_by_test_id("hours-left")).to_contain_text("40 h left on 1 pack")
+
+    with site_database.session() as session:
+        user = session.scalars(select(User).where(User.email == "omar@fabrikam.example")).one()
+        ticket = support.open_ticket(
+            session, Actor.user(org, user.id), subject="Plan a LoRA fine-tune on our tickets",
+            description="Scope and data preparation.", severity=4, now=utcnow(),
+        )  # fmt: skip
+        number = ticket.number
+    with site_database.session() as session:
+        for minutes in (150, 95):
+            support.log_time(session, Actor.command_line(), str(number), minutes,
+                             note="working session", now=utcnow())  # fmt: skip
+    page.reload()
+    expect(page.get_by_test_id("hours-left")).to_contain_text("35 h 55 min left")
+    expect(page.get_by_role("link", name=f"#{number}")).to_have_count(2)
+    screenshot(page, "support-hours")

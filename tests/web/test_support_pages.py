@@ -180,3 +180,42 @@ def test_the_report_page_and_its_csv(customer: Browser, agent: Browser) -> None:
     csv = customer.get("/support/reports", params={"format": "csv"})
     assert csv.headers["content-type"].startswith("text/csv")
     assert csv.text.startswith("organization,period,opened")
+
+
+def test_a_customer_buys_hours_and_sees_them_drawn_down(
+    app: TestClient, customer: Browser, agent: Browser
+) -> None:
+    number = open_ticket(customer, subject="Help us fine-tune")
+    page = customer.get("/support/hours")
+    assert page.status_code == 200, page.text
+    assert "0 min</strong> left" in page.text
+    assert "2,200.00 USD" in page.text  # the deployment's default currency
+    org = re.search(r'name="org" value="([^"]+)"', page.text)
+    assert org is not None
+    bought = customer.post("/support/hours", {"org": org.group(1), "plan": "consulting-10h"})
+    assert bought.status_code == 303, bought.text
+    after = customer.get(bought.headers["location"])
+    assert "10 h</strong> left" in after.text
+    invoice = re.search(r'href="(/support/hours/invoices/[^"]+)"', after.text)
+    assert invoice is not None
+    shown = customer.get(invoice.group(1).replace("&amp;", "&"))
+    assert shown.status_code == 200
+    assert "Consulting, 10 hours, prepaid" in shown.text
+
+    logged = agent.post(f"/support/tickets/{number}/time", {"minutes": "90", "note": "plan"})
+    assert logged.status_code == 303
+    assert "8 h 30 min</strong> left" in customer.get("/support/hours").text
+    as_agent = agent.get(f"/support/hours?org={org.group(1)}")
+    assert as_agent.status_code == 200
+    assert f"#{number}" in as_agent.text
+    assert "1 h 30 min" in as_agent.text
+
+    refused = customer.post("/support/hours", {"org": org.group(1), "plan": "support-premium"})
+    assert refused.status_code == 400
+    assert "not an hour pack" in refused.text
+    stranger = Browser(app)
+    stranger.sign_up("eve@evil.example")
+    assert stranger.get(f"/support/hours?org={org.group(1)}").status_code == 404
+    assert stranger.get(invoice.group(1).replace("&amp;", "&")).status_code == 404
+    sneaky = stranger.post("/support/hours", {"org": org.group(1), "plan": "consulting-10h"})
+    assert sneaky.status_code == 404

@@ -20,7 +20,7 @@ from levante.support.contracts import (
     terms_for,
 )
 from levante.support.credits import Breach, breaches_in, credit_breaches
-from levante.support.desk import Desk, Place, agents, desk_of, place_for, places
+from levante.support.desk import Desk, Place, agents, desk_of, place_for, place_on, places
 from levante.support.escalation import Escalation, SupportWorker, escalate, run_desk
 from levante.support.policies import (
     COMMUNITY,
@@ -42,6 +42,7 @@ from levante.support.services import (
     duration,
     hour_packs,
     hours_of,
+    may_buy,
     pack_hours,
     pack_offers,
     rate_for,
@@ -120,6 +121,7 @@ __all__ = [
     "list_calendars",
     "list_tickets",
     "log_time",
+    "may_buy",
     "monthly_report",
     "open_attachment",
     "open_ticket",
@@ -127,6 +129,7 @@ __all__ = [
     "pack_offers",
     "parse_calendar",
     "place_for",
+    "place_on",
     "places",
     "queue",
     "rate_for",

@@ -132,6 +132,15 @@ def place_for(session: Session, user_id: str, organization_id: str | None) -> Pl
     raise NotFoundError("no such organisation", param="org")
 
 
+def place_on(session: Session, user_id: str, organization_id: str) -> Place:
+    """The user's place to act on ``organization_id``: as an agent if they are one, else as
+    a member of it; an organisation that is neither is not found."""
+    for place in places(session, user_id):
+        if place.agent or place.organization_id == organization_id:
+            return place
+    raise NotFoundError("no such organisation", param="org")
+
+
 def place_for_ticket(session: Session, user_id: str, ticket_org: str) -> Place:
     """The user's place for a ticket of ``ticket_org``: as an agent if they are one, else as
     a member of that organisation; otherwise the ticket is not found."""

@@ -20,7 +20,7 @@ invoice.
 from __future__ import annotations
 
 from calendar import monthrange
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -84,6 +84,7 @@ class Hours:
     at: datetime
     packs: list[PackBalance]
     entries: list[TimeEntry]
+    organization: str = ""  # its name, where it was asked for by a person
 
     @property
     def left(self) -> int:
@@ -179,7 +180,17 @@ def hours_of(
 ) -> Hours:
     """The consulting hours of the actor's organisation (the operator's agents: any one's)."""
     org = tenancy.acting_on(session, actor, organization)
-    return drawdown(session, org.id, now + timedelta(microseconds=1))
+    found = drawdown(session, org.id, now + timedelta(microseconds=1))
+    return replace(found, organization=org.name)
+
+
+def may_buy(session: Session, actor: Actor, organization_id: str) -> bool:
+    """Whether ``actor`` may buy hours for the organisation: its owner, admins and billing
+    members, the operator, or a key the front end has checked is an admin's."""
+    user_id = user_of(actor)
+    if user_id is None or tenancy.sees_all(session, actor):
+        return True
+    return role_in(session, user_id, organization_id) in BUYERS
 
 
 def buy_pack(
@@ -195,12 +206,7 @@ def buy_pack(
     """Buy a pack for the organisation (its owner, admins and billing members, or the
     operator), charged and invoiced at once in the organisation's currency."""
     org = tenancy.acting_on(session, actor, organization)
-    user_id = user_of(actor)
-    if (
-        user_id is not None
-        and not tenancy.sees_all(session, actor)
-        and role_in(session, user_id, org.id) not in BUYERS
-    ):
+    if not may_buy(session, actor, org.id):
         raise PermissionDeniedError("only the organisation's owner, admins and billing buy hours")
     pack_plan = find_plan(session, plan)
     if pack_plan.interval != Interval.ONCE:

@@ -1,6 +1,7 @@
 """The support desk's pages: a customer's tickets and the form to open one, a ticket with
-its thread and SLA clocks, the agents' queue, and the monthly report. Each handler parses,
-calls :mod:`levante.support`, and renders; a ticket the person may not see is not found."""
+its thread and SLA clocks, the agents' queue, the monthly report, and the consulting hours
+(packs, what is left, buying one). Each handler parses, calls :mod:`levante.support`, and
+renders; a ticket the person may not see is not found."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 
-from levante import support
+from levante import billing, support
 from levante.api.state import AppState, app_state
-from levante.errors import LevanteError
+from levante.errors import LevanteError, NotFoundError
 from levante.support import MOVES, Place
 from levante.vocabulary import SEVERITY_LABELS, Severity, SlaTarget, TicketStatus
 from levante.web.identity import CSRF_FIELD, Visitor, to_sign_in, visitor
@@ -343,3 +344,88 @@ def reports_page(
         )  # fmt: skip
     return page(request, "support/reports.html", who, rows=rows, period=period, place=place,
                 **common)  # fmt: skip
+
+
+# -- consulting hours -----------------------------------------------------------------------------
+
+
+@router.get("/support/hours")
+def hours_page(request: Request, state: State, who: Who, org: str | None = None) -> Response:
+    if who.user is None:
+        return to_sign_in(request)
+    return _hours(request, state, who, org=org)
+
+
+def _hours(
+    request: Request,
+    state: AppState,
+    who: Visitor,
+    *,
+    org: str | None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    assert who.user is not None
+    common = _common(state, who)
+    now = _now(state)
+    customers = [p for p in common["places"] if not p.agent]
+    with state.database.session() as session:
+        if not org and not common["agent"] and customers:
+            org = customers[0].organization_id
+        if not org:
+            place = support.place_for(session, who.user.user_id, None)
+            return page(request, "support/hours.html", who, place=place, hours=None, org="",
+                        error=error, status_code=status_code, **common)  # fmt: skip
+        place = support.place_on(session, who.user.user_id, org)
+        actor = place.actor(who.user.user_id)
+        found = support.hours_of(session, actor, org, now=now)
+        buys = support.may_buy(session, actor, found.organization_id)
+        return page(
+            request, "support/hours.html", who, place=place, hours=found,
+            org=found.organization_id, buys=buys, now=now,
+            offers=support.pack_offers(session, now=now) if buys else [],
+            currency=billing.currency_of(session, found.organization_id, state.settings.currency),
+            error=error, bought=request.query_params.get("bought", ""),
+            status_code=status_code, **common,
+        )  # fmt: skip
+
+
+@router.post("/support/hours")
+def buy_hours(
+    request: Request, state: State, who: Who, org: Field = "", plan: Field = "",
+    csrf_token: Csrf = "",
+) -> Response:  # fmt: skip
+    if who.user is None:
+        return to_sign_in(request)
+    who.check_csrf(csrf_token)
+    try:
+        with state.database.session() as session:
+            place = support.place_on(session, who.user.user_id, org)
+            bought = support.buy_pack(
+                session, place.actor(who.user.user_id), plan, organization=org or None,
+                now=_now(state), settings=state.settings.billing,
+                default_currency=state.settings.currency,
+            )  # fmt: skip
+            number = bought.invoice.number if bought.invoice is not None else ""
+    except LevanteError as problem:
+        if problem.status_code == 404:
+            raise
+        return _hours(request, state, who, org=org or None, error=problem.message,
+                      status_code=problem.status_code)  # fmt: skip
+    return RedirectResponse(f"/support/hours?org={org}&bought={number or 'paid'}", status_code=303)
+
+
+@router.get("/support/hours/invoices/{ref}")
+def pack_invoice(request: Request, state: State, who: Who, ref: str, org: str = "") -> Response:
+    """An invoice of the organisation, for those who may buy hours for it."""
+    if who.user is None:
+        return to_sign_in(request)
+    with state.database.session() as session:
+        place = support.place_on(session, who.user.user_id, org)
+        actor = place.actor(who.user.user_id)
+        if not support.may_buy(session, actor, org):
+            raise NotFoundError("this invoice does not exist")
+        found, lines = billing.invoice_of(session, actor, ref)
+        if found.organization_id != org:
+            raise NotFoundError("this invoice does not exist")
+        return Response(billing.render_html(found, lines), media_type="text/html")

@@ -13,7 +13,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
 from levante import __version__
-from levante.support import describe_minutes
+from levante.pricing import format_cents, to_cents
+from levante.support import describe_minutes, duration
 from levante.web.identity import Visitor
 from levante.web.markdown import render_markdown
 
@@ -62,6 +63,8 @@ def _left(value: timedelta | None) -> str:
 
 templates.env.filters["left"] = _left
 templates.env.filters["minutes"] = describe_minutes
+templates.env.filters["duration"] = duration
+templates.env.filters["money"] = lambda nanos: format_cents(to_cents(nanos))  # 1,234.50
 
 
 def page(
