@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from levante import billing, support
+from levante import billing, platform, support
 from levante.audit import Actor
 from levante.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from levante.storage import Database
@@ -157,3 +157,22 @@ def test_without_a_contract_the_packs_list_rate_applies(desk: Database, agent: P
         assert "1 h at 275.00 EUR an hour" in charge.description
         # Computing it again changes nothing while no invoice holds it.
         assert support.bill_time(session, "2026-12", now=CLOSE, default_currency="EUR") == []
+
+
+def test_time_logged_after_a_draft_of_the_month_is_still_billed(
+    desk: Database, agent: Person
+) -> None:
+    acme = add_customer(desk, "Acme", "support-standard", since=utc(2026, 12, 1))
+    number = ticket(desk, acme, utc(2026, 12, 3, 8))
+    log(desk, agent, number, 60, utc(2026, 12, 3, 12))
+    draft = platform.run_invoices(
+        desk, CLI, "2026-12", settings=SETTINGS, default_currency="EUR", settle_seconds=60,
+        now=utc(2026, 12, 15),
+    ).results  # fmt: skip
+    assert [d.invoice.status for d in draft] == ["draft"]
+    log(desk, agent, number, 30, utc(2026, 12, 20, 12))
+    [final] = invoice_run(desk)
+    assert final.invoice.status == "finalized"
+    services = [line for line in lines(desk, final.invoice.id) if "Consulting time" in line[1]]
+    # Standard's rate is 250.00 EUR an hour: 1 h 30 min is 375.00.
+    assert [line[2] for line in services] == [37_500]

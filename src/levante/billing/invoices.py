@@ -193,6 +193,14 @@ def generate_for(
     return results
 
 
+def is_billed(session: Session, charge: Charge) -> bool:
+    """Whether an issued invoice holds the charge: a draft's charges go back to the pool when
+    it is rebuilt, so a charge on a draft may still change."""
+    if charge.invoice_id is None:
+        return False
+    return session.get_one(Invoice, charge.invoice_id).status != DRAFT
+
+
 def create_top_up_invoice(
     session: Session,
     organization_id: str,

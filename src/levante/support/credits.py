@@ -6,9 +6,10 @@ month, UTC, as invoice periods do), at a severity the contract credits, earns th
 ``percent_per_breach`` of the month's support fee, once per ticket and month; the month's
 credits are capped at ``cap_percent``. They become one charge of kind ``service_credit``
 dated in the month, keyed by organisation and month, with the ticket numbers: the month's
-invoice bills it as a credit line. Computing it again updates the charge while no invoice
-holds it, and leaves it alone once one does; voiding that invoice hands the same charge to
-the next one, so a void-and-regenerate credits it exactly once.
+invoice bills it as a credit line. Computing it again updates the charge while no issued
+invoice holds it (a draft of the month is rebuilt with it), and leaves it alone once one
+does; voiding that invoice hands the same charge to the next one, so a void-and-regenerate
+credits it exactly once.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from levante import audit
-from levante.billing import parse_period
+from levante.billing import is_billed, parse_period
 from levante.pricing import CENT, format_amount
 from levante.storage import new_id
 from levante.storage.models import Charge, SupportTicket
@@ -87,8 +88,8 @@ def credit_breaches(
     ).items():
         key = f"sla-credit:{org_id}:{period}"
         existing = session.scalar(select(Charge).where(Charge.idempotency_key == key))
-        if existing is not None and existing.invoice_id is not None:
-            continue  # on an invoice already: never changed, never doubled
+        if existing is not None and is_billed(session, existing):
+            continue  # on an issued invoice: never changed, never doubled
         contract = contract_of(session, org_id, end - timedelta(microseconds=1))
         if contract is None:
             continue  # nothing was paid for the month: nothing to credit against

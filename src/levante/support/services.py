@@ -13,8 +13,8 @@ them. At a month's invoice run (:func:`bill_time`, which ``levante.platform.run_
 calls before billing bills the month), the month's billable minutes become one charge of
 kind ``services`` at the hourly rate of the support contract in force at the month's end, or
 without one the rate the packs list, keyed by organisation and month: like service credits,
-it is recomputed while no invoice holds it, and a void hands the same charge to the next
-invoice.
+it is recomputed while no issued invoice holds it (a draft of the month is rebuilt with it),
+and a void hands the same charge to the next invoice.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from levante import audit, billing, tenancy
 from levante.audit import Actor
-from levante.billing import Invoice, Plan, find_plan, parse_period, plan_price
+from levante.billing import Invoice, Plan, find_plan, is_billed, parse_period, plan_price
 from levante.errors import InvalidRequestError, PermissionDeniedError
 from levante.identity import role_in
 from levante.pricing import CENT, format_amount
@@ -292,8 +292,8 @@ def bill_time(
     for org_id in sorted(session.scalars(query)):
         key = f"services:{org_id}:{period}"
         existing = session.scalar(select(Charge).where(Charge.idempotency_key == key))
-        if existing is not None and existing.invoice_id is not None:
-            continue  # on an invoice already: never changed, never doubled
+        if existing is not None and is_billed(session, existing):
+            continue  # on an issued invoice: never changed, never doubled
         entries = [e for e in drawdown(session, org_id, end).in_period(start, end) if e.billable]
         minutes = sum(e.billable for e in entries)
         if not minutes:
