@@ -259,8 +259,11 @@ def test_a_customer_buys_hours_and_follows_them_as_agents_log_time(
     body = bought.json()
     assert body["pack"]["hours_left"] == 10.0
     assert body["invoice"]["status"] == "finalized"
-    # The contract's first year was still to invoice: the pack's invoice bills both at once.
-    assert body["invoice"]["subtotal"] == "26000.00"
+    # The pack is invoiced on its own; the contract's year waits for the month's invoice.
+    assert body["invoice"]["subtotal"] == "2000.00"
+    unnamed = client.post("/v1/support/packs", json={"plan": "consulting-10h"}, headers=agent)
+    assert unnamed.status_code == 400
+    assert unnamed.json()["param"] == "organization"
     number = opened(client, acme, severity=4)["number"]
     logged = client.post(f"/v1/support/tickets/{number}/time", json={"minutes": 90},
                          headers=agent)  # fmt: skip

@@ -75,14 +75,24 @@ def test_only_the_organisations_managers_buy_and_nobody_sees_anothers_hours(
     other = add_customer(desk, "Globex", None, since=utc(2026, 12, 1))
     with pytest.raises(PermissionDeniedError):
         buy(desk, member, "consulting-10h", utc(2026, 12, 2))
+    with pytest.raises(InvalidRequestError, match="name the organisation"):
+        buy(desk, agent, "consulting-10h", utc(2026, 12, 2))
+    with desk.session() as session, pytest.raises(PermissionDeniedError):
+        support.buy_pack(session, agent.actor, "consulting-10h", organization="acme",
+                         now=utc(2026, 12, 2), settings=SETTINGS, default_currency="EUR")  # fmt: skip
+    boss = add_person(desk, agent.organization_id, "boss@levante.example", Role.ADMIN)
+    with desk.session() as session:
+        support.buy_pack(session, boss.actor, "consulting-10h", organization="acme",
+                         now=utc(2026, 12, 2), settings=SETTINGS, default_currency="EUR")  # fmt: skip
     buy(desk, acme, "consulting-10h", utc(2026, 12, 2))
     with desk.session() as session:
         with pytest.raises(NotFoundError):
             support.hours_of(session, other.actor, acme.organization_id, now=utc(2026, 12, 3))
         assert support.hours_of(session, other.actor, now=utc(2026, 12, 3)).packs == []
         mine = support.hours_of(session, member.actor, now=utc(2026, 12, 3))
-        assert mine.left == 600  # members see the hours; they do not buy them
-        assert support.hours_of(session, agent.actor, "acme", now=utc(2026, 12, 3)).left == 600
+        assert mine.left == 1200  # members see the hours; they do not buy them
+        assert len(mine.open_packs) == 2
+        assert support.hours_of(session, agent.actor, "acme", now=utc(2026, 12, 3)).left == 1200
 
 
 def test_time_draws_the_first_pack_to_expire_and_an_expired_pack_no_longer_counts(
@@ -176,3 +186,20 @@ def test_time_logged_after_a_draft_of_the_month_is_still_billed(
     services = [line for line in lines(desk, final.invoice.id) if "Consulting time" in line[1]]
     # Standard's rate is 250.00 EUR an hour: 1 h 30 min is 375.00.
     assert [line[2] for line in services] == [37_500]
+
+
+def test_time_on_a_ticket_closed_before_the_month_is_reported_and_billed(
+    desk: Database, agent: Person
+) -> None:
+    acme = add_customer(desk, "Acme", None, since=utc(2026, 11, 1))
+    number = ticket(desk, acme, utc(2026, 11, 3, 8))
+    with desk.session() as session:
+        support.set_status(session, agent.actor, str(number), "closed", now=utc(2026, 11, 4))
+    log(desk, agent, number, 45, utc(2026, 12, 3, 12))  # a follow-up call, logged on it
+    with desk.session() as session:
+        [charge] = support.bill_time(session, "2026-12", now=CLOSE, default_currency="EUR")
+        [report] = support.monthly_report(session, agent.actor, "2026-12", now=CLOSE)
+    assert charge.quantity == 45
+    assert (report.organization, report.minutes_logged, report.minutes_billable) == (
+        "Acme", 45, 45,
+    )  # fmt: skip

@@ -193,6 +193,15 @@ def generate_for(
     return results
 
 
+def lock_account(session: Session, organization_id: str, default_currency: str) -> BillingAccount:
+    """The organisation's billing account, row-locked for the transaction: whatever adds to
+    or bills its charges takes turns with the invoice run."""
+    ensure_account(session, organization_id, default_currency)
+    return session.get_one(
+        BillingAccount, organization_id, with_for_update=True, populate_existing=True
+    )
+
+
 def is_billed(session: Session, charge: Charge) -> bool:
     """Whether an issued invoice holds the charge: a draft's charges go back to the pool when
     it is rebuilt, so a charge on a draft may still change."""
@@ -247,15 +256,18 @@ def invoice_pending_charges(
     settings: BillingSettings,
     default_currency: str,
     now: datetime,
+    only: Sequence[str] | None = None,
 ) -> Invoice | None:
     """Invoice at once the fees charged so far that no invoice bills yet (a new subscription
-    paid up front); None if there are none."""
+    paid up front), or ``only`` the charges with those ids (a pack bought on its own); None
+    if there are none."""
     renew_due(session, now, organization_id)
-    account = ensure_account(session, organization_id, default_currency)
+    account = lock_account(session, organization_id, default_currency)
     invoice = _new_invoice(session, account, CHARGES, account.currency, None, settings)
     lines = _charge_lines(
-        session, invoice, organization_id, account.currency, now + timedelta(microseconds=1)
-    )
+        session, invoice, organization_id, account.currency, now + timedelta(microseconds=1),
+        only=only,
+    )  # fmt: skip
     if not any(line.amount_cents for line in lines):
         _discard(session, invoice)
         return None
@@ -428,18 +440,23 @@ def _usage_lines(
 
 
 def _charge_lines(
-    session: Session, invoice: Invoice, organization_id: str, currency: str, until: datetime
+    session: Session,
+    invoice: Invoice,
+    organization_id: str,
+    currency: str,
+    until: datetime,
+    *,
+    only: Sequence[str] | None = None,
 ) -> list[Line]:
-    charges = session.scalars(
-        select(Charge)
-        .where(
-            Charge.organization_id == organization_id,
-            Charge.currency == currency,
-            Charge.invoice_id.is_(None),
-            Charge.charged_at < until,
-        )
-        .order_by(Charge.charged_at, Charge.created_at, Charge.id)
-    ).all()
+    query = select(Charge).where(
+        Charge.organization_id == organization_id,
+        Charge.currency == currency,
+        Charge.invoice_id.is_(None),
+        Charge.charged_at < until,
+    )
+    if only is not None:
+        query = query.where(Charge.id.in_(only))
+    charges = session.scalars(query.order_by(Charge.charged_at, Charge.created_at, Charge.id)).all()
     lines = []
     for charge in charges:
         charge.invoice_id = invoice.id

@@ -22,7 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from levante import audit
-from levante.billing import is_billed, parse_period
+from levante.billing import is_billed, lock_account, parse_period
 from levante.pricing import CENT, format_amount
 from levante.storage import new_id
 from levante.storage.models import Charge, SupportTicket
@@ -87,12 +87,14 @@ def credit_breaches(
         session, period, now=now, organization_id=organization_id
     ).items():
         key = f"sla-credit:{org_id}:{period}"
-        existing = session.scalar(select(Charge).where(Charge.idempotency_key == key))
-        if existing is not None and is_billed(session, existing):
-            continue  # on an issued invoice: never changed, never doubled
         contract = contract_of(session, org_id, end - timedelta(microseconds=1))
         if contract is None:
             continue  # nothing was paid for the month: nothing to credit against
+        # Two invoice runs take turns here, as they do on the invoices themselves.
+        lock_account(session, org_id, contract.subscription.currency)
+        existing = session.scalar(select(Charge).where(Charge.idempotency_key == key))
+        if existing is not None and is_billed(session, existing):
+            continue  # on an issued invoice: never changed, never doubled
         features = Terms.from_json(breaches[0].ticket.terms).credits
         plan_terms = (contract.plan.features or {}).get("credits") or {}
         cap = Decimal(str(plan_terms.get("cap_percent", features.cap_percent if features else 100)))

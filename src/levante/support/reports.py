@@ -137,11 +137,17 @@ def monthly_report(
                 breached_here = True
         if breached_here:
             report.breached_tickets.append(ticket.number)
-        report.minutes_logged += sum(
-            int((e.data or {}).get("minutes", 0))
-            for e in events
-            if e.kind == TicketEventKind.TIME and start <= e.at < end
-        )
+    # Time may be logged on a ticket closed before the month: its customer is in the report.
+    timed = (
+        select(SupportTicket.organization_id)
+        .join(TicketEvent, TicketEvent.ticket_id == SupportTicket.id)
+        .where(TicketEvent.kind == TicketEventKind.TIME, TicketEvent.at >= start)
+        .where(TicketEvent.at < end)
+    )
+    if org_id is not None:
+        timed = timed.where(SupportTicket.organization_id == org_id)
+    for organization_id in session.scalars(timed.distinct()):
+        of(organization_id)
     credits = session.scalars(
         select(Charge).where(
             Charge.kind == ChargeKind.SERVICE_CREDIT,
@@ -151,9 +157,10 @@ def monthly_report(
     for charge in credits:
         report = reports[charge.organization_id]
         report.credit_nanos, report.credit_currency = charge.amount_nanos, charge.currency
-    for report in reports.values():
+    for report in list(reports.values()):
         hours = drawdown(session, report.organization_id, min(end, now + timedelta(microseconds=1)))
         report.minutes_from_packs, report.minutes_billable = hours.used_in(start, end)
+        report.minutes_logged = report.minutes_from_packs + report.minutes_billable
         report.minutes_left = hours.left
     services = session.scalars(
         select(Charge).where(

@@ -92,6 +92,11 @@ class Hours:
         return sum(p.left for p in self.packs if p.valid_at(self.at))
 
     @property
+    def open_packs(self) -> list[PackBalance]:
+        """The packs valid now with minutes left on them."""
+        return [p for p in self.packs if p.valid_at(self.at) and p.left > 0]
+
+    @property
     def bought(self) -> int:
         return sum(p.pack.minutes for p in self.packs)
 
@@ -116,7 +121,8 @@ def hour_packs(session: Session, *, include_inactive: bool = False) -> list[Plan
     query = select(Plan).where(Plan.interval == Interval.ONCE)
     if not include_inactive:
         query = query.where(Plan.active.is_(True))
-    return sorted(session.scalars(query), key=lambda p: (_pack_minutes(p), p.code))
+    packs = [p for p in session.scalars(query) if pack_terms(p) is not None]
+    return sorted(packs, key=lambda p: (_pack_minutes(p), p.code))
 
 
 def pack_offers(session: Session, *, now: datetime) -> list[billing.PlanOffer]:
@@ -185,12 +191,35 @@ def hours_of(
 
 
 def may_buy(session: Session, actor: Actor, organization_id: str) -> bool:
-    """Whether ``actor`` may buy hours for the organisation: its owner, admins and billing
-    members, the operator, or a key the front end has checked is an admin's."""
+    """Whether ``actor`` may buy hours for the organisation (and see the invoices of them):
+    its owner, admins and billing members; the operator's owners and admins; the command
+    line; a key the front end has checked is an admin's."""
     user_id = user_of(actor)
-    if user_id is None or tenancy.sees_all(session, actor):
+    if user_id is None or actor.operator:
         return True
+    if tenancy.sees_all(session, actor) and actor.organization_id is not None:
+        return role_in(session, user_id, actor.organization_id) in (Role.OWNER, Role.ADMIN)
     return role_in(session, user_id, organization_id) in BUYERS
+
+
+@dataclass(frozen=True, slots=True)
+class PackTerms:
+    minutes: int
+    valid_months: int | None
+
+
+def pack_terms(plan: Plan) -> PackTerms | None:
+    """What a pack plan holds and for how long, or None if its features make no sense (such
+    a pack is not on offer)."""
+    features = plan.features or {}
+    try:
+        minutes = int(Decimal(str(features.get("hours") or 0)) * 60)
+        months = int(features.get("valid_months") or 0)
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    if not 0 < minutes <= 100_000 * 60 or not 0 <= months <= 120:
+        return None
+    return PackTerms(minutes, months or None)
 
 
 def buy_pack(
@@ -203,8 +232,10 @@ def buy_pack(
     settings: BillingSettings,
     default_currency: str,
 ) -> Bought:
-    """Buy a pack for the organisation (its owner, admins and billing members, or the
-    operator), charged and invoiced at once in the organisation's currency."""
+    """Buy a pack for the organisation (see :func:`may_buy`), charged and invoiced on its own
+    at once in the organisation's currency. The operator names the organisation."""
+    if organization is None and tenancy.sees_all(session, actor):
+        raise InvalidRequestError("name the organisation to buy hours for", param="organization")
     org = tenancy.acting_on(session, actor, organization)
     if not may_buy(session, actor, org.id):
         raise PermissionDeniedError("only the organisation's owner, admins and billing buy hours")
@@ -213,13 +244,16 @@ def buy_pack(
         raise InvalidRequestError(f"plan '{pack_plan.code}' is not an hour pack", param="plan")
     if not pack_plan.active:
         raise InvalidRequestError(f"plan '{pack_plan.code}' is no longer offered", param="plan")
-    minutes = _pack_minutes(pack_plan)
-    if minutes <= 0:
-        raise InvalidRequestError(f"plan '{pack_plan.code}' holds no hours", param="plan")
-    account = billing.ensure_account(session, org.id, default_currency)
+    terms = pack_terms(pack_plan)
+    if terms is None:
+        raise InvalidRequestError(
+            f"plan '{pack_plan.code}' has no valid hours or validity", param="plan"
+        )
+    minutes = terms.minutes
+    # The account's row lock makes two purchases, and a purchase and the invoice run, take turns.
+    account = billing.lock_account(session, org.id, default_currency)
     price = plan_price(session, pack_plan, account.currency, now)
-    months = int((pack_plan.features or {}).get("valid_months") or 0)
-    expires = _add_months(now, months) if months > 0 else None
+    expires = _add_months(now, terms.valid_months) if terms.valid_months else None
     pack_id = new_id("hp")
     until = f", valid until {expires.date().isoformat()}" if expires is not None else ""
     charge = Charge(
@@ -263,8 +297,9 @@ def buy_pack(
     )
     session.flush()
     invoice = billing.invoice_pending_charges(
-        session, org.id, settings=settings, default_currency=default_currency, now=now
-    )
+        session, org.id, settings=settings, default_currency=default_currency, now=now,
+        only=[charge.id],
+    )  # fmt: skip
     return Bought(pack, pack_plan, invoice)
 
 
@@ -291,17 +326,21 @@ def bill_time(
     changed = []
     for org_id in sorted(session.scalars(query)):
         key = f"services:{org_id}:{period}"
+        # Two invoice runs take turns here, as they do on the invoices themselves.
+        currency = billing.lock_account(session, org_id, default_currency).currency
         existing = session.scalar(select(Charge).where(Charge.idempotency_key == key))
         if existing is not None and is_billed(session, existing):
             continue  # on an issued invoice: never changed, never doubled
         entries = [e for e in drawdown(session, org_id, end).in_period(start, end) if e.billable]
         minutes = sum(e.billable for e in entries)
-        if not minutes:
-            continue
-        currency = billing.currency_of(session, org_id, default_currency)
         rate = rate_for(session, org_id, currency, end - timedelta(microseconds=1))
-        if rate is None:
-            continue  # nobody set a rate: reported as unbilled, never guessed
+        if not minutes or rate is None:
+            # Nothing to bill, or nobody set a rate (reported as unbilled, never guessed): an
+            # earlier figure that no issued invoice holds goes.
+            if existing is not None:
+                existing.invoice_id = None
+                session.delete(existing)
+            continue
         cents = (rate * minutes / 60 * 100).quantize(Decimal(1), ROUND_HALF_UP)
         numbers = ", ".join(f"#{n}" for n in sorted({e.ticket_number for e in entries}))
         description = (
@@ -381,10 +420,8 @@ def duration(minutes: int) -> str:
 
 
 def _pack_minutes(plan: Plan) -> int:
-    try:
-        return int(Decimal(str((plan.features or {}).get("hours") or 0)) * 60)
-    except ArithmeticError:
-        return 0
+    terms = pack_terms(plan)
+    return terms.minutes if terms is not None else 0
 
 
 def _add_months(at: datetime, months: int) -> datetime:
