@@ -21,15 +21,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from levante import audit
 from levante.billing import is_billed, lock_account, parse_period
-from levante.pricing import CENT, format_amount
-from levante.storage import new_id
+from levante.pricing import CENT
 from levante.storage.models import Charge, SupportTicket
+from levante.support.charges import settle_month_charge
 from levante.support.contracts import contract_of
 from levante.support.policies import Terms
 from levante.support.tickets import history, sla_of
-from levante.vocabulary import ChargeKind, Product
+from levante.vocabulary import ChargeKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,41 +110,15 @@ def credit_breaches(
             f"{'s' if len(breaches) > 1 else ''} {numbers} ({len(breaches)} x {each} of the "
             f"monthly support fee{f', capped at {cap:g}%' if percent == cap else ''})"
         )
-        charge = existing or Charge(
-            id=new_id("ch"),
-            organization_id=org_id,
-            subscription_id=contract.subscription.id,
-            kind=ChargeKind.SERVICE_CREDIT,
-            product=Product.SUPPORT,
-            idempotency_key=key,
-            charged_at=end - timedelta(microseconds=1),
-            period_start=start,
-            period_end=end,
-        )
-        if existing is not None and (existing.amount_nanos, existing.description) == (
-            amount,
-            description,
-        ):
-            continue
-        charge.description = description[:300]
-        charge.quantity = len(breaches)
-        charge.amount_nanos = amount
-        charge.currency = contract.subscription.currency
-        if existing is None:
-            session.add(charge)
-        audit.record(
-            session,
-            organization_id=org_id,
-            actor="support",
+        charge = settle_month_charge(
+            session, existing, key=key, kind=ChargeKind.SERVICE_CREDIT, organization_id=org_id,
+            period=(start, end), description=description, quantity=len(breaches),
+            amount_nanos=amount, currency=contract.subscription.currency,
             action="support.credit.computed",
-            target=charge.id,
-            details={
-                "period": period,
-                "tickets": [b.ticket.number for b in breaches],
-                "amount": format_amount(amount),
-                "currency": charge.currency,
-            },
-        )
-        changed.append(charge)
+            details={"period": period, "tickets": [b.ticket.number for b in breaches]},
+            subscription_id=contract.subscription.id,
+        )  # fmt: skip
+        if charge is not None:
+            changed.append(charge)
     session.flush()
     return changed

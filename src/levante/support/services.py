@@ -36,6 +36,7 @@ from levante.pricing import CENT, format_amount
 from levante.settings import BillingSettings
 from levante.storage import new_id
 from levante.storage.models import Charge, HourPack, SupportTicket, TicketEvent
+from levante.support.charges import settle_month_charge
 from levante.support.contracts import contract_of
 from levante.support.desk import user_of
 from levante.support.policies import hourly_rate
@@ -347,43 +348,15 @@ def bill_time(
             f"Consulting time past the prepaid hours, {period}: {duration(minutes)} at "
             f"{rate:.2f} {currency} an hour (ticket{'s' if ',' in numbers else ''} {numbers})"
         )
-        amount = int(cents) * CENT
-        if existing is not None and (existing.amount_nanos, existing.description) == (
-            amount,
-            description[:300],
-        ):
-            continue
-        charge = existing or Charge(
-            id=new_id("ch"),
-            organization_id=org_id,
-            kind=ChargeKind.SERVICES,
-            product=Product.SUPPORT,
-            idempotency_key=key,
-            charged_at=end - timedelta(microseconds=1),
-            period_start=start,
-            period_end=end,
-        )
-        charge.description = description[:300]
-        charge.quantity = minutes
-        charge.amount_nanos = amount
-        charge.currency = currency
-        if existing is None:
-            session.add(charge)
-        audit.record(
-            session,
-            organization_id=org_id,
-            actor="support",
+        charge = settle_month_charge(
+            session, existing, key=key, kind=ChargeKind.SERVICES, organization_id=org_id,
+            period=(start, end), description=description, quantity=minutes,
+            amount_nanos=int(cents) * CENT, currency=currency,
             action="support.services.computed",
-            target=charge.id,
-            details={
-                "period": period,
-                "minutes": minutes,
-                "rate": f"{rate:.2f}",
-                "amount": format_amount(amount),
-                "currency": currency,
-            },
-        )
-        changed.append(charge)
+            details={"period": period, "minutes": minutes, "rate": f"{rate:.2f}"},
+        )  # fmt: skip
+        if charge is not None:
+            changed.append(charge)
     session.flush()
     return changed
 
