@@ -254,9 +254,12 @@ def test_a_customer_buys_hours_and_follows_them_as_agents_log_time(
     assert [(o["plan"], o["hours"]) for o in offers] == [("consulting-10h", 10.0),
                                                          ("consulting-40h", 40.0)]  # fmt: skip
     assert offers[0]["prices"] == {"EUR": "2000.00", "USD": "2200.00"}
-    bought = client.post("/v1/support/packs", json={"plan": "consulting-10h"}, headers=admin)
+    once = {**admin, "Idempotency-Key": "order-7"}
+    bought = client.post("/v1/support/packs", json={"plan": "consulting-10h"}, headers=once)
     assert bought.status_code == 201, bought.text
     body = bought.json()
+    retried = client.post("/v1/support/packs", json={"plan": "consulting-10h"}, headers=once)
+    assert retried.json()["pack"]["id"] == body["pack"]["id"]
     assert body["pack"]["hours_left"] == 10.0
     assert body["invoice"]["status"] == "finalized"
     # The pack is invoiced on its own; the contract's year waits for the month's invoice.

@@ -203,3 +203,23 @@ def test_time_on_a_ticket_closed_before_the_month_is_reported_and_billed(
     assert (report.organization, report.minutes_logged, report.minutes_billable) == (
         "Acme", 45, 45,
     )  # fmt: skip
+
+
+def test_the_same_request_buys_once(desk: Database, agent: Person) -> None:
+    acme = add_customer(desk, "Acme", None, since=utc(2026, 12, 1))
+    with desk.session() as session:
+        first = support.buy_pack(session, acme.actor, "consulting-10h", now=utc(2026, 12, 2),
+                                 settings=SETTINGS, default_currency="EUR",
+                                 request_key="click-1")  # fmt: skip
+        again = support.buy_pack(session, acme.actor, "consulting-10h", now=utc(2026, 12, 2),
+                                 settings=SETTINGS, default_currency="EUR",
+                                 request_key="click-1")  # fmt: skip
+        assert again.pack.id == first.pack.id
+        assert again.invoice is not None
+        assert first.invoice is not None
+        assert again.invoice.id == first.invoice.id
+        other = support.buy_pack(session, acme.actor, "consulting-10h", now=utc(2026, 12, 2),
+                                 settings=SETTINGS, default_currency="EUR",
+                                 request_key="click-2")  # fmt: skip
+        assert other.pack.id != first.pack.id
+        assert support.drawdown(session, acme.organization_id, utc(2026, 12, 3)).left == 1200

@@ -192,8 +192,12 @@ def test_a_customer_buys_hours_and_sees_them_drawn_down(
     assert "2,200.00 USD" in page.text  # the deployment's default currency
     org = re.search(r'name="org" value="([^"]+)"', page.text)
     assert org is not None
-    bought = customer.post("/support/hours", {"org": org.group(1), "plan": "consulting-10h"})
+    once = re.search(r'name="once" value="([^"]+-consulting-10h)"', page.text)
+    assert once is not None
+    order = {"org": org.group(1), "plan": "consulting-10h", "once": once.group(1)}
+    bought = customer.post("/support/hours", order)
     assert bought.status_code == 303, bought.text
+    assert customer.post("/support/hours", order).status_code == 303  # a second click
     after = customer.get(bought.headers["location"])
     assert "10 h</strong> left" in after.text
     invoice = re.search(r'href="(/support/hours/invoices/[^"]+)"', after.text)

@@ -232,9 +232,12 @@ def buy_pack(
     now: datetime,
     settings: BillingSettings,
     default_currency: str,
+    request_key: str | None = None,
 ) -> Bought:
     """Buy a pack for the organisation (see :func:`may_buy`), charged and invoiced on its own
-    at once in the organisation's currency. The operator names the organisation."""
+    at once in the organisation's currency. The operator names the organisation. The same
+    ``request_key`` (an API client's Idempotency-Key, a form's one-time field) buys once:
+    asking again answers the first purchase."""
     if organization is None and tenancy.sees_all(session, actor):
         raise InvalidRequestError("name the organisation to buy hours for", param="organization")
     org = tenancy.acting_on(session, actor, organization)
@@ -253,9 +256,15 @@ def buy_pack(
     minutes = terms.minutes
     # The account's row lock makes two purchases, and a purchase and the invoice run, take turns.
     account = billing.lock_account(session, org.id, default_currency)
+    pack_id = new_id("hp")
+    key = (
+        f"hour-pack:{org.id}:{request_key.strip()[:64]}" if request_key else f"hour-pack:{pack_id}"
+    )
+    earlier = _bought_with(session, key)
+    if earlier is not None:
+        return earlier
     price = plan_price(session, pack_plan, account.currency, now)
     expires = _add_months(now, terms.valid_months) if terms.valid_months else None
-    pack_id = new_id("hp")
     until = f", valid until {expires.date().isoformat()}" if expires is not None else ""
     charge = Charge(
         id=new_id("ch"),
@@ -267,7 +276,7 @@ def buy_pack(
         amount_nanos=price,
         currency=account.currency,
         charged_at=now,
-        idempotency_key=f"hour-pack:{pack_id}",
+        idempotency_key=key,
     )
     session.add(charge)
     session.flush()
@@ -302,6 +311,15 @@ def buy_pack(
         only=[charge.id],
     )  # fmt: skip
     return Bought(pack, pack_plan, invoice)
+
+
+def _bought_with(session: Session, key: str) -> Bought | None:
+    charge = session.scalar(select(Charge).where(Charge.idempotency_key == key))
+    if charge is None:
+        return None
+    pack = session.scalars(select(HourPack).where(HourPack.charge_id == charge.id)).one()
+    invoice = session.get(Invoice, charge.invoice_id) if charge.invoice_id else None
+    return Bought(pack, session.get_one(Plan, pack.plan_id), invoice)
 
 
 def bill_time(

@@ -5,6 +5,7 @@ renders; a ticket the person may not see is not found."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -382,7 +383,7 @@ def _hours(
         buys = support.may_buy(session, actor, found.organization_id)
         return page(
             request, "support/hours.html", who, place=place, hours=found,
-            org=found.organization_id, buys=buys, now=now,
+            org=found.organization_id, buys=buys, now=now, once=secrets.token_urlsafe(16),
             offers=support.pack_offers(session, now=now) if buys else [],
             currency=billing.currency_of(session, found.organization_id, state.settings.currency),
             error=error, bought=request.query_params.get("bought", ""),
@@ -393,7 +394,7 @@ def _hours(
 @router.post("/support/hours")
 def buy_hours(
     request: Request, state: State, who: Who, org: Field = "", plan: Field = "",
-    csrf_token: Csrf = "",
+    once: Field = "", csrf_token: Csrf = "",
 ) -> Response:  # fmt: skip
     if who.user is None:
         return to_sign_in(request)
@@ -404,7 +405,7 @@ def buy_hours(
             bought = support.buy_pack(
                 session, place.actor(who.user.user_id), plan, organization=org or None,
                 now=_now(state), settings=state.settings.billing,
-                default_currency=state.settings.currency,
+                default_currency=state.settings.currency, request_key=once or None,
             )  # fmt: skip
             number = bought.invoice.number if bought.invoice is not None else ""
     except LevanteError as problem:

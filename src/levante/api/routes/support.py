@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, UploadFile
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
 from levante import support
@@ -265,13 +265,19 @@ def packs(state: State, caller: Admin) -> PackOfferList:
 
 
 @router.post("/packs", status_code=201)
-def buy_pack(body: BuyPack, state: State, caller: Admin) -> BoughtView:
-    """Buy an hour pack for the organisation, invoiced at once."""
+def buy_pack(
+    body: BuyPack,
+    state: State,
+    caller: Admin,
+    idempotency_key: Annotated[str | None, Header(max_length=64)] = None,
+) -> BoughtView:
+    """Buy an hour pack for the organisation, invoiced at once; the same ``Idempotency-Key``
+    buys once."""
     with state.database.session() as session:
         bought = support.buy_pack(
             session, caller.actor, body.plan, organization=body.organization,
             now=state.clock(), settings=state.settings.billing,
-            default_currency=state.settings.currency,
+            default_currency=state.settings.currency, request_key=idempotency_key,
         )  # fmt: skip
         return BoughtView.of(bought)
 
