@@ -214,6 +214,10 @@ def test_a_customer_buys_hours_and_sees_them_drawn_down(
     assert f"#{number}" in as_agent.text
     assert "1 h 30 min" in as_agent.text
 
+    unknown = customer.post("/support/hours", {"org": org.group(1), "plan": "nope"})
+    assert unknown.status_code == 404
+    assert "plan &#39;nope&#39; does not exist" in unknown.text
+    assert "Consulting hours for" in unknown.text  # the page again, with the reason
     refused = customer.post("/support/hours", {"org": org.group(1), "plan": "support-premium"})
     assert refused.status_code == 400
     assert "not an hour pack" in refused.text

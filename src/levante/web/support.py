@@ -409,8 +409,8 @@ def buy_hours(
             )  # fmt: skip
             number = bought.invoice.number if bought.invoice is not None else ""
     except LevanteError as problem:
-        if problem.status_code == 404:
-            raise
+        if problem.status_code == 404 and problem.param != "plan":
+            raise  # not theirs: as if it did not exist
         return _hours(request, state, who, org=org or None, error=problem.message,
                       status_code=problem.status_code)  # fmt: skip
     return RedirectResponse(f"/support/hours?org={org}&bought={number or 'paid'}", status_code=303)
