@@ -15,6 +15,13 @@ from levante.storage import new_id
 from levante.storage.models import Charge
 from levante.vocabulary import ChargeKind, Product
 
+CREDIT_KEY, TIME_KEY = "sla-credit", "services"  # the month's service credit, consulting time
+
+
+def month_key(prefix: str, organization_id: str, period: str) -> str:
+    """The idempotency key of an organisation's support charge of a month."""
+    return f"{prefix}:{organization_id}:{period}"
+
 
 def settle_month_charge(
     session: Session,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from levante.billing import is_billed, lock_account, parse_period
 from levante.pricing import CENT
 from levante.storage.models import Charge, SupportTicket
-from levante.support.charges import settle_month_charge
+from levante.support.charges import CREDIT_KEY, month_key, settle_month_charge
 from levante.support.contracts import contract_of
 from levante.support.policies import Terms
 from levante.support.tickets import history, sla_of
@@ -85,7 +85,7 @@ def credit_breaches(
     for org_id, breaches in breaches_in(
         session, period, now=now, organization_id=organization_id
     ).items():
-        key = f"sla-credit:{org_id}:{period}"
+        key = month_key(CREDIT_KEY, org_id, period)
         contract = contract_of(session, org_id, end - timedelta(microseconds=1))
         if contract is None:
             continue  # nothing was paid for the month: nothing to credit against

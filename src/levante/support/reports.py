@@ -23,6 +23,7 @@ from levante.billing import parse_period
 from levante.errors import NotFoundError
 from levante.pricing import format_amount
 from levante.storage.models import Charge, Organization, SupportTicket, TicketEvent
+from levante.support.charges import CREDIT_KEY, TIME_KEY, month_key
 from levante.support.desk import desk_of
 from levante.support.services import drawdown
 from levante.support.tickets import history, sla_of
@@ -148,29 +149,18 @@ def monthly_report(
         timed = timed.where(SupportTicket.organization_id == org_id)
     for organization_id in session.scalars(timed.distinct()):
         of(organization_id)
-    credits = session.scalars(
-        select(Charge).where(
-            Charge.kind == ChargeKind.SERVICE_CREDIT,
-            Charge.idempotency_key.in_([f"sla-credit:{o}:{period}" for o in reports]),
-        )
-    )
-    for charge in credits:
-        report = reports[charge.organization_id]
-        report.credit_nanos, report.credit_currency = charge.amount_nanos, charge.currency
     for report in list(reports.values()):
         hours = drawdown(session, report.organization_id, min(end, now + timedelta(microseconds=1)))
         report.minutes_from_packs, report.minutes_billable = hours.used_in(start, end)
         report.minutes_logged = report.minutes_from_packs + report.minutes_billable
         report.minutes_left = hours.left
-    services = session.scalars(
-        select(Charge).where(
-            Charge.kind == ChargeKind.SERVICES,
-            Charge.idempotency_key.in_([f"services:{o}:{period}" for o in reports]),
-        )
-    )
-    for charge in services:
+    keys = [month_key(p, o, period) for o in reports for p in (CREDIT_KEY, TIME_KEY)]
+    for charge in session.scalars(select(Charge).where(Charge.idempotency_key.in_(keys))):
         report = reports[charge.organization_id]
-        report.services_nanos, report.services_currency = charge.amount_nanos, charge.currency
+        if charge.kind == ChargeKind.SERVICE_CREDIT:
+            report.credit_nanos, report.credit_currency = charge.amount_nanos, charge.currency
+        elif charge.kind == ChargeKind.SERVICES:
+            report.services_nanos, report.services_currency = charge.amount_nanos, charge.currency
     return sorted(reports.values(), key=lambda r: r.organization.lower())
 
 

@@ -36,7 +36,7 @@ from levante.pricing import CENT, format_amount
 from levante.settings import BillingSettings
 from levante.storage import new_id
 from levante.storage.models import Charge, HourPack, SupportTicket, TicketEvent
-from levante.support.charges import settle_month_charge
+from levante.support.charges import TIME_KEY, month_key, settle_month_charge
 from levante.support.contracts import contract_of
 from levante.support.desk import user_of
 from levante.support.policies import hourly_rate
@@ -344,7 +344,7 @@ def bill_time(
         query = query.where(SupportTicket.organization_id == organization_id)
     changed = []
     for org_id in sorted(session.scalars(query)):
-        key = f"services:{org_id}:{period}"
+        key = month_key(TIME_KEY, org_id, period)
         # Two invoice runs take turns here, as they do on the invoices themselves.
         currency = billing.lock_account(session, org_id, default_currency).currency
         existing = session.scalar(select(Charge).where(Charge.idempotency_key == key))
