@@ -90,6 +90,8 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
             },
             "levante.support": BELOW_PACKAGES
             | {"levante.pricing", "levante.tenancy", "levante.billing", "levante.identity"},
+            # Reads what billing wrote (charges, invoices, payments); writes only its rates.
+            "levante.revenue": BELOW_PACKAGES | {"levante.pricing", "levante.tenancy"},
         },
     ),
 ]

@@ -129,6 +129,12 @@ class ConflictError(LevanteError):
     default_code = "conflict"
 
 
+class ExchangeRateMissingError(ConflictError):
+    """An amount in one currency must be reported in another, and no rate says how."""
+
+    default_code = "exchange_rate_missing"
+
+
 class PayloadTooLargeError(LevanteError):
     """The request body is larger than ``max_request_bytes`` (413)."""
 

@@ -207,6 +207,18 @@ class SupportSettings(BaseModel):
     webhook_secret: str = ""
 
 
+class RevenueSettings(BaseModel):
+    """How the revenue dashboard reports: in one currency, and which API run-rate goes into
+    the total ARR."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reporting_currency: Currency = Currency.USD
+    # The API's usage run-rate added to subscription ARR in the total: four times the trailing
+    # three months of invoiced usage, or twelve times the last month.
+    usage_run_rate: Literal["trailing_3_months", "last_month"] = "trailing_3_months"
+
+
 def _default_tiers() -> list[TierSettings]:
     # Shaped like Mistral's tiers: a free tier, then tiers unlocked at $20, $100, $500, $2,000
     # of cumulative paid spend. The limits are a starting point for a small deployment.
@@ -280,6 +292,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     support: SupportSettings = Field(default_factory=SupportSettings)
+    revenue: RevenueSettings = Field(default_factory=RevenueSettings)
 
     @field_validator("tiers")
     @classmethod

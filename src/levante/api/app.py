@@ -25,6 +25,7 @@ from levante.api.routes import (
     health,
     licensing,
     operator,
+    revenue,
     support,
 )
 from levante.api.routes import models as model_routes
@@ -180,6 +181,7 @@ def create_app(
         billing.router,
         licensing.router,
         support.router,
+        revenue.router,
     ):
         app.include_router(router)
     if guard is not None:

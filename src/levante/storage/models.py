@@ -978,3 +978,28 @@ class HourPack(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     charge_id: Mapped[str] = mapped_column(ForeignKey("charges.id"), unique=True)
     bought_by: Mapped[str] = mapped_column(String(200))
+
+
+# -- revenue --------------------------------------------------------------------------------------
+
+
+class ExchangeRate(Base):
+    """What one unit of ``base`` is worth in ``quote`` from ``effective_on`` on, as the operator
+    set it: the revenue figures of accounts billed in other currencies are converted with it
+    into the reporting currency. The rate is kept as the decimal text typed, so it is exact."""
+
+    __tablename__ = "exchange_rates"
+    __table_args__ = (
+        UniqueConstraint("base", "quote", "effective_on"),
+        CheckConstraint("base <> quote", name="distinct_currencies"),
+        one_of("base", Currency),
+        one_of("quote", Currency),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    base: Mapped[str] = mapped_column(String(3))
+    quote: Mapped[str] = mapped_column(String(3))
+    rate: Mapped[str] = mapped_column(String(32))
+    effective_on: Mapped[date] = mapped_column(Date)
+    set_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
