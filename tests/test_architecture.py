@@ -92,6 +92,19 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
             | {"levante.pricing", "levante.tenancy", "levante.billing", "levante.identity"},
             # Reads what billing wrote (charges, invoices, payments); writes only its rates.
             "levante.revenue": BELOW_PACKAGES | {"levante.pricing", "levante.tenancy"},
+            # A simulated company, run through the services that bill real ones.
+            "levante.simulation": BELOW_PACKAGES
+            | {
+                "levante.billing",
+                "levante.identity",
+                "levante.licensing",
+                "levante.metering",
+                "levante.platform",
+                "levante.pricing",
+                "levante.revenue",
+                "levante.support",
+                "levante.tenancy",
+            },
         },
     ),
 ]

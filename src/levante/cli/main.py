@@ -19,6 +19,7 @@ from levante.cli.invoicing import invoices_app, plans_app, subscriptions_app, wa
 from levante.cli.licensing import license_app
 from levante.cli.mail import mail_app
 from levante.cli.revenue import revenue_app
+from levante.cli.simulate import simulate
 from levante.cli.support import support_app
 from levante.cli.tenants import key_app, org_app
 from levante.errors import ConfigurationError
@@ -46,6 +47,7 @@ app.add_typer(license_app, name="license")
 app.add_typer(mail_app, name="mail")
 app.add_typer(chat_app, name="chat")
 app.add_typer(revenue_app, name="revenue")
+app.command("simulate")(simulate)
 app.add_typer(key_app, name="key")
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

@@ -86,10 +86,12 @@ from levante.licensing.keys import (
 )
 from levante.licensing.reports import (
     REPORT_FORMAT,
+    ReportLine,
     UsageReport,
     build_report,
     check_report,
     read_report,
+    sign_report,
     site_key,
 )
 from levante.licensing.sites import (
@@ -142,6 +144,7 @@ __all__ = [
     "LicenseRecord",
     "LicenseSiteKey",
     "OwedReport",
+    "ReportLine",
     "SigningKey",
     "Standing",
     "Terms",
@@ -197,6 +200,7 @@ __all__ = [
     "revoke_license",
     "revoke_site_key",
     "sign",
+    "sign_report",
     "site_key",
     "site_keys",
     "site_keys_of",

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -146,6 +147,26 @@ def build_report(
         .group_by(UsageRecord.usage_date, UsageRecord.model)
         .order_by(UsageRecord.usage_date, UsageRecord.model)
     ).all()
+    lines = [
+        ReportLine(day, model, int(count), int(prompt or 0), int(cached or 0), int(done or 0))
+        for day, model, count, prompt, cached, done in rows
+    ]
+    return sign_report(
+        license, key, start=start, end=end, now=now, active_seats=count_seats(session), lines=lines
+    )
+
+
+def sign_report(
+    license: License,
+    key: Ed25519PrivateKey,
+    *,
+    start: date,
+    end: date,
+    now: datetime,
+    active_seats: int,
+    lines: Sequence[ReportLine],
+) -> str:
+    """The signed report file of ``lines`` (a day and model each), as a site sends it."""
     payload = json.dumps(
         {
             "format": REPORT_FORMAT,
@@ -153,17 +174,17 @@ def build_report(
             "licensee_id": license.licensee_id,
             "generated_at": now.isoformat(),
             "period": {"start": start.isoformat(), "end": end.isoformat()},
-            "active_seats": count_seats(session),
+            "active_seats": active_seats,
             "lines": [
                 {
-                    "date": day.isoformat(),
-                    "model": model,
-                    "requests": int(count),
-                    "prompt_tokens": int(prompt or 0),
-                    "cached_tokens": int(cached or 0),
-                    "completion_tokens": int(completion or 0),
+                    "date": line.day.isoformat(),
+                    "model": line.model,
+                    "requests": line.requests,
+                    "prompt_tokens": line.prompt_tokens,
+                    "cached_tokens": line.cached_tokens,
+                    "completion_tokens": line.completion_tokens,
                 }
-                for day, model, count, prompt, cached, completion in rows
+                for line in lines
             ],
         },
         indent=1,

@@ -92,11 +92,12 @@ def create_price(
     lead_seconds: float = 0.0,
     actor: Actor,
     audit_organization_id: str | None = None,
+    now: datetime | None = None,
 ) -> Price:
     """Add a price version. It takes effect at ``effective_from``, which may not be sooner than
-    ``lead_seconds`` from now (the time every gateway needs to learn of it): prices are never
-    changed retroactively."""
-    earliest = utcnow() + timedelta(seconds=lead_seconds)
+    ``lead_seconds`` from ``now`` (the time every gateway needs to learn of it): prices are
+    never changed retroactively. ``now`` is the clock's (a simulated company's has its own)."""
+    earliest = (now or utcnow()) + timedelta(seconds=lead_seconds)
     if effective_from is not None and effective_from.tzinfo is None:
         effective_from = effective_from.replace(tzinfo=UTC)  # a time without a zone is UTC
     when = effective_from or earliest
