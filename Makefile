@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Browser libraries come from the npm registry, pinned by package-lock.json, and are copied
+# into the static assets (never committed): Levante serves them itself, no CDN.
+VENDOR := src/levante/web/static/vendor
+VENDOR_STAMP := $(VENDOR)/.installed
 
 # llama.cpp is built for the x86-64-v3 level (AVX2, FMA, F16C) rather than -march=native:
 # some virtual machines advertise AMX or AVX-512 instructions they then refuse to run, and a
@@ -19,7 +23,14 @@ $(STAMP): pyproject.toml
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-serve: $(STAMP)
+$(VENDOR_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.umd.min.js
+	cp node_modules/chart.js/LICENSE.md $(VENDOR)/chart.js-LICENSE.md
+	touch $(VENDOR_STAMP)
+
+serve: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/levante serve
 
 lint: $(STAMP)
@@ -29,10 +40,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache

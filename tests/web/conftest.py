@@ -16,8 +16,8 @@ from sqlalchemy import select
 from levante.api import create_app
 from levante.engine import ModelRegistry
 from levante.settings import ChatSettings, Settings
-from levante.storage import Database
-from levante.storage.models import Plan
+from levante.storage import Database, new_id
+from levante.storage.models import Membership, Organization, Plan, Role, User
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
@@ -127,3 +127,16 @@ def set_free_plan(database: Database, **features: Any) -> None:
     with database.session() as session:
         plan = session.scalars(select(Plan).where(Plan.code == "chat-free")).one()
         plan.features = {**(plan.features or {}), **features}
+
+
+def join_operator(database: Database, person: Browser, email: str, role: Role) -> None:
+    """Sign ``person`` up and make them a member of the operator's organisation."""
+    person.sign_up(email)
+    with database.session() as session:
+        ops = session.scalar(select(Organization).where(Organization.is_operator.is_(True)))
+        if ops is None:
+            ops = Organization(id=new_id("org"), name="Levante Ops", slug="ops", is_operator=True)
+            session.add(ops)
+            session.flush()
+        user = session.scalars(select(User).where(User.email == email)).one()
+        session.add(Membership(user_id=user.id, organization_id=ops.id, role=role))

@@ -8,23 +8,14 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
-from levante.storage import Database, new_id
-from levante.storage.models import Membership, Organization, Role, User
-from tests.web.conftest import Browser
+from levante.storage import Database
+from levante.storage.models import Role
+from tests.web.conftest import Browser, join_operator
 
 
 def make_agent(database: Database, person: Browser, email: str) -> None:
-    person.sign_up(email)
-    with database.session() as session:
-        ops = session.scalar(select(Organization).where(Organization.is_operator.is_(True)))
-        if ops is None:
-            ops = Organization(id=new_id("org"), name="Levante Ops", slug="ops", is_operator=True)
-            session.add(ops)
-            session.flush()
-        user = session.scalars(select(User).where(User.email == email)).one()
-        session.add(Membership(user_id=user.id, organization_id=ops.id, role=Role.SUPPORT))
+    join_operator(database, person, email, Role.SUPPORT)
 
 
 def open_ticket(person: Browser, subject: str = "Inference is down", **fields: str) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from levante import audit
@@ -19,7 +20,15 @@ from levante.audit import Actor
 from levante.engine import ModelNames
 from levante.errors import NotFoundError, PermissionDeniedError
 from levante.storage import utcnow
-from levante.storage.models import ApiKey, Invitation, Organization, Role, User, Workspace
+from levante.storage.models import (
+    ApiKey,
+    Invitation,
+    Membership,
+    Organization,
+    Role,
+    User,
+    Workspace,
+)
 from levante.tenancy import invitations, service
 from levante.tenancy.invitations import MemberChange
 from levante.tenancy.service import DEFAULT_WORKSPACE, IssuedKey
@@ -40,6 +49,28 @@ def require_operator(session: Session, actor: Actor) -> None:
     """Refuse (403) an actor that is not the operator."""
     if not sees_all(session, actor):
         raise PermissionDeniedError("only the operator's organisation may do this")
+
+
+OPERATOR_CONSOLE_ROLES = (Role.OWNER, Role.ADMIN)
+
+
+def operator_console(session: Session, user_id: str) -> Actor:
+    """The actor a signed-in person is on the operator's console: an owner or admin of the
+    operator's organisation. Anyone else is refused (403)."""
+    org_id = session.scalar(
+        select(Membership.organization_id)
+        .join(Organization, Organization.id == Membership.organization_id)
+        .where(
+            Membership.user_id == user_id,
+            Organization.is_operator.is_(True),
+            Membership.role.in_(OPERATOR_CONSOLE_ROLES),
+        )
+    )
+    if org_id is None:
+        raise PermissionDeniedError(
+            "the operator's console is for the owners and admins of the operator's organisation"
+        )
+    return Actor.user(org_id, user_id)
 
 
 def acting_on(session: Session, actor: Actor, organization: str | None = None) -> Organization:

@@ -14,6 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from levante.errors import LevanteError
 from levante.web import account, chat, support, team
+from levante.web.console import operator_router
 from levante.web.identity import Visitor
 from levante.web.templating import STATIC, STATIC_PATH, page
 
@@ -27,6 +28,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(chat.router)
     app.include_router(team.router)
     app.include_router(support.router)
+    app.include_router(operator_router)
     app.state.render_error_page = render_error_page
 
 
