@@ -35,7 +35,7 @@ def test_the_dashboard_shows_the_report_to_an_operator_admin(
     page = person.get("/console/operator/revenue?first=2026-01&last=2026-02")
     assert page.status_code == 200, page.text
     assert 'id="revenue-data"' in page.text
-    assert "26000.00" in page.text  # support-premium's ARR, in the by-stream table
+    assert "26,000.00" in page.text  # support-premium's ARR, in the by-stream table
     assert "/static/vendor/chart.umd.min.js" in page.text
     csv = person.get("/console/operator/revenue?first=2026-01&last=2026-02&format=csv")
     assert csv.headers["content-type"].startswith("text/csv")
@@ -43,7 +43,7 @@ def test_the_dashboard_shows_the_report_to_an_operator_admin(
     customer = person.get("/console/operator/customers/acme?first=2026-01&last=2026-02")
     assert customer.status_code == 200
     assert "Support Premium" in customer.text
-    assert "26000.00" in customer.text
+    assert "26,000.00" in customer.text
     assert person.get("/console/operator/customers/nobody").status_code == 404
 
 
@@ -58,7 +58,7 @@ def test_anyone_else_is_refused(
     for path in PAGES:
         response = person.get(path)
         assert response.status_code == 403, (path, response.status_code)
-        assert "26000" not in response.text
+        assert "26,000" not in response.text
 
 
 def test_signed_out_goes_to_sign_in(person: Browser) -> None:

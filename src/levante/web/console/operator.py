@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse, Response
 from levante import billing, revenue, tenancy
 from levante.api.state import AppState, app_state
 from levante.audit import Actor
+from levante.pricing import format_cents, to_cents
 from levante.web.identity import Visitor, to_sign_in, visitor
 from levante.web.templating import page
 
@@ -25,6 +26,20 @@ def _actor(state: AppState, who: Visitor) -> Actor:
     assert who.user is not None
     with state.database.session() as session:
         return tenancy.operator_console(session, who.user.user_id)
+
+
+def money(nanos: int) -> str:
+    """An amount of the report on a page: to the cent, with thousands separators."""
+    return format_cents(to_cents(nanos))
+
+
+def compact(nanos: int) -> str:
+    """A headline amount: 100.9M, 48.2k."""
+    value = nanos / 1e9
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.1f}{suffix}"
+    return f"{value:.2f}"
 
 
 def _units(nanos: int) -> float:
@@ -74,7 +89,7 @@ def revenue_page(
     return page(
         request, "console/operator/revenue.html", who, report=report,
         streams=(*revenue.STREAMS, revenue.TOTAL), charts=chart_data(report), moves=MOVES,
-        money=revenue.money_text,
+        money=money, compact=compact,
     )  # fmt: skip
 
 
@@ -99,5 +114,5 @@ def customer_page(
         return page(
             request, "console/operator/customer.html", who, report=report, org=org,
             streams=(*revenue.STREAMS, revenue.TOTAL), subscriptions=subscriptions,
-            invoices=invoices, lines=lines, money=revenue.money_text,
+            invoices=invoices, lines=lines, money=money,
         )  # fmt: skip
