@@ -56,6 +56,21 @@ def test_same_request_id_is_recorded_once(database: Database) -> None:
     assert (row.requests, row.prompt_tokens) == (1, 10)
 
 
+def test_a_caller_without_a_loop_waits_for_its_settled_records(database: Database) -> None:
+    tenant = make_tenant(database, "Acme")
+    ledger = Ledger(database)
+    ledger.start()
+    try:
+        for n in range(300):  # more than one writer batch
+            ledger.settle(_event(f"req_{n}", tenant.organization_id, 1 + n % 28))
+        ledger.wait_written()
+        with database.session() as session:
+            count = session.scalar(select(func.count()).select_from(UsageRecord))
+        assert count == 300
+    finally:
+        ledger.close()
+
+
 def test_report_groups_and_filters_by_day(database: Database) -> None:
     acme = make_tenant(database, "Acme")
     globex = make_tenant(database, "Globex")

@@ -85,8 +85,15 @@ class _BarrierOp:
     done: asyncio.Future[None]
 
 
-_Op = _HoldOp | _SettleOp | _ReleaseOp | _BarrierOp | None  # None: stop
-_Waited = _HoldOp | _BarrierOp
+@dataclass(frozen=True, slots=True)
+class _BlockingBarrierOp:
+    """Set once every operation queued before it is written, for a caller with no loop."""
+
+    written: threading.Event
+
+
+_Op = _HoldOp | _SettleOp | _ReleaseOp | _BarrierOp | _BlockingBarrierOp | None  # None: stop
+_Waited = _HoldOp | _BarrierOp | _BlockingBarrierOp
 
 
 class Ledger:
@@ -154,6 +161,15 @@ class Ledger:
         done: asyncio.Future[None] = loop.create_future()
         self._queue.put(_BarrierOp(loop, done))
         await done
+
+    def wait_written(self, timeout: float = 600.0) -> None:
+        """Block until every operation queued so far by this process is written: the flush of
+        a caller without an event loop (a command that settles usage itself)."""
+        if self._thread is None or not self._thread.is_alive():
+            return
+        written = threading.Event()
+        self._queue.put(_BlockingBarrierOp(written))
+        written.wait(timeout)
 
     def release(self, request_id: str) -> None:
         """Queue the removal of a reservation whose request never reached a model."""
@@ -273,7 +289,10 @@ class Ledger:
 _NOTHING: Any = object()
 
 
-def _resolve(op: _HoldOp | _BarrierOp, error: BaseException | None) -> None:
+def _resolve(op: _Waited, error: BaseException | None) -> None:
+    if isinstance(op, _BlockingBarrierOp):
+        op.written.set()
+        return
     with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
         op.loop.call_soon_threadsafe(_set, op.done, error)
 

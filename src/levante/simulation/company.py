@@ -12,7 +12,6 @@ day's tokens would not fit a record), not from the engine.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import itertools
 import math
@@ -601,7 +600,7 @@ class Simulation:
             )  # fmt: skip
 
     def _flush(self) -> None:
-        asyncio.run(self.ledger.flush())
+        self.ledger.wait_written()
 
     def _count(self) -> None:
         with self.db.session() as session:
