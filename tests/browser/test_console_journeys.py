@@ -1,18 +1,23 @@
-"""The revenue dashboard in a real browser: on a small simulated company, the operator's
-owner signs in, and the three charts render with the report's data."""
+"""The consoles in a real browser: on a small simulated company, the operator's owner sees
+the dashboard's three charts drawn with the report's data; a builder creates a key in the
+customer console, calls the API with it through the ``openai`` SDK, sees the request on the
+usage chart at once, and downloads an invoice as a PDF."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import openai
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from levante import simulation
-from levante.settings import Settings
-from levante.storage import Database, new_id
+from levante import billing, platform, simulation, tenancy
+from levante.audit import Actor
+from levante.settings import BillingSettings, Settings
+from levante.storage import Database, new_id, utcnow
 from levante.storage.models import Membership, Organization, Role, User
 from tests.browser.conftest import screenshot, sign_up
+from tests.helpers import MODEL
 
 
 def _owner_of_operator(database: Database, email: str) -> None:
@@ -51,3 +56,50 @@ def test_the_dashboard_draws_its_charts(
     page.locator("#top a").first.click()
     expect(page.locator("#customer-streams")).to_be_visible()
     expect(page.locator("#invoices tbody tr").first).to_be_visible()
+
+
+def test_a_key_made_in_the_console_works_and_its_usage_shows(
+    page: Page, site_url: str, site_database: Database
+) -> None:
+    sign_up(page, site_url, "builder@acme.example")
+    page.goto(f"{site_url}/console/keys")
+    page.get_by_label("Name").fill("production")
+    page.get_by_role("button", name="Create key").click()
+    secret = page.locator("#new-secret").inner_text()
+    assert secret.startswith("lv-")
+    screenshot(page, "console-keys")
+    client = openai.OpenAI(base_url=f"{site_url}/v1", api_key=secret, max_retries=0)
+    answer = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Say hello."}], max_tokens=8,
+        temperature=0,
+    )  # fmt: skip
+    assert answer.usage is not None
+    used = answer.usage.total_tokens
+    page.goto(f"{site_url}/console/usage")
+    expect(page.locator("body")).to_have_attribute("data-charts", "drawn")
+    expect(page.locator("#usage-requests")).to_have_text("1")
+    expect(page.locator("#usage-tokens")).to_have_text(f"{used:,}")
+    expect(page.locator("#by-key")).to_contain_text("production")
+    screenshot(page, "console-usage")
+    # An invoice of the organisation, downloaded as a PDF from the billing page.
+    with site_database.session() as session:
+        org = tenancy.console_organizations(
+            session, _user_id(site_database, "builder@acme.example")
+        )[0][0]
+        billing.subscribe(session, org.id, "support-standard", now=utcnow(),
+                          default_currency="USD", actor=Actor.command_line())  # fmt: skip
+    platform.run_invoices(
+        site_database, Actor.command_line(), f"{utcnow():%Y-%m}", organization=org.id,
+        finalize=False, settings=BillingSettings(), default_currency="USD", settle_seconds=0,
+    )  # fmt: skip
+    page.goto(f"{site_url}/console/billing")
+    with page.expect_download() as download:
+        page.locator("#invoices a", has_text="PDF").first.click()
+    path = download.value.path()
+    assert Path(path).read_bytes().startswith(b"%PDF")
+    assert download.value.suggested_filename.endswith(".pdf")
+
+
+def _user_id(database: Database, email: str) -> str:
+    with database.session() as session:
+        return session.scalars(select(User.id).where(User.email == email)).one()

@@ -7,9 +7,12 @@ actor, audits and tells the caches. The building blocks under them are in
 
 from levante.storage.models import ApiKey, Invitation, Organization, Role, User, Workspace
 from levante.tenancy.actions import (
+    ConsoleSeat,
     acting_on,
     add_member,
     add_workspace,
+    console_organizations,
+    console_seat,
     create_key,
     list_keys,
     list_organizations,
@@ -21,6 +24,7 @@ from levante.tenancy.actions import (
     require_operator,
     revoke_key,
     sees_all,
+    workspaces_of,
 )
 from levante.tenancy.auth import KeyAuthenticator
 from levante.tenancy.bootstrap import bootstrap
@@ -40,6 +44,7 @@ from levante.tenancy.service import (
 __all__ = [
     "DEFAULT_WORKSPACE",
     "ApiKey",
+    "ConsoleSeat",
     "Invitation",
     "IssuedKey",
     "KeyAuthenticator",
@@ -54,6 +59,8 @@ __all__ = [
     "add_member",
     "add_workspace",
     "bootstrap",
+    "console_organizations",
+    "console_seat",
     "count_seats",
     "create_api_key",
     "create_key",
@@ -71,4 +78,5 @@ __all__ = [
     "require_operator",
     "revoke_key",
     "sees_all",
+    "workspaces_of",
 ]

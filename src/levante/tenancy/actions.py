@@ -10,6 +10,7 @@ the operator's organisation and the command line may act on any (:func:`sees_all
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -52,6 +53,66 @@ def require_operator(session: Session, actor: Actor) -> None:
 
 
 OPERATOR_CONSOLE_ROLES = (Role.OWNER, Role.ADMIN)
+CONSOLE_ROLES = (Role.OWNER, Role.ADMIN, Role.BILLING)  # the customer console's
+MANAGING_ROLES = (Role.OWNER, Role.ADMIN)  # who may change keys and members there
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSeat:
+    """A signed-in person on an organisation's console: the actor the services see, the
+    organisation and the person's role in it."""
+
+    actor: Actor
+    organization: Organization
+    role: Role
+
+    @property
+    def manages(self) -> bool:
+        return self.role in MANAGING_ROLES
+
+    def require_manager(self) -> None:
+        if not self.manages:
+            raise PermissionDeniedError("only the organisation's owners and admins may do this")
+
+
+def console_organizations(session: Session, user_id: str) -> list[tuple[Organization, Role]]:
+    """The organisations whose console the person may open (owner, admin or billing), the
+    shared ones before the personal one."""
+    rows = session.execute(
+        select(Organization, Membership.role)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == user_id, Membership.role.in_(CONSOLE_ROLES))
+        .order_by(Organization.slug.startswith("personal-"), Organization.name)
+    ).all()
+    return [(org, Role(role)) for org, role in rows]
+
+
+def console_seat(session: Session, user_id: str, organization: str | None) -> ConsoleSeat:
+    """The console of ``organization`` (an id or slug; by default the person's first), for a
+    member who is its owner, admin or billing user. Another organisation is not found; a
+    member with another role is refused."""
+    mine = console_organizations(session, user_id)
+    if organization is None:
+        if not mine:
+            raise PermissionDeniedError(
+                "the console is for an organisation's owners, admins and billing users"
+            )
+        org, role = mine[0]
+        return ConsoleSeat(Actor.user(org.id, user_id), org, role)
+    for org, role in mine:
+        if organization in (org.id, org.slug):
+            return ConsoleSeat(Actor.user(org.id, user_id), org, role)
+    member = session.scalar(
+        select(Membership.role)
+        .join(Organization, Organization.id == Membership.organization_id)
+        .where(Membership.user_id == user_id)
+        .where((Organization.id == organization) | (Organization.slug == organization))
+    )
+    if member is not None:
+        raise PermissionDeniedError(
+            "the console is for an organisation's owners, admins and billing users"
+        )
+    raise NotFoundError(f"no organisation '{organization}'", param="org")
 
 
 def operator_console(session: Session, user_id: str) -> Actor:
@@ -104,6 +165,12 @@ def listing_scope(
     if organization is None and (actor.operator or (all_by_default and sees_all(session, actor))):
         return None
     return acting_on(session, actor, organization).id
+
+
+def workspaces_of(
+    session: Session, actor: Actor, organization: str | None = None
+) -> list[Workspace]:
+    return service.list_workspaces(session, acting_on(session, actor, organization).id)
 
 
 def list_keys(

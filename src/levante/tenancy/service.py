@@ -103,6 +103,16 @@ def find_workspace(session: Session, organization_id: str, ref: str) -> Workspac
     return workspace
 
 
+def list_workspaces(session: Session, organization_id: str) -> list[Workspace]:
+    return list(
+        session.scalars(
+            select(Workspace)
+            .where(Workspace.organization_id == organization_id)
+            .order_by(Workspace.name)
+        )
+    )
+
+
 def create_api_key(
     session: Session,
     organization_id: str,

@@ -14,7 +14,7 @@ from starlette.staticfiles import StaticFiles
 
 from levante.errors import LevanteError
 from levante.web import account, chat, support, team
-from levante.web.console import operator_router
+from levante.web.console import customer_router, operator_router
 from levante.web.identity import Visitor
 from levante.web.templating import STATIC, STATIC_PATH, page
 
@@ -29,6 +29,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(team.router)
     app.include_router(support.router)
     app.include_router(operator_router)
+    app.include_router(customer_router)
     app.state.render_error_page = render_error_page
 
 

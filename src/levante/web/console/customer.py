@@ -1,0 +1,257 @@
+"""The customer console: an organisation's usage (charted by day, and by model, key and
+workspace), its API keys, billing (account, wallet, subscriptions, invoices as HTML and
+PDF), licences and members, for its owners, admins and billing users. Every page takes its
+organisation from ``?org=`` and passes the one check, :func:`levante.tenancy.console_seat`;
+keys and members change only for owners and admins. The pages call the services the admin
+API calls, with the signed-in person as the actor."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from levante import billing, licensing, metering, quota, tenancy
+from levante.api.state import AppState, Flushed, app_state
+from levante.errors import InvalidRequestError, LevanteError
+from levante.metering import GroupBy
+from levante.pricing import format_amount
+from levante.web.identity import CSRF_FIELD, Visitor, to_sign_in, visitor
+from levante.web.templating import page
+
+router = APIRouter(include_in_schema=False)
+State = Annotated[AppState, Depends(app_state)]
+Who = Annotated[Visitor, Depends(visitor)]
+Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
+PERIODS = (7, 30, 90)
+
+
+def _seat(state: AppState, who: Visitor, org: str | None) -> tenancy.ConsoleSeat:
+    assert who.user is not None
+    with state.database.session() as session:
+        return tenancy.console_seat(session, who.user.user_id, org or None)
+
+
+def _common(state: AppState, who: Visitor, seat: tenancy.ConsoleSeat) -> dict[str, Any]:
+    assert who.user is not None
+    with state.database.session() as session:
+        mine = tenancy.console_organizations(session, who.user.user_id)
+    org = seat.organization
+    return {"seat": seat, "org": org, "orgs": mine, "q": f"?org={quote(org.slug)}"}
+
+
+def _here(path: str, seat: tenancy.ConsoleSeat, **extra: str) -> str:
+    query = "&".join(f"{k}={quote(v)}" for k, v in {"org": seat.organization.slug, **extra}.items())
+    return f"{path}?{query}"
+
+
+# -- usage ----------------------------------------------------------------------------------------
+
+
+@router.get("/console")
+@router.get("/console/usage")
+def usage_page(
+    request: Request, state: State, who: Who, _: Flushed, org: str = "", days: int = 30
+) -> Response:
+    """Usage of the last ``days`` days: tokens and cost by day (charted), by model, by key and
+    by workspace. The ledger is flushed first, so a request just answered is counted."""
+    if who.user is None:
+        return to_sign_in(request)
+    seat = _seat(state, who, org)
+    days = days if days in PERIODS else 30
+    end = datetime.now(UTC).date()
+    start = end - timedelta(days=days - 1)
+    currency = state.settings.currency
+    with state.database.session() as session:
+
+        def summary(*groups: GroupBy) -> metering.UsageSummary:
+            return metering.usage_summary(
+                session, seat.actor, start=start, end=end, group_by=groups,
+                default_currency=currency,
+            )  # fmt: skip
+
+        by_day, by_model = summary(GroupBy.DAY), summary(GroupBy.MODEL)
+        by_key, by_workspace = summary(GroupBy.KEY), summary(GroupBy.WORKSPACE)
+        keys = {k.id: k.name for k in tenancy.list_keys(session, seat.actor, include_revoked=True)}
+        spaces = {w.id: w.name for w in tenancy.workspaces_of(session, seat.actor)}
+        standing = quota.tier_standing(session, seat.actor, tiers=state.settings.tiers)
+        limits = quota.spend_limits(session, seat.actor, default_currency=currency)
+    daily = {str(row.group.get("day")): row for row in by_day.rows}
+    labels = [(start + timedelta(days=n)).isoformat() for n in range(days)]
+    chart = {
+        "currency": by_day.currency,
+        "days": labels,
+        "tokens": [daily[d].total_tokens if d in daily else 0 for d in labels],
+        "cost": [round(daily[d].cost_nanos / 1e9, 6) if d in daily else 0 for d in labels],
+    }
+    return page(
+        request, "console/usage.html", who, days=days, periods=PERIODS, start=start, end=end,
+        total=by_day.total, currency=by_day.currency, chart=chart, by_model=by_model.rows,
+        by_key=by_key.rows, by_workspace=by_workspace.rows, keys=keys, spaces=spaces,
+        tier=standing.tier.name if standing.tier else None, limits=limits,
+        amount=format_amount, **_common(state, who, seat),
+    )  # fmt: skip
+
+
+# -- API keys -------------------------------------------------------------------------------------
+
+
+@router.get("/console/keys")
+def keys_page(request: Request, state: State, who: Who, org: str = "") -> Response:
+    if who.user is None:
+        return to_sign_in(request)
+    seat = _seat(state, who, org)
+    return _keys(request, state, who, seat)
+
+
+def _keys(
+    request: Request,
+    state: AppState,
+    who: Visitor,
+    seat: tenancy.ConsoleSeat,
+    *,
+    created: tenancy.IssuedKey | None = None,
+    error: str = "",
+    status_code: int = 200,
+) -> Response:
+    with state.database.session() as session:
+        keys = tenancy.list_keys(session, seat.actor, include_revoked=True)
+        spaces = tenancy.workspaces_of(session, seat.actor)
+        names = {w.id: w.name for w in spaces}
+        return page(
+            request, "console/keys.html", who, keys=keys, spaces=spaces, names=names,
+            created=created, error=error, models=[m.id for m in state.models.configured()],
+            status_code=status_code, now=datetime.now(UTC), **_common(state, who, seat),
+        )  # fmt: skip
+
+
+@router.post("/console/keys")
+def create_key(
+    request: Request,
+    state: State,
+    who: Who,
+    csrf: Csrf = "",
+    name: Annotated[str, Form()] = "",
+    workspace: Annotated[str, Form()] = "",
+    models: Annotated[list[str] | None, Form()] = None,
+    expires_on: Annotated[str, Form()] = "",
+    org: Annotated[str, Form()] = "",
+) -> Response:
+    """Create a key; the page shows its secret this once."""
+    if who.user is None:
+        return to_sign_in(request)
+    who.check_csrf(csrf)
+    seat = _seat(state, who, org)
+    seat.require_manager()
+    try:
+        expires = _expiry(expires_on)
+        with state.database.session() as session:
+            issued = tenancy.create_key(
+                session, seat.actor, name=name, models=state.models.names,
+                workspace=workspace or tenancy.DEFAULT_WORKSPACE, expires_at=expires,
+                allowed_models=models or None,
+            )  # fmt: skip
+    except LevanteError as exc:
+        if exc.status_code >= 500:
+            raise
+        return _keys(request, state, who, seat, error=exc.message, status_code=exc.status_code)
+    return _keys(request, state, who, seat, created=issued, status_code=201)
+
+
+def _expiry(text: str) -> datetime | None:
+    if not text.strip():
+        return None
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidRequestError("the expiry is a date, YYYY-MM-DD", param="expires_on") from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+
+
+@router.post("/console/keys/{key_id}/revoke")
+def revoke_key(
+    request: Request,
+    state: State,
+    who: Who,
+    key_id: str,
+    csrf: Csrf = "",
+    org: Annotated[str, Form()] = "",
+) -> Response:
+    if who.user is None:
+        return to_sign_in(request)
+    who.check_csrf(csrf)
+    seat = _seat(state, who, org)
+    seat.require_manager()
+    with state.database.session() as session:
+        tenancy.revoke_key(session, seat.actor, key_id=key_id)
+    return RedirectResponse(_here("/console/keys", seat), status_code=303)
+
+
+# -- billing --------------------------------------------------------------------------------------
+
+
+@router.get("/console/billing")
+def billing_page(request: Request, state: State, who: Who, _: Flushed, org: str = "") -> Response:
+    """The billing account, the wallet, the subscriptions and the invoices."""
+    if who.user is None:
+        return to_sign_in(request)
+    seat = _seat(state, who, org)
+    with state.database.session() as session:
+        wallet = billing.wallet_of(session, seat.actor, default_currency=state.settings.currency)
+        subscriptions = billing.subscriptions_of(session, seat.actor, include_ended=False)
+        invoices = billing.invoices_of(session, seat.actor, limit=100)
+        return page(
+            request, "console/billing.html", who, wallet=wallet, subscriptions=subscriptions,
+            invoices=invoices, amount=format_amount, **_common(state, who, seat),
+        )  # fmt: skip
+
+
+@router.get("/console/invoices/{ref}.{kind}")
+def invoice_file(
+    request: Request, state: State, who: Who, ref: str, kind: str, org: str = ""
+) -> Response:
+    """An invoice as HTML or PDF: one of the organisation's, or not found."""
+    if who.user is None:
+        return to_sign_in(request)
+    seat = _seat(state, who, org)
+    with state.database.session() as session:
+        found, lines = billing.invoice_of(session, seat.actor, ref)
+        if kind == "pdf":
+            name = found.number or found.id
+            return Response(
+                billing.render_pdf(found, lines), media_type="application/pdf",
+                headers={"content-disposition": f'attachment; filename="{name}.pdf"'},
+            )  # fmt: skip
+        if kind == "html":
+            return Response(billing.render_html(found, lines), media_type="text/html")
+    raise InvalidRequestError("an invoice is .html or .pdf")
+
+
+# -- licences and members -------------------------------------------------------------------------
+
+
+@router.get("/console/licenses")
+def licenses_page(request: Request, state: State, who: Who, org: str = "") -> Response:
+    """The organisation's self-hosted licences: seats, expiry, the last usage report."""
+    if who.user is None:
+        return to_sign_in(request)
+    seat = _seat(state, who, org)
+    with state.database.session() as session:
+        records = licensing.licenses_of(session, seat.actor, seat.organization.id)
+        now = datetime.now(UTC)
+        rows = [(r, licensing.license_status(r, now)) for r in records]
+        return page(request, "console/licenses.html", who, rows=rows, **_common(state, who, seat))
+
+
+@router.get("/console/members")
+def members_page(request: Request, state: State, who: Who, org: str = "") -> Response:
+    if who.user is None:
+        return to_sign_in(request)
+    seat = _seat(state, who, org)
+    with state.database.session() as session:
+        people, invited = tenancy.members(session, seat.actor)
+        return page(request, "console/members.html", who, people=people, invited=invited,
+                    **_common(state, who, seat))  # fmt: skip

@@ -1,0 +1,121 @@
+"""The customer console over HTTP: an organisation's owner works its keys, usage, billing,
+licences and members; another organisation is not found on any page, a plain member is
+refused, a billing user reads but changes no key, and every form needs its CSRF token."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from levante import billing, platform
+from levante.audit import Actor
+from levante.settings import BillingSettings
+from levante.storage import Database
+from levante.storage.models import Membership, Organization, Role, User
+from tests.web.conftest import Browser
+
+PAGES = (
+    "/console", "/console/usage", "/console/keys", "/console/billing", "/console/licenses",
+    "/console/members",
+)  # fmt: skip
+
+
+def _org_of(database: Database, email: str) -> Organization:
+    with database.session() as session:
+        user = session.scalars(select(User).where(User.email == email)).one()
+        return session.scalars(
+            select(Organization)
+            .join(Membership, Membership.organization_id == Organization.id)
+            .where(Membership.user_id == user.id)
+        ).one()
+
+
+def _join(database: Database, email: str, org: Organization, role: Role) -> None:
+    with database.session() as session:
+        user = session.scalars(select(User).where(User.email == email)).one()
+        session.add(Membership(user_id=user.id, organization_id=org.id, role=role))
+
+
+def _create_key(person: Browser, org: str, **fields: str) -> tuple[int, str]:
+    response = person.post("/console/keys", {"org": org, "name": "production", **fields})
+    found = re.search(r'id="new-secret">([^<]+)<', response.text)
+    return response.status_code, found.group(1) if found else response.text
+
+
+def test_an_owner_makes_a_key_that_works_at_once(person: Browser, app: TestClient) -> None:
+    person.sign_up("owner@acme.example")
+    for path in PAGES:
+        assert person.get(path).status_code == 200, path
+    org = re.search(r'name="org" value="([^"]+)"', person.get("/console/keys").text)
+    assert org is not None
+    status, secret = _create_key(person, org.group(1))
+    assert status == 201, secret
+    models = app.get("/v1/models", headers={"Authorization": f"Bearer {secret}"})
+    assert models.status_code == 200
+    assert "production" in person.get("/console/keys").text
+    bad, message = _create_key(person, org.group(1), expires_on="next tuesday")
+    assert bad == 400
+    assert "YYYY-MM-DD" in message
+    refused = person.post("/console/keys", {"org": org.group(1), "name": "x"}, csrf=False)
+    assert refused.status_code == 403
+    revoke = re.search(r'action="(/console/keys/[^"]+/revoke)"', person.get("/console/keys").text)
+    assert revoke is not None
+    assert person.post(revoke.group(1), {"org": org.group(1)}).status_code == 303
+    gone = app.get("/v1/models", headers={"Authorization": f"Bearer {secret}"})
+    assert gone.status_code == 401
+
+
+def test_another_organisation_is_not_found_anywhere(
+    person: Browser, other_person: Browser, database: Database
+) -> None:
+    person.sign_up("owner@acme.example")
+    other_person.sign_up("owner@globex.example")
+    theirs = _org_of(database, "owner@globex.example")
+    with database.session() as session:
+        billing.subscribe(session, theirs.id, "support-standard",
+                          now=datetime(2026, 11, 2, tzinfo=UTC), default_currency="USD",
+                          actor=Actor.command_line())  # fmt: skip
+    run = platform.run_invoices(
+        database, Actor.command_line(), "2026-11", organization=theirs.id, finalize=False,
+        settings=BillingSettings(), default_currency="USD", settle_seconds=0,
+        now=datetime(2026, 11, 20, tzinfo=UTC),
+    )  # fmt: skip
+    invoice = run.results[0].invoice.id
+    for path in PAGES:
+        response = person.get(f"{path}?org={theirs.slug}")
+        assert response.status_code == 404, path
+        assert "globex" not in response.text
+    for ref in (f"{invoice}.pdf", f"{invoice}.html"):
+        assert person.get(f"/console/invoices/{ref}").status_code == 404
+        assert other_person.get(f"/console/invoices/{ref}").status_code == 200
+    key = person.post("/console/keys", {"org": theirs.slug, "name": "sneaky"})
+    assert key.status_code == 404
+
+
+@pytest.mark.parametrize(("role", "reads", "writes"), [
+    (Role.MEMBER, 403, 403), (Role.BILLING, 200, 403), (Role.ADMIN, 200, 201),
+])  # fmt: skip
+def test_what_each_role_may_do(
+    person: Browser, other_person: Browser, database: Database, role: Role, reads: int,
+    writes: int,
+) -> None:  # fmt: skip
+    other_person.sign_up("owner@globex.example")
+    person.sign_up("someone@globex.example")
+    globex = _org_of(database, "owner@globex.example")
+    _join(database, "someone@globex.example", globex, role)
+    for path in PAGES:
+        assert person.get(f"{path}?org={globex.slug}").status_code == reads, path
+    person.get("/console/keys")  # a page of their own, for a fresh CSRF token
+    status, _ = _create_key(person, globex.slug)
+    assert status == writes
+
+
+def test_signed_out_goes_to_sign_in(person: Browser) -> None:
+    for path in PAGES:
+        response = person.get(path, follow_redirects=False)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login?next=/console")
