@@ -1,20 +1,33 @@
-"""The operator's console over HTTP: the revenue dashboard and a customer's page show the
-report's figures to the operator's owners and admins, and refuse everyone else."""
+"""The operator's console over HTTP: the revenue dashboard, customers, prices, invoices,
+licences, the audit log and the gateways, for the operator's owners and admins; every one of
+its routes refuses everyone else, and every form needs its CSRF token."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from fastapi.routing import APIRoute
 
 from levante import billing
 from levante.audit import Actor
 from levante.storage import Database
 from levante.storage.models import Role
+from levante.web.console import operator_router
 from tests.helpers import make_tenant
 from tests.web.conftest import Browser, join_operator
 
 PAGES = ("/console/operator", "/console/operator/revenue", "/console/operator/customers/acme")
+
+
+def operator_routes() -> Iterator[tuple[str, str]]:
+    """Every route of the operator's console, with "x" for its parameters."""
+    for route in operator_router.routes:
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods or ()):
+                yield method, re.sub(r"\{[^}]+\}", "x", route.path)
 
 
 @pytest.fixture
@@ -47,18 +60,56 @@ def test_the_dashboard_shows_the_report_to_an_operator_admin(
     assert person.get("/console/operator/customers/nobody").status_code == 404
 
 
-@pytest.mark.parametrize("role", [None, Role.SUPPORT, Role.MEMBER])
-def test_anyone_else_is_refused(
+@pytest.mark.parametrize("role", [None, Role.SUPPORT, Role.MEMBER, Role.BILLING])
+def test_every_route_refuses_anyone_else(
     person: Browser, database: Database, acme: str, role: Role | None
 ) -> None:
     if role is None:
         person.sign_up("customer@acme.example")
     else:
         join_operator(database, person, f"{role}@levante.example", role)
-    for path in PAGES:
-        response = person.get(path)
-        assert response.status_code == 403, (path, response.status_code)
+    routes = list(operator_routes())
+    assert len(routes) >= 12, routes
+    for method, path in routes:
+        if method == "GET":
+            response = person.get(path)
+        else:
+            response = person.post(path, {"period": "2026-01", "organization": "acme"})
+        assert response.status_code == 403, (method, path, response.status_code)
         assert "26,000" not in response.text
+        assert "Acme" not in response.text
+
+
+def test_the_operator_works_customers_invoices_prices_and_licences(
+    person: Browser, database: Database, acme: str
+) -> None:
+    join_operator(database, person, "ops@levante.example", Role.OWNER)
+    found = person.get("/console/operator/customers?q=acm")
+    assert found.status_code == 200
+    assert "/console/operator/customers/acme" in found.text
+    assert "acme" not in person.get("/console/operator/customers?q=nothing-like-it").text
+    for path in ("/console/operator/prices", "/console/operator/invoices",
+                 "/console/operator/licenses", "/console/operator/audit",
+                 "/console/operator/gateways"):  # fmt: skip
+        assert person.get(path).status_code == 200, path
+    ran = person.post("/console/operator/invoices/run", {"period": "2026-01"})
+    assert ran.status_code == 303
+    assert "1%20created" in ran.headers["location"]
+    listed = person.get("/console/operator/invoices?period=2026-01")
+    assert "Acme" in listed.text
+    bad = person.post("/console/operator/invoices/run", {"period": "January"})
+    assert "error=" in bad.headers["location"]
+    assert "YYYY-MM" in person.get(bad.headers["location"]).text
+    price = person.post("/console/operator/prices",
+                        {"model": "smollm2-135m-instruct", "input": "0.10", "output": "-1"})  # fmt: skip
+    assert "error=" in price.headers["location"]
+    licence = person.post("/console/operator/licenses", {"organization": "acme"})
+    assert licence.status_code == 303  # no enterprise contract: a readable error, not a 500
+    assert "error=" in licence.headers["location"]
+    report = person.post("/console/operator/licenses/reports", {"report": "not a report"})
+    assert "error=" in report.headers["location"]
+    refused = person.post("/console/operator/invoices/run", {"period": "2026-01"}, csrf=False)
+    assert refused.status_code == 403
 
 
 def test_signed_out_goes_to_sign_in(person: Browser) -> None:

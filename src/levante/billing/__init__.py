@@ -7,6 +7,7 @@ from levante.billing.accounts import (
     AccountChange,
     currency_of,
     ensure_account,
+    find_customers,
     update_account,
 )
 from levante.billing.actions import (
@@ -131,6 +132,7 @@ __all__ = [
     "edit_account",
     "ensure_account",
     "ensure_catalog",
+    "find_customers",
     "find_plan",
     "generate_for",
     "get_invoice",

@@ -5,16 +5,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from levante import audit
+from levante import audit, tenancy
 from levante.audit import Actor
 from levante.billing.tax import valid_vat_number
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.pricing import CENT, models_unpriced_in, parse_cents
 from levante.storage import Topic, announce, utcnow
-from levante.storage.models import BillingAccount, Invoice, Organization, Subscription, WalletEntry
+from levante.storage.models import (
+    BillingAccount,
+    Invoice,
+    Membership,
+    Organization,
+    Subscription,
+    User,
+    WalletEntry,
+)
 from levante.vocabulary import AccountState, check_currency
 
 ACTIVE, RESTRICTED = AccountState.ACTIVE, AccountState.RESTRICTED
@@ -169,3 +177,37 @@ def _snapshot(account: BillingAccount) -> dict[str, Any]:
         "prepaid_only": account.prepaid_only,
         "low_balance_nanos": account.low_balance_nanos,
     }
+
+
+def find_customers(
+    session: Session, actor: Actor, query: str = "", *, limit: int = 50
+) -> list[tuple[Organization, BillingAccount | None]]:
+    """The operator's customers whose name, slug, billing name, billing email, VAT number or
+    a member's email contains ``query`` (all of them, by name, when it is empty)."""
+    tenancy.require_operator(session, actor)
+    found = (
+        select(Organization, BillingAccount)
+        .outerjoin(BillingAccount, BillingAccount.organization_id == Organization.id)
+        .where(Organization.is_operator.is_(False))
+        .order_by(Organization.name)
+        .limit(max(1, min(limit, 500)))
+    )
+    text = query.strip().lower()
+    if text:
+        like = f"%{text.replace('%', '').replace('_', '')}%"
+        members = (
+            select(Membership.organization_id)
+            .join(User, User.id == Membership.user_id)
+            .where(User.email.ilike(like))
+        )
+        found = found.where(
+            or_(
+                Organization.name.ilike(like),
+                Organization.slug.ilike(like),
+                BillingAccount.legal_name.ilike(like),
+                BillingAccount.email.ilike(like),
+                BillingAccount.vat_number.ilike(like.replace(" ", "")),
+                Organization.id.in_(members),
+            )
+        )
+    return [(org, account) for org, account in session.execute(found).all()]

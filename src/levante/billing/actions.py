@@ -309,10 +309,11 @@ def invoices_of(
     period: str | None = None,
     status: str | None = None,
     limit: int = 100,
+    everyone: bool = False,
 ) -> list[Invoice]:
     """The organisation's invoices, newest first; the operator may name any organisation, and
-    the command line, naming none, lists everyone's."""
-    scope = tenancy.listing_scope(session, actor, organization)
+    the command line (or the operator with ``everyone``), naming none, lists everyone's."""
+    scope = tenancy.listing_scope(session, actor, organization, all_by_default=everyone)
     return list_invoices(session, scope, period=period, status=status, limit=limit)
 
 

@@ -1,7 +1,7 @@
 """Metering: one priced usage record per request that reached a model, and reports over them."""
 
 from levante.metering.events import UsageEvent, UsageStatus
-from levante.metering.ledger import Hold, Ledger
+from levante.metering.ledger import Gateway, Hold, Ledger, gateways
 from levante.metering.reconcile import Reconciliation, reconcile
 from levante.metering.reports import (
     GroupBy,
@@ -13,6 +13,7 @@ from levante.metering.reports import (
 )
 
 __all__ = [
+    "Gateway",
     "GroupBy",
     "Hold",
     "Ledger",
@@ -22,6 +23,7 @@ __all__ = [
     "UsageStatus",
     "UsageSummary",
     "deployment_usage",
+    "gateways",
     "reconcile",
     "usage_report",
     "usage_summary",

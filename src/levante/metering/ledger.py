@@ -289,6 +289,28 @@ class Ledger:
 _NOTHING: Any = object()
 
 
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    """A gateway process that writes to this database, and whether its heartbeat is fresh."""
+
+    id: str
+    hostname: str
+    pid: int
+    started_at: datetime
+    last_seen: datetime
+    alive: bool
+
+
+def gateways(session: Session, *, heartbeat_seconds: float, now: datetime) -> list[Gateway]:
+    """Every gateway process registered, the live ones first."""
+    dead_before = alive_since(now, timedelta(seconds=heartbeat_seconds))
+    rows = session.scalars(select(GatewayInstance).order_by(GatewayInstance.last_seen.desc()))
+    return [
+        Gateway(g.id, g.hostname, g.pid, g.started_at, g.last_seen, g.last_seen >= dead_before)
+        for g in rows
+    ]
+
+
 def _resolve(op: _Waited, error: BaseException | None) -> None:
     if isinstance(op, _BlockingBarrierOp):
         op.written.set()

@@ -29,7 +29,7 @@ from levante.revenue.services import (
     report,
     report_csv,
 )
-from levante.revenue.sources import Customer
+from levante.revenue.sources import Customer, customers
 
 __all__ = [
     "POLICIES",
@@ -45,6 +45,7 @@ __all__ = [
     "Rate",
     "Report",
     "StreamFigures",
+    "customers",
     "default_range",
     "list_rates",
     "money_text",

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
-from levante import billing, revenue, tenancy
+from levante import audit, billing, licensing, metering, platform, pricing, revenue, tenancy
 from levante.api.state import AppState, app_state
 from levante.audit import Actor
-from levante.pricing import format_cents, to_cents
-from levante.web.identity import Visitor, to_sign_in, visitor
+from levante.errors import LevanteError
+from levante.pricing import format_amount, format_cents, to_cents
+from levante.web.identity import CSRF_FIELD, Visitor, to_sign_in, visitor
 from levante.web.templating import page
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(app_state)]
 Who = Annotated[Visitor, Depends(visitor)]
+Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
+Text = Annotated[str, Form()]
 MOVES = ("new", "expansion", "reactivation", "contraction", "churn", "fx")
 
 
@@ -26,6 +30,19 @@ def _actor(state: AppState, who: Visitor) -> Actor:
     assert who.user is not None
     with state.database.session() as session:
         return tenancy.operator_console(session, who.user.user_id)
+
+
+def _acting(state: AppState, who: Visitor, csrf: str) -> Actor:
+    """The operator behind a form: signed in, the form's CSRF token, the role."""
+    actor = _actor(state, who)
+    who.check_csrf(csrf)
+    return actor
+
+
+def _back(path: str, message: str, *, error: bool = False) -> RedirectResponse:
+    return RedirectResponse(
+        f"{path}?{'error' if error else 'done'}={quote(message)}", status_code=303
+    )
 
 
 def money(nanos: int) -> str:
@@ -116,3 +133,267 @@ def customer_page(
             streams=(*revenue.STREAMS, revenue.TOTAL), subscriptions=subscriptions,
             invoices=invoices, lines=lines, money=money,
         )  # fmt: skip
+
+
+# -- customers ------------------------------------------------------------------------------------
+
+
+@router.get("/console/operator/customers")
+def customers_page(request: Request, state: State, who: Who, q: str = "") -> Response:
+    """Customers by name, slug, billing name or email, VAT number or a member's email."""
+    if who.user is None:
+        return to_sign_in(request)
+    actor = _actor(state, who)
+    with state.database.session() as session:
+        rows = billing.find_customers(session, actor, q, limit=100)
+        return page(request, "console/operator/customers.html", who, rows=rows, q=q)
+
+
+# -- prices and plans -----------------------------------------------------------------------------
+
+
+@router.get("/console/operator/prices")
+def prices_page(
+    request: Request, state: State, who: Who, done: str = "", error: str = ""
+) -> Response:
+    if who.user is None:
+        return to_sign_in(request)
+    _actor(state, who)
+    with state.database.session() as session:
+        prices = pricing.list_prices(session)
+        plans = billing.list_plans(session, include_inactive=True)
+        return page(
+            request, "console/operator/prices.html", who, prices=prices, plans=plans,
+            amount=format_amount, models=[m.id for m in state.models.configured()],
+            done=done, error=error,
+        )  # fmt: skip
+
+
+@router.post("/console/operator/prices")
+def add_price(
+    request: Request, state: State, who: Who, csrf: Csrf = "", model: Text = "",
+    input: Text = "", output: Text = "", currency: Text = "",
+) -> Response:  # fmt: skip
+    """A new price version, from as soon as every gateway can learn of it."""
+    if who.user is None:
+        return to_sign_in(request)
+    actor = _acting(state, who, csrf)
+    try:
+        with state.database.session() as session:
+            added = pricing.add_price(
+                session, actor,
+                pricing.NewPrice(model=model, input=input, output=output,
+                                 currency=currency or None),
+                models=state.models.names, default_currency=state.settings.currency,
+                lead_seconds=state.settings.price_refresh_seconds,
+            )  # fmt: skip
+            message = f"{added.price.model}: a {added.price.currency} price from " + (
+                f"{added.price.effective_from:%Y-%m-%d %H:%M:%S} UTC"
+            )
+    except LevanteError as exc:
+        if exc.status_code >= 500:
+            raise
+        return _back("/console/operator/prices", exc.message, error=True)
+    return _back("/console/operator/prices", message)
+
+
+# -- invoices and payments ------------------------------------------------------------------------
+
+
+@router.get("/console/operator/invoices")
+def invoices_page(
+    request: Request, state: State, who: Who, period: str = "", status: str = "",
+    done: str = "", error: str = "",
+) -> Response:  # fmt: skip
+    if who.user is None:
+        return to_sign_in(request)
+    actor = _actor(state, who)
+    with state.database.session() as session:
+        try:
+            rows = billing.invoices_of(
+                session,
+                actor,
+                None,
+                period=period or None,
+                status=status or None,
+                limit=200,
+                everyone=True,
+            )
+        except LevanteError as exc:
+            if exc.status_code >= 500:
+                raise
+            rows, error = [], exc.message
+        names = revenue.customers(session, {i.organization_id for i in rows})
+        return page(
+            request, "console/operator/invoices.html", who, rows=rows, names=names,
+            period=period, status=status, done=done, error=error,
+            default_period=f"{datetime.now(UTC):%Y-%m}",
+        )  # fmt: skip
+
+
+@router.post("/console/operator/invoices/run")
+def run_invoices(
+    request: Request, state: State, who: Who, csrf: Csrf = "", period: Text = ""
+) -> Response:
+    """Build (or bring up to date) the month's invoices; finalized once the month closed."""
+    if who.user is None:
+        return to_sign_in(request)
+    actor = _acting(state, who, csrf)
+    try:
+        run = platform.run_invoices(
+            state.database, actor, period, settings=state.settings.billing,
+            default_currency=state.settings.currency,
+            settle_seconds=state.settings.max_request_seconds,
+        )  # fmt: skip
+    except LevanteError as exc:
+        if exc.status_code >= 500:
+            raise
+        return _back("/console/operator/invoices", exc.message, error=True)
+    return _back(
+        "/console/operator/invoices",
+        f"{period}: {run.count('created')} created, {run.count('updated')} updated, "
+        f"{run.count('unchanged')} unchanged",
+    )
+
+
+@router.post("/console/operator/invoices/{ref}/payments")
+def record_payment(
+    request: Request, state: State, who: Who, ref: str, csrf: Csrf = "",
+    reference: Text = "", amount: Text = "",
+) -> Response:  # fmt: skip
+    """Record a bank transfer received for an invoice (by default the amount due)."""
+    if who.user is None:
+        return to_sign_in(request)
+    actor = _acting(state, who, csrf)
+    try:
+        with state.database.session() as session:
+            _, invoice = billing.record_transfer(
+                session, actor, ref, reference=reference, amount=amount or None
+            )
+            message = f"{invoice.number or invoice.id}: {invoice.status}"
+    except LevanteError as exc:
+        if exc.status_code >= 500:
+            raise
+        return _back("/console/operator/invoices", exc.message, error=True)
+    return _back("/console/operator/invoices", message)
+
+
+# -- licences -------------------------------------------------------------------------------------
+
+
+@router.get("/console/operator/licenses")
+def licenses_page(
+    request: Request, state: State, who: Who, done: str = "", error: str = ""
+) -> Response:
+    if who.user is None:
+        return to_sign_in(request)
+    actor = _actor(state, who)
+    with state.database.session() as session:
+        records = licensing.licenses_of(session, actor)
+        now = datetime.now(UTC)
+        rows = [(r, licensing.license_status(r, now)) for r in records]
+        names = revenue.customers(session, {r.organization_id for r in records})
+        return page(
+            request, "console/operator/licenses.html", who, rows=rows, names=names,
+            done=done, error=error,
+        )  # fmt: skip
+
+
+@router.post("/console/operator/licenses")
+def issue_license(
+    request: Request, state: State, who: Who, csrf: Csrf = "", organization: Text = ""
+) -> Response:
+    """Issue a licence from the organisation's enterprise contract."""
+    if who.user is None:
+        return to_sign_in(request)
+    actor = _acting(state, who, csrf)
+    try:
+        with state.database.session() as session:
+            record = licensing.issue(
+                session, actor, organization, licensing.Terms(),
+                keys_dir=state.settings.license_keys_dir,
+            )  # fmt: skip
+            message = f"issued {record.id}"
+    except LevanteError as exc:
+        if exc.status_code >= 500 and exc.code != "configuration_error":
+            raise
+        return _back("/console/operator/licenses", exc.message, error=True)
+    return _back("/console/operator/licenses", message)
+
+
+@router.post("/console/operator/licenses/{license_id}/revoke")
+def revoke_license(
+    request: Request, state: State, who: Who, license_id: str, csrf: Csrf = ""
+) -> Response:
+    if who.user is None:
+        return to_sign_in(request)
+    actor = _acting(state, who, csrf)
+    with state.database.session() as session:
+        licensing.revoke(session, actor, license_id)
+    return _back("/console/operator/licenses", f"revoked {license_id}")
+
+
+@router.post("/console/operator/licenses/reports")
+def import_report(
+    request: Request, state: State, who: Who, csrf: Csrf = "", report: Text = ""
+) -> Response:
+    """Import a site's signed usage report (pasted): into the ledger, or held for review."""
+    if who.user is None:
+        return to_sign_in(request)
+    actor = _acting(state, who, csrf)
+    try:
+        with state.database.session() as session:
+            result = licensing.import_report(session, actor, report)
+            message = f"report {result.status}: {result.records} usage record(s)"
+    except LevanteError as exc:
+        if exc.status_code >= 500:
+            raise
+        return _back("/console/operator/licenses", exc.message, error=True)
+    return _back("/console/operator/licenses", message)
+
+
+# -- the audit log and the gateways ---------------------------------------------------------------
+
+
+@router.get("/console/operator/audit")
+def audit_page(
+    request: Request, state: State, who: Who, org: str = "", before: int | None = None
+) -> Response:
+    """An organisation's audit events (by default the operator's own), newest first."""
+    if who.user is None:
+        return to_sign_in(request)
+    actor = _actor(state, who)
+    with state.database.session() as session:
+        target = tenancy.acting_on(session, actor, org or None)
+        events = audit.list_events(session, target.id, limit=101, before_id=before)
+        return page(
+            request, "console/operator/audit.html", who, events=events[:100],
+            more=events[100].id if len(events) > 100 else None, target=target,
+        )  # fmt: skip
+
+
+@router.get("/console/operator/gateways")
+def gateways_page(request: Request, state: State, who: Who) -> Response:
+    """The gateway processes sharing this database, and this process's engines: models
+    loaded, queue depth, sequences running and decode throughput."""
+    if who.user is None:
+        return to_sign_in(request)
+    _actor(state, who)
+    with state.database.session() as session:
+        rows = metering.gateways(
+            session, heartbeat_seconds=state.settings.heartbeat_seconds, now=datetime.now(UTC)
+        )
+    loaded = {m.id: m for m in state.models.loaded()}
+    engines = []
+    for model in state.models.configured():
+        served = loaded.get(model.id)
+        stats = served.engine.stats if served is not None else None
+        engines.append({
+            "model": model.id,
+            "loaded": served is not None,
+            "queue": served.engine.queue_depth if served is not None else 0,
+            "active": stats.active if stats else 0,
+            "tokens": stats.tokens if stats else 0,
+            "rate": (stats.tokens / stats.seconds) if stats and stats.seconds else None,
+        })  # fmt: skip
+    return page(request, "console/operator/gateways.html", who, rows=rows, engines=engines)
