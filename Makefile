@@ -15,7 +15,7 @@ VENDOR_STAMP := $(VENDOR)/.installed
 # native build dies on them with "Illegal instruction". pip caches the wheel it builds.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
-.PHONY: serve test lint typecheck unit clean
+.PHONY: serve simulate test lint typecheck unit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ $(VENDOR_STAMP): package.json package-lock.json
 
 serve: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/levante serve
+
+# A simulated company on the configured (fresh) database: see docs/revenue.md. For example
+# make simulate SIMULATE_ARGS="--operator-email you@example.com", then make serve.
+simulate: $(STAMP) $(VENDOR_STAMP)
+	$(BIN)/levante simulate $(SIMULATE_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

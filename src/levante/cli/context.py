@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,3 +79,28 @@ def database(migrate: bool = True) -> Iterator[Database]:
             yield db
     finally:
         db.dispose()
+
+
+def hand_over(secret: str, config: Settings) -> None:
+    """Give the first admin key to the person starting the server, and to no log: on the
+    terminal (standard error) when there is one, else in a file only its owner can read."""
+    intro = (
+        f"First start: created organisation '{config.bootstrap_organization}' and an admin API "
+        "key, stored only as a hash; send it as 'Authorization: Bearer <key>'."
+    )
+    if sys.stderr.isatty():
+        errors.print(f"[bold]{intro}[/] It is shown this once:")
+        errors.print(secret, highlight=False, soft_wrap=True, markup=False)
+        return
+    path = config.data_dir / "bootstrap-admin-key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(secret + "\n")
+    os.chmod(path, 0o600)
+    console.print(
+        f"{intro} Not on a terminal, so it is not printed: it is in {path} (readable by its "
+        "owner only). Copy it, then delete the file.",
+        highlight=False,
+        markup=False,
+    )

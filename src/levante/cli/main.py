@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
 from datetime import date
 from typing import Annotated
 
@@ -14,7 +12,16 @@ from rich.table import Table
 from levante import __version__, platform
 from levante.cli.billing import billing_app, limits_app, price_app
 from levante.cli.chat import chat_app
-from levante.cli.context import CLI, JsonOption, console, database, errors, handled, settings, show
+from levante.cli.context import (
+    CLI,
+    JsonOption,
+    console,
+    database,
+    hand_over,
+    handled,
+    settings,
+    show,
+)
 from levante.cli.invoicing import invoices_app, plans_app, subscriptions_app, wallet_app
 from levante.cli.licensing import license_app
 from levante.cli.mail import mail_app
@@ -26,7 +33,6 @@ from levante.errors import ConfigurationError
 from levante.licensing import open_guard
 from levante.metering import GroupBy, UsageRow, deployment_usage, usage_summary
 from levante.pricing import format_amount
-from levante.settings import Settings
 from levante.tenancy import bootstrap
 
 app = typer.Typer(
@@ -86,7 +92,7 @@ def serve(
     with database() as db:
         issued = bootstrap(db, config.bootstrap_organization)
     if issued is not None:
-        _hand_over(issued.secret, config)
+        hand_over(issued.secret, config)
     bind_host = host or config.host
     bind_port = port if port is not None else config.port
     console.print(f"serving on http://{bind_host}:{bind_port}/v1")
@@ -98,31 +104,6 @@ def serve(
         workers=workers or config.workers,
         log_level=config.log_level,
         timeout_graceful_shutdown=30,
-    )
-
-
-def _hand_over(secret: str, config: Settings) -> None:
-    """Give the first admin key to the person starting the server, and to no log: on the
-    terminal (standard error) when there is one, else in a file only its owner can read."""
-    intro = (
-        f"First start: created organisation '{config.bootstrap_organization}' and an admin API "
-        "key, stored only as a hash; send it as 'Authorization: Bearer <key>'."
-    )
-    if sys.stderr.isatty():
-        errors.print(f"[bold]{intro}[/] It is shown this once:")
-        errors.print(secret, highlight=False, soft_wrap=True, markup=False)
-        return
-    path = config.data_dir / "bootstrap-admin-key"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(secret + "\n")
-    os.chmod(path, 0o600)
-    console.print(
-        f"{intro} Not on a terminal, so it is not printed: it is in {path} (readable by its "
-        "owner only). Copy it, then delete the file.",
-        highlight=False,
-        markup=False,
     )
 
 

@@ -11,9 +11,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from levante import simulation
-from levante.cli.context import console, database, handled, settings
+from levante import simulation, tenancy
+from levante.cli.context import CLI, console, database, hand_over, handled, settings
 from levante.pricing import format_cents
+from levante.tenancy import bootstrap
+from levante.vocabulary import Role
 
 
 def simulate(
@@ -28,6 +30,13 @@ def simulate(
     show_scenario: Annotated[
         bool, typer.Option("--show-scenario", help="Print the default scenario and stop.")
     ] = False,
+    operator_email: Annotated[
+        str | None,
+        typer.Option(
+            help="Make this address an owner of the operator's organisation, to sign "
+            "up with and open the dashboard."
+        ),
+    ] = None,
 ) -> None:
     """Build a simulated company through the services that bill real customers: API
     customers whose usage goes through the ledger's settlement code (token counts come from a
@@ -61,12 +70,23 @@ def simulate(
         database() as db,
         Progress(*columns, console=console, transient=True) as progress,
     ):
+        # The operator's organisation first, as `levante serve` makes it on a fresh database.
+        issued = bootstrap(db, config.bootstrap_organization)
         task = progress.add_task("simulating", total=None)
 
         def step(done: int, total: int, what: str) -> None:
             progress.update(task, completed=done, total=total, description=f"simulating {what}")
 
         outcome = simulation.simulate(db, config, plan, progress=step)
+        if operator_email:
+            with db.session() as session:
+                [operator] = [o for o in tenancy.list_organizations(session, CLI) if o.is_operator]
+                tenancy.add_member(
+                    session, CLI, operator.slug, email=operator_email, role=Role.OWNER,
+                    public_url=config.billing.public_url,
+                )  # fmt: skip
+    if issued is not None:
+        hand_over(issued.secret, config)
     table = Table("made", "count", title=f"{outcome.first} to {outcome.last}")
     for label, value in (
         ("organisations", outcome.organizations), ("users", outcome.users),
@@ -78,5 +98,6 @@ def simulate(
     console.print(table)
     console.print(
         f"done in {outcome.seconds:.0f} s. See it: `levante revenue`, or the dashboard at "
-        "/console/operator/revenue once `levante serve` runs."
+        "/console/operator/revenue once `levante serve` runs"
+        + (f" (sign up there as {operator_email} first)." if operator_email else ".")
     )

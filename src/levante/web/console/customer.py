@@ -18,7 +18,7 @@ from levante import billing, licensing, metering, quota, tenancy
 from levante.api.state import AppState, Flushed, app_state
 from levante.errors import InvalidRequestError, LevanteError
 from levante.metering import GroupBy
-from levante.pricing import format_amount
+from levante.pricing import NANOS, format_amount, format_cents, to_cents
 from levante.web.identity import CSRF_FIELD, Visitor, to_sign_in, visitor
 from levante.web.templating import page
 
@@ -27,6 +27,12 @@ State = Annotated[AppState, Depends(app_state)]
 Who = Annotated[Visitor, Depends(visitor)]
 Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
 PERIODS = (7, 30, 90)
+
+
+def cost(nanos: int) -> str:
+    """A usage cost on a page: to the cent with separators from one unit up, exact below
+    (a few requests cost a fraction of a cent)."""
+    return format_cents(to_cents(nanos)) if abs(nanos) >= NANOS else format_amount(nanos)
 
 
 def _seat(state: AppState, who: Visitor, org: str | None) -> tenancy.ConsoleSeat:
@@ -92,7 +98,7 @@ def usage_page(
         total=by_day.total, currency=by_day.currency, chart=chart, by_model=by_model.rows,
         by_key=by_key.rows, by_workspace=by_workspace.rows, keys=keys, spaces=spaces,
         tier=standing.tier.name if standing.tier else None, limits=limits,
-        amount=format_amount, **_common(state, who, seat),
+        amount=cost, **_common(state, who, seat),
     )  # fmt: skip
 
 
@@ -205,7 +211,7 @@ def billing_page(request: Request, state: State, who: Who, _: Flushed, org: str 
         invoices = billing.invoices_of(session, seat.actor, limit=100)
         return page(
             request, "console/billing.html", who, wallet=wallet, subscriptions=subscriptions,
-            invoices=invoices, amount=format_amount, **_common(state, who, seat),
+            invoices=invoices, amount=cost, **_common(state, who, seat),
         )  # fmt: skip
 
 
