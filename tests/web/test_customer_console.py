@@ -69,6 +69,29 @@ def test_an_owner_makes_a_key_that_works_at_once(person: Browser, app: TestClien
     assert gone.status_code == 401
 
 
+def test_workspaces_limits_and_top_ups_from_the_console(person: Browser) -> None:
+    person.sign_up("owner@acme.example")
+    org = re.search(r'name="org" value="([^"]+)"', person.get("/console/keys").text)
+    assert org is not None
+    slug = org.group(1)
+    made = person.post("/console/workspaces", {"org": slug, "name": "staging"})
+    assert made.status_code == 303
+    assert "staging" in person.get(made.headers["location"]).text
+    limit = person.post("/console/spend-limit",
+                        {"org": slug, "workspace": "staging", "monthly_limit": "25"})  # fmt: skip
+    assert "error" not in limit.headers["location"]
+    assert "25.00" in person.get("/console/usage").text
+    bad = person.post("/console/spend-limit", {"org": slug, "monthly_limit": "lots"})
+    assert "error=" in bad.headers["location"]
+    bought = person.post("/console/top-ups", {"org": slug, "amount": "50.00"})
+    assert bought.status_code == 303
+    billing_page = person.get("/console/billing").text
+    assert "No invoice yet." not in billing_page  # the top-up's invoice, to pay
+    assert "finalized" in billing_page
+    refused = person.post("/console/top-ups", {"org": slug, "amount": "1"}, csrf=False)
+    assert refused.status_code == 403
+
+
 def test_another_organisation_is_not_found_anywhere(
     person: Browser, other_person: Browser, database: Database
 ) -> None:

@@ -26,6 +26,7 @@ router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(app_state)]
 Who = Annotated[Visitor, Depends(visitor)]
 Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
+Text = Annotated[str, Form()]
 PERIODS = (7, 30, 90)
 
 
@@ -54,14 +55,27 @@ def _here(path: str, seat: tenancy.ConsoleSeat, **extra: str) -> str:
     return f"{path}?{query}"
 
 
+def _form(state: AppState, who: Visitor, csrf: str, org: str) -> tenancy.ConsoleSeat:
+    """The console behind a form: signed in, the form's CSRF token, the organisation."""
+    who.check_csrf(csrf)
+    return _seat(state, who, org)
+
+
+def _after(path: str, seat: tenancy.ConsoleSeat, message: str, *, error: bool = False) -> Response:
+    return RedirectResponse(
+        _here(path, seat, **{"error" if error else "done": message}), status_code=303
+    )
+
+
 # -- usage ----------------------------------------------------------------------------------------
 
 
 @router.get("/console")
 @router.get("/console/usage")
 def usage_page(
-    request: Request, state: State, who: Who, _: Flushed, org: str = "", days: int = 30
-) -> Response:
+    request: Request, state: State, who: Who, _: Flushed, org: str = "", days: int = 30,
+    done: str = "", error: str = "",
+) -> Response:  # fmt: skip
     """Usage of the last ``days`` days: tokens and cost by day (charted), by model, by key and
     by workspace. The ledger is flushed first, so a request just answered is counted."""
     if who.user is None:
@@ -98,19 +112,66 @@ def usage_page(
         total=by_day.total, currency=by_day.currency, chart=chart, by_model=by_model.rows,
         by_key=by_key.rows, by_workspace=by_workspace.rows, keys=keys, spaces=spaces,
         tier=standing.tier.name if standing.tier else None, limits=limits,
-        amount=cost, **_common(state, who, seat),
+        amount=cost, done=done, error=error, **_common(state, who, seat),
     )  # fmt: skip
+
+
+@router.post("/console/spend-limit")
+def set_spend_limit(
+    request: Request, state: State, who: Who, csrf: Csrf = "", org: Text = "",
+    monthly_limit: Text = "", workspace: Text = "",
+) -> Response:  # fmt: skip
+    """Set (an amount) or remove (empty) the monthly cap of the organisation or a workspace."""
+    if who.user is None:
+        return to_sign_in(request)
+    seat = _form(state, who, csrf, org)
+    seat.require_manager()
+    try:
+        with state.database.session() as session:
+            quota.change_spend_limit(
+                session, seat.actor, monthly_limit=monthly_limit.strip() or None,
+                workspace=workspace or None, default_currency=state.settings.currency,
+            )  # fmt: skip
+    except LevanteError as exc:
+        if exc.status_code >= 500:
+            raise
+        return _after("/console/usage", seat, exc.message, error=True)
+    scope = workspace or "the organisation"
+    limit = monthly_limit.strip() or "none"
+    return _after("/console/usage", seat, f"monthly limit of {scope}: {limit}")
 
 
 # -- API keys -------------------------------------------------------------------------------------
 
 
 @router.get("/console/keys")
-def keys_page(request: Request, state: State, who: Who, org: str = "") -> Response:
+def keys_page(
+    request: Request, state: State, who: Who, org: str = "", done: str = "", error: str = ""
+) -> Response:
     if who.user is None:
         return to_sign_in(request)
     seat = _seat(state, who, org)
-    return _keys(request, state, who, seat)
+    return _keys(request, state, who, seat, done=done, error=error)
+
+
+@router.post("/console/workspaces")
+def add_workspace(
+    request: Request, state: State, who: Who, csrf: Csrf = "", org: Text = "", name: Text = ""
+) -> Response:
+    """A new workspace: keys are made in one, and its usage and cap are its own."""
+    if who.user is None:
+        return to_sign_in(request)
+    seat = _form(state, who, csrf, org)
+    seat.require_manager()
+    try:
+        with state.database.session() as session:
+            made = tenancy.add_workspace(session, seat.actor, name=name)
+            message = f"workspace {made.name} is ready"
+    except LevanteError as exc:
+        if exc.status_code >= 500:
+            raise
+        return _after("/console/keys", seat, exc.message, error=True)
+    return _after("/console/keys", seat, message)
 
 
 def _keys(
@@ -121,6 +182,7 @@ def _keys(
     *,
     created: tenancy.IssuedKey | None = None,
     error: str = "",
+    done: str = "",
     status_code: int = 200,
 ) -> Response:
     with state.database.session() as session:
@@ -129,7 +191,8 @@ def _keys(
         names = {w.id: w.name for w in spaces}
         return page(
             request, "console/keys.html", who, keys=keys, spaces=spaces, names=names,
-            created=created, error=error, models=[m.id for m in state.models.configured()],
+            created=created, error=error, done=done,
+            models=[m.id for m in state.models.configured()],
             status_code=status_code, now=datetime.now(UTC), **_common(state, who, seat),
         )  # fmt: skip
 
@@ -200,7 +263,10 @@ def revoke_key(
 
 
 @router.get("/console/billing")
-def billing_page(request: Request, state: State, who: Who, _: Flushed, org: str = "") -> Response:
+def billing_page(
+    request: Request, state: State, who: Who, _: Flushed, org: str = "", done: str = "",
+    error: str = "",
+) -> Response:  # fmt: skip
     """The billing account, the wallet, the subscriptions and the invoices."""
     if who.user is None:
         return to_sign_in(request)
@@ -211,8 +277,33 @@ def billing_page(request: Request, state: State, who: Who, _: Flushed, org: str 
         invoices = billing.invoices_of(session, seat.actor, limit=100)
         return page(
             request, "console/billing.html", who, wallet=wallet, subscriptions=subscriptions,
-            invoices=invoices, amount=cost, **_common(state, who, seat),
+            invoices=invoices, amount=cost, done=done, error=error,
+            **_common(state, who, seat),
         )  # fmt: skip
+
+
+@router.post("/console/top-ups")
+def top_up(
+    request: Request, state: State, who: Who, csrf: Csrf = "", org: Text = "", amount: Text = ""
+) -> Response:
+    """Buy prepaid credits: an invoice for them, and the way to pay it (the provider's page,
+    or the transfer's instructions); the credits arrive when it is paid."""
+    if who.user is None:
+        return to_sign_in(request)
+    seat = _form(state, who, csrf, org)
+    try:
+        with state.database.session() as session:
+            _, checkout = billing.buy_credits(
+                session, seat.actor, amount=amount, settings=state.settings.billing,
+                default_currency=state.settings.currency,
+            )  # fmt: skip
+    except LevanteError as exc:
+        if exc.status_code >= 500:
+            raise
+        return _after("/console/billing", seat, exc.message, error=True)
+    if checkout.url:
+        return RedirectResponse(checkout.url, status_code=303)
+    return _after("/console/billing", seat, checkout.instructions)
 
 
 @router.get("/console/invoices/{ref}.{kind}")
