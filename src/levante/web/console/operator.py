@@ -10,7 +10,17 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
-from levante import audit, billing, licensing, metering, platform, pricing, revenue, tenancy
+from levante import (
+    audit,
+    billing,
+    licensing,
+    metering,
+    platform,
+    pricing,
+    revenue,
+    support,
+    tenancy,
+)
 from levante.api.state import AppState, app_state
 from levante.audit import Actor
 from levante.errors import LevanteError
@@ -128,10 +138,19 @@ def customer_page(
         subscriptions = billing.subscriptions_of(session, actor, org.id, include_ended=True)
         invoices = billing.invoices_of(session, actor, org.id, limit=60)
         lines = {i.id: billing.invoice_lines(session, i) for i in invoices}
+        usage = metering.usage_summary(
+            session, actor, org.id, group_by=[metering.GroupBy.MONTH, metering.GroupBy.PRODUCT],
+            default_currency=state.settings.currency,
+        )  # fmt: skip
+        keys = tenancy.list_keys(session, actor, org.id, include_revoked=False)
+        people, _ = tenancy.members(session, actor, org.id)
+        records = licensing.licenses_of(session, actor, org.id)
+        tickets = support.list_tickets(session, actor, organization=org.id, limit=20)
         return page(
             request, "console/operator/customer.html", who, report=report, org=org,
             streams=(*revenue.STREAMS, revenue.TOTAL), subscriptions=subscriptions,
-            invoices=invoices, lines=lines, money=money,
+            invoices=invoices, lines=lines, money=money, usage=usage, keys=keys,
+            people=people, licenses=records, tickets=tickets, amount=format_amount,
         )  # fmt: skip
 
 
