@@ -19,6 +19,7 @@ from levante.api.state import AppState, Flushed, app_state
 from levante.errors import InvalidRequestError, LevanteError
 from levante.metering import GroupBy
 from levante.pricing import NANOS, format_amount, format_cents, to_cents
+from levante.web.console.forms import after_form
 from levante.web.identity import CSRF_FIELD, Visitor, to_sign_in, visitor
 from levante.web.templating import page
 
@@ -59,12 +60,6 @@ def _form(state: AppState, who: Visitor, csrf: str, org: str) -> tenancy.Console
     """The console behind a form: signed in, the form's CSRF token, the organisation."""
     who.check_csrf(csrf)
     return _seat(state, who, org)
-
-
-def _after(path: str, seat: tenancy.ConsoleSeat, message: str, *, error: bool = False) -> Response:
-    return RedirectResponse(
-        _here(path, seat, **{"error" if error else "done": message}), status_code=303
-    )
 
 
 # -- usage ----------------------------------------------------------------------------------------
@@ -126,19 +121,16 @@ def set_spend_limit(
         return to_sign_in(request)
     seat = _form(state, who, csrf, org)
     seat.require_manager()
-    try:
+
+    def act() -> str:
         with state.database.session() as session:
             quota.change_spend_limit(
                 session, seat.actor, monthly_limit=monthly_limit.strip() or None,
                 workspace=workspace or None, default_currency=state.settings.currency,
             )  # fmt: skip
-    except LevanteError as exc:
-        if exc.status_code >= 500:
-            raise
-        return _after("/console/usage", seat, exc.message, error=True)
-    scope = workspace or "the organisation"
-    limit = monthly_limit.strip() or "none"
-    return _after("/console/usage", seat, f"monthly limit of {scope}: {limit}")
+        return f"monthly limit of {workspace or 'the organisation'}: {monthly_limit or 'none'}"
+
+    return after_form(_here("/console/usage", seat), act)
 
 
 # -- API keys -------------------------------------------------------------------------------------
@@ -163,15 +155,14 @@ def add_workspace(
         return to_sign_in(request)
     seat = _form(state, who, csrf, org)
     seat.require_manager()
-    try:
+
+    def act() -> str:
         with state.database.session() as session:
-            made = tenancy.add_workspace(session, seat.actor, name=name)
-            message = f"workspace {made.name} is ready"
-    except LevanteError as exc:
-        if exc.status_code >= 500:
-            raise
-        return _after("/console/keys", seat, exc.message, error=True)
-    return _after("/console/keys", seat, message)
+            return (
+                f"workspace {tenancy.add_workspace(session, seat.actor, name=name).name} is ready"
+            )
+
+    return after_form(_here("/console/keys", seat), act)
 
 
 def _keys(
@@ -291,19 +282,20 @@ def top_up(
     if who.user is None:
         return to_sign_in(request)
     seat = _form(state, who, csrf, org)
-    try:
+    paid_at: list[str] = []
+
+    def act() -> str:
         with state.database.session() as session:
             _, checkout = billing.buy_credits(
                 session, seat.actor, amount=amount, settings=state.settings.billing,
                 default_currency=state.settings.currency,
             )  # fmt: skip
-    except LevanteError as exc:
-        if exc.status_code >= 500:
-            raise
-        return _after("/console/billing", seat, exc.message, error=True)
-    if checkout.url:
-        return RedirectResponse(checkout.url, status_code=303)
-    return _after("/console/billing", seat, checkout.instructions)
+        paid_at.extend([checkout.url] if checkout.url else [])
+        return checkout.instructions
+
+    back = after_form(_here("/console/billing", seat), act)
+    # A payment provider with a page of its own: the browser goes there to pay.
+    return RedirectResponse(paid_at[0], status_code=303) if paid_at else back
 
 
 @router.get("/console/invoices/{ref}.{kind}")

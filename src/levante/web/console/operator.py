@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 
 from levante import (
     audit,
@@ -25,6 +24,7 @@ from levante.api.state import AppState, app_state
 from levante.audit import Actor
 from levante.errors import LevanteError
 from levante.pricing import format_amount, format_cents, to_cents
+from levante.web.console.forms import after_form
 from levante.web.identity import CSRF_FIELD, Visitor, to_sign_in, visitor
 from levante.web.templating import page
 
@@ -47,12 +47,6 @@ def _acting(state: AppState, who: Visitor, csrf: str) -> Actor:
     actor = _actor(state, who)
     who.check_csrf(csrf)
     return actor
-
-
-def _back(path: str, message: str, *, error: bool = False) -> RedirectResponse:
-    return RedirectResponse(
-        f"{path}?{'error' if error else 'done'}={quote(message)}", status_code=303
-    )
 
 
 def money(nanos: int) -> str:
@@ -197,7 +191,8 @@ def add_price(
     if who.user is None:
         return to_sign_in(request)
     actor = _acting(state, who, csrf)
-    try:
+
+    def act() -> str:
         with state.database.session() as session:
             added = pricing.add_price(
                 session, actor,
@@ -206,14 +201,10 @@ def add_price(
                 models=state.models.names, default_currency=state.settings.currency,
                 lead_seconds=state.settings.price_refresh_seconds,
             )  # fmt: skip
-            message = f"{added.price.model}: a {added.price.currency} price from " + (
-                f"{added.price.effective_from:%Y-%m-%d %H:%M:%S} UTC"
-            )
-    except LevanteError as exc:
-        if exc.status_code >= 500:
-            raise
-        return _back("/console/operator/prices", exc.message, error=True)
-    return _back("/console/operator/prices", message)
+            price = added.price
+            return f"{price.model}: a {price.currency} price from {price.effective_from:%F %T} UTC"
+
+    return after_form("/console/operator/prices", act)
 
 
 # -- invoices and payments ------------------------------------------------------------------------
@@ -258,21 +249,17 @@ def run_invoices(
     if who.user is None:
         return to_sign_in(request)
     actor = _acting(state, who, csrf)
-    try:
+
+    def act() -> str:
         run = platform.run_invoices(
             state.database, actor, period, settings=state.settings.billing,
             default_currency=state.settings.currency,
             settle_seconds=state.settings.max_request_seconds,
         )  # fmt: skip
-    except LevanteError as exc:
-        if exc.status_code >= 500:
-            raise
-        return _back("/console/operator/invoices", exc.message, error=True)
-    return _back(
-        "/console/operator/invoices",
-        f"{period}: {run.count('created')} created, {run.count('updated')} updated, "
-        f"{run.count('unchanged')} unchanged",
-    )
+        counts = ", ".join(f"{run.count(k)} {k}" for k in ("created", "updated", "unchanged"))
+        return f"{period}: {counts}"
+
+    return after_form("/console/operator/invoices", act)
 
 
 @router.post("/console/operator/invoices/{ref}/payments")
@@ -284,17 +271,15 @@ def record_payment(
     if who.user is None:
         return to_sign_in(request)
     actor = _acting(state, who, csrf)
-    try:
+
+    def act() -> str:
         with state.database.session() as session:
             _, invoice = billing.record_transfer(
                 session, actor, ref, reference=reference, amount=amount or None
             )
-            message = f"{invoice.number or invoice.id}: {invoice.status}"
-    except LevanteError as exc:
-        if exc.status_code >= 500:
-            raise
-        return _back("/console/operator/invoices", exc.message, error=True)
-    return _back("/console/operator/invoices", message)
+            return f"{invoice.number or invoice.id}: {invoice.status}"
+
+    return after_form("/console/operator/invoices", act)
 
 
 # -- licences -------------------------------------------------------------------------------------
@@ -326,18 +311,16 @@ def issue_license(
     if who.user is None:
         return to_sign_in(request)
     actor = _acting(state, who, csrf)
-    try:
+
+    def act() -> str:
         with state.database.session() as session:
             record = licensing.issue(
                 session, actor, organization, licensing.Terms(),
                 keys_dir=state.settings.license_keys_dir,
             )  # fmt: skip
-            message = f"issued {record.id}"
-    except LevanteError as exc:
-        if exc.status_code >= 500 and exc.code != "configuration_error":
-            raise
-        return _back("/console/operator/licenses", exc.message, error=True)
-    return _back("/console/operator/licenses", message)
+            return f"issued {record.id}"
+
+    return after_form("/console/operator/licenses", act)
 
 
 @router.post("/console/operator/licenses/{license_id}/revoke")
@@ -347,9 +330,13 @@ def revoke_license(
     if who.user is None:
         return to_sign_in(request)
     actor = _acting(state, who, csrf)
-    with state.database.session() as session:
-        licensing.revoke(session, actor, license_id)
-    return _back("/console/operator/licenses", f"revoked {license_id}")
+
+    def act() -> str:
+        with state.database.session() as session:
+            licensing.revoke(session, actor, license_id)
+        return f"revoked {license_id}"
+
+    return after_form("/console/operator/licenses", act)
 
 
 @router.post("/console/operator/licenses/reports")
@@ -360,15 +347,13 @@ def import_report(
     if who.user is None:
         return to_sign_in(request)
     actor = _acting(state, who, csrf)
-    try:
+
+    def act() -> str:
         with state.database.session() as session:
             result = licensing.import_report(session, actor, report)
-            message = f"report {result.status}: {result.records} usage record(s)"
-    except LevanteError as exc:
-        if exc.status_code >= 500:
-            raise
-        return _back("/console/operator/licenses", exc.message, error=True)
-    return _back("/console/operator/licenses", message)
+            return f"report {result.status}: {result.records} usage record(s)"
+
+    return after_form("/console/operator/licenses", act)
 
 
 # -- the audit log and the gateways ---------------------------------------------------------------
