@@ -4,6 +4,7 @@ refused, a billing user reads but changes no key, and every form needs its CSRF 
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
@@ -57,6 +58,12 @@ def test_an_owner_makes_a_key_that_works_at_once(person: Browser, app: TestClien
     models = app.get("/v1/models", headers={"Authorization": f"Bearer {secret}"})
     assert models.status_code == 200
     assert "production" in person.get("/console/keys").text
+    app.post("/v1/embeddings", json={"model": "smollm2", "input": "hello"},
+             headers={"Authorization": f"Bearer {secret}"})  # fmt: skip
+    split = person.get(f"/console/usage?org={org.group(1)}&by=key").text
+    data = json.loads(re.search(r'id="usage-data">(.*?)</script>', split, re.S).group(1))  # type: ignore[union-attr]
+    assert list(data["series"]) == ["production"]
+    assert sum(data["series"]["production"]) == sum(data["tokens"]) > 0
     bad, message = _create_key(person, org.group(1), expires_on="next tuesday")
     assert bad == 400
     assert "YYYY-MM-DD" in message

@@ -29,6 +29,8 @@ Who = Annotated[Visitor, Depends(visitor)]
 Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
 Text = Annotated[str, Form()]
 PERIODS = (7, 30, 90)
+SPLITS = {"model": GroupBy.MODEL, "key": GroupBy.KEY, "workspace": GroupBy.WORKSPACE}
+MOST_SERIES = 8  # series a chart splits into; the rest is one "other"
 
 
 def cost(nanos: int) -> str:
@@ -69,10 +71,11 @@ def _form(state: AppState, who: Visitor, csrf: str, org: str) -> tenancy.Console
 @router.get("/console/usage")
 def usage_page(
     request: Request, state: State, who: Who, _: Flushed, org: str = "", days: int = 30,
-    done: str = "", error: str = "",
+    by: str = "", done: str = "", error: str = "",
 ) -> Response:  # fmt: skip
-    """Usage of the last ``days`` days: tokens and cost by day (charted), by model, by key and
-    by workspace. The ledger is flushed first, so a request just answered is counted."""
+    """Usage of the last ``days`` days: tokens and cost by day, charted (split by model, key
+    or workspace with ``by``), and tables by model, by key and by workspace. The ledger is
+    flushed first, so a request just answered is counted."""
     if who.user is None:
         return to_sign_in(request)
     seat = _seat(state, who, org)
@@ -90,20 +93,25 @@ def usage_page(
 
         by_day, by_model = summary(GroupBy.DAY), summary(GroupBy.MODEL)
         by_key, by_workspace = summary(GroupBy.KEY), summary(GroupBy.WORKSPACE)
+        split = summary(GroupBy.DAY, SPLITS[by]) if by in SPLITS else None
         keys = {k.id: k.name for k in tenancy.list_keys(session, seat.actor, include_revoked=True)}
         spaces = {w.id: w.name for w in tenancy.workspaces_of(session, seat.actor)}
         standing = quota.tier_standing(session, seat.actor, tiers=state.settings.tiers)
         limits = quota.spend_limits(session, seat.actor, default_currency=currency)
     daily = {str(row.group.get("day")): row for row in by_day.rows}
     labels = [(start + timedelta(days=n)).isoformat() for n in range(days)]
-    chart = {
+    chart: dict[str, Any] = {
         "currency": by_day.currency,
         "days": labels,
         "tokens": [daily[d].total_tokens if d in daily else 0 for d in labels],
         "cost": [round(daily[d].cost_nanos / 1e9, 6) if d in daily else 0 for d in labels],
     }
+    if split is not None:
+        names = {"key": keys, "workspace": spaces}.get(by, {})
+        chart["series"] = _series(split.rows, by, labels, names)
     return page(
         request, "console/usage.html", who, days=days, periods=PERIODS, start=start, end=end,
+        by=by if by in SPLITS else "", splits=tuple(SPLITS),
         total=by_day.total, currency=by_day.currency, chart=chart, by_model=by_model.rows,
         by_key=by_key.rows, by_workspace=by_workspace.rows, keys=keys, spaces=spaces,
         tier=standing.tier.name if standing.tier else None, limits=limits,
@@ -131,6 +139,26 @@ def set_spend_limit(
         return f"monthly limit of {workspace or 'the organisation'}: {monthly_limit or 'none'}"
 
     return after_form(_here("/console/usage", seat), act)
+
+
+def _series(
+    rows: list[metering.UsageRow], by: str, days: list[str], names: dict[str, str]
+) -> dict[str, list[int]]:
+    """Tokens per day of each model, key or workspace: the largest few, and the rest as one."""
+    totals: dict[str, int] = {}
+    per: dict[tuple[str, str], int] = {}
+    for row in rows:
+        ref = str(row.group.get(by) or "—")
+        label = names.get(ref, ref)
+        totals[label] = totals.get(label, 0) + row.total_tokens
+        key = (label, str(row.group.get("day")))
+        per[key] = per.get(key, 0) + row.total_tokens
+    ranked = sorted(totals, key=lambda label: -totals[label])
+    shown, rest = ranked[:MOST_SERIES], ranked[MOST_SERIES:]
+    out = {label: [per.get((label, d), 0) for d in days] for label in shown}
+    if rest:
+        out["other"] = [sum(per.get((label, d), 0) for label in rest) for d in days]
+    return out
 
 
 # -- API keys -------------------------------------------------------------------------------------

@@ -14,11 +14,18 @@ if (source) {
     const cost = new Intl.NumberFormat("en", { style: "currency", currency: data.currency, maximumFractionDigits: 4 });
     Chart.defaults.animation = false;
     Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+    const PALETTE = ["#2563eb", "#7c3aed", "#0d9488", "#db2777", "#65a30d", "#0891b2", "#9333ea", "#ca8a04", "#64748b"];
+    const bars = data.series
+      ? Object.entries(data.series).map(([label, values], i) => ({
+          type: "bar", label, data: values, backgroundColor: PALETTE[i % PALETTE.length] + "cc",
+          yAxisID: "tokens", stack: "tokens",
+        }))
+      : [{ type: "bar", label: "tokens", data: data.tokens, backgroundColor: "#2563eb99", yAxisID: "tokens" }];
     new Chart(document.getElementById("usage-chart"), {
       data: {
         labels: data.days,
         datasets: [
-          { type: "bar", label: "tokens", data: data.tokens, backgroundColor: "#2563eb99", yAxisID: "tokens" },
+          ...bars,
           { type: "line", label: `cost (${data.currency})`, data: data.cost, borderColor: "#d97706", backgroundColor: "#d97706", yAxisID: "cost", pointRadius: 2, tension: 0.2 },
         ],
       },
@@ -26,7 +33,8 @@ if (source) {
         maintainAspectRatio: false,
         interaction: { mode: "index", intersect: false },
         scales: {
-          tokens: { position: "left", beginAtZero: true, ticks: { callback: (v) => tokens.format(v) } },
+          x: { stacked: true },
+          tokens: { position: "left", beginAtZero: true, stacked: true, ticks: { callback: (v) => tokens.format(v) } },
           cost: { position: "right", beginAtZero: true, grid: { drawOnChartArea: false }, ticks: { callback: (v) => cost.format(v) } },
         },
       },
