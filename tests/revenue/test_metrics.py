@@ -10,7 +10,7 @@ import pytest
 
 from levante import billing, revenue
 from levante.audit import Actor
-from levante.errors import ExchangeRateMissingError, PermissionDeniedError
+from levante.errors import ExchangeRateMissingError, InvalidRequestError, PermissionDeniedError
 from levante.pricing import NANOS, parse_amount
 from levante.revenue.metrics import Movement
 from levante.settings import RevenueSettings
@@ -247,3 +247,15 @@ def test_only_the_operator_reads_revenue(catalog: Database) -> None:
         revenue.set_rate(
             session, key, base="EUR", quote="USD", rate="1", effective_on=date(2026, 1, 1)
         )
+
+
+def test_a_long_range_and_a_far_month_are_clear_answers(catalog: Database) -> None:
+    org = make_tenant(catalog, "Old").organization_id
+    subscribe(catalog, org, "support-standard", utc(2021, 1, 10))
+    decade = report(catalog, "2021-01", "2030-12")  # 120 months: the most a report spans
+    assert len(decade.months) == 120
+    assert near(decade.months[0].streams["support"].mrr, "541.67")
+    with pytest.raises(InvalidRequestError, match="at most 120 months"):
+        report(catalog, "2020-12", "2030-12")
+    with pytest.raises(InvalidRequestError, match="not a month"):
+        report(catalog, "2026-01", "9999-12")

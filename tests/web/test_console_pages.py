@@ -97,6 +97,9 @@ def test_the_operator_works_customers_invoices_prices_and_licences(
     assert "1%20created" in ran.headers["location"]
     listed = person.get("/console/operator/invoices?period=2026-01")
     assert "Acme" in listed.text
+    far = person.post("/console/operator/invoices/run", {"period": "9999-12"})
+    assert "error=" in far.headers["location"]
+    assert person.get("/console/operator/revenue?last=9999-12").status_code == 400
     bad = person.post("/console/operator/invoices/run", {"period": "January"})
     assert "error=" in bad.headers["location"]
     assert "YYYY-MM" in person.get(bad.headers["location"]).text

@@ -124,6 +124,14 @@ def test_another_organisation_is_not_found_anywhere(
         assert other_person.get(f"/console/invoices/{ref}").status_code == 200
     key = person.post("/console/keys", {"org": theirs.slug, "name": "sneaky"})
     assert key.status_code == 404
+    # Even a billing user of the operator's organisation reads only that organisation's
+    # invoices in the console (the operator's console is for its owners and admins).
+    ops = Organization(id="org_ops", name="Ops", slug="ops", is_operator=True)
+    with database.session() as session:
+        session.add(ops)
+    _join(database, "owner@acme.example", ops, Role.BILLING)
+    for ref in (f"{invoice}.pdf", f"{invoice}.html"):
+        assert person.get(f"/console/invoices/{ref}?org=ops").status_code == 404
 
 
 @pytest.mark.parametrize(("role", "reads", "writes"), [

@@ -317,10 +317,14 @@ def invoices_of(
     return list_invoices(session, scope, period=period, status=status, limit=limit)
 
 
-def invoice_of(session: Session, actor: Actor, ref: str) -> tuple[Invoice, list[InvoiceLine]]:
+def invoice_of(
+    session: Session, actor: Actor, ref: str, *, own: bool = False
+) -> tuple[Invoice, list[InvoiceLine]]:
     """An invoice (by id or number) with its lines: one of the actor's organisation, or any
-    for the operator; another's is not found."""
-    scope = None if tenancy.sees_all(session, actor) else actor.organization_id
+    for the operator (unless ``own``: a console shows its organisation's only); another's is
+    not found."""
+    everyone = tenancy.sees_all(session, actor) and not own
+    scope = None if everyone else actor.organization_id
     found = get_invoice(session, ref, scope)
     return found, invoice_lines(session, found)
 

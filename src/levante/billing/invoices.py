@@ -70,7 +70,7 @@ class Line:
 def parse_period(period: str) -> tuple[datetime, datetime]:
     """``YYYY-MM`` as the month's bounds in UTC."""
     match = _PERIOD.match(period)
-    if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
+    if match is None or not 1 <= int(match[2]) <= 12 or not 2000 <= int(match[1]) <= 9000:
         raise InvalidRequestError(f"'{period}' is not a period; use YYYY-MM", param="period")
     year, month = int(match[1]), int(match[2])
     start = datetime(year, month, 1, tzinfo=UTC)

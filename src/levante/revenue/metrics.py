@@ -46,7 +46,8 @@ Key = tuple[str, str]  # (organization id, stream)
 class Movement:
     """How MRR moved over a month, in the reporting currency's nanos. ``fx`` is what the
     change of exchange rates alone did to the MRR carried over, so that the opening MRR plus
-    every movement is the closing MRR."""
+    every movement is the closing MRR (to within a cent per customer: a change under a cent
+    is no movement)."""
 
     new: int = 0
     expansion: int = 0

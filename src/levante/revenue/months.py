@@ -9,12 +9,13 @@ from levante.errors import InvalidRequestError
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 MAX_MONTHS = 120  # ten years in one report
+LAST_YEAR = 9000  # far enough; the history a report reads reaches years before its months
 
 
 def parse_month(text: str, param: str = "month") -> str:
     """``text`` as a month, or a 400 naming ``param``."""
     match = _MONTH.match(text.strip())
-    if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
+    if match is None or not 1 <= int(match[2]) <= 12 or not 2000 <= int(match[1]) <= LAST_YEAR:
         raise InvalidRequestError(f"'{text}' is not a month; use YYYY-MM", param=param)
     return text.strip()
 
@@ -41,15 +42,15 @@ def last_day(month: str) -> date:
     return (end_of(month) - timedelta(days=1)).date()
 
 
-def span(first: str, last: str) -> list[str]:
-    """Every month from ``first`` to ``last``, both included."""
+def span(first: str, last: str, *, limit: int = MAX_MONTHS) -> list[str]:
+    """Every month from ``first`` to ``last``, both included (at most ``limit``)."""
     if last < first:
         raise InvalidRequestError(f"the range ends ({last}) before it starts ({first})")
     months = [first]
     while months[-1] < last:
         months.append(shift(months[-1], 1))
-        if len(months) > MAX_MONTHS:
-            raise InvalidRequestError(f"a report spans at most {MAX_MONTHS} months")
+        if len(months) > limit:
+            raise InvalidRequestError(f"a report spans at most {limit} months")
     return months
 
 

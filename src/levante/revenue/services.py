@@ -110,7 +110,9 @@ def _book(
     charges = sources.recurring_charges(session, end_of(last), org)
     earliest = min((month_of(c.period_start) for c in charges), default=first)
     start = max(min(earliest, shift(first, -1)), shift(last, -HISTORY_MONTHS))
-    history = span(start, last) if start != last else [last]
+    # The history reaches back past the report's months (to tell new from reactivated MRR):
+    # up to HISTORY_MONTHS, whatever the report's own span.
+    history = span(start, last, limit=HISTORY_MONTHS + 1)
     rows = sources.invoiced(session, shift(first, -2), last, org)
     paid, shapes = sources.payments(session, first, last, org)
     return Book(

@@ -335,7 +335,7 @@ def invoice_file(
         return to_sign_in(request)
     seat = _seat(state, who, org)
     with state.database.session() as session:
-        found, lines = billing.invoice_of(session, seat.actor, ref)
+        found, lines = billing.invoice_of(session, seat.actor, ref, own=True)
         if kind == "pdf":
             name = found.number or found.id
             return Response(
