@@ -58,10 +58,9 @@ from levante.vocabulary import InvoiceStatus
 CLI = Actor.command_line()
 PASSWORD = "simulated-password-1"  # never used to sign in: every simulated account has it
 MAX_TOKENS = 1_500_000_000  # a usage record's token counts stay inside a 32-bit column
-SUPPORT_PRICES_USD = {"standard": 6500, "premium": 26000, "critical": 65000}
-SUPPORT_PRICES_EUR = {"standard": 6000, "premium": 24000, "critical": 60000}
-SEAT = {"USD": 650, "EUR": 600}  # a year
-GPU = {"USD": 13000, "EUR": 12000}
+YEARLY_PLANS = (
+    "enterprise-seat", "enterprise-gpu", "support-standard", "support-premium", "support-critical",
+)  # fmt: skip
 
 Progress = Callable[[int, int, str], None]
 
@@ -126,6 +125,7 @@ class Simulation:
         )
         self.names = itertools.count(1)
         self.prices: dict[tuple[str, str], pricing.PriceVersion] = {}
+        self.yearly: dict[tuple[str, str], float] = {}  # (plan, currency) -> its price a year
         self.planned_spend: dict[int, float] = {}  # API member -> its year's spend (USD)
         self.support_for: dict[tuple[str, int], str] = {}  # (stream, member) -> level
         self.ledger = Ledger(database)
@@ -199,6 +199,11 @@ class Simulation:
         with self.db.session() as session:
             billing.ensure_catalog(session)
             support.ensure_calendars(session)
+            for code in YEARLY_PLANS:  # the catalogue's prices, which the sizing divides by
+                plan = billing.find_plan(session, code)
+                for currency in ("USD", "EUR"):
+                    nanos = billing.plan_price(session, plan, currency, self.start)
+                    self.yearly[(code, currency)] = nanos / 1e9
             for m in range(self.months):
                 revenue.set_rate(
                     session, CLI, base="EUR", quote="USD", rate=str(self.rates[m]),
@@ -431,9 +436,8 @@ class Simulation:
         currency = self.currency()
         fx = float(self.rate(self.months - 1)) if currency == "EUR" else 1.0
         by_gpu = self.rng.random() < self.scenario.enterprise.gpu_share
-        plan, price = (
-            ("enterprise-gpu", GPU[currency]) if by_gpu else ("enterprise-seat", SEAT[currency])
-        )
+        plan = "enterprise-gpu" if by_gpu else "enterprise-seat"
+        price = self.yearly[(plan, currency)]
         units = max(1, round(arr / (price * fx)))
         first = max(1, round(units * 0.7)) if grows else units
         site = Ed25519PrivateKey.generate()
@@ -500,18 +504,19 @@ class Simulation:
         api = sorted(self.planned_spend.items(), key=lambda x: -x[1])
         candidates = [(s, i) for s, i, _ in sorted(enterprise, key=lambda x: -x[2])]
         candidates += [("api", i) for i, _ in api]
+        price = {k: self.yearly[(f"support-{k}", "USD")] for k in levels}
         total = 0.0
         for key in candidates:
             if total >= sup.arr:
                 break
             level = self.rng.choices(levels, weights)[0]
-            if total + SUPPORT_PRICES_USD[level] > sup.arr * 1.005:  # the last: what fits best
-                fits = [k for k in levels if total + SUPPORT_PRICES_USD[k] <= sup.arr * 1.005]
+            if total + price[level] > sup.arr * 1.005:  # the last contract: what fits best
+                fits = [k for k in levels if total + price[k] <= sup.arr * 1.005]
                 if not fits:
                     break
-                level = max(fits, key=lambda k: SUPPORT_PRICES_USD[k])
+                level = max(fits, key=lambda k: price[k])
             self.support_for[key] = level
-            total += SUPPORT_PRICES_USD[level]
+            total += price[level]
 
     def _month_of(self, when: datetime) -> int:
         return max(i for i, start in enumerate(self.months_start) if start <= when)

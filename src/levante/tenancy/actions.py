@@ -65,6 +65,8 @@ class ConsoleSeat:
     actor: Actor
     organization: Organization
     role: Role
+    # Every organisation whose console the person may open (to switch between them).
+    choices: tuple[tuple[Organization, Role], ...] = ()
 
     @property
     def manages(self) -> bool:
@@ -98,10 +100,10 @@ def console_seat(session: Session, user_id: str, organization: str | None) -> Co
                 "the console is for an organisation's owners, admins and billing users"
             )
         org, role = mine[0]
-        return ConsoleSeat(Actor.user(org.id, user_id), org, role)
+        return ConsoleSeat(Actor.user(org.id, user_id), org, role, tuple(mine))
     for org, role in mine:
         if organization in (org.id, org.slug):
-            return ConsoleSeat(Actor.user(org.id, user_id), org, role)
+            return ConsoleSeat(Actor.user(org.id, user_id), org, role, tuple(mine))
     member = session.scalar(
         select(Membership.role)
         .join(Organization, Organization.id == Membership.organization_id)

@@ -64,7 +64,14 @@ def _left(value: timedelta | None) -> str:
 templates.env.filters["left"] = _left
 templates.env.filters["minutes"] = describe_minutes
 templates.env.filters["duration"] = duration
-templates.env.filters["money"] = lambda nanos: format_cents(to_cents(nanos))  # 1,234.50
+
+
+def money(nanos: int) -> str:
+    """An amount on a page: to the cent, with thousands separators (1,234.50)."""
+    return format_cents(to_cents(nanos))
+
+
+templates.env.filters["money"] = money
 
 
 def page(

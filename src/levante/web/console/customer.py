@@ -46,11 +46,8 @@ def _seat(state: AppState, who: Visitor, org: str | None) -> tenancy.ConsoleSeat
 
 
 def _common(state: AppState, who: Visitor, seat: tenancy.ConsoleSeat) -> dict[str, Any]:
-    assert who.user is not None
-    with state.database.session() as session:
-        mine = tenancy.console_organizations(session, who.user.user_id)
     org = seat.organization
-    return {"seat": seat, "org": org, "orgs": mine, "q": f"?org={quote(org.slug)}"}
+    return {"seat": seat, "org": org, "orgs": seat.choices, "q": f"?org={quote(org.slug)}"}
 
 
 def _here(path: str, seat: tenancy.ConsoleSeat, **extra: str) -> str:

@@ -23,10 +23,10 @@ from levante import (
 from levante.api.state import AppState, app_state
 from levante.audit import Actor
 from levante.errors import LevanteError
-from levante.pricing import format_amount, format_cents, to_cents
+from levante.pricing import format_amount
 from levante.web.console.forms import after_form
 from levante.web.identity import CSRF_FIELD, Visitor, to_sign_in, visitor
-from levante.web.templating import page
+from levante.web.templating import money, page
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(app_state)]
@@ -47,11 +47,6 @@ def _acting(state: AppState, who: Visitor, csrf: str) -> Actor:
     actor = _actor(state, who)
     who.check_csrf(csrf)
     return actor
-
-
-def money(nanos: int) -> str:
-    """An amount of the report on a page: to the cent, with thousands separators."""
-    return format_cents(to_cents(nanos))
 
 
 def compact(nanos: int) -> str:
