@@ -242,3 +242,14 @@ def test_stream_include_usage_sends_a_usage_chunk(client: TestClient, tenant: Te
     assert usage_chunk["choices"] == []
     assert usage_chunk["usage"]["completion_tokens"] > 0
     assert all(e["usage"] is None for e in events[:-2])
+
+
+def test_max_completion_tokens_is_openais_name_for_max_tokens(
+    client: TestClient, tenant: Tenant
+) -> None:
+    body = chat_body("Write a long story about a dragon.", max_completion_tokens=3)
+    del body["max_tokens"]
+    response = client.post("/v1/chat/completions", json=body, headers=tenant.headers())
+    assert response.status_code == 200, response.text
+    assert response.json()["usage"]["completion_tokens"] == 3
+    assert response.json()["choices"][0]["finish_reason"] == "length"

@@ -158,11 +158,14 @@ BAD_BODIES: list[tuple[str, dict[str, Any], int, str, str | None]] = [
     ),
     ("context overflow", chat_body("word " * 3000), 400, "invalid_request_error", "messages"),
     (
-        "tools on a model without them",
-        chat_body(tools=[{"type": "function", "function": {"name": "f"}}]),
+        "tool_choice naming no tool",
+        chat_body(
+            tools=[{"type": "function", "function": {"name": "f"}}],
+            tool_choice={"type": "function", "function": {"name": "g"}},
+        ),
         400,
         "invalid_request_error",
-        "tools",
+        "tool_choice",
     ),
     ("body is a list", [], 422, "invalid_request_error", None),  # type: ignore[list-item]
 ]

@@ -220,7 +220,7 @@ def test_greedy_without_the_sampler_chain_picks_the_same_tokens(
         results = await asyncio.gather(*(_text(engine, r) for r in requests))
         return [text for text, _ in results]
 
-    assert plain_greedy(GREEDY, None)
+    assert plain_greedy(GREEDY)
     by_argmax = asyncio.run(texts())
     monkeypatch.setattr(llamacpp, "plain_greedy", lambda *_: False)
     assert asyncio.run(texts()) == by_argmax

@@ -14,6 +14,10 @@ from levante.engine import (
     SamplingParams,
     Started,
     TextDelta,
+    ToolCall,
+    ToolCalled,
+    ToolSpec,
+    ToolUse,
 )
 from levante.engine.upstream import UpstreamEngine
 from levante.errors import UpstreamError
@@ -156,3 +160,65 @@ def test_a_stream_that_stalls_midway_is_an_upstream_error(stubs: list[StubUpstre
             asyncio.run(_ask(engine))
     finally:
         engine.close()
+
+
+def test_tools_pass_through_and_streamed_calls_come_back_whole(
+    stubs: list[StubUpstream],
+) -> None:
+    stubs[0].calls = [
+        {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+        {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+    ]
+    engine = _engine(stubs[:1])
+    earlier = ToolCall("abcdefghi", "get_weather", '{"city": "Rome"}')
+    tool = ToolSpec("get_weather", "weather", {"type": "object", "properties": {}})
+    prompt = engine.prepare_chat(
+        [
+            ChatTurn("user", "Rome, then Paris and Oslo?"),
+            ChatTurn("assistant", "", tool_calls=(earlier,)),
+            ChatTurn("tool", "sunny", tool_call_id=earlier.id, name="get_weather"),
+        ],
+        tools=ToolUse((tool,), choice="required", parallel=False),
+    )
+
+    async def run() -> list[object]:
+        request = GenerationRequest(prompt, 50, SamplingParams(temperature=0))
+        return [event async for event in engine.generate(request)]
+
+    try:
+        events = asyncio.run(run())
+    finally:
+        engine.close()
+    calls = [e.call for e in events if isinstance(e, ToolCalled)]
+    assert [(c.id, c.arguments) for c in calls] == [
+        ("call_0", '{"city": "Paris"}'),
+        ("call_1", '{"city": "Oslo"}'),
+    ]
+    finished = events[-1]
+    assert isinstance(finished, Finished)
+    assert finished.finish_reason == "tool_calls"
+    sent = stubs[0].requests[0]
+    assert sent["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "weather",
+                "parameters": {"type": "object", "properties": {}},
+            },
+        }
+    ]
+    assert (sent["tool_choice"], sent["parallel_tool_calls"]) == ("required", False)
+    assert sent["messages"][1]["tool_calls"] == [
+        {
+            "id": "abcdefghi",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'},
+        }
+    ]
+    assert sent["messages"][2] == {
+        "role": "tool",
+        "content": "sunny",
+        "tool_call_id": "abcdefghi",
+        "name": "get_weather",
+    }

@@ -29,6 +29,9 @@ class StubUpstream:
     word_delay: float = 0.0
     answer_delay: float = 0.0  # before the status line: a replica that hangs
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # Answer a request that has tools with these calls ({"name", "arguments"}), streamed as
+    # OpenAI does: id and name first, the arguments in fragments.
+    calls: list[dict[str, str]] = field(default_factory=list)
     server: uvicorn.Server | None = None
     thread: threading.Thread | None = None
     port: int = 0
@@ -59,6 +62,10 @@ class StubUpstream:
         )
 
     async def _stream(self, body: dict[str, Any]) -> AsyncIterator[bytes]:
+        if self.calls and body.get("tools"):
+            async for data in self._stream_calls():
+                yield data
+            return
         words = self.reply.split(" ")[: body.get("max_tokens", 1000)]
         for i, word in enumerate(words):
             piece = word if i == 0 else " " + word
@@ -75,6 +82,23 @@ class StubUpstream:
                 "total_tokens": 11 + len(words),
             }
             yield f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode()
+        yield b"data: [DONE]\n\n"
+
+    async def _stream_calls(self) -> AsyncIterator[bytes]:
+        def event(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            chunk = {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            return f"data: {json.dumps(chunk)}\n\n".encode()
+
+        yield event({"role": "assistant", "content": None})
+        for i, call in enumerate(self.calls):
+            head = {"name": call["name"], "arguments": ""}
+            yield event({"tool_calls": [{"index": i, "id": f"call_{i}", "function": head}]})
+            half = len(call["arguments"]) // 2
+            for part in (call["arguments"][:half], call["arguments"][half:]):
+                yield event({"tool_calls": [{"index": i, "function": {"arguments": part}}]})
+        yield event({}, "tool_calls")
+        usage = {"prompt_tokens": 40, "completion_tokens": 9, "total_tokens": 49}
+        yield f"data: {json.dumps({'choices': [], 'usage': usage})}\n\n".encode()
         yield b"data: [DONE]\n\n"
 
     def start(self) -> StubUpstream:

@@ -13,6 +13,10 @@ from levante.engine.base import (
     SamplingParams,
     Started,
     TextDelta,
+    ToolCall,
+    ToolCalled,
+    ToolSpec,
+    ToolUse,
 )
 from levante.engine.registry import ModelNames, ModelRegistry, ServedModel
 
@@ -32,4 +36,8 @@ __all__ = [
     "ServedModel",
     "Started",
     "TextDelta",
+    "ToolCall",
+    "ToolCalled",
+    "ToolSpec",
+    "ToolUse",
 ]

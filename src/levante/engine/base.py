@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-FinishReason = Literal["stop", "length", "model_length", "error"]
+FinishReason = Literal["stop", "length", "model_length", "error", "tool_calls"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +36,56 @@ class OutputConstraint:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call: its name, what it does, and a JSON schema of its
+    arguments (an object schema)."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUse:
+    """The tools of a request and how the model must use them: ``auto`` (text or calls, the
+    model's choice), ``required`` (at least one call) or ``function`` (a call of that one
+    function); ``parallel`` lets one answer hold several calls."""
+
+    tools: tuple[ToolSpec, ...]
+    choice: Literal["auto", "required"] = "auto"
+    function: str | None = None
+    parallel: bool = True
+
+    @property
+    def forced(self) -> bool:
+        return self.choice == "required" or self.function is not None
+
+    def callable(self) -> tuple[ToolSpec, ...]:
+        """The tools a call may name."""
+        if self.function is None:
+            return self.tools
+        return tuple(t for t in self.tools if t.name == self.function)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the model made: ``arguments`` is the JSON text of the arguments object."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChatTurn:
+    """A message of the conversation. An assistant turn may carry the calls it made; a
+    ``tool`` turn is a call's result, ``tool_call_id`` naming the call."""
+
     role: str
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +99,7 @@ class Prompt:
     turns: tuple[ChatTurn, ...] = ()
     text: str | None = None
     continue_last: bool = False
+    tools: ToolUse | None = None  # the tools the model was shown, and how it must use them
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +139,15 @@ class Finished:
     cached_tokens: int
 
 
-GenerationEvent = Started | TextDelta | Finished
+@dataclass(frozen=True, slots=True)
+class ToolCalled:
+    """The model made a whole call (arguments complete); ``completion_tokens`` so far."""
+
+    call: ToolCall
+    completion_tokens: int
+
+
+GenerationEvent = Started | TextDelta | ToolCalled | Finished
 
 
 @dataclass
@@ -135,9 +191,17 @@ class Engine(Protocol):
     @property
     def stats(self) -> DecodeStats: ...
 
-    def prepare_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> Prompt:
+    def prepare_chat(
+        self,
+        turns: Sequence[ChatTurn],
+        *,
+        continue_last: bool = False,
+        tools: ToolUse | None = None,
+    ) -> Prompt:
         """The prompt for a conversation (the model's own chat template applies); with
-        ``continue_last`` the final assistant message is continued, not answered."""
+        ``continue_last`` the final assistant message is continued, not answered. With
+        ``tools`` the model is shown them, and its generation is made to use them as
+        ``tools.choice`` says: calls come as :class:`ToolCalled` events."""
         ...
 
     def prepare_text(self, text: str) -> Prompt:
@@ -151,6 +215,10 @@ class Engine(Protocol):
 
     def check_constraint(self, constraint: OutputConstraint) -> None:
         """Raise ``InvalidRequestError`` if the engine cannot enforce the constraint."""
+        ...
+
+    def check_tools(self, tools: ToolUse) -> None:
+        """Raise ``InvalidRequestError`` if the engine cannot hold calls to these tools."""
         ...
 
     def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:

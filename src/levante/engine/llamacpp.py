@@ -43,11 +43,22 @@ from levante.engine.base import (
     Prompt,
     Started,
     TextDelta,
+    ToolCall,
+    ToolCalled,
+    ToolUse,
 )
 from levante.engine.embedding import Embedder
-from levante.engine.sampling import build_sampler, compile_grammar, plain_greedy, unban
+from levante.engine.sampling import (
+    GrammarSampler,
+    build_sampler,
+    compile_grammar,
+    plain_greedy,
+    tool_grammar,
+    unban,
+)
 from levante.engine.template import ChatTemplate
 from levante.engine.text import StopMatcher, Utf8Assembler
+from levante.engine.tools import CallParser, plain_turns
 from levante.engine.vocab import Vocabulary
 from levante.errors import ConfigurationError, EngineError, InvalidRequestError, OverloadedError
 
@@ -81,6 +92,7 @@ class _Job:
     loop: asyncio.AbstractEventLoop
     events: asyncio.Queue[GenerationEvent | BaseException]
     cancelled: threading.Event = field(default_factory=threading.Event)
+    triggers: tuple[str, ...] = ()  # the grammar is lazy: it starts where one matches
 
 
 _Item = tuple[_Job, GenerationEvent | BaseException]
@@ -129,6 +141,7 @@ class _Sequence:
     job: _Job
     slot: _Slot
     sampler: LlamaSampler
+    grammar: GrammarSampler | None  # the output's grammar, checked beside the sampler
     prompt_tokens: int
     cached_tokens: int
     pending: deque[int]  # prompt tokens not yet decoded
@@ -137,6 +150,7 @@ class _Sequence:
     produced: int = 0
     text: Utf8Assembler = field(default_factory=Utf8Assembler)
     stops: StopMatcher = field(default_factory=lambda: StopMatcher(()))
+    calls: CallParser | None = None  # reads the calls out of the text, when there are tools
 
 
 class LlamaCppEngine:
@@ -212,14 +226,30 @@ class LlamaCppEngine:
     def idle(self) -> bool:
         return self._pending == 0 and self.stats.active == 0
 
-    def render_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> str:
-        if self._template is None:
+    def render_chat(
+        self,
+        turns: Sequence[ChatTurn],
+        *,
+        continue_last: bool = False,
+        tools: ToolUse | None = None,
+    ) -> str:
+        template = self._template
+        if template is None:
             raise InvalidRequestError("this model has no chat template; use /v1/completions")
-        return self._template.render(turns, continue_last=continue_last)
+        if template.renders_tools:
+            return template.render(turns, continue_last=continue_last, tools=tools)
+        return template.render(plain_turns(turns, tools), continue_last=continue_last)
 
-    def prepare_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> Prompt:
-        tokens = self.tokenize(self.render_chat(turns, continue_last=continue_last))
-        return Prompt(token_count=len(tokens), tokens=tuple(tokens))
+    def prepare_chat(
+        self,
+        turns: Sequence[ChatTurn],
+        *,
+        continue_last: bool = False,
+        tools: ToolUse | None = None,
+    ) -> Prompt:
+        text = self.render_chat(turns, continue_last=continue_last, tools=tools)
+        tokens = self.tokenize(text)
+        return Prompt(token_count=len(tokens), tokens=tuple(tokens), tools=tools)
 
     def prepare_text(self, text: str) -> Prompt:
         tokens = self.tokenize(text, special=False)
@@ -254,6 +284,9 @@ class LlamaCppEngine:
     def check_constraint(self, constraint: OutputConstraint) -> None:
         compile_grammar(constraint)
 
+    def check_tools(self, tools: ToolUse) -> None:
+        tool_grammar(tools)
+
     def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
         token_lists = [self.tokenize(text, special=False) for text in texts]
         vectors = self._embedder.embed(token_lists)
@@ -262,12 +295,19 @@ class LlamaCppEngine:
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         if not request.prompt.tokens:
             raise InvalidRequestError("the prompt is empty", param="prompt")
-        job = _Job(
-            request,
-            compile_grammar(request.constraint),
-            asyncio.get_running_loop(),
-            asyncio.Queue(),
-        )
+        tools = request.prompt.tools
+        if tools is not None:
+            grammar, triggers = tool_grammar(tools)
+            job = _Job(
+                request, grammar, asyncio.get_running_loop(), asyncio.Queue(), triggers=triggers
+            )
+        else:
+            job = _Job(
+                request,
+                compile_grammar(request.constraint),
+                asyncio.get_running_loop(),
+                asyncio.Queue(),
+            )
         with self._lock:
             if self._pending >= self._max_pending:
                 raise OverloadedError(
@@ -348,14 +388,19 @@ class LlamaCppEngine:
             sampler=build_sampler(
                 self._model,
                 job.request.sampling,
-                job.grammar,
                 banned=self._vocab.end_of_generation if job.request.min_tokens > 0 else (),
+            ),
+            grammar=(
+                GrammarSampler(self._model, job.grammar, job.triggers)
+                if job.grammar is not None
+                else None
             ),
             prompt_tokens=len(prompt),
             cached_tokens=reuse,
             pending=deque(prompt[reuse:]),
-            argmax=plain_greedy(job.request.sampling, job.grammar),
+            argmax=job.grammar is None and plain_greedy(job.request.sampling),
             stops=StopMatcher(job.request.stop),
+            calls=CallParser() if job.request.prompt.tools is not None else None,
         )
         self._outbox.put(job, Started(cached_tokens=reuse))
         return sequence
@@ -400,6 +445,9 @@ class LlamaCppEngine:
                 # same token: a sixth of a millisecond per sequence and step.
                 logits = llama_cpp.llama_get_logits_ith(self._context.ctx, row)
                 token = int(numpy.ctypeslib.as_array(logits, shape=(self._n_vocab,)).argmax())
+            elif sequence.grammar is not None:
+                logits = llama_cpp.llama_get_logits_ith(self._context.ctx, row)
+                token = sequence.grammar.sample(sequence.sampler, logits)
             else:
                 token = sequence.sampler.sample(self._context, row)
             self._accept(sequence, token)
@@ -427,8 +475,8 @@ class LlamaCppEngine:
         piece = sequence.text.feed(self._vocab.piece(token))
         visible = sequence.stops.feed(piece)
         if visible:
-            self._outbox.put(sequence.job, TextDelta(visible, sequence.produced))
-        if sequence.stops.stopped:
+            self._emit(sequence, visible)
+        if sequence.stops.stopped or (sequence.calls is not None and sequence.calls.repeated):
             self._finish(sequence, "stop")
         elif sequence.prompt_tokens + sequence.produced >= self._n_ctx:
             self._finish(sequence, "model_length")
@@ -436,6 +484,20 @@ class LlamaCppEngine:
             self._finish(sequence, "length")
         else:
             sequence.next_token = token
+
+    def _emit(self, sequence: _Sequence, text: str) -> None:
+        """Visible text to the caller: as it is, or as text and calls when there are tools."""
+        if sequence.calls is None:
+            self._outbox.put(sequence.job, TextDelta(text, sequence.produced))
+            return
+        for piece in sequence.calls.feed(text):
+            self._put_piece(sequence, piece)
+
+    def _put_piece(self, sequence: _Sequence, piece: str | ToolCall) -> None:
+        if isinstance(piece, str):
+            self._outbox.put(sequence.job, TextDelta(piece, sequence.produced))
+        else:
+            self._outbox.put(sequence.job, ToolCalled(piece, sequence.produced))
 
     def _finish(self, sequence: _Sequence, reason: FinishReason) -> None:
         if not sequence.stops.stopped:
@@ -445,7 +507,12 @@ class LlamaCppEngine:
             else:
                 tail += sequence.stops.flush()
             if tail:
-                self._outbox.put(sequence.job, TextDelta(tail, sequence.produced))
+                self._emit(sequence, tail)
+        if sequence.calls is not None:
+            for piece in sequence.calls.flush():
+                self._put_piece(sequence, piece)
+            if sequence.calls.calls and reason == "stop":
+                reason = "tool_calls"
         self._outbox.put(
             sequence.job,
             Finished(reason, sequence.prompt_tokens, sequence.produced, sequence.cached_tokens),
@@ -468,6 +535,8 @@ class LlamaCppEngine:
 
     def _release(self, sequence: _Sequence) -> None:
         sequence.sampler.close()
+        if sequence.grammar is not None:
+            sequence.grammar.close()
 
 
 def _context_params(

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import json
 import math
 import random
 from collections.abc import Sequence
+from typing import Any
 
 import llama_cpp
+import numpy
 from llama_cpp._internals import LlamaModel, LlamaSampler
 from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar, json_schema_to_gbnf
 
-from levante.engine.base import OutputConstraint, SamplingParams
+from levante.engine.base import OutputConstraint, SamplingParams, ToolUse
+from levante.engine.tools import CLOSE, OPEN, call_schema
 from levante.errors import InvalidRequestError
 
 # Penalties look back this many tokens (llama.cpp's default).
@@ -22,6 +26,13 @@ PENALTY_WINDOW = 64
 # strings, which makes invalid JSON; JSON forbids them unescaped.
 _LOOSE_CHAR = 'char ::= [^"\\\\] |'
 _JSON_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F] |'
+# At most this many calls in one answer: a small model, free to go on, may repeat a call.
+MAX_PARALLEL_CALLS = 8
+# Bounds on a tool's string and array arguments where its schema sets none (see ``bounded``).
+MAX_STRING = 200
+MAX_ITEMS = 8
+# A lazy grammar starts at the opening tag, wherever in the answer it comes.
+_CALL_TRIGGER = f"[\\s\\S]*?({OPEN})[\\s\\S]*"
 
 
 def compile_grammar(constraint: OutputConstraint | None) -> LlamaGrammar | None:
@@ -49,15 +60,63 @@ def _grammar(schema: str | None) -> LlamaGrammar:
         ) from exc
 
 
+def tool_grammar(tools: ToolUse) -> tuple[LlamaGrammar, tuple[str, ...]]:
+    """The grammar of an answer that calls the tools, and the patterns that start it: none
+    when a call is forced (the answer is calls and nothing else), the opening tag under
+    ``auto`` (the model writes text until it opens a call, or never does)."""
+    grammar = _tool_grammar(
+        json.dumps(bounded(call_schema(tools))),  # in the schemas' own order: the output's
+        MAX_PARALLEL_CALLS - 1 if tools.parallel else 0,
+    )
+    return grammar, (() if tools.forced else (_CALL_TRIGGER,))
+
+
+def bounded(schema: Any) -> Any:
+    """The schema with a bound on every string and array that has none (``MAX_STRING``
+    characters, ``MAX_ITEMS`` items). Greedy decoding on a small model can loop inside a
+    value (the same word, the same list item) until the token limit; a bound closes the
+    value, so the call still ends and parses. A schema's own bounds stand."""
+    if isinstance(schema, list):
+        return [bounded(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {
+        k: (v if k in ("enum", "const", "default", "examples") else bounded(v))
+        for k, v in schema.items()
+    }
+    kinds = out.get("type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    free = not ({"enum", "const", "pattern", "format"} & out.keys())
+    if "string" in kinds and free and "maxLength" not in out:
+        out["maxLength"] = MAX_STRING
+    if "array" in kinds and "maxItems" not in out:
+        out["maxItems"] = MAX_ITEMS
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _tool_grammar(schema: str, more: int) -> LlamaGrammar:
+    repeat = f' ("\\n" call){{0,{more}}}' if more else ""
+    head = f'root ::= call{repeat}\ncall ::= "{OPEN}\\n" call-body "\\n{CLOSE}"\n'
+    try:
+        body = json_schema_to_gbnf(schema, prop_order=["name", "arguments"])
+        body = body.replace(_LOOSE_CHAR, _JSON_CHAR).replace("root ::=", "call-body ::=", 1)
+        return LlamaGrammar.from_string(head + body, verbose=False)
+    except Exception as exc:
+        raise InvalidRequestError(
+            f"a tool's parameters cannot be turned into a grammar: {exc}", param="tools"
+        ) from exc
+
+
 def build_sampler(
     model: LlamaModel,
     params: SamplingParams,
-    grammar: LlamaGrammar | None,
     *,
     banned: Sequence[int] = (),
 ) -> LlamaSampler:
-    """A sampler chain: banned tokens (removed later by :func:`unban`), penalties, grammar,
-    then greedy (temperature 0) or top-k / top-p / min-p / temperature and a seeded draw."""
+    """A sampler chain: banned tokens (removed later by :func:`unban`), penalties, then
+    greedy (temperature 0) or top-k / top-p / min-p / temperature and a seeded draw. A
+    grammar goes beside it (:class:`GrammarSampler`), not in it."""
     sampler = LlamaSampler()
     if banned:
         sampler.add_logit_bias(model.n_vocab(), {token: -math.inf for token in banned})
@@ -69,8 +128,6 @@ def build_sampler(
             penalty_freq=params.frequency_penalty,
             penalty_present=params.presence_penalty,
         )
-    if grammar is not None:
-        sampler.add_grammar(model, grammar)
     if params.temperature == 0:
         sampler.add_greedy()
         return sampler
@@ -86,11 +143,72 @@ def build_sampler(
     return sampler
 
 
-def plain_greedy(params: SamplingParams, grammar: LlamaGrammar | None) -> bool:
+def plain_greedy(params: SamplingParams) -> bool:
     """Whether the chain :func:`build_sampler` makes for these settings only picks the token
     with the highest logit (the first such, as llama.cpp's greedy sampler does), once any
     banned tokens are released; then an argmax over the logits gives the same token."""
-    return params.temperature == 0 and grammar is None and not _penalised(params)
+    return params.temperature == 0 and not _penalised(params)
+
+
+_TOKEN_DATA = numpy.dtype([("id", numpy.int32), ("logit", numpy.float32), ("p", numpy.float32)])
+assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
+
+
+class GrammarSampler:
+    """A grammar beside a sampler chain, applied as llama.cpp's own common sampler applies
+    it: the chain picks from the raw logits, and if the grammar allows that token it is
+    taken; only if not does the grammar mask the whole vocabulary for the chain to pick
+    again. Checking one token costs microseconds; masking 49,152 (what a grammar inside the
+    chain does at every step) costs milliseconds per sequence and step. The token is the
+    one a grammar inside the chain would give: the chain's pick stands whenever the grammar
+    allows it. With ``triggers`` the grammar is lazy: it holds from the first match on."""
+
+    def __init__(self, model: LlamaModel, grammar: LlamaGrammar, triggers: Sequence[str]) -> None:
+        self._grammar = LlamaSampler()
+        if triggers:
+            self._grammar.add_grammar_lazy_patterns(model, grammar, list(triggers), [])
+        else:
+            self._grammar.add_grammar(model, grammar)
+        self._n_vocab = model.n_vocab()
+        self._ids = numpy.arange(self._n_vocab, dtype=numpy.int32)
+        self._all = numpy.zeros(self._n_vocab, dtype=_TOKEN_DATA)
+        self._one = numpy.zeros(1, dtype=_TOKEN_DATA)
+
+    def sample(self, chain: LlamaSampler, logits: Any) -> int:
+        """The next token, from a row's logits (a ctypes pointer); both samplers accept it."""
+        values = numpy.ctypeslib.as_array(logits, shape=(self._n_vocab,))
+        token = self._pick(chain, values, masked=False)
+        one = self._one
+        one["id"], one["logit"] = token, 0.0
+        _apply(self._grammar, one)
+        if not numpy.isfinite(one["logit"][0]):  # not allowed here: mask, then pick again
+            token = self._pick(chain, values, masked=True)
+        llama_cpp.llama_sampler_accept(self._grammar.sampler, token)
+        llama_cpp.llama_sampler_accept(chain.sampler, token)
+        return token
+
+    def _pick(self, chain: LlamaSampler, values: Any, *, masked: bool) -> int:
+        data = self._all
+        data["id"], data["logit"], data["p"] = self._ids, values, 0.0
+        if masked:
+            _apply(self._grammar, data)
+        selected = _apply(chain, data)
+        return int(data["id"][selected])
+
+    def close(self) -> None:
+        self._grammar.close()
+
+
+def _apply(sampler: LlamaSampler, data: Any) -> int:
+    """Run a sampler over candidates in place; the index it selected (-1: none)."""
+    candidates = llama_cpp.llama_token_data_array(
+        data=data.ctypes.data_as(llama_cpp.llama_token_data_p),
+        size=len(data),
+        selected=-1,
+        sorted=False,
+    )
+    llama_cpp.llama_sampler_apply(sampler.sampler, ctypes.byref(candidates))
+    return int(candidates.selected)
 
 
 def _penalised(params: SamplingParams) -> bool:

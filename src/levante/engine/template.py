@@ -8,7 +8,8 @@ from typing import Any
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from levante.engine.base import ChatTurn
+from levante.engine.base import ChatTurn, ToolUse
+from levante.engine.tools import template_message, template_renders_tools, tool_json
 from levante.errors import InvalidRequestError
 
 
@@ -30,17 +31,27 @@ class ChatTemplate:
         self._template: Any = env.from_string(source)
         self._bos = bos_token
         self._eos = eos_token
+        self.renders_tools = template_renders_tools(source)
 
-    def render(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> str:
+    def render(
+        self,
+        turns: Sequence[ChatTurn],
+        *,
+        continue_last: bool = False,
+        tools: ToolUse | None = None,
+    ) -> str:
         """The prompt for ``turns``; with ``continue_last`` the final assistant message is left
-        open so the model continues it."""
-        messages = [{"role": t.role, "content": t.content} for t in turns]
+        open so the model continues it. ``tools`` go to a template that renders them
+        (``renders_tools``); other templates get turns already in the prompt format."""
+        messages = [template_message(t) for t in turns]
+        extra = {"tools": [tool_json(t) for t in tools.tools]} if tools is not None else {}
         try:
             rendered: str = self._template.render(
                 messages=messages,
                 add_generation_prompt=not continue_last,
                 bos_token=self._bos,
                 eos_token=self._eos,
+                **extra,
             )
         except _TemplateRejected as exc:
             raise InvalidRequestError(

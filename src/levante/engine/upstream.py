@@ -35,7 +35,11 @@ from levante.engine.base import (
     Prompt,
     Started,
     TextDelta,
+    ToolCall,
+    ToolCalled,
+    ToolUse,
 )
+from levante.engine.tools import new_call_id, tool_json
 from levante.errors import InvalidRequestError, UpstreamError
 from levante.settings import ModelSettings, UpstreamSettings
 
@@ -46,6 +50,8 @@ _FINISH_REASONS: dict[str, FinishReason] = {
     "length": "length",
     "model_length": "model_length",
     "eos": "stop",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
 }
 _BYTES_PER_TOKEN = 4  # the estimate used only when an upstream reports no usage
 
@@ -115,8 +121,16 @@ class UpstreamEngine:
     def stats(self) -> DecodeStats:
         return DecodeStats(active=self.queue_depth)
 
-    def prepare_chat(self, turns: Sequence[ChatTurn], *, continue_last: bool = False) -> Prompt:
-        return Prompt(token_count=None, turns=tuple(turns), continue_last=continue_last)
+    def prepare_chat(
+        self,
+        turns: Sequence[ChatTurn],
+        *,
+        continue_last: bool = False,
+        tools: ToolUse | None = None,
+    ) -> Prompt:
+        return Prompt(
+            token_count=None, turns=tuple(turns), continue_last=continue_last, tools=tools
+        )
 
     def prepare_text(self, text: str) -> Prompt:
         return Prompt(token_count=None, text=text)
@@ -128,6 +142,9 @@ class UpstreamEngine:
 
     def check_constraint(self, constraint: OutputConstraint) -> None:
         """The upstream enforces response formats itself."""
+
+    def check_tools(self, tools: ToolUse) -> None:
+        """The upstream reads the tools itself."""
 
     def embed(self, texts: Sequence[str]) -> tuple[list[list[float]], int]:
         raise InvalidRequestError(
@@ -277,12 +294,73 @@ class UpstreamEngine:
         prompt = request.prompt
         if prompt.text is not None:
             return "/completions", body | {"prompt": prompt.text}
-        messages: list[dict[str, Any]] = [
-            {"role": t.role, "content": t.content} for t in prompt.turns
-        ]
+        messages = [_message_json(t) for t in prompt.turns]
         if prompt.continue_last:
             messages[-1] = messages[-1] | {"prefix": True}
+        if prompt.tools is not None:
+            body |= _tools_json(prompt.tools)
         return "/chat/completions", body | {"messages": messages}
+
+
+def _message_json(turn: ChatTurn) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": turn.role, "content": turn.content}
+    if turn.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": c.arguments},
+            }
+            for c in turn.tool_calls
+        ]
+    if turn.tool_call_id is not None:
+        message["tool_call_id"] = turn.tool_call_id
+    if turn.name is not None and turn.role == "tool":
+        message["name"] = turn.name
+    return message
+
+
+def _tools_json(tools: ToolUse) -> dict[str, Any]:
+    """The request's tools as an OpenAI-compatible server takes them: Mistral's ``any`` is
+    OpenAI's ``required``, which vLLM and llama-server understand."""
+    choice: Any = "required" if tools.choice == "required" else "auto"
+    if tools.function is not None:
+        choice = {"type": "function", "function": {"name": tools.function}}
+    body: dict[str, Any] = {"tools": [tool_json(t) for t in tools.tools], "tool_choice": choice}
+    if not tools.parallel:
+        body["parallel_tool_calls"] = False
+    return body
+
+
+class _CallDeltas:
+    """The pieces of streamed tool calls, by index, put together: OpenAI-style servers send a
+    call's id and name first and its arguments in fragments; Mistral's send each whole."""
+
+    def __init__(self) -> None:
+        self._calls: dict[int, dict[str, str]] = {}
+
+    def add(self, deltas: list[dict[str, Any]]) -> None:
+        for position, delta in enumerate(deltas):
+            index = delta.get("index", position)
+            call = self._calls.setdefault(int(index), {"id": "", "name": "", "arguments": ""})
+            function = delta.get("function") or {}
+            if delta.get("id"):
+                call["id"] = str(delta["id"])
+            if function.get("name"):
+                call["name"] += str(function["name"])
+            arguments = function.get("arguments")
+            if isinstance(arguments, dict):  # Mistral's API may send the object itself
+                call["arguments"] = json.dumps(arguments, ensure_ascii=False)
+            elif arguments:
+                call["arguments"] += str(arguments)
+
+    def take(self) -> list[ToolCall]:
+        calls = [
+            ToolCall(c["id"] or new_call_id(), c["name"], c["arguments"] or "{}")
+            for _, c in sorted(self._calls.items())
+        ]
+        self._calls.clear()
+        return calls
 
 
 async def _events(
@@ -297,6 +375,7 @@ async def _events(
     produced = 0
     finish: FinishReason | None = None
     usage: dict[str, Any] | None = None
+    calls = _CallDeltas()
     done = False
     pending = b""
     # Read to the end even after [DONE]: a response read whole returns its connection to the
@@ -325,10 +404,15 @@ async def _events(
                 if text:
                     produced += 1
                     texts.append(text)
+                if delta.get("tool_calls"):
+                    produced += 1
+                    calls.add(delta["tool_calls"])
                 if choice.get("finish_reason"):
                     finish = _FINISH_REASONS.get(choice["finish_reason"], "stop")
         if texts:
             yield TextDelta("".join(texts), produced)
+    for call in calls.take():  # whole once the stream has ended: fragments may come till then
+        yield ToolCalled(call, produced)
     if usage is not None:
         details = usage.get("prompt_tokens_details") or {}
         yield Finished(

@@ -9,6 +9,10 @@ from levante.protocol.chat import (
     ChatCompletionRequest,
     ChatDelta,
     ChatMessage,
+    FunctionCallOut,
+    NamedToolChoice,
+    Tool,
+    ToolCallOut,
 )
 from levante.protocol.common import ResponseFormat, Usage
 from levante.protocol.completions import Completion, CompletionChoice, CompletionRequest
@@ -34,10 +38,14 @@ __all__ = [
     "EmbeddingRequest",
     "EmbeddingUsage",
     "FimCompletionRequest",
+    "FunctionCallOut",
     "ModelCapabilities",
     "ModelCard",
     "ModelList",
+    "NamedToolChoice",
     "ResponseFormat",
     "SamplingFields",
+    "Tool",
+    "ToolCallOut",
     "Usage",
 ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 from levante.protocol.common import FinishReason, Usage, WireModel
 from levante.protocol.sampling_fields import SamplingFields
@@ -15,16 +16,76 @@ class TextPart(WireModel):
     text: str
 
 
+FunctionName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+
+
+class FunctionDefinition(WireModel):
+    name: FunctionName
+    description: str = Field(default="", max_length=4096)
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+    @field_validator("parameters")
+    @classmethod
+    def _an_object_schema(cls, parameters: dict[str, Any]) -> dict[str, Any]:
+        kind = parameters.get("type", "object")
+        if kind != "object":
+            raise ValueError("a function's 'parameters' must be a JSON schema of type 'object'")
+        return parameters
+
+
+class Tool(WireModel):
+    type: Literal["function"] = "function"
+    function: FunctionDefinition
+
+
+class ToolChoiceFunction(WireModel):
+    name: FunctionName
+
+
+class NamedToolChoice(WireModel):
+    """A call of this one function (both APIs' shape)."""
+
+    type: Literal["function"] = "function"
+    function: ToolChoiceFunction
+
+
+ToolChoice = Literal["auto", "none", "any", "required"] | NamedToolChoice
+
+
+class FunctionCall(WireModel):
+    name: FunctionName
+    # A JSON text (OpenAI); Mistral's clients may send the object itself.
+    arguments: str | dict[str, Any] = "{}"
+
+    def arguments_text(self) -> str:
+        if isinstance(self.arguments, dict):
+            return json.dumps(self.arguments, ensure_ascii=False)
+        return self.arguments
+
+
+class ToolCallIn(WireModel):
+    """A call an earlier assistant message made, as the client sends it back."""
+
+    id: str = Field(default="", max_length=256)
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class ChatMessage(WireModel):
     role: Literal["system", "user", "assistant", "developer", "tool"]
     content: str | Annotated[list[TextPart], Field(min_length=1)] | None = None
     name: str | None = None
     prefix: bool = False
+    tool_calls: list[ToolCallIn] | None = None
+    tool_call_id: str | None = Field(default=None, max_length=256)
 
     @model_validator(mode="after")
     def _content_present(self) -> ChatMessage:
         if self.content is None and self.role != "assistant":
             raise ValueError(f"a '{self.role}' message needs 'content'")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only an assistant message may carry 'tool_calls'")
         return self
 
     def text(self) -> str:
@@ -38,8 +99,9 @@ class ChatMessage(WireModel):
 class ChatCompletionRequest(SamplingFields):
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
     safe_prompt: bool = False
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: Any = None
+    tools: Annotated[list[Tool], Field(max_length=128)] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool = True
 
     @field_validator("messages")
     @classmethod
@@ -53,10 +115,22 @@ class ChatCompletionRequest(SamplingFields):
         return messages
 
 
+class FunctionCallOut(BaseModel):
+    name: str
+    arguments: str
+
+
+class ToolCallOut(BaseModel):
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCallOut
+    index: int | None = None  # a streamed call's position in the answer's list of calls
+
+
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[ToolCallOut] | None = None
 
 
 class ChatChoice(BaseModel):
@@ -78,6 +152,7 @@ class ChatCompletion(BaseModel):
 class ChatDelta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    tool_calls: list[ToolCallOut] | None = None
 
 
 class ChatChunkChoice(BaseModel):

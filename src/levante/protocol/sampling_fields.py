@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from levante.protocol.common import Metadata, ResponseFormat, StreamOptions, WireModel
 
@@ -20,6 +20,8 @@ class SamplingFields(WireModel):
     min_p: float = Field(default=0.0, ge=0.0, le=1.0)
     repetition_penalty: float = Field(default=1.0, gt=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, ge=1)
+    # OpenAI's newer name for max_tokens (its SDKs and LangChain send it); max_tokens wins.
+    max_completion_tokens: int | None = Field(default=None, ge=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
     stop: Annotated[str, Field(min_length=1)] | StopList | None = None
@@ -31,6 +33,12 @@ class SamplingFields(WireModel):
     response_format: ResponseFormat | None = None
     user: str | None = Field(default=None, max_length=256)
     metadata: Metadata | None = Field(default=None, max_length=16)
+
+    @model_validator(mode="after")
+    def _one_token_limit(self) -> SamplingFields:
+        if self.max_tokens is None and self.max_completion_tokens is not None:
+            self.max_tokens = self.max_completion_tokens
+        return self
 
     def stop_list(self) -> tuple[str, ...]:
         if self.stop is None:

@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import anyio
 
-from levante.engine import Finished, GenerationRequest, ServedModel, TextDelta
+from levante.engine import (
+    Finished,
+    GenerationRequest,
+    ServedModel,
+    TextDelta,
+    ToolCall,
+    ToolCalled,
+)
 from levante.metering import UsageStatus
 from levante.protocol import Usage
 from levante.serving.metered import MeteredRequest, RequestContext
@@ -53,7 +60,16 @@ class ChoiceStart:
     index: int
 
 
-StreamItem = ChoiceStart | ChoiceText | ChoiceEnd
+@dataclass(frozen=True, slots=True)
+class ChoiceToolCall:
+    """A whole call the choice made; ``position`` is its place among the choice's calls."""
+
+    index: int
+    position: int
+    call: ToolCall
+
+
+StreamItem = ChoiceStart | ChoiceText | ChoiceToolCall | ChoiceEnd
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +77,7 @@ class Choice:
     index: int
     text: str
     finish_reason: str
+    tool_calls: tuple[ToolCall, ...] = field(default=())
 
 
 def usage_of(meter: MeteredRequest) -> Usage:
@@ -83,9 +100,13 @@ async def stream_plan(plan: Plan) -> AsyncGenerator[StreamItem, None]:
             async with aclosing(events):
                 await anext(events)  # Started: the model has taken the generation
                 yield ChoiceStart(generation.index)
+                calls = 0
                 async for event in events:
                     if isinstance(event, TextDelta):
                         yield ChoiceText(generation.index, event.text)
+                    elif isinstance(event, ToolCalled):
+                        yield ChoiceToolCall(generation.index, calls, event.call)
+                        calls += 1
                     elif isinstance(event, Finished):
                         finish = event.finish_reason or "error"
             yield ChoiceEnd(generation.index, finish)
@@ -103,14 +124,18 @@ async def stream_plan(plan: Plan) -> AsyncGenerator[StreamItem, None]:
 async def collect_plan(plan: Plan) -> list[Choice]:
     """Run every generation to its end and return the choices."""
     texts: dict[int, list[str]] = {}
+    calls: dict[int, list[ToolCall]] = {}
     finishes: dict[int, str] = {}
     items = stream_plan(plan)
     async with aclosing(items):
         async for item in items:
             if isinstance(item, ChoiceStart):
                 texts[item.index] = []
+                calls[item.index] = []
             elif isinstance(item, ChoiceText):
                 texts[item.index].append(item.text)
+            elif isinstance(item, ChoiceToolCall):
+                calls[item.index].append(item.call)
             else:
                 finishes[item.index] = item.finish_reason
-    return [Choice(i, "".join(parts), finishes[i]) for i, parts in texts.items()]
+    return [Choice(i, "".join(parts), finishes[i], tuple(calls[i])) for i, parts in texts.items()]

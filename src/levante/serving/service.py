@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import TypeVar
 
@@ -14,6 +15,9 @@ from levante.engine import (
     ModelRegistry,
     Prompt,
     ServedModel,
+    ToolCall,
+    ToolSpec,
+    ToolUse,
 )
 from levante.errors import InvalidRequestError, PermissionDeniedError
 from levante.metering import UsageStatus
@@ -23,6 +27,7 @@ from levante.protocol import (
     CompletionRequest,
     EmbeddingRequest,
     FimCompletionRequest,
+    NamedToolChoice,
     SamplingFields,
 )
 from levante.quota import Admission, Ask, Caller
@@ -85,16 +90,21 @@ class InferenceService:
 
     async def prepare_chat(self, context: RequestContext, body: ChatCompletionRequest) -> Plan:
         model = await self.resolve_model(context, body.model)
-        if body.tools:
-            raise InvalidRequestError(
-                f"model '{model.id}' does not support function calling", param="tools"
-            )
+        tools = tool_use(body)
+        engine = model.engine
+        if tools is not None:
+            if body.response_format is not None and body.response_format.type != "text":
+                raise InvalidRequestError(
+                    "response_format and tools cannot be combined here: with tool_choice "
+                    "'any' the answer is the tools' arguments, held to their schemas",
+                    param="response_format",
+                )
+            engine.check_tools(tools)
         turns = chat_turns(body.messages, safe_prompt=body.safe_prompt)
         continue_last = body.messages[-1].role == "assistant"
-        engine = model.engine
 
         def prepare() -> Prompt:
-            return engine.prepare_chat(turns, continue_last=continue_last)
+            return engine.prepare_chat(turns, continue_last=continue_last, tools=tools)
 
         prompt = await _off_loop(engine, prepare)
         return await self._admit(self._plan(context, body, model, [prompt]))
@@ -238,10 +248,17 @@ def _upper_bound_tokens(text: str) -> int:
 
 
 def _prompt_bound(prompt: Prompt) -> int:
+    """The prompt's tokens, or at most as many as it has bytes where the engine cannot count:
+    the messages, the calls they carry and the tools' definitions."""
     if prompt.token_count is not None:
         return prompt.token_count
-    text = prompt.text if prompt.text is not None else "".join(t.content for t in prompt.turns)
-    return _upper_bound_tokens(text) + 8 * len(prompt.turns)
+    if prompt.text is not None:
+        return _upper_bound_tokens(prompt.text)
+    parts = [t.content for t in prompt.turns]
+    parts += [c.name + c.arguments for t in prompt.turns for c in t.tool_calls]
+    if prompt.tools is not None:
+        parts += [json.dumps([t.name, t.description, t.parameters]) for t in prompt.tools.tools]
+    return _upper_bound_tokens("".join(parts)) + 8 * len(prompt.turns)
 
 
 def _ask(context: RequestContext, model: str, *, stream: bool, prompt: int, completion: int) -> Ask:
@@ -264,9 +281,51 @@ def _ask(context: RequestContext, model: str, *, stream: bool, prompt: int, comp
     )
 
 
+def tool_use(body: ChatCompletionRequest) -> ToolUse | None:
+    """The request's tools and how they must be used; None when the model is not to call
+    any (no tools, or ``tool_choice: "none"``). Mistral's ``any`` and OpenAI's ``required``
+    are one choice."""
+    names = [t.function.name for t in body.tools or ()]
+    choice = body.tool_choice
+    if len(set(names)) != len(names):
+        raise InvalidRequestError("two tools have the same name", param="tools")
+    if isinstance(choice, NamedToolChoice) and choice.function.name not in names:
+        raise InvalidRequestError(
+            f"tool_choice names the function '{choice.function.name}', which is not among "
+            "the request's tools",
+            param="tool_choice",
+        )
+    if choice in ("any", "required") and not names:
+        raise InvalidRequestError(f"tool_choice '{choice}' needs 'tools'", param="tool_choice")
+    if not names or choice == "none":
+        return None
+    specs = tuple(
+        ToolSpec(t.function.name, t.function.description, t.function.parameters)
+        for t in body.tools or ()
+    )
+    return ToolUse(
+        specs,
+        choice="required" if choice in ("any", "required") else "auto",
+        function=choice.function.name if isinstance(choice, NamedToolChoice) else None,
+        parallel=body.parallel_tool_calls,
+    )
+
+
 def chat_turns(messages: Sequence[ChatMessage], *, safe_prompt: bool) -> list[ChatTurn]:
     """The conversation as the template sees it; OpenAI's ``developer`` role is a system turn."""
-    turns = [ChatTurn("system" if m.role == "developer" else m.role, m.text()) for m in messages]
+    turns = [
+        ChatTurn(
+            "system" if m.role == "developer" else m.role,
+            m.text(),
+            tool_calls=tuple(
+                ToolCall(c.id, c.function.name, c.function.arguments_text())
+                for c in m.tool_calls or ()
+            ),
+            tool_call_id=m.tool_call_id,
+            name=m.name if m.role == "tool" else None,
+        )
+        for m in messages
+    ]
     if safe_prompt:
         if turns and turns[0].role == "system":
             turns[0] = ChatTurn("system", f"{SAFE_PROMPT}\n\n{turns[0].content}")

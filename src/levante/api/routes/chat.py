@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from levante.api.disconnect import started, unless_disconnected
 from levante.api.sse import EventStreamResponse
 from levante.api.state import Caller, State, request_context
+from levante.engine import ToolCall
 from levante.protocol import (
     AssistantMessage,
     ChatChoice,
@@ -20,9 +21,19 @@ from levante.protocol import (
     ChatCompletionRequest,
     ChatDelta,
     FimCompletionRequest,
+    FunctionCallOut,
     SamplingFields,
+    ToolCallOut,
 )
-from levante.serving import ChoiceEnd, ChoiceStart, ChoiceText, Plan, StreamItem, usage_of
+from levante.serving import (
+    ChoiceEnd,
+    ChoiceStart,
+    ChoiceText,
+    ChoiceToolCall,
+    Plan,
+    StreamItem,
+    usage_of,
+)
 
 router = APIRouter()
 
@@ -67,7 +78,10 @@ async def respond(
         choices=[
             ChatChoice(
                 index=c.index,
-                message=AssistantMessage(content=c.text),
+                message=AssistantMessage(
+                    content=c.text,
+                    tool_calls=[_call(call) for call in c.tool_calls] or None,
+                ),
                 finish_reason=c.finish_reason,
             )
             for c in choices
@@ -105,6 +119,11 @@ async def _chunks(
             delta = {"role": None, "content": item.text}
             choice = {"index": item.index, "delta": delta, "finish_reason": None, "logprobs": None}
             yield head | {"choices": [choice], "usage": None}
+        elif isinstance(item, ChoiceToolCall):
+            # One delta per whole call, as Mistral's API streams them; OpenAI's clients put
+            # together the same call from it.
+            call = _call(item.call, index=item.position)
+            yield chunk(ChatChunkChoice(index=item.index, delta=ChatDelta(tool_calls=[call])))
         elif isinstance(item, ChoiceStart):
             yield chunk(
                 ChatChunkChoice(index=item.index, delta=ChatDelta(role="assistant", content=""))
@@ -123,3 +142,11 @@ async def _chunks(
                 yield chunk(end)
     if include_usage:
         yield chunk(None, usage=usage_of(plan.meter))
+
+
+def _call(call: ToolCall, *, index: int | None = None) -> ToolCallOut:
+    return ToolCallOut(
+        id=call.id,
+        function=FunctionCallOut(name=call.name, arguments=call.arguments),
+        index=index,
+    )

@@ -27,6 +27,7 @@ def _card(model: ModelSettings, info: EngineInfo | None) -> ModelCard:
         capabilities=ModelCapabilities(
             completion_chat=info.chat_template if info else True,
             completion_fim=info.fill_in_the_middle if info else False,
+            function_calling=info.chat_template if info else True,
         ),
         default_model_temperature=DEFAULT_TEMPERATURE,
     )
