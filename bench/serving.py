@@ -151,12 +151,14 @@ def llama_cpp_python_server(workdir: Path) -> Iterator[Server]:
 
 
 @contextmanager
-def llama_server(workdir: Path, binary: Path, parallel: int = 8) -> Iterator[Server]:
+def llama_server(
+    workdir: Path, binary: Path, parallel: int = 8, extra: tuple[str, ...] = ()
+) -> Iterator[Server]:
     port = _free_port()
     command = [
         str(binary), "-m", str(embedded_model_path()), "-t", str(THREADS), "-tb", str(THREADS),
         "-np", str(parallel), "-c", str(CONTEXT * parallel), "--port", str(port),
-        "--host", "127.0.0.1", "-a", MODEL_ID,
+        "--host", "127.0.0.1", "-a", MODEL_ID, *extra,
     ]  # fmt: skip
     log = workdir / "llama-server.log"
     with _process(command, dict(os.environ), log) as process:

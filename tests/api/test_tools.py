@@ -11,23 +11,10 @@ from fastapi.testclient import TestClient
 
 from levante.storage import Database
 from tests.api.test_chat import _sse
+from tests.fixtures.tool_prompts import TOOLS
 from tests.helpers import MODEL, Tenant, usage_records
 
-WEATHER: dict[str, Any] = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The current weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "city": {"type": "string", "description": "the city's name"},
-                "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
-            },
-            "required": ["city"],
-        },
-    },
-}
+WEATHER = TOOLS[0]
 TIME: dict[str, Any] = {
     "type": "function",
     "function": {
