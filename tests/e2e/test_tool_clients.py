@@ -5,6 +5,7 @@ models (``bind_tools``, ``with_structured_output``), unchanged but for the base 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -50,6 +51,13 @@ def _arguments(raw: str | dict[str, Any]) -> dict[str, Any]:
     arguments: dict[str, Any] = json.loads(raw) if isinstance(raw, str) else raw
     jsonschema.validate(arguments, PARAMETERS)
     return arguments
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: the clients exercise the API's shapes, which no database changes (the
+    tool requests' metering runs on both in tests/api/test_tools.py)."""
+    return f"sqlite:///{tmp_path / 'levante.db'}"
 
 
 @pytest.fixture
