@@ -67,11 +67,9 @@ def instructions(tools: ToolUse) -> str:
 
 def call_text(call: ToolCall) -> str:
     """A call as the model writes it."""
-    try:
-        arguments: Any = json.loads(call.arguments) if call.arguments else {}
-    except ValueError:
-        arguments = call.arguments  # shown as given: the model sees what the client sent
-    body = json.dumps({"name": call.name, "arguments": arguments}, ensure_ascii=False)
+    body = json.dumps(
+        {"name": call.name, "arguments": _arguments(call.arguments)}, ensure_ascii=False
+    )
     return f"{OPEN}\n{body}\n{CLOSE}"
 
 
@@ -122,6 +120,7 @@ def template_message(turn: ChatTurn) -> dict[str, Any]:
 
 
 def _arguments(text: str) -> Any:
+    """A call's arguments as a value; text that is not JSON is shown as the client sent it."""
     try:
         return json.loads(text) if text else {}
     except ValueError:
