@@ -56,6 +56,7 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
         "capabilities: each package's services, the one place for its rules",
         {
             "levante.engine": {"levante.errors", "levante.settings"},
+            "levante.files": BELOW_PACKAGES,
             "levante.tenancy": BELOW_PACKAGES | {"levante.engine"},
             "levante.pricing": BELOW_PACKAGES | {"levante.engine", "levante.tenancy"},
             "levante.billing": BELOW_PACKAGES | {"levante.pricing", "levante.tenancy"},
@@ -89,7 +90,13 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
                 "levante.identity",
             },
             "levante.support": BELOW_PACKAGES
-            | {"levante.pricing", "levante.tenancy", "levante.billing", "levante.identity"},
+            | {
+                "levante.files",
+                "levante.pricing",
+                "levante.tenancy",
+                "levante.billing",
+                "levante.identity",
+            },
             # Reads what billing wrote (charges, invoices, payments); writes only its rates.
             "levante.revenue": BELOW_PACKAGES | {"levante.pricing", "levante.tenancy"},
             # A simulated company, run through the services that bill real ones.

@@ -143,6 +143,12 @@ class PayloadTooLargeError(LevanteError):
     default_code = "payload_too_large"
 
 
+class StorageLimitReachedError(PayloadTooLargeError):
+    """The organisation's files would take more room than it is allowed (413)."""
+
+    default_code = "storage_limit_reached"
+
+
 class RateLimitedError(LevanteError):
     """Too many requests for a limit; ``Retry-After`` says when to come back (429)."""
 

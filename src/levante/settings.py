@@ -207,6 +207,38 @@ class SupportSettings(BaseModel):
     webhook_secret: str = ""
 
 
+class FilesSettings(BaseModel):
+    """Uploaded files (``/v1/files``): how large, how much per organisation, and where they are
+    kept: under the data directory, or in an S3-compatible store (AWS S3, MinIO, R2...)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_file_bytes: int = Field(default=512 * 1024 * 1024, ge=1024, le=16 * 1024**3)
+    organization_max_bytes: int = Field(default=20 * 1024**3, ge=1024)
+    store: Literal["local", "s3"] = "local"
+    dir: Path | None = Field(default=None, description="local store; default data_dir/files")
+    s3_bucket: str = ""
+    s3_prefix: str = "levante/files/"
+    s3_endpoint_url: str = Field(default="", pattern=r"^(https?://.*)?$")
+    s3_region: str = ""
+    # Empty: the default credential chain (environment, instance role, ~/.aws).
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+
+
+class BatchSettings(BaseModel):
+    """Batch jobs (``/v1/batch/jobs``, ``/v1/batches``): how many lines a job may hold, and
+    how each gateway process runs them on the capacity interactive requests leave idle."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(default=True, description="whether this process runs batch lines")
+    max_requests: int = Field(default=50_000, ge=1)
+    concurrency: int = Field(default=4, ge=1, le=256)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    default_timeout_hours: int = Field(default=24, ge=1, le=7 * 24)
+
+
 class RevenueSettings(BaseModel):
     """How the revenue dashboard reports: in one currency, and which API run-rate goes into
     the total ARR."""
@@ -293,6 +325,8 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     support: SupportSettings = Field(default_factory=SupportSettings)
     revenue: RevenueSettings = Field(default_factory=RevenueSettings)
+    files: FilesSettings = Field(default_factory=FilesSettings)
+    batch: BatchSettings = Field(default_factory=BatchSettings)
 
     @field_validator("tiers")
     @classmethod
@@ -328,6 +362,11 @@ class Settings(BaseSettings):
     def attachments_dir(self) -> Path:
         """Where support tickets' attachments are kept."""
         return self.data_dir / "support-attachments"
+
+    @property
+    def files_dir(self) -> Path:
+        """Where the local file store keeps uploaded files."""
+        return self.files.dir or self.data_dir / "files"
 
     @property
     def resolved_database_url(self) -> str:

@@ -243,3 +243,66 @@ class ClockKind(StrEnum):
 
     ALWAYS = "24x7"
     BUSINESS = "business"
+
+
+class FilePurpose(StrEnum):
+    """What an uploaded file is for (Mistral's purposes)."""
+
+    BATCH = "batch"
+    FINE_TUNE = "fine-tune"
+    OCR = "ocr"
+
+
+class SampleType(StrEnum):
+    """What a file's lines are (Mistral's ``sample_type``): requests a customer uploaded for a
+    batch job, or the results and errors a job wrote."""
+
+    PRETRAIN = "pretrain"
+    INSTRUCT = "instruct"
+    BATCH_REQUEST = "batch_request"
+    BATCH_RESULT = "batch_result"
+    BATCH_ERROR = "batch_error"
+    OCR_INPUT = "ocr_input"
+
+
+class FileSource(StrEnum):
+    """Where a file came from: a customer's upload, or written by the platform (a batch job's
+    output; Mistral calls that source ``mistral``)."""
+
+    UPLOAD = "upload"
+    MISTRAL = "mistral"
+
+
+class BatchStatus(StrEnum):
+    """Where a batch job stands (Mistral's statuses; OpenAI's names are mapped at the edge)."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    TIMEOUT_EXCEEDED = "TIMEOUT_EXCEEDED"
+    CANCELLATION_REQUESTED = "CANCELLATION_REQUESTED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def active(self) -> bool:
+        """Whether lines may still run (or are running) for the job."""
+        return self in (BatchStatus.QUEUED, BatchStatus.RUNNING)
+
+    @property
+    def final(self) -> bool:
+        return self in (
+            BatchStatus.SUCCESS,
+            BatchStatus.FAILED,
+            BatchStatus.TIMEOUT_EXCEEDED,
+            BatchStatus.CANCELLED,
+        )
+
+
+class LineState(StrEnum):
+    """Where one request of a batch job stands: waiting (or being run by the process that
+    claimed it), answered, or failed (an error answer, or never run: cancelled, expired)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"

@@ -15,13 +15,14 @@ from levante import __version__
 from levante.api.docs import install_docs
 from levante.api.errors import install_error_handlers
 from levante.api.metrics import Metrics
-from levante.api.middleware import GatewayMiddleware, LicenseMiddleware
+from levante.api.middleware import GatewayMiddleware, LicenseMiddleware, upload_limits
 from levante.api.routes import (
     admin,
     billing,
     chat,
     completions,
     embeddings,
+    files,
     health,
     licensing,
     operator,
@@ -33,6 +34,7 @@ from levante.api.state import AppState
 from levante.billing import BillingWorker
 from levante.chat import Assistant
 from levante.engine import ModelRegistry
+from levante.files import file_service
 from levante.licensing import (
     Activator,
     LicenseGuard,
@@ -115,6 +117,7 @@ def create_app(
         policies=policies,
         throttle=Throttle(store),
         assistant=assistant,
+        files=file_service(settings),
         license=guard,
         clock=clock,
     )
@@ -176,6 +179,7 @@ def create_app(
         chat.router,
         completions.router,
         embeddings.router,
+        files.router,
         admin.router,
         admin.invitations,
         billing.router,
@@ -190,7 +194,7 @@ def create_app(
         GatewayMiddleware,
         max_body_bytes=settings.max_request_bytes,
         metrics=metrics,
-        max_upload_bytes=settings.support.attachment_max_bytes,
+        uploads=upload_limits(settings),
     )
     return app
 

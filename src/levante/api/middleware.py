@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.datastructures import MutableHeaders
@@ -19,12 +20,24 @@ from levante.api.errors import body_for, error_body, error_response
 from levante.api.metrics import Metrics
 from levante.errors import LevanteError, PayloadTooLargeError
 from levante.licensing import LicenseGuard
+from levante.settings import Settings
 from levante.storage import new_id
 
 log = logging.getLogger(__name__)
 
 
-_UPLOAD = re.compile(r"^(/v1)?/support/tickets/[^/]+/attachments/?$")
+# Room for a multipart envelope around an uploaded file.
+_ENVELOPE = 64 * 1024
+
+
+def upload_limits(settings: Settings) -> list[tuple[re.Pattern[str], int]]:
+    """The routes that take a file, and how large a body each may have: its file limit and
+    room for the multipart envelope (the route checks the file itself)."""
+    return [
+        (re.compile(r"^(/v1)?/support/tickets/[^/]+/attachments/?$"),
+         settings.support.attachment_max_bytes + _ENVELOPE),
+        (re.compile(r"^/v1/files/?$"), settings.files.max_file_bytes + _ENVELOPE),
+    ]  # fmt: skip
 
 
 class GatewayMiddleware:
@@ -34,14 +47,19 @@ class GatewayMiddleware:
         *,
         max_body_bytes: int,
         metrics: Metrics,
-        max_upload_bytes: int = 0,
+        uploads: Sequence[tuple[re.Pattern[str], int]] = (),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
-        # A file upload (a support ticket's attachment) may be larger than an API request:
-        # up to the file limit and room for its multipart envelope. Its route checks the file.
-        self.max_upload_bytes = max(max_body_bytes, max_upload_bytes + 64 * 1024)
+        # A file upload may be larger than an API request (see ``upload_limits``).
+        self.uploads = [(path, max(max_body_bytes, limit)) for path, limit in uploads]
+
+    def _limit_for(self, path: str) -> int:
+        for pattern, limit in self.uploads:
+            if pattern.match(path):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,7 +81,7 @@ class GatewayMiddleware:
             await send(message)
 
         try:
-            limit = self.max_upload_bytes if _UPLOAD.match(scope["path"]) else self.max_body_bytes
+            limit = self._limit_for(scope["path"])
             receive_body = await self._limit_body(scope, receive, limit)
             if receive_body is None:
                 too_large = PayloadTooLargeError(

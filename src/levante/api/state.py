@@ -15,6 +15,7 @@ from levante.api.metrics import Metrics
 from levante.chat import Assistant
 from levante.engine import ModelRegistry
 from levante.errors import PermissionDeniedError
+from levante.files import FileService
 from levante.licensing import LicenseGuard
 from levante.metering import Ledger
 from levante.pricing import PriceBook
@@ -38,6 +39,7 @@ class AppState:
     policies: PolicyCache
     throttle: Throttle
     assistant: Assistant
+    files: FileService
     license: LicenseGuard | None = None
     clock: Callable[[], datetime] = utcnow
 

@@ -25,17 +25,22 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from levante.storage.types import UTCDateTime, utcnow
 from levante.vocabulary import (
     AccountState,
+    BatchStatus,
     ChargeKind,
     Currency,
+    FilePurpose,
+    FileSource,
     HeldStatus,
     Interval,
     InvoiceKind,
     InvoiceStatus,
     LineKind,
+    LineState,
     MessageRole,
     MessageState,
     PaymentProvider,
     Product,
+    SampleType,
     SubscriptionStatus,
     TicketEventKind,
     TicketStatus,
@@ -254,6 +259,8 @@ class UsageRecord(Base):
     request_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The batch job the request was a line of (billed at the price's batch discount).
+    batch_job_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     usage_date: Mapped[date] = mapped_column(Date)
     # Priced with the version in force when the request started; money in 1e-9 currency units.
     price_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -1003,3 +1010,93 @@ class ExchangeRate(Base):
     effective_on: Mapped[date] = mapped_column(Date)
     set_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# -- files and batch jobs -------------------------------------------------------------------------
+
+
+class StoredFile(Base):
+    """A file an organisation uploaded (or a batch job wrote for it), kept in the blob store
+    under ``storage_key``; its name is for display only."""
+
+    __tablename__ = "files"
+    __table_args__ = (
+        Index("ix_files_org_created", "organization_id", "created_at"),
+        one_of("purpose", FilePurpose),
+        one_of("source", FileSource),
+        one_of("sample_type", SampleType, nullable=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    api_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    sample_type: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    source: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str] = mapped_column(String(200))
+    mimetype: Mapped[str] = mapped_column(String(100))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    num_lines: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    storage_key: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BatchJob(Base):
+    """Requests run in bulk on idle capacity, billed at the batch price. Its lines are
+    :class:`BatchRequest` rows; the counts here move in the transaction that settles a line."""
+
+    __tablename__ = "batch_jobs"
+    __table_args__ = (
+        Index("ix_batch_jobs_org_created", "organization_id", "created_at"),
+        Index("ix_batch_jobs_status", "status"),
+        one_of("status", BatchStatus),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"))
+    workspace_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    endpoint: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    job_metadata: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    input_files: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(24))
+    total_requests: Mapped[int] = mapped_column(Integer)
+    succeeded_requests: Mapped[int] = mapped_column(Integer, default=0)
+    failed_requests: Mapped[int] = mapped_column(Integer, default=0)
+    output_file: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    error_file: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class BatchRequest(Base):
+    """One line of a batch job. A gateway process claims it (``claimed_by``, its instance id)
+    and settles it in one transaction with its usage record; a claim of a process that
+    stopped beating is void, and the line goes to another."""
+
+    __tablename__ = "batch_requests"
+    __table_args__ = (
+        UniqueConstraint("job_id", "line"),
+        Index("ix_batch_requests_job_state", "job_id", "state"),
+        one_of("state", LineState),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("batch_jobs.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(Integer)
+    custom_id: Mapped[str] = mapped_column(String(200))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

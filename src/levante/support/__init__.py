@@ -4,7 +4,7 @@ credits on the customer's invoice, prepaid consulting hours, and reports. No HTT
 API, the command line and the web pages call these services."""
 
 from levante.storage.models import SupportCalendar, SupportTicket, TicketAttachment, TicketEvent
-from levante.support.attachments import StoredFile, attach, check_filename, open_attachment
+from levante.support.attachments import StoredFile, attach, open_attachment
 from levante.support.calendars import ALWAYS, Calendar, advance, counted, parse_calendar
 from levante.support.clocks import Happening, SlaState, Timer, derive
 from levante.support.contracts import (
@@ -105,7 +105,6 @@ __all__ = [
     "breaches_in",
     "buy_pack",
     "calendar_of",
-    "check_filename",
     "contract_of",
     "counted",
     "credit_breaches",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from levante.audit import Actor
 from levante.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
+from levante.files import check_filename
 from levante.storage import new_id
 from levante.storage.models import TicketAttachment
 from levante.support.desk import desk_of
@@ -25,28 +26,12 @@ from levante.vocabulary import TicketEventKind
 
 _CHUNK = 64 * 1024
 _TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
-MAX_NAME = 200
 
 
 @dataclass(frozen=True, slots=True)
 class StoredFile:
     attachment: TicketAttachment
     path: Path
-
-
-def check_filename(name: str) -> str:
-    """The file's own name, or a 400: no directory, no parent, no control character."""
-    if not name or not name.strip():
-        raise InvalidRequestError("the file needs a name", param="file")
-    if "/" in name or "\\" in name or name in (".", "..") or ".." in name.split("."):
-        raise InvalidRequestError(
-            "a file name may not contain a path (no '/', '\\' or '..')", param="file"
-        )
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise InvalidRequestError("the file name has a control character in it", param="file")
-    if len(name) > MAX_NAME:
-        raise InvalidRequestError(f"the file name is at most {MAX_NAME} characters", param="file")
-    return name.strip()
 
 
 def attach(
