@@ -74,6 +74,10 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
                 "levante.metering",
                 "levante.quota",
             },
+            # Jobs of many requests: the lines run through the serving path (given by the
+            # HTTP layer), their usage written with their answers.
+            "levante.batch": BELOW_PACKAGES
+            | {"levante.files", "levante.tenancy", "levante.metering", "levante.serving"},
             "levante.platform": BELOW_PACKAGES
             | {"levante.billing", "levante.tenancy", "levante.support"},
             "levante.identity": BELOW_PACKAGES | {"levante.tenancy", "levante.billing"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 
 import llama_cpp
 import pytest
@@ -191,6 +192,56 @@ def test_each_step_lists_its_sequences_in_id_order(monkeypatch: pytest.MonkeyPat
     # The short request shares at most its first three steps; the third one shares the rest.
     assert sum(len(set(step)) == 2 for step in steps) > 4
     assert all(step == sorted(step) for step in steps)
+
+
+def test_background_work_takes_half_the_slots_and_sits_out_interactive_prefill(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A batch job's lines run in at most half the slots, and never in a step that reads an
+    interactive prompt: an interactive request waits on them for one step at most."""
+    engine = LlamaCppEngine(embedded_model_path(), context_length=1024, n_threads=2, parallel=4)
+    steps: list[list[int]] = []
+    decode = llama_cpp.llama_decode
+
+    def recording(context: object, batch: llama_cpp.llama_batch) -> int:
+        steps.append([batch.seq_id[i][0] for i in range(batch.n_tokens)])
+        return int(decode(context, batch))
+
+    monkeypatch.setattr(llama_cpp, "llama_decode", recording)
+    background = [
+        replace(_request(engine, q, max_tokens=48), background=True) for q in QUESTIONS[:4]
+    ]
+    seen: dict[str, int] = {}
+
+    async def run() -> None:
+        started = asyncio.Event()
+
+        async def follow(request: GenerationRequest) -> None:
+            async for event in engine.generate(request):
+                if isinstance(event, TextDelta):
+                    started.set()
+
+        batch = [asyncio.create_task(follow(r)) for r in background]
+        await started.wait()
+        seen["waiting"] = engine.background_depth
+        long = "Summarise this: " + "the quick brown fox jumps over the lazy dog. " * 30
+        before = len(steps)
+        text, _ = await _text(engine, _request(engine, long, max_tokens=4))
+        seen["from"], seen["to"] = before, len(steps)
+        assert text
+        await asyncio.gather(*batch)
+
+    try:
+        asyncio.run(asyncio.wait_for(run(), timeout=120))
+    finally:
+        engine.close()
+    assert seen["waiting"] == 2, "two lines run, two wait"
+    assert max(len(set(step)) for step in steps) <= 3  # two background, one interactive
+    # The interactive prompt (longer than one token) was read in steps of its own slot only.
+    reading = [step for step in steps[seen["from"] : seen["to"]] if len(step) > 3]
+    assert reading
+    assert all(len(set(step)) == 1 for step in reading)
+    assert engine.background_depth == 0
 
 
 def test_a_slot_next_to_the_running_ones_wins_unless_a_cache_saves_much_more() -> None:

@@ -9,15 +9,18 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 
+import anyio
 from fastapi import FastAPI
 
 from levante import __version__
+from levante.api.batchrun import LineDispatcher
 from levante.api.docs import install_docs
 from levante.api.errors import install_error_handlers
 from levante.api.metrics import Metrics
 from levante.api.middleware import GatewayMiddleware, LicenseMiddleware, upload_limits
 from levante.api.routes import (
     admin,
+    batch,
     billing,
     chat,
     completions,
@@ -31,6 +34,7 @@ from levante.api.routes import (
 )
 from levante.api.routes import models as model_routes
 from levante.api.state import AppState
+from levante.batch import BatchWorker
 from levante.billing import BillingWorker
 from levante.chat import Assistant
 from levante.engine import ModelRegistry
@@ -105,6 +109,17 @@ def create_app(
         settings=settings.chat,
         currency=settings.currency,
     )
+    files_service = file_service(settings)
+    dispatcher = LineDispatcher(db)
+    batch_worker = BatchWorker(
+        db,
+        files_service,
+        dispatcher,
+        instance_id=lambda: ledger.instance_id,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        concurrency=settings.batch.concurrency,
+        poll_seconds=settings.batch.poll_seconds,
+    )
     state = AppState(
         settings=settings,
         database=db,
@@ -117,7 +132,7 @@ def create_app(
         policies=policies,
         throttle=Throttle(store),
         assistant=assistant,
-        files=file_service(settings),
+        files=files_service,
         license=guard,
         clock=clock,
     )
@@ -145,7 +160,11 @@ def create_app(
                 target=_load, args=(registry,), name="model-loader", daemon=True
             ).start()
         try:
-            yield
+            async with anyio.create_task_group() as background:
+                if settings.batch.enabled:
+                    background.start_soon(batch_worker.run)
+                yield
+                background.cancel_scope.cancel()
         finally:
             await assistant.close()
             if activator is not None:
@@ -169,6 +188,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.levante = state
+    dispatcher.bind(app)
     install_error_handlers(app)
     install_docs(app)
     install_web(app)
@@ -180,6 +200,7 @@ def create_app(
         completions.router,
         embeddings.router,
         files.router,
+        batch.router,
         admin.router,
         admin.invitations,
         billing.router,

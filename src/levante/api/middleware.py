@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from levante.api.errors import body_for, error_body, error_response
 from levante.api.metrics import Metrics
+from levante.api.state import BATCH_SCOPE
 from levante.errors import LevanteError, PayloadTooLargeError
 from levante.licensing import LicenseGuard
 from levante.settings import Settings
@@ -65,8 +66,10 @@ class GatewayMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = new_id("req", 24)
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        # A batch line, run in-process, comes with its own request id (see api.batchrun).
+        request_id = state["request_id"] if BATCH_SCOPE in state else new_id("req", 24)
+        state["request_id"] = request_id
         started = time.perf_counter()
         response: dict[str, Any] = {"started": False, "status": 500}
 

@@ -63,11 +63,20 @@ def _bearer(request: Request) -> str | None:
 async def principal(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Principal:
     """The caller behind ``Authorization: Bearer``: from the key cache, or looked up in the
     thread pool."""
+    line = request.scope["state"].get(BATCH_SCOPE)
+    if line is not None:  # a batch job's line, run in-process in its key's name
+        batch_principal: Principal = line[0]
+        return batch_principal
     secret = _bearer(request)
     cached = state.authenticator.cached(secret)
     if cached is not None:
         return cached
     return await anyio.to_thread.run_sync(state.authenticator.authenticate, secret)
+
+
+# The scope state's key of a batch job's line: (Principal, BatchLine), set by
+# levante.api.batchrun, never by a client (a client reaches no scope state).
+BATCH_SCOPE = "levante.batch"
 
 
 # What a licensed deployment can always reach, admin API or not: its licence (to see why, and
@@ -115,11 +124,13 @@ def request_id(request: Request) -> str:
 
 def request_context(request: Request, caller: Principal, endpoint: str) -> RequestContext:
     headers: dict[str, str] = request.scope["state"].setdefault("response_headers", {})
+    line = request.scope["state"].get(BATCH_SCOPE)
     return RequestContext(
         principal=caller,
         request_id=request_id(request),
         endpoint=endpoint,
         response_headers=headers,
+        batch=line[1] if line is not None else None,
     )
 
 

@@ -110,6 +110,8 @@ class GenerationRequest:
     stop: tuple[str, ...] = ()
     constraint: OutputConstraint | None = None
     min_tokens: int = 0  # end-of-generation is not sampled before this many tokens
+    # Work nobody waits on (a batch job's line): run on capacity interactive requests leave.
+    background: bool = False
 
 
 @dataclass(frozen=True, slots=True)

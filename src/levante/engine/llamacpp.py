@@ -6,6 +6,11 @@ read (chunked prefill), calls ``llama_decode`` once, and samples each sequence's
 from its own sampler chain (or, for plain greedy requests, takes the argmax of its logits).
 Requests join and leave between steps.
 
+Background requests (a batch job's lines) take only the slots interactive requests leave: at
+most half of them, none while an interactive request waits, and they sit out every step that
+reads an interactive prompt, so an interactive request's first token waits on them for at most
+the step in flight.
+
 Each of the ``parallel`` sequence slots keeps the KV cache of the last request it served; a
 new request goes to a free slot whose cache shares the longest prefix with its prompt (or
 nearly, if another keeps the running sequences in one block: see ``choose_slot``), and only
@@ -67,6 +72,9 @@ log = logging.getLogger(__name__)
 # Prompt tokens a slot's cache must save over another free slot's to be chosen even though
 # it splits the running sequences into more blocks (see ``choose_slot``).
 _SLOT_REUSE_TOLERANCE = 64
+# The prompt tokens a background request reads per step while interactive ones decode: its
+# prefill is spread thin rather than stretching their steps.
+_BACKGROUND_CHUNK = 32
 
 
 @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
@@ -200,7 +208,11 @@ class LlamaCppEngine:
         self._max_pending = max_pending
         self._prefix_cache = prefix_cache
         self._waiting: queue.Queue[_Job] = queue.Queue()
-        self._pending = 0
+        self._background: queue.Queue[_Job] = queue.Queue()
+        self._background_slots = max(1, parallel // 2)
+        self._wake = threading.Event()
+        self._pending = 0  # interactive requests waiting for a slot
+        self._pending_background = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._outbox = _Outbox()
@@ -223,8 +235,13 @@ class LlamaCppEngine:
         return self._pending
 
     @property
+    def background_depth(self) -> int:
+        """Background requests waiting for a slot."""
+        return self._pending_background
+
+    @property
     def idle(self) -> bool:
-        return self._pending == 0 and self.stats.active == 0
+        return self._pending == 0 and self._pending_background == 0 and self.stats.active == 0
 
     def render_chat(
         self,
@@ -308,13 +325,18 @@ class LlamaCppEngine:
                 asyncio.get_running_loop(),
                 asyncio.Queue(),
             )
+        background = request.background
         with self._lock:
-            if self._pending >= self._max_pending:
+            if background:
+                self._pending_background += 1
+            elif self._pending >= self._max_pending:
                 raise OverloadedError(
                     "the model's queue is full; retry shortly", headers={"Retry-After": "1"}
                 )
-            self._pending += 1
-        self._waiting.put(job)
+            else:
+                self._pending += 1
+        (self._background if background else self._waiting).put(job)
+        self._wake.set()
         try:
             while True:
                 item = await job.events.get()
@@ -362,18 +384,37 @@ class LlamaCppEngine:
             self._outbox.flush()
 
     def _admit(self, running: list[_Sequence], *, block: bool) -> None:
-        """Move waiting jobs into free slots."""
+        """Move waiting jobs into free slots: interactive ones first; background ones while
+        none waits and at most ``_background_slots`` of them run."""
+        if block:
+            self._wake.wait(0.1)
+            self._wake.clear()
         while len(running) < len(self._slots):
-            try:
-                job = self._waiting.get(timeout=0.1) if block else self._waiting.get_nowait()
-            except queue.Empty:
+            job = self._next_job(running)
+            if job is None:
                 return
-            block = False
-            with self._lock:
-                self._pending -= 1
             if job.cancelled.is_set():
                 continue
             running.append(self._start(job, {s.slot.seq_id for s in running}))
+
+    def _next_job(self, running: list[_Sequence]) -> _Job | None:
+        try:
+            job = self._waiting.get_nowait()
+        except queue.Empty:
+            pass
+        else:
+            with self._lock:
+                self._pending -= 1
+            return job
+        if sum(1 for s in running if s.job.request.background) >= self._background_slots:
+            return None
+        try:
+            job = self._background.get_nowait()
+        except queue.Empty:
+            return None
+        with self._lock:
+            self._pending_background -= 1
+        return job
 
     def _start(self, job: _Job, busy: set[int]) -> _Sequence:
         prompt = list(job.request.prompt.tokens)
@@ -407,12 +448,18 @@ class LlamaCppEngine:
 
     def _step(self, running: list[_Sequence]) -> None:
         """One llama_decode over every running sequence; then sample where logits came out."""
+        interactive = [s for s in running if not s.job.request.background]
+        if len(interactive) < len(running) and any(s.pending for s in interactive):
+            # An interactive prompt is being read: background work sits this step out.
+            running = interactive
         # Decoding sequences get one token each, so a long prompt never stalls them; prompts
         # share what room is left, first come first served (``running`` is in arrival order).
         room = self._n_batch - sum(1 for s in running if s.next_token is not None)
         chunk: dict[int, int] = {}
         for sequence in running:
             take = min(len(sequence.pending), room)
+            if sequence.job.request.background and interactive:
+                take = min(take, _BACKGROUND_CHUNK)
             chunk[sequence.slot.seq_id] = take
             room -= take
         # Rows go in by sequence id. llama.cpp decodes a batch spanning several KV streams in

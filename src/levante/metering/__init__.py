@@ -1,7 +1,7 @@
 """Metering: one priced usage record per request that reached a model, and reports over them."""
 
 from levante.metering.events import UsageEvent, UsageStatus
-from levante.metering.ledger import Gateway, Hold, Ledger, gateways
+from levante.metering.ledger import Gateway, Hold, Ledger, gateways, record_usage
 from levante.metering.reconcile import Reconciliation, reconcile
 from levante.metering.reports import (
     GroupBy,
@@ -25,6 +25,7 @@ __all__ = [
     "deployment_usage",
     "gateways",
     "reconcile",
+    "record_usage",
     "usage_report",
     "usage_summary",
 ]

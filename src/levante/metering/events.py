@@ -38,6 +38,7 @@ class UsageEvent:
     input_cost_nanos: int = 0
     cached_cost_nanos: int = 0
     output_cost_nanos: int = 0
+    batch_job_id: str | None = None  # the batch job the request was a line of
 
     @property
     def cost_nanos(self) -> int:

@@ -374,6 +374,13 @@ def _apply(session: Session, op: Any, instance_id: str) -> None:
         session.execute(delete(Reservation).where(Reservation.request_id == op.request_id))
 
 
+def record_usage(session: Session, event: UsageEvent) -> bool:
+    """Write one usage record in the caller's transaction, so it commits with what it bills
+    (a batch job's line writes its answer and its record together); False when the request
+    id was already recorded."""
+    return _record(session, event)
+
+
 def _record(session: Session, event: UsageEvent) -> bool:
     """Insert the record and drop the reservation, in the caller's transaction; idempotent."""
     session.execute(delete(Reservation).where(Reservation.request_id == event.request_id))

@@ -75,6 +75,7 @@ class Grant:
     headers: dict[str, str] = field(default_factory=dict)
     settled: bool = False
     window_entries: tuple[tuple[str, str], ...] = ()  # (log, member) taken for a message
+    batch: bool = False  # a batch job's line: batch price, recorded by the job (see ``Ask``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,11 @@ class Ask:
     prompt_tokens: int
     max_completion_tokens: int
     windows: tuple[MessageWindow, ...] = ()
+    # A batch job's line: priced at the batch discount, held to the monthly token limits and
+    # spending caps but not to the per-second and per-minute rates (a job runs on idle
+    # capacity at its own pace), and not reserved in the ledger: the job's line is the
+    # durable record, settled with its usage record in one transaction.
+    batch: bool = False
 
 
 def month_key(when: datetime) -> str:
@@ -175,6 +181,7 @@ class Admission:
             prompt_tokens=ask.prompt_tokens,
             cached_tokens=0,
             completion_tokens=ask.max_completion_tokens,
+            batch=ask.batch,
         )
         tokens = ask.prompt_tokens + ask.max_completion_tokens
         micros = -(-worst.total_nanos // _MICRO)
@@ -183,7 +190,7 @@ class Admission:
         minute = int(now.timestamp()) // 60
         tag = f"lv:{{{org}}}"
         rates = []
-        if limits.requests_per_second is not None:
+        if limits.requests_per_second is not None and not ask.batch:
             rates.append(
                 RateCheck(
                     # Keyed by the rate too: a new tier starts from a clean slate.
@@ -194,7 +201,10 @@ class Admission:
             )
         counters = [
             CounterCheck(
-                f"{tag}:tpm:{ask.model}:{minute}", tokens, limits.tokens_per_minute, MINUTE_TTL
+                f"{tag}:tpm:{ask.model}:{minute}",
+                tokens,
+                None if ask.batch else limits.tokens_per_minute,
+                MINUTE_TTL,
             ),
             CounterCheck(
                 f"{tag}:tokens:{ask.model}:{month}",
@@ -247,8 +257,10 @@ class Admission:
             token_keys=(counters[0].key, counters[1].key),
             spend_keys=tuple(c.key for c in counters[2:]),
             headers=_headers(rates, verdict, counters, tokens),
+            batch=ask.batch,
         )
-        await self._hold(grant, ask, worst.total_nanos)
+        if not ask.batch:
+            await self._hold(grant, ask, worst.total_nanos)
         return grant
 
     async def _admit_message(self, ask: Ask) -> Grant:
@@ -337,7 +349,11 @@ class Admission:
 
     def price(self, grant: Grant, *, prompt: int, cached: int, completion: int) -> Cost:
         return price_usage(
-            grant.price, prompt_tokens=prompt, cached_tokens=cached, completion_tokens=completion
+            grant.price,
+            prompt_tokens=prompt,
+            cached_tokens=cached,
+            completion_tokens=completion,
+            batch=grant.batch,
         )
 
     async def settle(self, grant: Grant, event: UsageEvent) -> None:
@@ -352,7 +368,8 @@ class Admission:
                 tokens=event.prompt_tokens + event.completion_tokens,
                 micros=-(-event.cost_nanos // _MICRO),
             )
-        self._ledger.settle(event)
+        if not grant.batch:  # a batch line's record is written with the line (see ``Ask``)
+            self._ledger.settle(event)
 
     async def record(self, event: UsageEvent) -> None:
         """Record usage that went through no admission (an internal caller)."""
@@ -367,7 +384,8 @@ class Admission:
             await self._give_back(grant, tokens=0, micros=0)
             if grant.window_entries:
                 await self._store.forget(grant.window_entries)
-        self._ledger.release(grant.request_id)
+        if not grant.batch:
+            self._ledger.release(grant.request_id)
 
     async def _give_back(self, grant: Grant, *, tokens: int, micros: int) -> None:
         deltas = [(k, tokens - grant.tokens) for k in grant.token_keys]

@@ -1,6 +1,6 @@
 """Serving: turns protocol requests into metered engine generations. No HTTP here."""
 
-from levante.serving.metered import MeteredRequest, RequestContext
+from levante.serving.metered import BatchLine, MeteredRequest, RequestContext
 from levante.serving.observer import NullObserver, Observer
 from levante.serving.plan import (
     Choice,
@@ -16,6 +16,7 @@ from levante.serving.service import SAFE_PROMPT, InferenceService
 
 __all__ = [
     "SAFE_PROMPT",
+    "BatchLine",
     "Choice",
     "ChoiceEnd",
     "ChoiceStart",

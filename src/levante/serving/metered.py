@@ -16,6 +16,16 @@ from levante.storage import utcnow
 from levante.tenancy import Principal
 
 
+@dataclass(slots=True)
+class BatchLine:
+    """A request that is one line of a batch job: it runs at low priority and is billed at
+    the batch price, and its usage event is handed back here (``usage``) for the job to record
+    with the line's answer, in one transaction, rather than queued for the ledger."""
+
+    job_id: str
+    usage: list[UsageEvent] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class RequestContext:
     """Who asked, under which request id, on which endpoint."""
@@ -31,6 +41,7 @@ class RequestContext:
     windows: tuple[MessageWindow, ...] = ()
     max_context_tokens: int | None = None
     default_max_tokens: int | None = None
+    batch: BatchLine | None = None
 
 
 class MeteredRequest:
@@ -156,6 +167,7 @@ class MeteredRequest:
             input_cost_nanos=cost.input_nanos if cost else 0,
             cached_cost_nanos=cost.cached_nanos if cost else 0,
             output_cost_nanos=cost.output_nanos if cost else 0,
+            batch_job_id=self._context.batch.job_id if self._context.batch else None,
         )
         self._observer.finished(
             model=self._model,
@@ -168,5 +180,7 @@ class MeteredRequest:
         )
         if grant is not None:
             await self._admission.settle(grant, event)
-        else:
+        elif self._context.batch is None:
             await self._admission.record(event)
+        if self._context.batch is not None:
+            self._context.batch.usage.append(event)

@@ -203,6 +203,7 @@ class InferenceService:
                     stop=body.stop_list(),
                     constraint=constraint,
                     min_tokens=min(min_tokens, budget),
+                    background=context.batch is not None,
                 )
                 generations.append(Generation(p * body.n + choice, request, choice == 0))
         meter = MeteredRequest(
@@ -278,6 +279,7 @@ def _ask(context: RequestContext, model: str, *, stream: bool, prompt: int, comp
         prompt_tokens=prompt,
         max_completion_tokens=completion,
         windows=context.windows,
+        batch=context.batch is not None,
     )
 
 

@@ -26,7 +26,7 @@ from levante.tenancy.actions import (
     sees_all,
     workspaces_of,
 )
-from levante.tenancy.auth import KeyAuthenticator
+from levante.tenancy.auth import KeyAuthenticator, key_principal
 from levante.tenancy.bootstrap import bootstrap
 from levante.tenancy.invitations import MemberChange, accept_invitation
 from levante.tenancy.principal import Principal
@@ -68,6 +68,7 @@ __all__ = [
     "create_workspace",
     "find_organization",
     "find_workspace",
+    "key_principal",
     "list_keys",
     "list_organizations",
     "listing_scope",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from levante.caching import RefreshingCache
 from levante.errors import AuthenticationError
@@ -65,13 +66,26 @@ class KeyAuthenticator:
             key = session.scalar(
                 select(ApiKey).where(ApiKey.secret_hash == digest, ApiKey.revoked_at.is_(None))
             )
-            if key is None:
-                return None
-            return Principal(
-                organization_id=key.organization_id,
-                workspace_id=key.workspace_id,
-                api_key_id=key.id,
-                is_admin=key.is_admin,
-                allowed_models=frozenset(key.allowed_models) if key.allowed_models else None,
-                expires_at=key.expires_at,
-            )
+            return None if key is None else _principal(key)
+
+
+def key_principal(session: Session, api_key_id: str) -> Principal:
+    """The caller a stored key stands for now (work it started, such as a batch job, goes on
+    in its name); a 401 once the key is revoked or expired."""
+    key = session.get(ApiKey, api_key_id)
+    if key is None or key.revoked_at is not None:
+        raise AuthenticationError("the API key that made this request has been revoked")
+    if key.expires_at is not None and key.expires_at <= utcnow():
+        raise AuthenticationError("the API key that made this request has expired")
+    return _principal(key)
+
+
+def _principal(key: ApiKey) -> Principal:
+    return Principal(
+        organization_id=key.organization_id,
+        workspace_id=key.workspace_id,
+        api_key_id=key.id,
+        is_admin=key.is_admin,
+        allowed_models=frozenset(key.allowed_models) if key.allowed_models else None,
+        expires_at=key.expires_at,
+    )
