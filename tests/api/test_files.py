@@ -52,7 +52,7 @@ def test_a_file_goes_up_is_listed_read_and_deleted(client: TestClient, tenant: T
     content = client.get(f"/v1/files/{file_id}/content", headers=tenant.headers())
     assert content.status_code == 200
     assert content.content == LINES
-    assert content.headers["content-type"].startswith("application/jsonl")
+    assert content.headers["content-type"] == "application/octet-stream"
     assert 'filename="requests.jsonl"' in content.headers["content-disposition"]
     gone = client.delete(f"/v1/files/{file_id}", headers=tenant.headers())
     assert gone.json() == {"id": file_id, "object": "file", "deleted": True}

@@ -76,13 +76,14 @@ def delete(file_id: str, state: State, caller: Caller) -> FileDeleted:
 
 @router.get("/{file_id}/content")
 def content(file_id: str, state: State, caller: Caller) -> StreamingResponse:
-    """The file's contents, as a download."""
+    """The file's contents, as a download (``application/octet-stream``, as Mistral's API
+    sends it and its SDK expects; the file's own type is in its description)."""
     with state.database.session() as session:
         row = state.files.find(session, caller.organization_id, file_id)
     chunks = state.files.chunks(row)  # opened here: a missing object is a 404, not a cut body
     return StreamingResponse(
         chunks,
-        media_type=row.mimetype,
+        media_type="application/octet-stream",
         headers={
             "content-length": str(row.bytes),
             "content-disposition": _disposition(row.filename),
