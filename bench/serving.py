@@ -106,7 +106,13 @@ def _process(
 
 
 @contextmanager
-def levante(workdir: Path, *, parallel: int = 8, prefix_cache: bool = True) -> Iterator[Server]:
+def levante(
+    workdir: Path,
+    *,
+    parallel: int = 8,
+    prefix_cache: bool = True,
+    settings: dict[str, str] | None = None,
+) -> Iterator[Server]:
     port = _free_port()
     data = workdir / f"levante-{port}"
     model = {
@@ -117,12 +123,16 @@ def levante(workdir: Path, *, parallel: int = 8, prefix_cache: bool = True) -> I
         "prefix_cache": prefix_cache,
         "max_pending": 256,
     }
-    env = os.environ | {
-        "LEVANTE_DATA_DIR": str(data),
-        "LEVANTE_CONFIG_FILE": str(data / "none.toml"),
-        "LEVANTE_MODELS": json.dumps([model]),
-        "LEVANTE_LOG_LEVEL": "warning",
-    }
+    env = (
+        os.environ
+        | {
+            "LEVANTE_DATA_DIR": str(data),
+            "LEVANTE_CONFIG_FILE": str(data / "none.toml"),
+            "LEVANTE_MODELS": json.dumps([model]),
+            "LEVANTE_LOG_LEVEL": "warning",
+        }
+        | {f"LEVANTE_{name.upper()}": value for name, value in (settings or {}).items()}
+    )
     env.pop("LEVANTE_DATABASE_URL", None)
     log = workdir / f"levante-{port}.log"
     command = [sys.executable, "-m", "levante", "serve", "--port", str(port)]

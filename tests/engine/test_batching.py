@@ -197,8 +197,9 @@ def test_each_step_lists_its_sequences_in_id_order(monkeypatch: pytest.MonkeyPat
 def test_background_work_takes_half_the_slots_and_sits_out_interactive_prefill(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A batch job's lines run in at most half the slots, and never in a step that reads an
-    interactive prompt: an interactive request waits on them for one step at most."""
+    """A batch job's lines run in at most half the slots (the top ones), and not beside
+    interactive work that takes a quarter of them: an interactive request waits on them for
+    the step in flight at most."""
     engine = LlamaCppEngine(embedded_model_path(), context_length=1024, n_threads=2, parallel=4)
     steps: list[list[int]] = []
     decode = llama_cpp.llama_decode
@@ -236,11 +237,11 @@ def test_background_work_takes_half_the_slots_and_sits_out_interactive_prefill(
     finally:
         engine.close()
     assert seen["waiting"] == 2, "two lines run, two wait"
-    assert max(len(set(step)) for step in steps) <= 3  # two background, one interactive
-    # The interactive prompt (longer than one token) was read in steps of its own slot only.
-    reading = [step for step in steps[seen["from"] : seen["to"]] if len(step) > 3]
-    assert reading
-    assert all(len(set(step)) == 1 for step in reading)
+    # Background work has the top slots (2 and 3), interactive work the others; with the
+    # interactive sequence taking a quarter of the slots, no step carried both.
+    during = steps[seen["from"] : seen["to"]]
+    assert any(set(step) <= {0, 1} for step in during)
+    assert all(set(step) <= {0, 1} or set(step) <= {2, 3} for step in during)
     assert engine.background_depth == 0
 
 

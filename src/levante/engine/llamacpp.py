@@ -6,10 +6,11 @@ read (chunked prefill), calls ``llama_decode`` once, and samples each sequence's
 from its own sampler chain (or, for plain greedy requests, takes the argmax of its logits).
 Requests join and leave between steps.
 
-Background requests (a batch job's lines) take only the slots interactive requests leave: at
-most half of them, none while an interactive request waits, and they sit out every step that
-reads an interactive prompt, so an interactive request's first token waits on them for at most
-the step in flight.
+Background requests (a batch job's lines) take only what interactive requests leave: at most
+half the slots (the top ones), none while an interactive request waits; they sit out every
+step that reads an interactive prompt or that carries interactive sequences in a quarter of
+the slots or more. An interactive request's first token waits on them for at most the step in
+flight, and under steady interactive load not at all.
 
 Each of the ``parallel`` sequence slots keeps the KV cache of the last request it served; a
 new request goes to a free slot whose cache shares the longest prefix with its prompt (or
@@ -74,7 +75,7 @@ log = logging.getLogger(__name__)
 _SLOT_REUSE_TOLERANCE = 64
 # The prompt tokens a background request reads per step while interactive ones decode: its
 # prefill is spread thin rather than stretching their steps.
-_BACKGROUND_CHUNK = 32
+_BACKGROUND_CHUNK = 8
 
 
 @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
@@ -395,7 +396,11 @@ class LlamaCppEngine:
                 return
             if job.cancelled.is_set():
                 continue
-            running.append(self._start(job, {s.slot.seq_id for s in running}))
+            running.append(self._start(job, running))
+
+    def _background_region(self) -> frozenset[int]:
+        """The slots background work may take: the top ``_background_slots``."""
+        return frozenset(range(len(self._slots) - self._background_slots, len(self._slots)))
 
     def _next_job(self, running: list[_Sequence]) -> _Job | None:
         try:
@@ -408,6 +413,9 @@ class LlamaCppEngine:
             return job
         if sum(1 for s in running if s.job.request.background) >= self._background_slots:
             return None
+        taken = {s.slot.seq_id for s in running}
+        if all(seq_id in taken for seq_id in self._background_region()):
+            return None
         try:
             job = self._background.get_nowait()
         except queue.Empty:
@@ -416,10 +424,23 @@ class LlamaCppEngine:
             self._pending_background -= 1
         return job
 
-    def _start(self, job: _Job, busy: set[int]) -> _Sequence:
+    def _start(self, job: _Job, running: list[_Sequence]) -> _Sequence:
         prompt = list(job.request.prompt.tokens)
-        free = {slot.seq_id: slot.tokens for slot in self._slots if slot.seq_id not in busy}
-        seq_id, reuse = choose_slot(free, busy, prompt, prefix_cache=self._prefix_cache)
+        taken = {s.slot.seq_id for s in running}
+        # Background work lives in the top slots and interactive work below it, so a step
+        # that leaves background sequences out still runs over consecutive ids (one pass).
+        region = self._background_region()
+        background = job.request.background
+        free = {
+            slot.seq_id: slot.tokens
+            for slot in self._slots
+            if slot.seq_id not in taken and (not background or slot.seq_id in region)
+        }
+        busy = {s.slot.seq_id for s in running if s.job.request.background == background}
+        seq_id, reuse = choose_slot(
+            free, busy, prompt, prefix_cache=self._prefix_cache,
+            avoid=frozenset() if background else region,
+        )  # fmt: skip
         slot = self._slots[seq_id]
         llama_cpp.llama_memory_seq_rm(self._memory, slot.seq_id, reuse, -1)
         del slot.tokens[reuse:]
@@ -449,9 +470,8 @@ class LlamaCppEngine:
     def _step(self, running: list[_Sequence]) -> None:
         """One llama_decode over every running sequence; then sample where logits came out."""
         interactive = [s for s in running if not s.job.request.background]
-        if len(interactive) < len(running) and any(s.pending for s in interactive):
-            # An interactive prompt is being read: background work sits this step out.
-            running = interactive
+        if len(interactive) < len(running):
+            running = interactive + self._background_share(running, interactive)
         # Decoding sequences get one token each, so a long prompt never stalls them; prompts
         # share what room is left, first come first served (``running`` is in arrival order).
         room = self._n_batch - sum(1 for s in running if s.next_token is not None)
@@ -498,6 +518,21 @@ class LlamaCppEngine:
             else:
                 token = sequence.sampler.sample(self._context, row)
             self._accept(sequence, token)
+
+    def _background_share(
+        self, running: list[_Sequence], interactive: list[_Sequence]
+    ) -> list[_Sequence]:
+        """The background sequences that join this step: none while an interactive prompt is
+        being read, or while interactive sequences take a quarter of the slots or more (a step
+        with them in would be slower, and with the ids they add, may take a second pass over
+        the weights: an interactive request arriving meanwhile would wait longer); otherwise
+        as many as fill the step to half the slots."""
+        if any(s.pending for s in interactive):
+            return []
+        if len(interactive) >= max(1, self._background_slots // 2):
+            return []
+        room = self._background_slots - len(interactive)
+        return [s for s in running if s.job.request.background][:room]
 
     def _add(self, slot: _Slot, token: int, *, logits: bool) -> int:
         batch, row = self._batch, self._batch.n_tokens
@@ -619,6 +654,7 @@ def choose_slot(
     prompt: Sequence[int],
     *,
     prefix_cache: bool,
+    avoid: AbstractSet[int] = frozenset(),
 ) -> tuple[int, int]:
     """Which free slot a prompt goes to, and how many of its tokens that slot's cache holds.
 
@@ -627,7 +663,8 @@ def choose_slot(
     saves the most prefill. But a step over sequences whose ids are not consecutive runs as
     several passes over the weights (see ``LlamaCppEngine._step``), every step until one of
     them ends; so among the slots that save nearly as much, the one that keeps the running
-    sequences in the fewest blocks of consecutive ids wins.
+    sequences in the fewest blocks of consecutive ids wins, and one not in ``avoid`` (the
+    slots kept for background work, for an interactive prompt) before one that is.
     """
     # At least the last prompt token is decoded again, for logits to sample from.
     reuse = {
@@ -637,7 +674,7 @@ def choose_slot(
     best = max(reuse.values())
     chosen = min(
         (seq_id for seq_id, saved in reuse.items() if saved >= best - _SLOT_REUSE_TOLERANCE),
-        key=lambda seq_id: (_blocks({*busy, seq_id}), -reuse[seq_id], seq_id),
+        key=lambda seq_id: (seq_id in avoid, _blocks({*busy, seq_id}), -reuse[seq_id], seq_id),
     )
     return chosen, reuse[chosen]
 
