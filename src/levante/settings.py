@@ -239,6 +239,19 @@ class BatchSettings(BaseModel):
     default_timeout_hours: int = Field(default=24, ge=1, le=7 * 24)
 
 
+class GuardrailsSettings(BaseModel):
+    """Moderation (``/v1/moderations``, ``/v1/chat/moderations``): which classifier scores the
+    texts, and from which score a category counts as present."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    classifier: Literal["builtin", "upstream"] = "builtin"
+    upstream_url: str = Field(default="", pattern=r"^(https?://.*)?$")
+    upstream_model: str = "mistral-moderation-latest"
+    upstream_api_key: str = ""
+    threshold: float = Field(default=0.5, gt=0, le=1)
+
+
 class RevenueSettings(BaseModel):
     """How the revenue dashboard reports: in one currency, and which API run-rate goes into
     the total ARR."""
@@ -327,6 +340,7 @@ class Settings(BaseSettings):
     revenue: RevenueSettings = Field(default_factory=RevenueSettings)
     files: FilesSettings = Field(default_factory=FilesSettings)
     batch: BatchSettings = Field(default_factory=BatchSettings)
+    guardrails: GuardrailsSettings = Field(default_factory=GuardrailsSettings)
 
     @field_validator("tiers")
     @classmethod

@@ -28,6 +28,7 @@ from levante.api.routes import (
     files,
     health,
     licensing,
+    moderation,
     operator,
     revenue,
     support,
@@ -39,6 +40,7 @@ from levante.billing import BillingWorker
 from levante.chat import Assistant
 from levante.engine import ModelRegistry
 from levante.files import file_service
+from levante.guardrails import open_moderator
 from levante.licensing import (
     Activator,
     LicenseGuard,
@@ -133,6 +135,7 @@ def create_app(
         throttle=Throttle(store),
         assistant=assistant,
         files=files_service,
+        moderator=open_moderator(settings, on_flag=metrics.flagged),
         license=guard,
         clock=clock,
     )
@@ -201,6 +204,7 @@ def create_app(
         embeddings.router,
         files.router,
         batch.router,
+        moderation.router,
         admin.router,
         admin.invitations,
         billing.router,

@@ -109,7 +109,16 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.moderation_flags = Counter(
+            "levante_moderation_flags",
+            "Texts a moderation found in a category, by category and endpoint",
+            ["category", "endpoint"],
+            registry=self.registry,
+        )
         self.registry.register(_EngineCollector(models))
+
+    def flagged(self, category: str, endpoint: str) -> None:
+        self.moderation_flags.labels(category, endpoint).inc()
 
     def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
         self.http_requests.labels(method, route, str(status)).inc()

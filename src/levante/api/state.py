@@ -16,6 +16,7 @@ from levante.chat import Assistant
 from levante.engine import ModelRegistry
 from levante.errors import PermissionDeniedError
 from levante.files import FileService
+from levante.guardrails import Moderator
 from levante.licensing import LicenseGuard
 from levante.metering import Ledger
 from levante.pricing import PriceBook
@@ -40,6 +41,7 @@ class AppState:
     throttle: Throttle
     assistant: Assistant
     files: FileService
+    moderator: Moderator
     license: LicenseGuard | None = None
     clock: Callable[[], datetime] = utcnow
 

@@ -1,0 +1,20 @@
+"""Guardrails: moderation of texts and conversations by category (Mistral's categories), by
+a built-in offline classifier or an upstream moderation model."""
+
+from levante.guardrails.categories import CATEGORIES, DEFAULT_THRESHOLD, Moderation
+from levante.guardrails.classifiers import BuiltinClassifier, Classifier, UpstreamClassifier
+from levante.guardrails.lexicon import LexiconClassifier
+from levante.guardrails.service import Moderator, Turn, open_moderator
+
+__all__ = [
+    "CATEGORIES",
+    "DEFAULT_THRESHOLD",
+    "BuiltinClassifier",
+    "Classifier",
+    "LexiconClassifier",
+    "Moderation",
+    "Moderator",
+    "Turn",
+    "UpstreamClassifier",
+    "open_moderator",
+]
