@@ -79,6 +79,12 @@ class ReportInvalidError(InvalidRequestError):
     default_code = "usage_report_invalid"
 
 
+class ContentBlockedError(InvalidRequestError):
+    """A guardrail (the organisation's, or the request's own) refused the request (400)."""
+
+    default_code = "content_blocked"
+
+
 class ValidationFailedError(LevanteError):
     """A field of the request fails validation (422)."""
 

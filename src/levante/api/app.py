@@ -40,7 +40,7 @@ from levante.billing import BillingWorker
 from levante.chat import Assistant
 from levante.engine import ModelRegistry
 from levante.files import file_service
-from levante.guardrails import open_moderator
+from levante.guardrails import ChatGuard, open_moderator
 from levante.licensing import (
     Activator,
     LicenseGuard,
@@ -95,6 +95,8 @@ def create_app(
     billing_worker = BillingWorker(db, settings.billing)
     mail_worker = MailWorker(db, settings.mail)
     support_worker = SupportWorker(db, settings.support)
+    moderator = open_moderator(settings, on_flag=metrics.flagged)
+    chat_guard = ChatGuard(moderator, db, settings.limits_cache_seconds)
     service = InferenceService(
         registry,
         admission,
@@ -102,6 +104,7 @@ def create_app(
         default_max_tokens=settings.default_max_tokens,
         observer=metrics,
         model_gate=guard.check_model if guard is not None else None,
+        guard=chat_guard.check,
     )
     assistant = Assistant(
         db,
@@ -135,7 +138,7 @@ def create_app(
         throttle=Throttle(store),
         assistant=assistant,
         files=files_service,
-        moderator=open_moderator(settings, on_flag=metrics.flagged),
+        moderator=moderator,
         license=guard,
         clock=clock,
     )

@@ -4,17 +4,23 @@ a built-in offline classifier or an upstream moderation model."""
 from levante.guardrails.categories import CATEGORIES, DEFAULT_THRESHOLD, Moderation
 from levante.guardrails.classifiers import BuiltinClassifier, Classifier, UpstreamClassifier
 from levante.guardrails.lexicon import LexiconClassifier
+from levante.guardrails.policies import ChatGuard, Rules, get_policy, request_rules, set_policy
 from levante.guardrails.service import Moderator, Turn, open_moderator
 
 __all__ = [
     "CATEGORIES",
     "DEFAULT_THRESHOLD",
     "BuiltinClassifier",
+    "ChatGuard",
     "Classifier",
     "LexiconClassifier",
     "Moderation",
     "Moderator",
+    "Rules",
     "Turn",
     "UpstreamClassifier",
+    "get_policy",
     "open_moderator",
+    "request_rules",
+    "set_policy",
 ]

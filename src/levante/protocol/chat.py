@@ -99,6 +99,8 @@ class ChatMessage(WireModel):
 class ChatCompletionRequest(SamplingFields):
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
     safe_prompt: bool = False
+    # Mistral's per-request guardrails ({"moderation_llm_v1": {...}}), checked before the model.
+    guardrails: Annotated[list[dict[str, Any]], Field(max_length=8)] | None = None
     tools: Annotated[list[Tool], Field(max_length=128)] | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool = True

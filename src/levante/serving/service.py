@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Callable, Sequence
-from typing import TypeVar
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import anyio
 
@@ -43,6 +43,10 @@ from levante.serving.plan import Choice, Generation, Plan, StreamItem, collect_p
 
 T = TypeVar("T")
 
+# Checks a chat request's newest turns: (organisation, request id, texts, the request's own
+# guardrails) -> the categories flagged; raises when one blocks (levante.guardrails.ChatGuard).
+ChatGuard = Callable[[str, str, Sequence[str], Any], Awaitable[list[str]]]
+
 # Mistral's documented guardrail prompt, prepended when a request sets ``safe_prompt``.
 SAFE_PROMPT = (
     "Always assist with care, respect, and truth. Respond with utmost utility yet securely. "
@@ -63,6 +67,7 @@ class InferenceService:
         default_max_tokens: int | None = None,
         observer: Observer | None = None,
         model_gate: Callable[[str], None] | None = None,
+        guard: ChatGuard | None = None,
     ) -> None:
         self.registry = registry
         self._admission = admission
@@ -70,6 +75,7 @@ class InferenceService:
         self._default_max_tokens = default_max_tokens
         self._observer = observer or NullObserver()
         self._model_gate = model_gate
+        self._guard = guard
 
     async def resolve_model(self, context: RequestContext, name: str) -> ServedModel:
         """The served model for a name, if the caller's key (and the deployment's licence) may
@@ -90,6 +96,15 @@ class InferenceService:
 
     async def prepare_chat(self, context: RequestContext, body: ChatCompletionRequest) -> Plan:
         model = await self.resolve_model(context, body.model)
+        if self._guard is not None:
+            flagged = await self._guard(
+                context.principal.organization_id,
+                context.request_id,
+                newest_turns(body.messages),
+                body.guardrails,
+            )
+            if flagged:
+                context.response_headers["x-levante-guardrails-flagged"] = ",".join(flagged)
         tools = tool_use(body)
         engine = model.engine
         if tools is not None:
@@ -311,6 +326,13 @@ def tool_use(body: ChatCompletionRequest) -> ToolUse | None:
         function=choice.function.name if isinstance(choice, NamedToolChoice) else None,
         parallel=body.parallel_tool_calls,
     )
+
+
+def newest_turns(messages: Sequence[ChatMessage]) -> list[str]:
+    """What a guardrail reads of a conversation: the turns since the last answer (earlier
+    ones were read when they were new)."""
+    since = max((i for i, m in enumerate(messages) if m.role == "assistant"), default=-1)
+    return [m.text() for m in messages[since + 1 :] if m.text()]
 
 
 def chat_turns(messages: Sequence[ChatMessage], *, safe_prompt: bool) -> list[ChatTurn]:

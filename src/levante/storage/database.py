@@ -32,6 +32,7 @@ class Topic(StrEnum):
 
     API_KEYS = "api_keys"  # keys by secret; the key is the organisation
     POLICY = "policy"  # an organisation's limits, tier, credit and billing state
+    GUARDRAILS = "guardrails"  # an organisation's guardrail policy
 
 
 def announce(session: Session, topic: Topic, key: str | None = None) -> None:

@@ -1100,3 +1100,16 @@ class BatchRequest(Base):
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class GuardrailPolicy(Base):
+    """An organisation's guardrails on chat requests: by moderation category, ``block`` (the
+    request is refused before it reaches a model) or ``flag`` (it runs, and is audited)."""
+
+    __tablename__ = "guardrail_policies"
+
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), primary_key=True)
+    rules: Mapped[dict[str, str]] = mapped_column(JSON)
+    thresholds: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(200))

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from levante import guardrails
 from levante.api.schemas.moderation import (
     ChatModerationRequest,
+    GuardrailPolicyView,
     ModerationRequest,
     ModerationResponse,
     ModerationResult,
 )
-from levante.api.state import Caller, State, request_id
+from levante.api.state import Admin, Caller, State, request_id
 from levante.guardrails import Moderation, Turn
 
 router = APIRouter()
@@ -42,3 +44,22 @@ def _response(request: Request, model: str, results: list[Moderation]) -> Modera
         model=model,
         results=[ModerationResult.of(r) for r in results],
     )
+
+
+@router.get("/v1/admin/guardrails")
+def get_guardrails(state: State, caller: Admin) -> GuardrailPolicyView:
+    """The organisation's guardrails on chat requests."""
+    with state.database.session() as session:
+        return GuardrailPolicyView.of(guardrails.get_policy(session, caller.organization_id))
+
+
+@router.put("/v1/admin/guardrails")
+def put_guardrails(body: GuardrailPolicyView, state: State, caller: Admin) -> GuardrailPolicyView:
+    """Set them: each category ``block`` (the request is refused with 400 ``content_blocked``
+    before it reaches a model) or ``flag`` (it runs; audited, counted)."""
+    with state.database.session() as session:
+        rules = guardrails.set_policy(
+            session, caller.actor, caller.organization_id, rules=dict(body.rules),
+            thresholds=body.thresholds, now=state.clock(),
+        )  # fmt: skip
+    return GuardrailPolicyView.of(rules)

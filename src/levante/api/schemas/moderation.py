@@ -3,9 +3,11 @@ OpenAI's results carry it)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from levante.guardrails import Moderation
+from levante.guardrails import Moderation, Rules
 from levante.protocol import ChatMessage
 
 
@@ -50,3 +52,17 @@ class ModerationResponse(BaseModel):
     id: str
     model: str
     results: list[ModerationResult]
+
+
+class GuardrailPolicyView(BaseModel):
+    """An organisation's guardrails on chat requests: per category, ``block`` or ``flag``,
+    and scores other than the default threshold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: dict[str, Literal["block", "flag"]] = Field(default_factory=dict, max_length=9)
+    thresholds: dict[str, float] = Field(default_factory=dict, max_length=9)
+
+    @classmethod
+    def of(cls, rules: Rules) -> GuardrailPolicyView:
+        return cls(rules=dict(rules.actions), thresholds=dict(rules.thresholds))
