@@ -166,10 +166,8 @@ def test_prefix_cache_can_be_switched_off() -> None:
         engine.close()
 
 
-def test_each_step_lists_its_sequences_in_id_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    """llama.cpp decodes a step over several sequences in one pass only if their ids come in
-    increasing order; here the later request gets the lower id, and still goes second."""
-    engine = LlamaCppEngine(embedded_model_path(), context_length=512, n_threads=2, parallel=2)
+def _record_steps(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The sequence id of each row of every decode step from now on."""
     steps: list[list[int]] = []
     decode = llama_cpp.llama_decode
 
@@ -178,6 +176,14 @@ def test_each_step_lists_its_sequences_in_id_order(monkeypatch: pytest.MonkeyPat
         return int(decode(context, batch))
 
     monkeypatch.setattr(llama_cpp, "llama_decode", recording)
+    return steps
+
+
+def test_each_step_lists_its_sequences_in_id_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama.cpp decodes a step over several sequences in one pass only if their ids come in
+    increasing order; here the later request gets the lower id, and still goes second."""
+    engine = LlamaCppEngine(embedded_model_path(), context_length=512, n_threads=2, parallel=2)
+    steps = _record_steps(monkeypatch)
 
     async def run() -> None:
         short = asyncio.create_task(_text(engine, _request(engine, "Say hi.", max_tokens=2)))
@@ -201,14 +207,7 @@ def test_background_work_takes_half_the_slots_and_sits_out_interactive_prefill(
     interactive work that takes a quarter of them: an interactive request waits on them for
     the step in flight at most."""
     engine = LlamaCppEngine(embedded_model_path(), context_length=1024, n_threads=2, parallel=4)
-    steps: list[list[int]] = []
-    decode = llama_cpp.llama_decode
-
-    def recording(context: object, batch: llama_cpp.llama_batch) -> int:
-        steps.append([batch.seq_id[i][0] for i in range(batch.n_tokens)])
-        return int(decode(context, batch))
-
-    monkeypatch.setattr(llama_cpp, "llama_decode", recording)
+    steps = _record_steps(monkeypatch)
     background = [
         replace(_request(engine, q, max_tokens=48), background=True) for q in QUESTIONS[:4]
     ]
