@@ -4,10 +4,13 @@ both are audited, counted, and never applied to another organisation."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from levante.guardrails import Moderation
 from levante.storage import Database
 from tests.helpers import MODEL, Tenant, usage_records
 
@@ -77,3 +80,43 @@ def test_a_policy_is_checked(client: TestClient, tenant: Tenant) -> None:
         client.put("/v1/admin/guardrails", json={"rules": {}}, headers=tenant.headers()).status_code
         == 403
     )
+
+
+class _NamesPoirot:
+    """A classifier that finds violence wherever Hercule Poirot is named: a stand-in that the
+    embedded model's greedy answer below is known to trip."""
+
+    name = "stub-moderation"
+
+    async def classify(self, texts: Sequence[str]) -> list[Moderation]:
+        return [Moderation({"violence_and_threats": 0.9 if "Poirot" in t else 0.0}) for t in texts]
+
+
+def test_an_answer_a_guardrail_finds_harmful_is_cut_before_it_reaches_the_client(
+    client: TestClient, tenant: Tenant
+) -> None:
+    state = client.app.state.levante  # type: ignore[attr-defined]
+    state.moderator.classifier = _NamesPoirot()
+    client.put("/v1/admin/guardrails", json={"rules": {"violence_and_threats": "block"}},
+               headers=tenant.headers(admin=True))  # fmt: skip
+    question = "Tell me the plot of a famous detective story by Agatha Christie."
+    cut = _chat(client, tenant, question, max_tokens=120)
+    assert cut.status_code == 200, cut.text
+    [choice] = cut.json()["choices"]
+    assert choice["finish_reason"] == "content_filter"
+    assert "Poirot" not in choice["message"]["content"]
+    with client.stream(
+        "POST", "/v1/chat/completions", headers=tenant.headers(),
+        json={"model": MODEL, "max_tokens": 120, "temperature": 0, "stream": True,
+              "messages": [{"role": "user", "content": question}]},
+    ) as streamed:  # fmt: skip
+        chunks = [
+            json.loads(line[6:]) for line in streamed.iter_lines() if line.startswith("data: {")
+        ]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert "Poirot" not in text
+    assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][
+        -1
+    ] == "content_filter"
+    audit = client.get("/v1/admin/audit-logs", headers=tenant.headers(admin=True)).json()["data"]
+    assert [e["action"] for e in audit].count("guardrails.cut") == 2

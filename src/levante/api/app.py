@@ -104,7 +104,7 @@ def create_app(
         default_max_tokens=settings.default_max_tokens,
         observer=metrics,
         model_gate=guard.check_model if guard is not None else None,
-        guard=chat_guard.check,
+        guard=chat_guard,
     )
     assistant = Assistant(
         db,

@@ -142,6 +142,30 @@ class ChatGuard:
         with self._database.session() as session:
             return get_policy(session, organization_id)
 
+    async def _rules(self, organization_id: str, guardrails: Any) -> tuple[Rules, Rules]:
+        asked = request_rules(guardrails)
+        hit = self._cache.cached(organization_id)
+        if hit is not None:
+            return hit.value, asked
+        return await anyio.to_thread.run_sync(self._cache.get, organization_id), asked
+
+    async def _judge(
+        self, organization_id: str, text: str, guardrails: Any
+    ) -> tuple[list[str], list[str]]:
+        policy, asked = await self._rules(organization_id, guardrails)
+        if not (policy or asked) or not text:
+            return [], []
+        [moderation] = await self._moderator.moderate([text], endpoint="chat.completions")
+        blocked, flagged = policy.judge(moderation)
+        more_blocked, more_flagged = asked.judge(moderation)
+        blocked = sorted(set(blocked) | set(more_blocked))
+        return blocked, sorted((set(flagged) | set(more_flagged)) - set(blocked))
+
+    async def watches(self, organization_id: str, guardrails: Any) -> bool:
+        """Whether any guardrail applies to the organisation's request."""
+        policy, asked = await self._rules(organization_id, guardrails)
+        return bool(policy or asked)
+
     async def check(
         self,
         organization_id: str,
@@ -151,25 +175,11 @@ class ChatGuard:
     ) -> list[str]:
         """Raise ContentBlockedError when a blocking category is found in ``texts``; the
         flagged categories otherwise (audited)."""
-        asked = request_rules(guardrails)
-        hit = self._cache.cached(organization_id)
-        policy = (
-            hit.value
-            if hit is not None
-            else await anyio.to_thread.run_sync(self._cache.get, organization_id)
-        )
-        if not (policy or asked) or not texts:
-            return []
-        [moderation] = await self._moderator.moderate(
-            ["\n".join(texts)], endpoint="chat.completions"
-        )
-        blocked, flagged = policy.judge(moderation)
-        more_blocked, more_flagged = asked.judge(moderation)
-        blocked = sorted(set(blocked) | set(more_blocked))
-        flagged = sorted((set(flagged) | set(more_flagged)) - set(blocked))
+        blocked, flagged = await self._judge(organization_id, "\n".join(texts), guardrails)
         if blocked or flagged:
+            action = "guardrails.blocked" if blocked else "guardrails.flagged"
             await anyio.to_thread.run_sync(
-                self._audit, organization_id, request_id, blocked, flagged
+                self._audit, organization_id, request_id, action, blocked, flagged
             )
         if blocked:
             raise ContentBlockedError(
@@ -178,9 +188,19 @@ class ChatGuard:
             )
         return flagged
 
-    def _audit(self, organization_id: str, request_id: str, blocked: list[str],
+    async def answer_blocked(
+        self, organization_id: str, request_id: str, text: str, guardrails: Any = None
+    ) -> bool:
+        """Whether an answer (so far) holds a blocking category: it is then cut (audited)."""
+        blocked, _ = await self._judge(organization_id, text, guardrails)
+        if blocked:
+            await anyio.to_thread.run_sync(
+                self._audit, organization_id, request_id, "guardrails.cut", blocked, []
+            )
+        return bool(blocked)
+
+    def _audit(self, organization_id: str, request_id: str, action: str, blocked: list[str],
                flagged: list[str]) -> None:  # fmt: skip
         with self._database.session() as session:
-            record(session, organization_id=organization_id, actor="guardrails",
-                   action="guardrails.blocked" if blocked else "guardrails.flagged",
+            record(session, organization_id=organization_id, actor="guardrails", action=action,
                    target=request_id, details={"blocked": blocked, "flagged": flagged})  # fmt: skip

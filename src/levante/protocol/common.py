@@ -60,4 +60,5 @@ class Usage(BaseModel):
         )
 
 
-FinishReason = Literal["stop", "length", "model_length", "error", "tool_calls"]
+# "content_filter" (OpenAI's word): a guardrail cut the answer.
+FinishReason = Literal["stop", "length", "model_length", "error", "tool_calls", "content_filter"]

@@ -6,7 +6,7 @@ both become a :class:`Plan` of generations whose outcome is a sequence of :class
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -35,12 +35,19 @@ class Generation:
     counts_prompt: bool
 
 
+# How much new answer text a guardrail reads at a time: a watched answer is held back until
+# read, so a cut answer never reaches the client.
+CHECK_EVERY = 200
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     model: ServedModel
     generations: tuple[Generation, ...]
     meter: MeteredRequest
     context: RequestContext
+    # Guardrails on the answer: True when the answer so far must be cut.
+    answer_check: Callable[[str], Awaitable[bool]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +108,30 @@ async def stream_plan(plan: Plan) -> AsyncGenerator[StreamItem, None]:
                 await anext(events)  # Started: the model has taken the generation
                 yield ChoiceStart(generation.index)
                 calls = 0
+                said, held = "", ""  # the answer read so far; what waits to be read
                 async for event in events:
                     if isinstance(event, TextDelta):
-                        yield ChoiceText(generation.index, event.text)
+                        if plan.answer_check is None:
+                            yield ChoiceText(generation.index, event.text)
+                            continue
+                        held += event.text
+                        if len(held) < CHECK_EVERY:
+                            continue
+                        if await plan.answer_check(said + held):
+                            finish = "content_filter"
+                            break
+                        yield ChoiceText(generation.index, held)
+                        said, held = said + held, ""
                     elif isinstance(event, ToolCalled):
                         yield ChoiceToolCall(generation.index, calls, event.call)
                         calls += 1
                     elif isinstance(event, Finished):
                         finish = event.finish_reason or "error"
+                if held and finish != "content_filter":
+                    if plan.answer_check is not None and await plan.answer_check(said + held):
+                        finish = "content_filter"
+                    else:
+                        yield ChoiceText(generation.index, held)
             yield ChoiceEnd(generation.index, finish)
         status = UsageStatus.COMPLETED
     except anyio.get_cancelled_exc_class():

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import replace
+from typing import Any, Protocol, TypeVar
 
 import anyio
 
@@ -43,9 +44,22 @@ from levante.serving.plan import Choice, Generation, Plan, StreamItem, collect_p
 
 T = TypeVar("T")
 
-# Checks a chat request's newest turns: (organisation, request id, texts, the request's own
-# guardrails) -> the categories flagged; raises when one blocks (levante.guardrails.ChatGuard).
-ChatGuard = Callable[[str, str, Sequence[str], Any], Awaitable[list[str]]]
+
+class ChatGuard(Protocol):
+    """Guardrails on chat requests (levante.guardrails.ChatGuard): ``check`` reads the newest
+    turns (the categories flagged; raises when one blocks), ``answer_blocked`` an answer so
+    far, ``watches`` says whether any guardrail applies."""
+
+    async def check(
+        self, organization_id: str, request_id: str, texts: Sequence[str], guardrails: Any
+    ) -> list[str]: ...
+
+    async def answer_blocked(
+        self, organization_id: str, request_id: str, text: str, guardrails: Any
+    ) -> bool: ...
+
+    async def watches(self, organization_id: str, guardrails: Any) -> bool: ...
+
 
 # Mistral's documented guardrail prompt, prepended when a request sets ``safe_prompt``.
 SAFE_PROMPT = (
@@ -96,12 +110,11 @@ class InferenceService:
 
     async def prepare_chat(self, context: RequestContext, body: ChatCompletionRequest) -> Plan:
         model = await self.resolve_model(context, body.model)
-        if self._guard is not None:
-            flagged = await self._guard(
-                context.principal.organization_id,
-                context.request_id,
-                newest_turns(body.messages),
-                body.guardrails,
+        guard = self._guard
+        organization = context.principal.organization_id
+        if guard is not None:
+            flagged = await guard.check(
+                organization, context.request_id, newest_turns(body.messages), body.guardrails
             )
             if flagged:
                 context.response_headers["x-levante-guardrails-flagged"] = ",".join(flagged)
@@ -122,7 +135,16 @@ class InferenceService:
             return engine.prepare_chat(turns, continue_last=continue_last, tools=tools)
 
         prompt = await _off_loop(engine, prepare)
-        return await self._admit(self._plan(context, body, model, [prompt]))
+        plan = await self._admit(self._plan(context, body, model, [prompt]))
+        if guard is not None and await guard.watches(organization, body.guardrails):
+
+            async def cut(text: str) -> bool:
+                return await guard.answer_blocked(
+                    organization, context.request_id, text, body.guardrails
+                )
+
+            plan = replace(plan, answer_check=cut)
+        return plan
 
     async def prepare_completion(self, context: RequestContext, body: CompletionRequest) -> Plan:
         model = await self.resolve_model(context, body.model)
