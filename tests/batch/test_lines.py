@@ -180,6 +180,12 @@ def test_a_cancelled_job_waits_for_its_running_lines_then_lists_the_rest_as_canc
         assert job.status == "CANCELLED"
         assert (job.succeeded_requests, job.failed_requests) == (1, 0)
         assert job.errors == [{"message": "batch_cancelled", "count": 3}]
+        assert (
+            batch.cancel_job(
+                session, key_principal(session, tenant.key_id), job_id, now=utcnow()
+            ).status
+            == "CANCELLED"
+        ), "a closed job stays closed"
         err = [
             json.loads(x)
             for x in files.lines(files.find(session, tenant.organization_id, job.error_file or ""))
@@ -204,3 +210,22 @@ def test_a_job_out_of_time_ends_with_what_it_has(
         assert job.status == "TIMEOUT_EXCEEDED"
         assert job.output_file is None
         assert job.errors == [{"message": "batch_expired", "count": 2}]
+
+
+def test_a_line_still_held_when_its_job_closes_can_no_longer_be_settled(
+    database: Database, files: FileService, tenant: Tenant
+) -> None:
+    job_id = _job(database, files, tenant, 2)
+    lapsed = _instance(database, "gw_lapsed")
+    [held, _] = _claim(database, lapsed, 2)
+    with database.session() as session:
+        batch.cancel_job(session, key_principal(session, tenant.key_id), job_id, now=utcnow())
+        session.get(GatewayInstance, lapsed).last_seen = utcnow() - timedelta(minutes=1)  # type: ignore[union-attr]
+    with database.session() as session:
+        assert batch.close_job(session, files, job_id, live_since=_live_since(), now=utcnow())
+    assert not _settle(database, held, lapsed, tenant), "too late: the line ended with its job"
+    with database.session() as session:
+        assert (
+            session.scalars(select(UsageRecord).where(UsageRecord.batch_job_id == job_id)).all()
+            == []
+        )

@@ -244,6 +244,30 @@ def test_background_work_takes_half_the_slots_and_sits_out_interactive_prefill(
     assert engine.background_depth == 0
 
 
+def test_an_interactive_request_that_finds_every_slot_taken_preempts_background_work() -> None:
+    engine = LlamaCppEngine(embedded_model_path(), context_length=1024, n_threads=2, parallel=2)
+
+    async def run() -> None:
+        line = replace(_request(engine, QUESTIONS[2], max_tokens=200), background=True)
+        stream = engine.generate(line)
+        assert isinstance(await anext(stream), Started)
+        busy = asyncio.create_task(_text(engine, _request(engine, QUESTIONS[4], max_tokens=60)))
+        await asyncio.sleep(0.2)  # both slots taken: the line's and the first interactive one
+        text, finished = await _text(engine, _request(engine, QUESTIONS[0], max_tokens=8))
+        assert text
+        assert finished.finish_reason in ("stop", "length")
+        with pytest.raises(OverloadedError) as gave_way:
+            async for _ in stream:
+                pass
+        assert gave_way.value.headers["Retry-After"] == "1"
+        await busy
+
+    try:
+        asyncio.run(asyncio.wait_for(run(), timeout=120))
+    finally:
+        engine.close()
+
+
 def test_a_slot_next_to_the_running_ones_wins_unless_a_cache_saves_much_more() -> None:
     template = list(range(20))  # the chat template's head: in every slot's cache
     prompt = [*template, 500, 501, 502, 503]

@@ -21,7 +21,9 @@ from levante.errors import LevanteError
 from levante.serving import BatchLine
 from levante.storage import Database
 
-_RETRY = {503}  # the model's queue is full or its upstreams are down: run the line later
+# The model's queue is full, its upstreams are down, or interactive work took the line's
+# slot: run the line later.
+_RETRY = {503}
 
 
 class LineDispatcher:
@@ -51,7 +53,9 @@ class LineDispatcher:
         async with httpx.AsyncClient(transport=transport, base_url="http://batch") as client:
             response = await client.post(line.endpoint, json=line.body, timeout=None)
         body = _json(response)
-        if response.status_code in _RETRY and not tag.usage:
+        if response.status_code in _RETRY:
+            # Overloaded, or preempted by interactive work: the line runs again later, and
+            # what the discarded attempt consumed is not billed.
             return LineOutcome(response.status_code, body, retry=True)
         return LineOutcome(response.status_code, body, usage=list(tag.usage))
 

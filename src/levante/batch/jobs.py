@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from levante.audit import record
@@ -30,6 +30,7 @@ ENDPOINTS = (
 MAX_TIMEOUT_HOURS = 7 * 24
 MAX_CUSTOM_ID = 200
 _MAX_ERRORS = 20  # the problems a refused file's message lists
+_ACTIVE = (BatchStatus.QUEUED.value, BatchStatus.RUNNING.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,10 +215,15 @@ def cancel_job(session: Session, caller: Principal, job_id: str, *, now: datetim
     """Ask a job to stop: no new line starts; those running finish (and are billed), then
     the job is CANCELLED with the results it has. A job already ended is left as it is."""
     job = find_job(session, caller.organization_id, job_id)
-    if BatchStatus(job.status).active:
-        job.status = BatchStatus.CANCELLATION_REQUESTED.value
-        job.cancel_requested_at = now
+    # Conditional: a job a worker closes meanwhile keeps its end (and is not closed twice).
+    asked = session.execute(
+        update(BatchJob)
+        .where(BatchJob.id == job.id, BatchJob.status.in_(_ACTIVE))
+        .values(status=BatchStatus.CANCELLATION_REQUESTED.value, cancel_requested_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(asked, "rowcount", 0):
         record(session, organization_id=caller.organization_id, actor=caller.actor,
                action="batch.cancelled", target=job.id)  # fmt: skip
-        session.flush()
+    session.refresh(job)
     return job

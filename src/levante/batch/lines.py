@@ -40,6 +40,7 @@ class Claimed:
     endpoint: str
     organization_id: str
     api_key_id: str | None
+    attempts: int = 1  # this one included
 
     @property
     def request_id(self) -> str:
@@ -103,7 +104,7 @@ def claim(
         )
     return [
         Claimed(line.id, job.id, line.line, line.custom_id, dict(line.body), job.endpoint,
-                job.organization_id, job.api_key_id)
+                job.organization_id, job.api_key_id, line.attempts)
         for line, job in rows
     ]  # fmt: skip
 
@@ -220,17 +221,25 @@ def close_job(
             BatchRequest.job_id == job_id, BatchRequest.state == LineState.PENDING.value
         )
     )
+    # The lines never run end here: a process that still holds one (a claim made as the job
+    # stopped, a heartbeat that lapsed) can no longer settle, or bill, it.
+    session.execute(
+        update(BatchRequest)
+        .where(BatchRequest.job_id == job_id, BatchRequest.state == LineState.PENDING.value)
+        .values(state=LineState.FAILED.value, error_code=unrun, claimed_by=None, finished_at=now)
+        .execution_options(synchronize_session=False)
+    )
     if job.succeeded_requests:
         output = files.write(
             session, organization_id=job.organization_id, filename=f"{job.id}_output.jsonl",
-            pieces=_results(session, job_id, succeeded=True, unrun=unrun),
+            pieces=_results(session, job_id, succeeded=True),
             purpose=FilePurpose.BATCH, sample_type=SampleType.BATCH_RESULT, now=now,
         )  # fmt: skip
         job.output_file = output.id
     if job.failed_requests or left:
         errors = files.write(
             session, organization_id=job.organization_id, filename=f"{job.id}_error.jsonl",
-            pieces=_results(session, job_id, succeeded=False, unrun=unrun),
+            pieces=_results(session, job_id, succeeded=False),
             purpose=FilePurpose.BATCH, sample_type=SampleType.BATCH_ERROR, now=now,
         )  # fmt: skip
         job.error_file = errors.id
@@ -247,29 +256,27 @@ def close_job(
     return True
 
 
-def _results(session: Session, job_id: str, *, succeeded: bool, unrun: str) -> Iterator[bytes]:
+def _results(session: Session, job_id: str, *, succeeded: bool) -> Iterator[bytes]:
     """The job's output (or error) file, a JSON line per request in the order they came."""
-    states = [LineState.SUCCEEDED.value] if succeeded else [
-        LineState.FAILED.value, LineState.PENDING.value,
-    ]  # fmt: skip
+    states = [LineState.SUCCEEDED.value] if succeeded else [LineState.FAILED.value]
     rows = session.execute(
         select(
-            BatchRequest.line, BatchRequest.custom_id, BatchRequest.state,
+            BatchRequest.line, BatchRequest.custom_id,
             BatchRequest.status_code, BatchRequest.response, BatchRequest.error_code,
         )
         .where(BatchRequest.job_id == job_id, BatchRequest.state.in_(states))
         .order_by(BatchRequest.line)
         .execution_options(yield_per=500)
     )  # fmt: skip
-    for line, custom_id, state, status_code, response, error_code in rows:
+    for line, custom_id, status_code, response, error_code in rows:
         request_id = f"{job_id}_{line}"
         entry: dict[str, Any] = {"id": request_id, "custom_id": custom_id}
-        if state == LineState.PENDING.value:
+        if status_code is None:  # never ran: the job stopped first
             entry["response"] = None
             entry["error"] = {
-                "code": unrun,
+                "code": error_code,
                 "message": "the job was cancelled before this request ran"
-                if unrun == "batch_cancelled"
+                if error_code == "batch_cancelled"
                 else "the job's timeout passed before this request ran",
             }
         else:
@@ -292,7 +299,11 @@ def _summary(session: Session, job_id: str, *, left: int, unrun: str) -> list[di
     """Mistral's ``errors``: each kind of failure and how many lines had it."""
     rows = session.execute(
         select(BatchRequest.error_code, func.count())
-        .where(BatchRequest.job_id == job_id, BatchRequest.state == LineState.FAILED.value)
+        .where(
+            BatchRequest.job_id == job_id,
+            BatchRequest.state == LineState.FAILED.value,
+            BatchRequest.status_code.is_not(None),
+        )
         .group_by(BatchRequest.error_code)
     ).all()
     summary = [{"message": code or "error", "count": int(count)} for code, count in rows]

@@ -5,6 +5,7 @@ it with its usage, and closes the jobs that are done. Any number of processes ru
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,6 +19,10 @@ from levante.metering import UsageEvent
 from levante.storage import Database, alive_since, utcnow
 
 log = logging.getLogger(__name__)
+
+# A line the model keeps turning away (overloaded) is answered with that error after this
+# many attempts, rather than tried for ever.
+MAX_ATTEMPTS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,21 +66,24 @@ class BatchWorker:
         self._concurrency = concurrency
         self._poll = poll_seconds
         self._running = 0
+        self._quiet_until = 0.0
         self._changed = anyio.Event()
         self.lines_run = 0
 
     async def run(self) -> None:
-        """Until cancelled: close what is done, claim what there is room for, wait."""
+        """Until cancelled: close what is done, claim what there is room for, wait. Nothing
+        that goes wrong here stops the loop (or the process): it is logged and tried again."""
         async with anyio.create_task_group() as group:
             while True:
+                claimed: list[Claimed] = []
                 try:
                     await anyio.to_thread.run_sync(self._close_due)
-                    claimed = await anyio.to_thread.run_sync(
-                        self._claim, self._concurrency - self._running
-                    )
+                    if time.monotonic() >= self._quiet_until:
+                        claimed = await anyio.to_thread.run_sync(
+                            self._claim, self._concurrency - self._running
+                        )
                 except Exception:
-                    log.exception("batch: claiming lines failed; trying again")
-                    claimed = []
+                    log.exception("batch: a round failed; trying again")
                 for line in claimed:
                     self._running += 1
                     group.start_soon(self._run_one, line)
@@ -115,17 +123,40 @@ class BatchWorker:
                           "type": "server_error", "param": None, "code": "internal_error"},
                 )  # fmt: skip
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(self._settle, line, outcome)
+                await self._settle_with_retries(line, outcome)
         finally:
             self._running -= 1
             self._changed.set()
 
+    async def _settle_with_retries(self, line: Claimed, outcome: LineOutcome) -> None:
+        """Settle the line; a database that fails is asked again, then the line is given back
+        (unbilled: it runs again)."""
+        for wait in (0.5, 2.0, 5.0, None):
+            try:
+                await anyio.to_thread.run_sync(self._settle, line, outcome)
+                return
+            except Exception:
+                log.exception("batch: settling line %s of %s failed", line.line, line.job_id)
+                if wait is not None:
+                    await anyio.sleep(wait)
+        try:
+            await anyio.to_thread.run_sync(self._give_back, line)
+        except Exception:
+            log.exception("batch: giving line %s of %s back failed", line.line, line.job_id)
+
+    def _give_back(self, line: Claimed) -> None:
+        with self._database.session() as session:
+            release(session, line, self._instance_id())
+
     def _settle(self, line: Claimed, outcome: LineOutcome) -> None:
         me = self._instance_id()
-        with self._database.session() as session:
-            if outcome.retry:
+        if outcome.retry and line.attempts < MAX_ATTEMPTS:
+            # The model was busy: wait a round before claiming again, rather than spin.
+            self._quiet_until = time.monotonic() + self._poll
+            with self._database.session() as session:
                 release(session, line, me)
-                return
+            return
+        with self._database.session() as session:
             kept = settle(
                 session, line, me, status_code=outcome.status_code, response=outcome.body,
                 error_code=outcome.error_code, usage=outcome.usage, now=utcnow(),

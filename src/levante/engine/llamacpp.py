@@ -7,10 +7,11 @@ from its own sampler chain (or, for plain greedy requests, takes the argmax of i
 Requests join and leave between steps.
 
 Background requests (a batch job's lines) take only what interactive requests leave: at most
-half the slots (the top ones), none while an interactive request waits; they sit out every
-step that reads an interactive prompt or that carries interactive sequences in a quarter of
-the slots or more. An interactive request's first token waits on them for at most the step in
-flight, and under steady interactive load not at all.
+half the slots (the top ones), none while an interactive request waits, and one gives its
+slot up (its caller gets a 503 to run it again) when an interactive request finds every slot
+taken; they sit out every step that reads an interactive prompt or that carries interactive
+sequences in a quarter of the slots or more. An interactive request's first token waits on
+them for at most the step in flight, and under steady interactive load not at all.
 
 Each of the ``parallel`` sequence slots keeps the KV cache of the last request it served; a
 new request goes to a free slot whose cache shares the longest prefix with its prompt (or
@@ -390,13 +391,34 @@ class LlamaCppEngine:
         if block:
             self._wake.wait(0.1)
             self._wake.clear()
-        while len(running) < len(self._slots):
+        while len(running) < len(self._slots) or self._preempt(running):
             job = self._next_job(running)
             if job is None:
                 return
             if job.cancelled.is_set():
                 continue
             running.append(self._start(job, running))
+
+    def _preempt(self, running: list[_Sequence]) -> bool:
+        """Make room for a waiting interactive request when every slot is taken: the
+        background sequence that has produced least gives way (its caller gets a 503 and runs
+        it again later; its slot keeps the prompt's cache)."""
+        if self._waiting.empty():
+            return False
+        background = [s for s in running if s.job.request.background]
+        if not background:
+            return False
+        victim = min(background, key=lambda s: s.produced)
+        running.remove(victim)
+        self._release(victim)
+        self._outbox.put(
+            victim.job,
+            OverloadedError(
+                "the request gave way to interactive work; run it again",
+                headers={"Retry-After": "1"},
+            ),
+        )
+        return True
 
     def _background_region(self) -> frozenset[int]:
         """The slots background work may take: the top ``_background_slots``."""

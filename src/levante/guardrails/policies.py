@@ -17,7 +17,7 @@ from levante.audit import Actor, record
 from levante.caching import RefreshingCache
 from levante.errors import ContentBlockedError, InvalidRequestError
 from levante.guardrails.categories import CATEGORIES, DEFAULT_THRESHOLD, Moderation
-from levante.guardrails.service import Moderator
+from levante.guardrails.service import MAX_CHARS, Moderator
 from levante.storage import Database, Topic, announce
 from levante.storage.models import GuardrailPolicy
 
@@ -85,7 +85,12 @@ def request_rules(guardrails: Any) -> Rules:
         custom = config.get("custom_category_thresholds") or {}
         if not isinstance(custom, dict):
             raise InvalidRequestError("custom_category_thresholds is an object", param="guardrails")
-        given = {k: float(v) for k, v in custom.items() if v is not None and k in CATEGORIES}
+        try:
+            given = {k: float(v) for k, v in custom.items() if v is not None and k in CATEGORIES}
+        except (TypeError, ValueError):
+            raise InvalidRequestError(
+                "custom_category_thresholds holds numbers", param="guardrails"
+            ) from None
         chosen = list(given) if config.get("ignore_other_categories") else list(CATEGORIES)
         action: Action = "block" if config.get("action") == "block" else "flag"
         for category in chosen:
@@ -150,12 +155,14 @@ class ChatGuard:
         return await anyio.to_thread.run_sync(self._cache.get, organization_id), asked
 
     async def _judge(
-        self, organization_id: str, text: str, guardrails: Any
+        self, organization_id: str, text: str, guardrails: Any, *, count: bool = True
     ) -> tuple[list[str], list[str]]:
         policy, asked = await self._rules(organization_id, guardrails)
         if not (policy or asked) or not text:
             return [], []
-        [moderation] = await self._moderator.moderate([text], endpoint="chat.completions")
+        [moderation] = await self._moderator.moderate(
+            [text[-MAX_CHARS:]], endpoint="chat.completions", count=count
+        )
         blocked, flagged = policy.judge(moderation)
         more_blocked, more_flagged = asked.judge(moderation)
         blocked = sorted(set(blocked) | set(more_blocked))
@@ -191,8 +198,9 @@ class ChatGuard:
     async def answer_blocked(
         self, organization_id: str, request_id: str, text: str, guardrails: Any = None
     ) -> bool:
-        """Whether an answer (so far) holds a blocking category: it is then cut (audited)."""
-        blocked, _ = await self._judge(organization_id, text, guardrails)
+        """Whether an answer holds a blocking category: it is then cut (audited). ``text`` is
+        what the caller has not had read yet, with some of what came before it for context."""
+        blocked, _ = await self._judge(organization_id, text, guardrails, count=False)
         if blocked:
             await anyio.to_thread.run_sync(
                 self._audit, organization_id, request_id, "guardrails.cut", blocked, []

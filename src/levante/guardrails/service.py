@@ -13,6 +13,7 @@ from levante.settings import Settings
 
 MAX_INPUTS = 128
 MAX_CHARS = 100_000
+MAX_TOTAL_CHARS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +39,10 @@ class Moderator:
             )
         return self.classifier.name
 
-    async def moderate(self, texts: Sequence[str], *, endpoint: str) -> list[Moderation]:
+    async def moderate(
+        self, texts: Sequence[str], *, endpoint: str, count: bool = True
+    ) -> list[Moderation]:
+        """Score ``texts``; with ``count``, each category found is counted (``on_flag``)."""
         if not texts:
             raise InvalidRequestError("input needs at least one text", param="input")
         if len(texts) > MAX_INPUTS:
@@ -47,10 +51,15 @@ class Moderator:
             raise InvalidRequestError(
                 f"an input is at most {MAX_CHARS:,} characters", param="input"
             )
+        if sum(len(t) for t in texts) > MAX_TOTAL_CHARS:
+            raise InvalidRequestError(
+                f"the inputs are at most {MAX_TOTAL_CHARS:,} characters in all", param="input"
+            )
         results = await self.classifier.classify(texts)
-        for result in results:
-            for category in result.flagged:
-                self._on_flag(category, endpoint)
+        if count:
+            for result in results:
+                for category in result.flagged:
+                    self._on_flag(category, endpoint)
         return results
 
     async def moderate_chats(

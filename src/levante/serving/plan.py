@@ -35,8 +35,8 @@ class Generation:
     counts_prompt: bool
 
 
-# How much new answer text a guardrail reads at a time: a watched answer is held back until
-# read, so a cut answer never reaches the client.
+# How much new answer text a guardrail reads at a time (with as much of what came before, for
+# context): a watched answer is held back until read, so a cut answer never reaches the client.
 CHECK_EVERY = 200
 
 
@@ -117,7 +117,7 @@ async def stream_plan(plan: Plan) -> AsyncGenerator[StreamItem, None]:
                         held += event.text
                         if len(held) < CHECK_EVERY:
                             continue
-                        if await plan.answer_check(said + held):
+                        if await plan.answer_check(said[-CHECK_EVERY:] + held):
                             finish = "content_filter"
                             break
                         yield ChoiceText(generation.index, held)
@@ -128,7 +128,9 @@ async def stream_plan(plan: Plan) -> AsyncGenerator[StreamItem, None]:
                     elif isinstance(event, Finished):
                         finish = event.finish_reason or "error"
                 if held and finish != "content_filter":
-                    if plan.answer_check is not None and await plan.answer_check(said + held):
+                    if plan.answer_check is not None and await plan.answer_check(
+                        said[-CHECK_EVERY:] + held
+                    ):
                         finish = "content_filter"
                     else:
                         yield ChoiceText(generation.index, held)
