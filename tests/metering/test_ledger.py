@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from levante.metering import (
     GroupBy,
@@ -19,7 +19,7 @@ from levante.metering import (
     usage_report,
 )
 from levante.storage import Database, utcnow
-from levante.storage.models import Price, Reservation, UsageRecord
+from levante.storage.models import GatewayInstance, Price, Reservation, UsageRecord
 from tests.helpers import make_tenant
 
 
@@ -187,3 +187,16 @@ def test_reconcile_reports_a_record_whose_cost_is_wrong(database: Database) -> N
     report = reconcile(database, ledger, repair=True)
     assert report.mispriced == ["odd"]
     assert report.records == 2
+
+
+def test_a_gateway_whose_row_was_swept_registers_again(database: Database) -> None:
+    ledger = Ledger(database, heartbeat_seconds=60)
+    ledger.start()
+    try:
+        with database.session() as session:
+            session.execute(delete(GatewayInstance).where(GatewayInstance.id == ledger.instance_id))
+        ledger._beat()
+        with database.session() as session:
+            assert session.get(GatewayInstance, ledger.instance_id) is not None
+    finally:
+        ledger.close()

@@ -278,11 +278,20 @@ class Ledger:
 
     def _beat(self) -> None:
         with self._database.session() as session:
-            session.execute(
+            beat = session.execute(
                 update(GatewayInstance)
                 .where(GatewayInstance.id == self.instance_id)
                 .values(last_seen=utcnow())
             )
+            if not getattr(beat, "rowcount", 1):
+                # A stall long enough for another process to sweep this one's row away: come
+                # back, so what this process holds (batch lines) counts as held again.
+                log.warning("ledger: this gateway's heartbeat lapsed; registering again")
+                session.add(
+                    GatewayInstance(
+                        id=self.instance_id, hostname=socket.gethostname()[:200], pid=os.getpid()
+                    )
+                )
         self.sweep()
 
 
