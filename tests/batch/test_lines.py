@@ -138,9 +138,9 @@ def test_a_finished_job_is_closed_once_with_its_files(
         assert _settle(database, line, me, tenant, status)
     with database.session() as session:
         assert batch.jobs_to_close(session, live_since=_live_since(), now=utcnow()) == [job_id]
-        assert batch.close_job(session, files, job_id, live_since=_live_since(), now=utcnow())
+    assert batch.close_job(database, files, job_id, live_since=_live_since(), now=utcnow())
+    assert not batch.close_job(database, files, job_id, live_since=_live_since(), now=utcnow())
     with database.session() as session:
-        assert not batch.close_job(session, files, job_id, live_since=_live_since(), now=utcnow())
         job = session.get(BatchJob, job_id)
         assert job is not None
         assert job.status == "SUCCESS"
@@ -173,8 +173,8 @@ def test_a_cancelled_job_waits_for_its_running_lines_then_lists_the_rest_as_canc
     with database.session() as session:
         assert batch.jobs_to_close(session, live_since=_live_since(), now=utcnow()) == []
     assert _settle(database, running, me, tenant)
+    assert batch.close_job(database, files, job_id, live_since=_live_since(), now=utcnow())
     with database.session() as session:
-        assert batch.close_job(session, files, job_id, live_since=_live_since(), now=utcnow())
         job = session.get(BatchJob, job_id)
         assert job is not None
         assert job.status == "CANCELLED"
@@ -204,7 +204,8 @@ def test_a_job_out_of_time_ends_with_what_it_has(
     later = utcnow() + timedelta(hours=2)
     with database.session() as session:
         assert batch.claim(session, "gw_x", live_since=_live_since(), limit=5, now=later) == []
-        assert batch.close_job(session, files, job_id, live_since=_live_since(), now=later)
+    assert batch.close_job(database, files, job_id, live_since=_live_since(), now=later)
+    with database.session() as session:
         job = session.get(BatchJob, job_id)
         assert job is not None
         assert job.status == "TIMEOUT_EXCEEDED"
@@ -221,8 +222,7 @@ def test_a_line_still_held_when_its_job_closes_can_no_longer_be_settled(
     with database.session() as session:
         batch.cancel_job(session, key_principal(session, tenant.key_id), job_id, now=utcnow())
         session.get(GatewayInstance, lapsed).last_seen = utcnow() - timedelta(minutes=1)  # type: ignore[union-attr]
-    with database.session() as session:
-        assert batch.close_job(session, files, job_id, live_since=_live_since(), now=utcnow())
+    assert batch.close_job(database, files, job_id, live_since=_live_since(), now=utcnow())
     assert not _settle(database, held, lapsed, tenant), "too late: the line ended with its job"
     with database.session() as session:
         assert (

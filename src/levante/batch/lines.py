@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from levante.files import FileService
 from levante.metering import UsageEvent, record_usage
-from levante.storage.models import BatchJob, BatchRequest, GatewayInstance
+from levante.storage import Database
+from levante.storage.models import BatchJob, BatchRequest, GatewayInstance, StoredFile
 from levante.vocabulary import BatchStatus, FilePurpose, LineState, SampleType
 
 _RUNNABLE = (BatchStatus.QUEUED.value, BatchStatus.RUNNING.value)
@@ -191,12 +192,77 @@ def jobs_to_close(session: Session, *, live_since: datetime, now: datetime) -> l
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Staged:
+    """A job's result files, already in the store, and what they were written from."""
+
+    output: StoredFile | None
+    errors: StoredFile | None
+    succeeded: int
+    failed: int
+    left: int
+    unrun: str
+
+
 def close_job(
-    session: Session, files: FileService, job_id: str, *, live_since: datetime, now: datetime
+    database: Database, files: FileService, job_id: str, *, live_since: datetime, now: datetime
 ) -> bool:
     """End a job: write its output file (the answered lines) and error file (the failed ones,
-    and those never run), set its final status. False when another process got there first or
-    a live process holds one of its lines again."""
+    and those never run), set its final status. False when another process got there first, a
+    live process holds one of its lines again, or a line settled meanwhile (the next round
+    closes it). The files are written before the job's row is taken, so no lock is held
+    while a large file goes to the store."""
+    with database.session() as session:
+        staged = _stage(session, files, job_id, live_since=live_since, now=now)
+    if staged is None:
+        return False
+    closed = False
+    try:
+        with database.session() as session:
+            closed = _close(session, job_id, staged, live_since=live_since, now=now)
+    finally:
+        if not closed:
+            for row in (staged.output, staged.errors):
+                if row is not None:
+                    files.discard(row)
+    return closed
+
+
+def _stage(
+    session: Session, files: FileService, job_id: str, *, live_since: datetime, now: datetime
+) -> _Staged | None:
+    if job_id not in jobs_to_close(session, live_since=live_since, now=now):
+        return None
+    job = session.get(BatchJob, job_id)
+    assert job is not None
+    unrun = (
+        "batch_cancelled" if job.status == BatchStatus.CANCELLATION_REQUESTED.value
+        else "batch_expired"
+    )  # fmt: skip
+    left = int(session.scalar(
+        select(func.count()).where(
+            BatchRequest.job_id == job_id, BatchRequest.state == LineState.PENDING.value
+        )
+    ) or 0)  # fmt: skip
+    output = errors = None
+    if job.succeeded_requests:
+        output = files.stage(
+            organization_id=job.organization_id, filename=f"{job.id}_output.jsonl",
+            pieces=_results(session, job_id, succeeded=True, unrun=unrun),
+            purpose=FilePurpose.BATCH, sample_type=SampleType.BATCH_RESULT, now=now,
+        )  # fmt: skip
+    if job.failed_requests or left:
+        errors = files.stage(
+            organization_id=job.organization_id, filename=f"{job.id}_error.jsonl",
+            pieces=_results(session, job_id, succeeded=False, unrun=unrun),
+            purpose=FilePurpose.BATCH, sample_type=SampleType.BATCH_ERROR, now=now,
+        )  # fmt: skip
+    return _Staged(output, errors, job.succeeded_requests, job.failed_requests, left, unrun)
+
+
+def _close(
+    session: Session, job_id: str, staged: _Staged, *, live_since: datetime, now: datetime
+) -> bool:
     if job_id not in jobs_to_close(session, live_since=live_since, now=now):
         return False
     # The conditional update takes the job's row (PostgreSQL) or the database (SQLite) for the
@@ -211,39 +277,27 @@ def close_job(
         return False
     job = session.get(BatchJob, job_id, populate_existing=True)
     assert job is not None
-    if job.status not in _STOPPING:
-        return False
+    if (job.succeeded_requests, job.failed_requests) != (staged.succeeded, staged.failed):
+        return False  # a line settled since the files were written: written again next round
     cancelled = job.status == BatchStatus.CANCELLATION_REQUESTED.value
     expired = not cancelled and job.expires_at <= now
-    unrun = "batch_cancelled" if cancelled else "batch_expired"
-    left = session.scalar(
-        select(func.count()).where(
-            BatchRequest.job_id == job_id, BatchRequest.state == LineState.PENDING.value
-        )
-    )
     # The lines never run end here: a process that still holds one (a claim made as the job
     # stopped, a heartbeat that lapsed) can no longer settle, or bill, it.
     session.execute(
         update(BatchRequest)
         .where(BatchRequest.job_id == job_id, BatchRequest.state == LineState.PENDING.value)
-        .values(state=LineState.FAILED.value, error_code=unrun, claimed_by=None, finished_at=now)
+        .values(
+            state=LineState.FAILED.value, error_code=staged.unrun, claimed_by=None,
+            finished_at=now,
+        )
         .execution_options(synchronize_session=False)
-    )
-    if job.succeeded_requests:
-        output = files.write(
-            session, organization_id=job.organization_id, filename=f"{job.id}_output.jsonl",
-            pieces=_results(session, job_id, succeeded=True),
-            purpose=FilePurpose.BATCH, sample_type=SampleType.BATCH_RESULT, now=now,
-        )  # fmt: skip
-        job.output_file = output.id
-    if job.failed_requests or left:
-        errors = files.write(
-            session, organization_id=job.organization_id, filename=f"{job.id}_error.jsonl",
-            pieces=_results(session, job_id, succeeded=False),
-            purpose=FilePurpose.BATCH, sample_type=SampleType.BATCH_ERROR, now=now,
-        )  # fmt: skip
-        job.error_file = errors.id
-    job.errors = _summary(session, job_id, left=int(left or 0), unrun=unrun)
+    )  # fmt: skip
+    for row in (staged.output, staged.errors):
+        if row is not None:
+            session.add(row)
+    job.output_file = staged.output.id if staged.output else None
+    job.error_file = staged.errors.id if staged.errors else None
+    job.errors = _summary(session, job_id, left=staged.left, unrun=staged.unrun)
     if cancelled:
         job.status = BatchStatus.CANCELLED.value
     elif expired:
@@ -256,9 +310,13 @@ def close_job(
     return True
 
 
-def _results(session: Session, job_id: str, *, succeeded: bool) -> Iterator[bytes]:
-    """The job's output (or error) file, a JSON line per request in the order they came."""
-    states = [LineState.SUCCEEDED.value] if succeeded else [LineState.FAILED.value]
+def _results(session: Session, job_id: str, *, succeeded: bool, unrun: str) -> Iterator[bytes]:
+    """The job's output (or error) file, a JSON line per request in the order they came; in
+    the error file, the lines that never ran carry ``unrun``."""
+    states = (
+        [LineState.SUCCEEDED.value] if succeeded
+        else [LineState.FAILED.value, LineState.PENDING.value]
+    )  # fmt: skip
     rows = session.execute(
         select(
             BatchRequest.line, BatchRequest.custom_id,
@@ -272,11 +330,12 @@ def _results(session: Session, job_id: str, *, succeeded: bool) -> Iterator[byte
         request_id = f"{job_id}_{line}"
         entry: dict[str, Any] = {"id": request_id, "custom_id": custom_id}
         if status_code is None:  # never ran: the job stopped first
+            code = error_code or unrun
             entry["response"] = None
             entry["error"] = {
-                "code": error_code,
+                "code": code,
                 "message": "the job was cancelled before this request ran"
-                if error_code == "batch_cancelled"
+                if code == "batch_cancelled"
                 else "the job's timeout passed before this request ran",
             }
         else:

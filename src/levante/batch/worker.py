@@ -107,10 +107,9 @@ class BatchWorker:
         with self._database.session() as session:
             due = jobs_to_close(session, live_since=self._live_since(), now=utcnow())
         for job_id in due:
-            with self._database.session() as session:
-                if close_job(session, self._files, job_id, live_since=self._live_since(),
-                             now=utcnow()):  # fmt: skip
-                    log.info("batch job %s closed", job_id)
+            if close_job(self._database, self._files, job_id, live_since=self._live_since(),
+                         now=utcnow()):  # fmt: skip
+                log.info("batch job %s closed", job_id)
 
     async def _run_one(self, line: Claimed) -> None:
         try:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -139,9 +139,8 @@ class FileService:
                target=row.id, details={"bytes": row.bytes, "purpose": row.purpose})  # fmt: skip
         return row
 
-    def write(
+    def stage(
         self,
-        session: Session,
         *,
         organization_id: str,
         filename: str,
@@ -150,17 +149,23 @@ class FileService:
         sample_type: SampleType,
         now: datetime,
     ) -> StoredFile:
-        """Keep a file the platform wrote for an organisation (a batch job's results). It
-        counts in the organisation's room but is never refused for it: results are not lost."""
+        """Put a file the platform wrote for an organisation (a batch job's results) in the
+        store, and return its row for the caller to add in the transaction it belongs to (or
+        :meth:`discard`). It counts in the organisation's room but is never refused for it:
+        results are not lost."""
         spooled = self._spool(iter(pieces), limit=None)
         try:
-            return self._keep(
-                session, spooled, organization_id=organization_id, api_key_id=None,
+            return self._stored(
+                spooled, organization_id=organization_id, api_key_id=None,
                 filename=filename, mimetype="application/jsonl", purpose=purpose,
                 sample_type=sample_type, source=FileSource.MISTRAL, now=now,
             )  # fmt: skip
         finally:
             spooled.path.unlink(missing_ok=True)
+
+    def discard(self, row: StoredFile) -> None:
+        """Forget a staged file that was not kept."""
+        self.store.delete(row.storage_key)
 
     def delete(self, session: Session, actor: Actor, organization_id: str, file_id: str) -> None:
         row = self.find(session, organization_id, file_id)
@@ -278,9 +283,14 @@ class FileService:
             lines += 1
         return _Spooled(path, size, digest.hexdigest(), lines)
 
-    def _keep(
+    def _keep(self, session: Session, spooled: _Spooled, **fields: Any) -> StoredFile:
+        row = self._stored(spooled, **fields)
+        session.add(row)
+        session.flush()
+        return row
+
+    def _stored(
         self,
-        session: Session,
         spooled: _Spooled,
         *,
         organization_id: str,
@@ -292,10 +302,11 @@ class FileService:
         source: FileSource,
         now: datetime,
     ) -> StoredFile:
+        """The contents in the store, and the row that describes them (not yet added)."""
         file_id = new_id("file", 24)
         key = f"{organization_id}/{file_id}"
         self.store.put(key, spooled.path)
-        row = StoredFile(
+        return StoredFile(
             id=file_id, organization_id=organization_id, api_key_id=api_key_id,
             purpose=purpose.value, sample_type=sample_type.value if sample_type else None,
             source=source.value, filename=filename, mimetype=mimetype, bytes=spooled.size,
@@ -303,9 +314,6 @@ class FileService:
             num_lines=spooled.lines if filename.lower().endswith(_LINED) else None,
             storage_key=key, created_at=now,
         )  # fmt: skip
-        session.add(row)
-        session.flush()
-        return row
 
 
 def _pieces(stream: BinaryIO) -> Iterator[bytes]:
