@@ -208,7 +208,13 @@ def test_a_job_that_cannot_run_is_refused_at_once(
 
 def test_a_bad_line_is_named_with_its_file_and_number(client: TestClient, tenant: Tenant) -> None:
     file_id = _upload(
-        client, tenant, _lines("fine") + b"not json\n" + b'{"body": {"stream": true}}\n'
+        client,
+        tenant,
+        _lines("fine")
+        + b"not json\n"
+        + b'{"body": {"stream": true}}\n'
+        + b"\xff\xfe\n"
+        + b"[1, 2]\n",
     )
     response = client.post(
         "/v1/batch/jobs",
@@ -219,6 +225,8 @@ def test_a_bad_line_is_named_with_its_file_and_number(client: TestClient, tenant
     message = response.json()["message"]
     assert f"{file_id} line 2: not JSON" in message
     assert f"{file_id} line 3: a batched request is not streamed" in message
+    assert f"{file_id} line 4: not JSON" in message
+    assert f"{file_id} line 5: a line is a JSON object" in message
 
 
 def test_another_organisations_job_and_files_are_not_found(
@@ -256,3 +264,74 @@ def test_another_organisations_job_and_files_are_not_found(
     for output in (done["output_file"],):
         assert client.get(f"/v1/files/{output}/content", headers=theirs).status_code == 404
         assert client.get(f"/v1/files/{output}", headers=theirs).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload"),
+    [
+        ("POST", "/v1/batch/jobs", {"endpoint": 5}),
+        ("POST", "/v1/batch/jobs", {"endpoint": "/v1/chat/completions", "input_files": "x"}),
+        ("POST", "/v1/batch/jobs", {"endpoint": "/v1/chat/completions", "agent_id": "a"}),
+        ("POST", "/v1/batch/jobs", {"endpoint": "/v1/chat/completions", "requests": [{"body": 1}]}),
+        (
+            "POST",
+            "/v1/batch/jobs",
+            {"endpoint": "/v1/chat/completions", "input_files": ["file_nope"]},
+        ),
+        ("POST", "/v1/batches", {"input_file_id": "file_nope", "endpoint": "/v1/chat/completions"}),
+        (
+            "POST",
+            "/v1/batches",
+            {"input_file_id": "f", "endpoint": "/v1/chat/completions", "completion_window": "48h"},
+        ),
+        ("GET", "/v1/batch/jobs?created_after=yesterday", None),
+        ("GET", "/v1/batch/jobs?page=-1", None),
+        ("GET", "/v1/batches?after=batch_nope", None),
+        ("GET", "/v1/batches?limit=0", None),
+        ("GET", "/v1/batch/jobs/batch_nope", None),
+        ("POST", "/v1/batches/batch_nope/cancel", None),
+        ("GET", "/v1/files?page_size=0", None),
+        ("GET", "/v1/files?after=file_nope", None),
+        ("GET", "/v1/files/file_nope/content", None),
+        ("POST", "/v1/moderations", {"input": {"a": 1}}),
+        ("POST", "/v1/chat/moderations", {"input": []}),
+        ("POST", "/v1/chat/moderations", {"input": [{"role": "wizard", "content": "x"}]}),
+        (
+            "POST",
+            "/v1/chat/completions",
+            {
+                "model": MODEL,
+                "messages": [{"role": "user", "content": "hi"}],
+                "guardrails": [
+                    {"moderation_llm_v1": {"custom_category_thresholds": {"selfharm": "high"}}}
+                ],
+            },
+        ),
+        (
+            "POST",
+            "/v1/chat/completions",
+            {
+                "model": MODEL,
+                "messages": [{"role": "user", "content": "hi"}],
+                "guardrails": [{"other": {}}],
+            },
+        ),
+    ],
+)
+def test_malformed_input_gets_the_error_body(
+    client: TestClient, tenant: Tenant, method: str, path: str, payload: dict[str, Any] | None
+) -> None:
+    response = client.request(method, path, json=payload, headers=tenant.headers())
+    assert 400 <= response.status_code < 500, (response.status_code, response.text)
+    assert response.json()["object"] == "error"
+
+
+def test_malformed_guardrail_policies_get_the_error_body(
+    client: TestClient, tenant: Tenant
+) -> None:
+    admin = tenant.headers(admin=True)
+    for policy in [{"rules": {"pii": "erase"}}, {"rules": {}, "thresholds": {"pii": 5}},
+                   {"rules": {}, "thresholds": {"spam": 0.5}}, {"rules": "block"}]:  # fmt: skip
+        response = client.put("/v1/admin/guardrails", json=policy, headers=admin)
+        assert 400 <= response.status_code < 500, (policy, response.text)
+        assert response.json()["object"] == "error"

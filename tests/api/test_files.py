@@ -121,3 +121,17 @@ def test_limits_answer_413_with_the_error_body(client: TestClient, tenant: Tenan
 def test_a_file_needs_a_key(client: TestClient, tmp_path: Path) -> None:
     response = client.post("/v1/files", files={"file": ("a.jsonl", LINES)})
     assert response.status_code == 401
+
+
+def test_an_upload_without_a_file_or_with_a_path_for_a_name_is_refused(
+    client: TestClient, tenant: Tenant
+) -> None:
+    missing = client.post("/v1/files", data={"purpose": "batch"}, headers=tenant.headers())
+    assert missing.status_code == 422
+    assert missing.json()["object"] == "error"
+    pathed = client.post(
+        "/v1/files", files={"file": ("../x.jsonl", LINES)}, data={"purpose": "batch"},
+        headers=tenant.headers(),
+    )  # fmt: skip
+    assert pathed.status_code == 400
+    assert pathed.json()["param"] == "file"
