@@ -67,6 +67,7 @@ class BatchWorker:
         self._poll = poll_seconds
         self._running = 0
         self._quiet_until = 0.0
+        self._next_close = 0.0
         self._changed = anyio.Event()
         self.lines_run = 0
 
@@ -77,7 +78,9 @@ class BatchWorker:
             while True:
                 claimed: list[Claimed] = []
                 try:
-                    await anyio.to_thread.run_sync(self._close_due)
+                    if time.monotonic() >= self._next_close:  # once a round, not once a line
+                        self._next_close = time.monotonic() + self._poll
+                        await anyio.to_thread.run_sync(self._close_due)
                     if time.monotonic() >= self._quiet_until:
                         claimed = await anyio.to_thread.run_sync(
                             self._claim, self._concurrency - self._running

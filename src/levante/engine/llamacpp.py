@@ -212,6 +212,8 @@ class LlamaCppEngine:
         self._waiting: queue.Queue[_Job] = queue.Queue()
         self._background: queue.Queue[_Job] = queue.Queue()
         self._background_slots = max(1, parallel // 2)
+        # The slots background work may take: the top ``_background_slots``.
+        self._background_region = frozenset(range(parallel - self._background_slots, parallel))
         self._wake = threading.Event()
         self._pending = 0  # interactive requests waiting for a slot
         self._pending_background = 0
@@ -420,10 +422,6 @@ class LlamaCppEngine:
         )
         return True
 
-    def _background_region(self) -> frozenset[int]:
-        """The slots background work may take: the top ``_background_slots``."""
-        return frozenset(range(len(self._slots) - self._background_slots, len(self._slots)))
-
     def _next_job(self, running: list[_Sequence]) -> _Job | None:
         try:
             job = self._waiting.get_nowait()
@@ -436,7 +434,7 @@ class LlamaCppEngine:
         if sum(1 for s in running if s.job.request.background) >= self._background_slots:
             return None
         taken = {s.slot.seq_id for s in running}
-        if all(seq_id in taken for seq_id in self._background_region()):
+        if all(seq_id in taken for seq_id in self._background_region):
             return None
         try:
             job = self._background.get_nowait()
@@ -451,7 +449,7 @@ class LlamaCppEngine:
         taken = {s.slot.seq_id for s in running}
         # Background work lives in the top slots and interactive work below it, so a step
         # that leaves background sequences out still runs over consecutive ids (one pass).
-        region = self._background_region()
+        region = self._background_region
         background = job.request.background
         free = {
             slot.seq_id: slot.tokens

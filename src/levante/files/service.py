@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -128,11 +128,13 @@ class FileService:
                     f"than its {self.organization_max_bytes:,}; delete some first",
                     param="file",
                 )
-            row = self._keep(
-                session, spooled, organization_id=organization_id, api_key_id=api_key_id,
+            row = self._stored(
+                spooled, organization_id=organization_id, api_key_id=api_key_id,
                 filename=name, mimetype=_mimetype(name, content_type), purpose=kind,
                 sample_type=_sample_type(kind), source=FileSource.UPLOAD, now=now,
             )  # fmt: skip
+            session.add(row)
+            session.flush()
         finally:
             spooled.path.unlink(missing_ok=True)
         record(session, organization_id=organization_id, actor=actor, action="file.uploaded",
@@ -282,12 +284,6 @@ class FileService:
         if size and last != b"\n":
             lines += 1
         return _Spooled(path, size, digest.hexdigest(), lines)
-
-    def _keep(self, session: Session, spooled: _Spooled, **fields: Any) -> StoredFile:
-        row = self._stored(spooled, **fields)
-        session.add(row)
-        session.flush()
-        return row
 
     def _stored(
         self,
