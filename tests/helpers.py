@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 import socket
 import threading
 import time
@@ -22,7 +23,7 @@ import levante.api.routes as routes_package
 from levante.api.state import AppState
 from levante.settings import EMBEDDED_MODEL_ID
 from levante.storage import Database
-from levante.storage.models import Organization, UsageRecord
+from levante.storage.models import Organization, OutboundMail, UsageRecord
 from levante.tenancy import create_api_key, create_organization
 
 MODEL = EMBEDDED_MODEL_ID
@@ -82,6 +83,20 @@ def chat_body(
     }
     body.update(extra)
     return body
+
+
+def mailed_link(database: Database, to: str, path: str) -> str:
+    """The newest link to ``path`` (e.g. ``/signup/confirm/``) mailed to ``to``, as a path
+    on the site (its query kept)."""
+    with database.session() as session:
+        bodies = session.scalars(
+            select(OutboundMail.body).where(OutboundMail.to == to).order_by(OutboundMail.id.desc())
+        ).all()
+    for body in bodies:
+        found = re.search(rf"https?://[^/\s]+({re.escape(path)}\S+)", body)
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no link to {path} was mailed to {to}")
 
 
 def free_port() -> int:

@@ -28,13 +28,14 @@ FOUNDATION = {
     "levante.settings",
     "levante.caching",
     "levante.periodic",
+    "levante.spreadsheet",
 }
 BELOW_PACKAGES = FOUNDATION | {"levante.storage", "levante.audit", "levante.mail"}
 
 # The layers, bottom up, and what each unit may import besides the layers under it.
 LAYERS: list[tuple[str, dict[str, set[str]]]] = [
     (
-        "foundation: the one error hierarchy, the domain's words, the settings, timers",
+        "foundation: the one error hierarchy, the domain's words, the settings, timers, CSV",
         {
             "levante.errors": set(),
             "levante.vocabulary": {"levante.errors"},
@@ -42,6 +43,7 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
             "levante.caching": set(),
             "levante.periodic": set(),
             "levante.protocol": set(),
+            "levante.spreadsheet": set(),
         },
     ),
     (
@@ -261,6 +263,53 @@ def test_the_front_ends_touch_no_sql() -> None:
         if e.source in NO_SQL and e.target in {"sqlalchemy", "levante.storage"}
     ]
     assert not wrong, "\n".join(wrong)
+
+
+FRONT_ENDS = ("api", "cli", "web")
+_ROLE_WORDS = {"role", "roles", "is_admin", "is_operator", "Role"}
+
+
+def _mentions_a_role(node: ast.AST) -> bool:
+    for inner in ast.walk(node):
+        if isinstance(inner, ast.Name) and inner.id in _ROLE_WORDS:
+            return True
+        if isinstance(inner, ast.Attribute) and inner.attr in _ROLE_WORDS:
+            return True
+    return False
+
+
+def role_checks() -> list[str]:
+    """Comparisons of roles, admin flags or the operator flag in the front ends, and calls
+    that read a role there: the decisions only levante.tenancy.permissions may make."""
+    found = []
+    for front in FRONT_ENDS:
+        for path in sorted((SOURCE / front).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                decides = (isinstance(node, ast.Compare) and _mentions_a_role(node)) or (
+                    isinstance(node, ast.If) and _mentions_a_role(node.test)
+                )
+                reads = (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name | ast.Attribute)
+                    and getattr(node.func, "id", getattr(node.func, "attr", ""))
+                    in ("role_in", "require_manager")
+                )
+                if decides or reads:
+                    found.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}")
+    return found
+
+
+def test_the_front_ends_decide_no_permission() -> None:
+    assert role_checks() == [], (
+        "role checks belong in levante/tenancy/permissions.py, checked by the services"
+    )
+
+
+def test_the_role_check_finder_finds_one() -> None:
+    for code in ("if seat.role in (Role.OWNER, Role.ADMIN): pass", "if not caller.is_admin: 1"):
+        tree = ast.parse(code)
+        found = [n for n in ast.walk(tree) if isinstance(n, ast.If) and _mentions_a_role(n.test)]
+        assert found, code
 
 
 def test_the_allowed_graph_has_no_cycle() -> None:

@@ -51,7 +51,7 @@ def run_invoices(
     """The deployment's invoice run: the month's service credits of the support contracts
     and its consulting time past the prepaid hours brought up to date first
     (:func:`levante.support.credit_breaches`, :func:`levante.support.bill_time`), then
-    billing's run (:func:`levante.billing.run_invoices`), which bills them with everything
+    billing's run (:func:`levante.billing.invoice_period`), which bills them with everything
     else."""
     now = now or utcnow()
     with database.session() as session:
@@ -60,7 +60,7 @@ def run_invoices(
         support.credit_breaches(session, period, now=now, organization_id=org_id)
         support.bill_time(session, period, now=now, default_currency=default_currency,
                           organization_id=org_id)  # fmt: skip
-    return billing.run_invoices(
+    return billing.invoice_period(
         database, actor, period, organization=organization, finalize=finalize,
         settings=settings, default_currency=default_currency, settle_seconds=settle_seconds,
         now=now, progress=progress,

@@ -7,6 +7,7 @@ read only when it exists). Every field is documented in ``docs/configuration.md`
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from decimal import Decimal
 from importlib import metadata
@@ -167,6 +168,12 @@ class ChatSettings(BaseModel):
     title_model: str = Field(
         default="", description="the model that writes titles; '' = the chat's"
     )
+    # The front door's pace (levante.identity.throttle): attempts free per hour, after which
+    # each next one waits twice as long as the one before.
+    sign_in_failures: int = Field(default=5, ge=1, le=1000)
+    sign_ups_per_hour: int = Field(default=5, ge=1, le=100_000)
+    resets_per_hour: int = Field(default=10, ge=1, le=100_000)
+    mails_per_hour: int = Field(default=3, ge=1, le=1000)
 
     @field_validator("signup_domains")
     @classmethod
@@ -323,6 +330,10 @@ class Settings(BaseSettings):
     admin_requests_per_minute: float = Field(default=300.0, gt=0)
     workers: int = Field(default=1, ge=1)
     redis_url: str = ""
+    metrics_token: str = Field(default="", description="'' = /metrics is open")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="addresses or networks whose X-Forwarded-* count"
+    )
     currency: Currency = Field(
         default=Currency.USD, description="the billing currency of new organisations"
     )
@@ -352,6 +363,17 @@ class Settings(BaseSettings):
         if spends != sorted(spends) or spends[0] != 0:
             raise ValueError("tiers go in order of paid_spend, starting with a tier at 0")
         return tiers
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, proxies: list[str]) -> list[str]:
+        networks = []
+        for proxy in proxies:
+            try:
+                networks.append(str(ipaddress.ip_network(proxy.strip())))
+            except ValueError as exc:
+                raise ValueError(f"'{proxy}' is not an IP address or network: {exc}") from None
+        return networks
 
     @field_validator("models")
     @classmethod

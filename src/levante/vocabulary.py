@@ -39,6 +39,22 @@ class Role(StrEnum):
     SUPPORT = "support"
 
 
+class Permission(StrEnum):
+    """What an actor may do; which roles and keys may is :mod:`levante.tenancy.permissions`."""
+
+    OPEN_CONSOLE = "open_console"  # the customer console at all
+    READ_USAGE = "read_usage"  # usage, limits and tier
+    MANAGE_KEYS = "manage_keys"  # API keys and workspaces
+    CHANGE_LIMITS = "change_limits"  # monthly spending limits
+    MANAGE_MEMBERS = "manage_members"  # add, invite, change roles, remove
+    BUY = "buy"  # plans, seats, credits, hour packs
+    READ_INVOICES = "read_invoices"  # the billing account and its invoices
+    USE_SUPPORT = "use_support"  # open and follow the organisation's tickets
+    WORK_TICKETS = "work_tickets"  # the support queue: every customer's tickets
+    OPERATE = "operate"  # the operator's console and every organisation
+    USE_ADMIN_API = "use_admin_api"  # the admin endpoints of the HTTP API (admin keys)
+
+
 class Product(StrEnum):
     """The four lines of business, as usage, charges and invoice lines are filed."""
 
@@ -162,6 +178,13 @@ class TitleSource(StrEnum):
     PENDING = "pending"  # the first words of the first message, until the model writes one
     MODEL = "model"
     USER = "user"
+
+
+class PasswordLink(StrEnum):
+    """What a mailed link to set a password is for."""
+
+    RESET = "reset"  # the account's owner forgot the password
+    CLAIM = "claim"  # an organisation added the address: its owner chooses the first password
 
 
 class SignupMode(StrEnum):

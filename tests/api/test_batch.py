@@ -286,11 +286,17 @@ def test_another_organisations_job_and_files_are_not_found(
         ),
         ("GET", "/v1/batch/jobs?created_after=yesterday", None),
         ("GET", "/v1/batch/jobs?page=-1", None),
+        ("GET", "/v1/batch/jobs?page=242160179334783680", None),  # past any 64-bit offset
+        ("GET", "/v1/batch/jobs?created_after=9999-12-31T23:59:59-05:00", None),  # past UTC's
+        ("GET", "/v1/batch/jobs?model=a%00b", None),  # a NUL
+        ("POST", "/v1/batch/jobs", {"endpoint": "/v1/chat/completions", "model": "a\u0000"}),
         ("GET", "/v1/batches?after=batch_nope", None),
         ("GET", "/v1/batches?limit=0", None),
         ("GET", "/v1/batch/jobs/batch_nope", None),
         ("POST", "/v1/batches/batch_nope/cancel", None),
         ("GET", "/v1/files?page_size=0", None),
+        ("GET", "/v1/files?page=242160179334783680&page_size=10000", None),
+        ("GET", "/v1/files?search=a%00b", None),
         ("GET", "/v1/files?after=file_nope", None),
         ("GET", "/v1/files/file_nope/content", None),
         ("POST", "/v1/moderations", {"input": {"a": 1}}),

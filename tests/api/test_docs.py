@@ -3,6 +3,8 @@ bearer key."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 
 from fastapi.testclient import TestClient
@@ -39,3 +41,18 @@ def test_the_schema_declares_bearer_auth(client: TestClient, tenant: Tenant) -> 
     # What Swagger UI sends once a key is entered under "Authorize".
     response = client.get("/v1/models", headers={"Authorization": f"Bearer {tenant.key}"})
     assert response.status_code == 200
+
+
+def test_the_reference_pages_admit_their_own_start_script_and_nothing_else(
+    client: TestClient,
+) -> None:
+    swagger = client.get("/docs")
+    policy = swagger.headers["content-security-policy"]
+    [start] = re.findall(r"<script>(.*?)</script>", swagger.text, re.DOTALL)
+    digest = base64.b64encode(hashlib.sha256(start.encode()).digest()).decode()
+    assert f"script-src 'self' 'sha256-{digest}';" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "unsafe-eval" not in policy
+    redoc = client.get("/redoc").headers["content-security-policy"]
+    assert "script-src 'self';" in redoc
+    assert swagger.headers["x-frame-options"] == "DENY"

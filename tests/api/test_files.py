@@ -59,6 +59,17 @@ def test_a_file_goes_up_is_listed_read_and_deleted(client: TestClient, tenant: T
     assert client.get(f"/v1/files/{file_id}", headers=tenant.headers()).status_code == 404
 
 
+def test_a_name_loses_its_invisible_format_characters(client: TestClient, tenant: Tenant) -> None:
+    response = client.post(
+        "/v1/files",
+        files={"file": ("requests\u202elnosj.jsonl", LINES)},
+        data={"purpose": "batch"},
+        headers=tenant.headers(),
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["filename"] == "requestslnosj.jsonl"
+
+
 def test_without_a_purpose_a_file_is_for_fine_tuning(client: TestClient, tenant: Tenant) -> None:
     assert _upload(client, tenant, purpose="")["purpose"] == "fine-tune"
     response = client.post(

@@ -8,6 +8,10 @@ import time
 
 from fastapi.testclient import TestClient
 
+from levante.api import create_app
+from levante.engine import ModelRegistry
+from levante.settings import Settings
+from levante.storage import Database
 from tests.helpers import Tenant, chat_body
 
 
@@ -57,3 +61,30 @@ def test_a_long_generation_blocks_neither_health_nor_metrics(
         answered_while_busy += not done.is_set()
     worker.join()
     assert answered_while_busy > 0
+
+
+def test_with_a_token_metrics_need_it(
+    settings: Settings, database: Database, model_registry: ModelRegistry
+) -> None:
+    guarded = settings.model_copy(update={"metrics_token": "scrape-secret-1234"})
+    app = create_app(guarded, models=model_registry, database=database)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": "Bearer scrape-secret-123"},
+            {"Authorization": "Basic c2NyYXBlLXNlY3JldC0xMjM0"},
+        ):
+            refused = client.get("/metrics", headers=headers)
+            assert refused.status_code == 401, headers
+            assert refused.json()["object"] == "error"
+            assert refused.json()["type"] == "authentication_error"
+            assert refused.headers["www-authenticate"] == "Bearer"
+        scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret-1234"})
+        assert scraped.status_code == 200
+        assert "levante_http_requests_total" in scraped.text
+        assert client.get("/healthz").status_code == 200  # health stays open
+
+
+def test_without_a_token_metrics_stay_open(client: TestClient) -> None:
+    assert client.get("/metrics").status_code == 200

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from levante import licensing
 from levante.api import create_app
 from levante.engine import ModelRegistry
+from levante.licensing.reports import build_report
 from levante.settings import Settings
 from levante.storage import Database, upgrade, utcnow
 from tests.helpers import Tenant, make_operator, make_tenant
@@ -54,7 +55,7 @@ def test_licences_are_issued_read_and_revoked(
     upgrade(site_db.engine)
     license = licensing.verify(view["file"], trusted, utcnow())
     with site_db.session() as session:
-        report = licensing.build_report(
+        report = build_report(
             session, license, licensing.site_key(site), start=date(2026, 1, 1),
             end=utcnow().date(), now=utcnow(),
         )  # fmt: skip
@@ -79,7 +80,7 @@ def test_licences_are_issued_read_and_revoked(
     assert (response.status_code, response.json()["object"]) == (400, "error")
     # A report signed with some other key is held; the operator refuses it.
     with site_db.session() as session:
-        stranger = licensing.build_report(
+        stranger = build_report(
             session, license, licensing.site_key(tmp_path / "other-key.pem"),
             start=date(2025, 12, 1), end=date(2026, 1, 1), now=utcnow(),
         )  # fmt: skip
@@ -91,7 +92,7 @@ def test_licences_are_issued_read_and_revoked(
     assert client.post(revoke_key, headers=mine).status_code == 403
     assert client.post(revoke_key, headers=ops).json()["status"] == "revoked"
     with site_db.session() as session:
-        later_report = licensing.build_report(
+        later_report = build_report(
             session, license, licensing.site_key(site), start=date(2025, 11, 1),
             end=date(2025, 12, 1), now=utcnow(),
         )  # fmt: skip

@@ -158,6 +158,8 @@ def test_attachments_are_size_limited_and_refuse_a_path_in_the_name(
         assert "path" in bad.json()["message"]
     good = client.post(url, files={"file": ("app.log", b"line 1\n", "text/plain")},
                        headers=headers).json()  # fmt: skip
+    disguised = client.post(url, files={"file": ("invoice\u202egnp.exe", b"MZ")}, headers=headers)
+    assert disguised.json()["filename"] == "invoicegnp.exe"
     download = client.get(f"/v1/support/tickets/{number}/attachments/{good['id']}",
                           headers=headers)  # fmt: skip
     assert download.content == b"line 1\n"

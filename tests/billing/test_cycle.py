@@ -6,6 +6,8 @@ from sqlalchemy import select
 
 from levante import billing
 from levante.audit import Actor
+from levante.billing.invoices import create_top_up_invoice
+from levante.billing.wallet import grant_credits
 from levante.settings import BillingSettings
 from levante.storage import Database
 from levante.storage.models import AuditEvent, BillingAccount, Invoice
@@ -33,7 +35,7 @@ def test_a_low_balance_is_reported_once_per_crossing(catalog: Database) -> None:
             session, org, billing.AccountChange(low_balance_threshold="5"),
             default_currency="USD", actor=Actor("t"),
         )  # fmt: skip
-        billing.grant_credits(
+        grant_credits(
             session,
             org,
             8 * 10**9,
@@ -52,7 +54,7 @@ def test_a_low_balance_is_reported_once_per_crossing(catalog: Database) -> None:
         assert report.low_balance == ([org] if day == 3 else [])
     assert events(catalog, org, "wallet.low_balance") == 1
     with catalog.session() as session:
-        billing.grant_credits(
+        grant_credits(
             session,
             org,
             10 * 10**9,
@@ -74,7 +76,7 @@ def test_a_low_balance_is_reported_once_per_crossing(catalog: Database) -> None:
 def test_an_overdue_invoice_restricts_after_the_grace_period(catalog: Database) -> None:
     org = make_tenant(catalog, "Late").organization_id
     with catalog.session() as session:
-        invoice = billing.create_top_up_invoice(
+        invoice = create_top_up_invoice(
             session, org, 5000, settings=TERMS, default_currency="EUR", now=utc(2026, 3, 1)
         )
         assert invoice.due_at == utc(2026, 3, 15)

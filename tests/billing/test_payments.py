@@ -16,8 +16,8 @@ import stripe
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from levante import billing
 from levante.api import create_app
+from levante.billing.invoices import create_top_up_invoice
 from levante.engine import ModelRegistry
 from levante.settings import BillingSettings, Settings
 from levante.storage import Database, utcnow
@@ -144,8 +144,7 @@ def test_a_top_up_through_stripe_checkout_and_its_webhook(
         f"{back.query.split('&')[0]}&checkout=bogus", "token=%00%ff",
     ):  # fmt: skip
         refused = stripe_client.get(f"{back.path}?{forged}")
-        assert refused.status_code == 404
-        assert "does not exist" in refused.text
+        assert refused.status_code == (400 if "%00" in forged else 404)  # NUL: refused at once
         assert str(invoice.number) not in refused.text
 
     response = stripe_client.post(
@@ -196,7 +195,7 @@ def test_a_forged_webhook_changes_nothing(
     stripe_client: TestClient, tenant: Tenant, database: Database, forgery: str
 ) -> None:
     with database.session() as session:
-        invoice = billing.create_top_up_invoice(
+        invoice = create_top_up_invoice(
             session, tenant.organization_id, 1000, settings=BillingSettings(),
             default_currency="USD", now=utcnow(),
         )  # fmt: skip

@@ -16,6 +16,8 @@ from sqlalchemy import select
 
 from levante import billing
 from levante.audit import Actor
+from levante.billing.invoices import Generated, create_top_up_invoice
+from levante.billing.wallet import grant_credits, wallet_state
 from levante.storage import Database
 from levante.storage.models import Charge, Invoice, InvoiceLine, InvoiceSequence, UsageRecord
 from tests.billing.conftest import RATES, SELLER, record_usage, utc
@@ -30,8 +32,8 @@ def cents(amount: Decimal) -> int:
     return int((amount * 100).to_integral_value(ROUND_HALF_UP))
 
 
-def generate(database: Database, period: str, now: datetime) -> list[billing.Generated]:
-    run = billing.run_invoices(
+def generate(database: Database, period: str, now: datetime) -> list[Generated]:
+    run = billing.invoice_period(
         database,
         Actor.command_line(),
         period,
@@ -93,7 +95,7 @@ def test_a_month_of_three_customers(catalog: Database, tmp_path: Path) -> None:
     # Apex buys $50 of credits in September and pays through Stripe; it also gets $10 free
     # credits that expire on October 15.
     with database.session() as session:
-        top_up = billing.create_top_up_invoice(
+        top_up = create_top_up_invoice(
             session, apex, 5000, settings=SETTINGS, default_currency="USD", now=utc(2026, 9, 28, 10)
         )
         top_up_id = top_up.id
@@ -109,7 +111,7 @@ def test_a_month_of_three_customers(catalog: Database, tmp_path: Path) -> None:
             session, payload, header, settings=SETTINGS, now=utc(2026, 9, 28, 10, 5)
         )
         assert outcome.result == "paid"
-        billing.grant_credits(
+        grant_credits(
             session, apex, 10 * 10**9, currency="USD", expires_on=date(2026, 10, 15),
             now=utc(2026, 9, 30, 12), actor=Actor("test"),
         )  # fmt: skip
@@ -167,7 +169,7 @@ def test_a_month_of_three_customers(catalog: Database, tmp_path: Path) -> None:
         assert invoice.credits_cents == cents(grant_used) + cents(top_up_used) == 3402
         assert (invoice.tax_scheme, invoice.tax_cents, invoice.total_cents) == ("outside_eu", 0, 0)
         assert invoice.status == "paid"
-        wallet = billing.wallet_state(session, apex, "USD", CLOSE)
+        wallet = wallet_state(session, apex, "USD", CLOSE)
         assert wallet.expired_nanos == (10 - grant_used) * 10**9
         assert wallet.balance_nanos == (50 - top_up_used) * 10**9
 

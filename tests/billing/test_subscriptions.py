@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from levante import audit, billing
 from levante.audit import Actor
-from levante.billing.subscriptions import add_months, prorate
+from levante.billing.subscriptions import add_months, prorate, resume
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.pricing import parse_amount
 from levante.settings import BillingSettings
@@ -112,7 +112,7 @@ def test_cancel_at_period_end_then_resume_or_end(catalog: Database) -> None:
     with catalog.session() as session:
         sub = billing.subscribe(session, org, "chat-pro-monthly", now=utc(2026, 1, 10), **EUR)
         billing.cancel(session, org, sub.id, now=utc(2026, 1, 20), actor=Actor("t"))
-        billing.resume(session, org, sub.id, actor=Actor("t"))
+        resume(session, org, sub.id, actor=Actor("t"))
         assert not sub.cancel_at_period_end
         billing.cancel(session, org, sub.id, now=utc(2026, 1, 21), actor=Actor("t"))
         billing.subscriptions.renew_due(session, utc(2026, 3, 1))

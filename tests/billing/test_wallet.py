@@ -8,6 +8,7 @@ import pytest
 
 from levante import billing
 from levante.audit import Actor
+from levante.billing.wallet import grant_credits, wallet_state
 from levante.errors import InvalidRequestError
 from levante.storage import Database
 from tests.billing.conftest import record_usage, utc
@@ -19,7 +20,7 @@ UNIT = 10**9
 def credit(database: Database, org: str, kind: str, amount: int, when, expires=None) -> None:  # type: ignore[no-untyped-def]
     with database.session() as session:
         if kind == "grant":
-            billing.grant_credits(
+            grant_credits(
                 session,
                 org,
                 amount * UNIT,
@@ -46,9 +47,9 @@ def test_grants_go_first_and_expire_unused(catalog: Database) -> None:
     spend(catalog, org, utc(2026, 3, 5, 12), 3)
     spend(catalog, org, utc(2026, 3, 12, 12), 6)
     with catalog.session() as session:
-        before = billing.wallet_state(session, org, "USD", utc(2026, 3, 9))
+        before = wallet_state(session, org, "USD", utc(2026, 3, 9))
         assert (before.balance_nanos, before.expired_nanos) == (22 * UNIT, 0)
-        after = billing.wallet_state(session, org, "USD", utc(2026, 3, 31))
+        after = wallet_state(session, org, "USD", utc(2026, 3, 31))
     assert after.expired_nanos == 2 * UNIT
     assert after.consumed_nanos == 9 * UNIT
     assert after.balance_nanos == 14 * UNIT
@@ -62,7 +63,7 @@ def test_usage_beyond_the_credits_is_not_covered(catalog: Database) -> None:
     credit(catalog, org, "grant", 5, utc(2026, 3, 1))
     spend(catalog, org, utc(2026, 3, 2), 9)
     with catalog.session() as session:
-        state = billing.wallet_state(session, org, "USD", utc(2026, 4, 1))
+        state = wallet_state(session, org, "USD", utc(2026, 4, 1))
     assert (state.usage_nanos, state.consumed_nanos, state.balance_nanos) == (
         9 * UNIT,
         5 * UNIT,
@@ -75,7 +76,7 @@ def test_a_top_up_is_credited_once_per_reference(catalog: Database) -> None:
     credit(catalog, org, "top_up", 7, utc(2026, 3, 1))
     credit(catalog, org, "top_up", 7, utc(2026, 3, 2))
     with catalog.session() as session:
-        assert billing.wallet_state(session, org, "USD", utc(2026, 3, 3)).credited_nanos == 7 * UNIT
+        assert wallet_state(session, org, "USD", utc(2026, 3, 3)).credited_nanos == 7 * UNIT
 
 
 @pytest.mark.parametrize(
@@ -85,7 +86,7 @@ def test_a_top_up_is_credited_once_per_reference(catalog: Database) -> None:
 def test_bad_grants(catalog: Database, amount: int, expires: date | None, text: str) -> None:
     org = make_tenant(catalog, "Bad").organization_id
     with catalog.session() as session, pytest.raises(InvalidRequestError, match=text):
-        billing.grant_credits(
+        grant_credits(
             session,
             org,
             amount,

@@ -12,9 +12,17 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    expect,
+    sync_playwright,
+)
 from sqlalchemy import select
 
 from levante.api import create_app
@@ -23,7 +31,7 @@ from levante.settings import ChatSettings, Settings, TierSettings
 from levante.storage import Database, upgrade
 from levante.storage.models import Plan
 from tests.conftest import TEST_MODEL
-from tests.helpers import live_server
+from tests.helpers import live_server, mailed_link
 
 CHROMIUM = os.environ.get("LEVANTE_CHROMIUM", "/usr/bin/chromium")
 PASSWORD = "correct horse battery"
@@ -54,6 +62,28 @@ def chromium() -> Iterator[Browser]:
         launched.close()
 
 
+@pytest.fixture(autouse=True)
+def policy_breaches(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """What the browser says about the Content-Security-Policy, in any page of any context a
+    test opens: a refused inline script, handler, style or other host fails the test."""
+    breaches: list[str] = []
+    new_context = Browser.new_context
+
+    def watched(browser: Browser, *args: Any, **kwargs: Any) -> BrowserContext:
+        context = new_context(browser, *args, **kwargs)
+        context.on("console", lambda message: _note_breach(message, breaches))
+        return context
+
+    monkeypatch.setattr(Browser, "new_context", watched)
+    yield breaches
+    assert not breaches, "the page broke its Content-Security-Policy:\n" + "\n".join(breaches)
+
+
+def _note_breach(message: ConsoleMessage, breaches: list[str]) -> None:
+    if "Content Security Policy" in message.text:
+        breaches.append(f"{message.location.get('url', '?')}: {message.text}")
+
+
 @pytest.fixture
 def page(chromium: Browser) -> Iterator[Page]:
     context = chromium.new_context(viewport={"width": 1280, "height": 720})
@@ -74,10 +104,12 @@ def site(
         database_url=f"sqlite:///{data / 'levante.db'}",
         models=[TEST_MODEL],
         tiers=[TierSettings(name="unlimited")],
-        chat=ChatSettings(temperature=0, max_answer_tokens=160),
+        # Every browser here signs up from 127.0.0.1.
+        chat=ChatSettings(temperature=0, max_answer_tokens=160, sign_ups_per_hour=1000),
     )
     app = create_app(settings, models=model_registry, database=database)
     with live_server(app) as url:
+        _DATABASES[url] = database
         with database.session() as session:
             free = session.scalars(select(Plan).where(Plan.code == "chat-free")).one()
             free.features = {**(free.features or {}), "messages_per_window": FREE_MESSAGES}
@@ -103,11 +135,19 @@ def screenshot(page: Page, name: str) -> None:
         page.screenshot(path=str(Path(folder) / f"{name}.png"))
 
 
+# The database behind each running site, for the links it mails.
+_DATABASES: dict[str, Database] = {}
+
+
 def sign_up(page: Page, site_url: str, email: str) -> None:
+    """Sign up as a person does: the form, then the link mailed to the address."""
     page.goto(f"{site_url}/signup")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_test_id("check-mail")).to_contain_text(email)
+    page.goto(site_url + mailed_link(_DATABASES[site_url], email, "/signup/confirm/"))
+    page.get_by_role("button", name="Confirm and sign in").click()
     expect(page).to_have_url(f"{site_url}/chat")
 
 

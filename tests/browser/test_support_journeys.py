@@ -139,7 +139,7 @@ def test_a_customer_buys_consulting_hours_and_watches_them_drawn_down(
     expect(page.get_by_role("heading", name="Consulting hours for Fabrikam")).to_be_visible()
     expect(page.get_by_test_id("hours-left")).to_contain_text("0 min left")
     page.get_by_role("button", name="Buy 40 hours").click()
-    expect(page.get_by_test_id("bought")).to_contain_text("Invoice")
+    expect(page.get_by_test_id("flash")).to_contain_text("Invoice")
     expect(page.get_by_test_id("hours-left")).to_contain_text("40 h left on 1 pack")
 
     with site_database.session() as session:

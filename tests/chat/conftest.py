@@ -12,11 +12,12 @@ from sqlalchemy import select
 
 from levante.api import create_app
 from levante.api.state import AppState
-from levante.chat import Assistant, Delta, Finished, Reply
+from levante.audit import Actor
+from levante.chat import Answered, Assistant, Delta, Reply
 from levante.engine import ModelRegistry
-from levante.identity import SignupPolicy, sign_up
+from levante.identity import create_account
 from levante.settings import ChatSettings, Settings
-from levante.storage import Database, utcnow
+from levante.storage import Database
 from levante.storage.models import Plan
 
 T = TypeVar("T")
@@ -55,20 +56,18 @@ class Chat:
 
     def user(self, email: str) -> str:
         with self.database.session() as session:
-            user = sign_up(
-                session, email, PASSWORD, policy=SignupPolicy(), currency="USD", now=utcnow()
-            )
+            user = create_account(session, Actor.command_line(), email, PASSWORD, currency="USD")
             return user.id
 
-    def say(self, user_id: str, content: str, **options: Any) -> tuple[Reply, Finished]:
+    def say(self, user_id: str, content: str, **options: Any) -> tuple[Reply, Answered]:
         """Send a message and read the whole answer."""
         account = self.assistant.account(user_id)
 
-        async def go() -> tuple[Reply, Finished]:
+        async def go() -> tuple[Reply, Answered]:
             reply = await self.assistant.reply(account, content=content, **options)
             finished = None
             async for event in reply.events():
-                if isinstance(event, Finished):
+                if isinstance(event, Answered):
                     finished = event
             assert finished is not None
             return reply, finished

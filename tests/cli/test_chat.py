@@ -7,8 +7,9 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from levante.audit import Actor
 from levante.chat import chat_standing
-from levante.identity import SignupPolicy, personal_organization, sign_up
+from levante.identity import create_account, personal_organization
 from levante.metering import Ledger, UsageEvent, UsageStatus
 from levante.storage import Database, utcnow
 from levante.storage.models import ChatProfile
@@ -26,8 +27,9 @@ def _chat_user(database: Database, email: str, messages: int = 1) -> tuple[str, 
     """A signed-up chat user who sent ``messages``; their id and organisation."""
     now = utcnow()
     with database.session() as session:
-        user = sign_up(session, email, "correct horse battery", policy=SignupPolicy(),
-                       currency="USD")  # fmt: skip
+        user = create_account(
+            session, Actor.command_line(), email, "correct horse battery", currency="USD"
+        )
         personal = personal_organization(session, user, currency="USD")
         session.add(
             ChatProfile(

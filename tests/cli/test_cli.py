@@ -212,12 +212,40 @@ def test_an_existing_user_is_invited_from_the_terminal_too(database: Database) -
     assert "invitation" in out
     assert "user_" not in out
     assert json.loads(ok("org", "member", "list", "--org", "globex", "--json")) == []
-    [mail] = json.loads(ok("mail", "outbox", "--json"))
+    claim, mail = json.loads(ok("mail", "outbox", "--json"))  # Ana's claim link, the invitation
+    assert "/password/reset/" in claim["body"]
     token = re.search(r'"token": "([^"]+)"', mail["body"])
     assert token
     assert "joined globex" in ok("org", "member", "accept", token.group(1))
     [member] = json.loads(ok("org", "member", "list", "--org", "globex", "--json"))
     assert member["email"] == "ana@acme.test"
+
+
+def test_the_first_owner_gets_a_claim_link_or_a_password_from_the_terminal(
+    database: Database,
+) -> None:
+    """A new user made on the command line claims the account through the link printed here
+    (no mail server), or the operator sets its password; a sign-up never does."""
+    ok("org", "create", "Ops")
+    out = ok("org", "member", "add", "--org", "ops", "boss@ops.test", "--role", "owner")
+    link = re.search(r"http://\S+/password/reset/pwr-\S+", out)
+    assert link is not None
+    result = runner.invoke(
+        app, ["user", "set-password", "boss@ops.test"], input="a long secret\na long secret\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "the password of boss@ops.test is set" in result.output
+    with database.session() as session:
+        from levante.errors import NotFoundError
+        from levante.identity import check_reset_token
+
+        with pytest.raises(NotFoundError):  # the printed link ended with the new password
+            check_reset_token(session, link.group(0).rsplit("/", 1)[1])
+    missing = runner.invoke(
+        app, ["user", "set-password", "nobody@ops.test"], input="a long secret\na long secret\n"
+    )
+    assert missing.exit_code == 1
+    assert "no user with the address" in missing.output
 
 
 def test_serve_refuses_a_currency_it_cannot_bill_in(monkeypatch: pytest.MonkeyPatch) -> None:

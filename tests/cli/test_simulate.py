@@ -24,6 +24,7 @@ def test_a_small_company_and_its_operator(database: Database) -> None:
     out = ok("simulate", "--scale", "0.01", "--operator-email", "boss@levante.example")
     assert "a model of demand" in out
     assert "usage records" in out
+    assert "/password/reset/pwr-" in out  # the owner's link to choose a password
     with database.session() as session:
         operator = session.scalars(select(Organization).where(Organization.is_operator)).one()
         boss = session.scalars(select(User).where(User.email == "boss@levante.example")).one()

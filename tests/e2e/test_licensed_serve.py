@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from levante.licensing import Entitlements, Keyring, License, encode_public, sign
+from levante.licensing import Keyring, License, encode_public
+from levante.licensing.envelope import Entitlements, sign
 from levante.storage import Database, utcnow
 from tests.e2e.processes import gateway_process
 from tests.engine.upstream_stub import StubUpstream

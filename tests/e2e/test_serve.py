@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from levante.licensing import Entitlements, Keyring, License, encode_public, sign
+from levante.licensing import Keyring, License, encode_public
+from levante.licensing.envelope import Entitlements, sign
 from levante.storage import utcnow
 from tests.helpers import chat_body, free_port
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from levante.licensing import Entitlements, Keyring, License, SigningKey, sign
+from levante.licensing import Keyring, License
+from levante.licensing.envelope import Entitlements, sign
+from levante.licensing.keys import SigningKey
 
 
 def utc(

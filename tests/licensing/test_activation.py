@@ -18,7 +18,8 @@ from levante.api import create_app
 from levante.audit import Actor
 from levante.engine import ModelRegistry
 from levante.errors import ConfigurationError
-from levante.licensing import Keyring, Terms
+from levante.licensing import Keyring, LicenseTerms
+from levante.licensing.authority import revoke_license
 from levante.settings import LicensingSettings, Settings
 from levante.storage import Database, upgrade, utcnow
 from levante.storage.models import LicenseActivation
@@ -45,7 +46,7 @@ def issue(database: Database, settings: Settings, **terms: Any) -> str:
     with database.session() as session:
         record = licensing.issue_license(
             session, org, key,
-            Terms(expires_at=utcnow().replace(year=utcnow().year + 1), max_nodes=1, **terms),
+            LicenseTerms(expires_at=utcnow().replace(year=utcnow().year + 1), max_nodes=1, **terms),
             now=utcnow(), actor=Actor("t"),
         )  # fmt: skip
         return record.file
@@ -155,8 +156,6 @@ def test_the_activation_api_refuses_what_it_should(vendor: Vendor, database: Dat
     bad = httpx.post(f"{url}/v1/licensing/activations", json=body | {"fingerprint": "zz"})
     assert bad.status_code == 422
     with database.session() as session:
-        licensing.revoke_license(
-            session, first.json()["license_id"], now=utcnow(), actor=Actor("t")
-        )
+        revoke_license(session, first.json()["license_id"], now=utcnow(), actor=Actor("t"))
     revoked = httpx.post(f"{url}/v1/licensing/activations", json=body)
     assert (revoked.status_code, revoked.json()["code"]) == (403, "license_revoked")

@@ -14,8 +14,13 @@ from sqlalchemy import func, select
 
 from levante import billing, licensing
 from levante.audit import Actor
+from levante.billing.invoices import generate_for
 from levante.errors import InvalidRequestError
-from levante.licensing import Keyring, SigningKey, Terms
+from levante.licensing import Keyring, LicenseTerms
+from levante.licensing.authority import revoke_license
+from levante.licensing.keys import SigningKey
+from levante.licensing.reports import build_report
+from levante.licensing.sites import bind_activation_request
 from levante.pricing import parse_amount
 from levante.settings import BillingSettings
 from levante.storage import Database, new_id, upgrade
@@ -68,7 +73,12 @@ def test_a_licence_is_issued_from_the_contract(
 ) -> None:
     with vendor.session() as session:
         record = licensing.issue_license(
-            session, customer, key, Terms(models=[MODEL]), now=utc(2026, 10, 1), actor=Actor("t")
+            session,
+            customer,
+            key,
+            LicenseTerms(models=[MODEL]),
+            now=utc(2026, 10, 1),
+            actor=Actor("t"),
         )
         license = licensing.verify(record.file, keyring.public_keys(), utc(2026, 10, 2))
     assert license.licensee_name == "Carl GmbH"
@@ -81,14 +91,14 @@ def test_a_licence_is_issued_from_the_contract(
 @pytest.mark.parametrize(
     ("terms", "text"),
     [
-        (Terms(features=["teleport"]), "unknown feature"),
-        (Terms(max_seats=0), "max_seats must be at least 1"),
-        (Terms(starts_at=utc(2028, 1, 1)), "expire after it starts"),
-        (Terms(grace_days=400), "grace_days"),
+        (LicenseTerms(features=["teleport"]), "unknown feature"),
+        (LicenseTerms(max_seats=0), "max_seats must be at least 1"),
+        (LicenseTerms(starts_at=utc(2028, 1, 1)), "expire after it starts"),
+        (LicenseTerms(grace_days=400), "grace_days"),
     ],
 )
 def test_bad_terms_are_refused(
-    vendor: Database, customer: str, key: SigningKey, terms: Terms, text: str
+    vendor: Database, customer: str, key: SigningKey, terms: LicenseTerms, text: str
 ) -> None:
     with vendor.session() as session, pytest.raises(InvalidRequestError, match=text):
         licensing.issue_license(
@@ -101,20 +111,20 @@ def test_no_contract_needs_an_expiry(vendor: Database, key: SigningKey) -> None:
     with vendor.session() as session:
         with pytest.raises(InvalidRequestError, match="no enterprise subscription"):
             licensing.issue_license(
-                session, org, key, Terms(), now=utc(2026, 10, 1), actor=Actor("t")
+                session, org, key, LicenseTerms(), now=utc(2026, 10, 1), actor=Actor("t")
             )
         record = licensing.issue_license(
             session,
             org,
             key,
-            Terms(expires_at=utc(2027, 1, 1)),
+            LicenseTerms(expires_at=utc(2027, 1, 1)),
             now=utc(2026, 10, 1),
             actor=Actor("t"),
         )
         assert licensing.license_status(record, utc(2026, 12, 1)) == "active"
         assert licensing.license_status(record, utc(2027, 1, 15)) == "grace"
         assert licensing.license_status(record, utc(2027, 3, 1)) == "expired"
-        licensing.revoke_license(session, record.id, now=utc(2026, 12, 2), actor=Actor("t"))
+        revoke_license(session, record.id, now=utc(2026, 12, 2), actor=Actor("t"))
         assert licensing.license_status(record, utc(2026, 12, 3)) == "revoked"
 
 
@@ -140,7 +150,12 @@ def test_a_usage_report_reaches_the_invoice_exactly_once(
 ) -> None:
     with vendor.session() as session:
         record = licensing.issue_license(
-            session, customer, key, Terms(models=[MODEL]), now=utc(2026, 10, 1), actor=Actor("t")
+            session,
+            customer,
+            key,
+            LicenseTerms(models=[MODEL]),
+            now=utc(2026, 10, 1),
+            actor=Actor("t"),
         )
         license_text = record.file
 
@@ -157,7 +172,7 @@ def test_a_usage_report_reaches_the_invoice_exactly_once(
     site_key = licensing.site_key(tmp_path / "site-key.pem")
     with site.session() as session:
         with pytest.raises(InvalidRequestError, match="days that have ended"):
-            licensing.build_report(
+            build_report(
                 session,
                 license,
                 site_key,
@@ -165,7 +180,7 @@ def test_a_usage_report_reaches_the_invoice_exactly_once(
                 end=date(2026, 11, 3),
                 now=utc(2026, 11, 2),
             )
-        report = licensing.build_report(
+        report = build_report(
             session,
             license,
             site_key,
@@ -173,7 +188,7 @@ def test_a_usage_report_reaches_the_invoice_exactly_once(
             end=date(2026, 11, 1),
             now=utc(2026, 11, 2),
         )
-        later = licensing.build_report(
+        later = build_report(
             session,
             license,
             site_key,
@@ -208,7 +223,7 @@ def test_a_usage_report_reaches_the_invoice_exactly_once(
         )
     stranger = licensing.site_key(tmp_path / "another-site.pem")
     with site.session() as session:
-        forged = licensing.build_report(
+        forged = build_report(
             session,
             license,
             stranger,
@@ -233,7 +248,7 @@ def test_a_usage_report_reaches_the_invoice_exactly_once(
 
     # October's invoice: the licence's year and the site's usage, priced in EUR, reverse charge.
     with vendor.session() as session:
-        [result] = billing.generate_for(
+        [result] = generate_for(
             session, customer, "2026-10", settings=BillingSettings(), default_currency="EUR",
             now=utc(2026, 11, 3), settle_seconds=3600,
         )  # fmt: skip
@@ -262,9 +277,7 @@ def bind_site(vendor: Database, license: licensing.License, key: Ed25519PrivateK
         license, key, fingerprint="ab" * 16, hostname="carl-gpu-1", now=utc(2026, 10, 2)
     )
     with vendor.session() as session:
-        bound = licensing.bind_activation_request(
-            session, request, now=utc(2026, 10, 2), actor=Actor("t")
-        )
+        bound = bind_activation_request(session, request, now=utc(2026, 10, 2), actor=Actor("t"))
     assert bound.status == "bound"
 
 

@@ -17,7 +17,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from levante.errors import LicenseInvalidError
-from levante.licensing import Keyring, SigningKey, authenticate, verify
+from levante.licensing import Keyring, authenticate, verify
+from levante.licensing.keys import SigningKey
 from tests.licensing.conftest import license_file, make_license, utc
 
 NOW = utc(2026, 6, 1)

@@ -19,7 +19,9 @@ from fastapi.testclient import TestClient
 from levante.api import create_app
 from levante.engine import ModelRegistry
 from levante.errors import ConfigurationError, LicenseInvalidError
-from levante.licensing import Entitlements, Keyring, SigningKey
+from levante.licensing import Keyring
+from levante.licensing.envelope import Entitlements
+from levante.licensing.keys import SigningKey
 from levante.settings import LicensingSettings, ModelSettings, Settings
 from levante.storage import Database
 from levante.storage.models import GatewayInstance

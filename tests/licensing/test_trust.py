@@ -19,7 +19,18 @@ from sqlalchemy.exc import IntegrityError
 from levante import errors, licensing
 from levante.audit import Actor
 from levante.errors import ConflictError, NotFoundError, PermissionDeniedError
-from levante.licensing import Keyring, SigningKey, Terms
+from levante.licensing import Keyring, LicenseTerms
+from levante.licensing.activation import list_activations, release_activation
+from levante.licensing.authority import (
+    accept_held_report,
+    held_reports,
+    ledger_key,
+    reject_held_report,
+    revoke_license,
+)
+from levante.licensing.keys import SigningKey
+from levante.licensing.reports import REPORT_FORMAT
+from levante.licensing.sites import bind_activation_request, revoke_site_key, site_keys
 from levante.storage import Database, upgrade
 from levante.storage.models import HeldReport, LicenseSiteKey, UsageRecord
 from tests.helpers import MODEL, make_tenant
@@ -34,7 +45,7 @@ def issued(database: Database, key: SigningKey) -> licensing.License:
     with database.session() as session:
         record = licensing.issue_license(
             session, org, key,
-            Terms(models=[MODEL, "mistral-large-2411-instruct-v1", "mistral-large-2411-instruct-v2"], max_nodes=2,
+            LicenseTerms(models=[MODEL, "mistral-large-2411-instruct-v1", "mistral-large-2411-instruct-v2"], max_nodes=2,
                   starts_at=utc(2026, 10, 1), expires_at=utc(2027, 10, 1)),
             now=utc(2026, 10, 1), actor=Actor("t"),
         )  # fmt: skip
@@ -52,7 +63,7 @@ def signed_report(
     """A report signed by ``key`` as a (possibly dishonest) site would write it."""
     payload = json.dumps(
         {
-            "format": licensing.REPORT_FORMAT,
+            "format": REPORT_FORMAT,
             "license_id": license.license_id,
             "licensee_id": license.licensee_id,
             "generated_at": NOW.isoformat(),
@@ -61,10 +72,10 @@ def signed_report(
             "lines": lines,
         }
     )
-    message = f"{licensing.REPORT_FORMAT}\n{payload}".encode()
+    message = f"{REPORT_FORMAT}\n{payload}".encode()
     return json.dumps(
         {
-            "format": licensing.REPORT_FORMAT,
+            "format": REPORT_FORMAT,
             "site_key": licensing.encode_public(key.public_key()),
             "payload": payload,
             "payload_sha256": hashlib.sha256(payload.encode()).hexdigest(),
@@ -84,7 +95,7 @@ def bind(database: Database, license: licensing.License, key: Ed25519PrivateKey)
         license, key, fingerprint="cd" * 16, hostname="site-1", now=NOW
     )
     with database.session() as session:
-        licensing.bind_activation_request(session, request, now=NOW, actor=Actor("t"))
+        bind_activation_request(session, request, now=NOW, actor=Actor("t"))
 
 
 def imported(database: Database, report: str, now: datetime = NOW) -> licensing.ImportResult:
@@ -167,10 +178,10 @@ def test_a_forged_first_report_is_held_and_the_genuine_site_still_imports(
 
     # The operator rejects the forgery; it can no longer be accepted.
     with database.session() as session:
-        [held] = licensing.held_reports(session)
-        licensing.reject_held_report(session, held.id, now=NOW, actor=Actor("ops"))
+        [held] = held_reports(session)
+        reject_held_report(session, held.id, now=NOW, actor=Actor("ops"))
     with database.session() as session, pytest.raises(ConflictError, match="already rejected"):
-        licensing.accept_held_report(session, held.id, now=NOW, actor=Actor("ops"))
+        accept_held_report(session, held.id, now=NOW, actor=Actor("ops"))
     assert [r.prompt_tokens for r in ledger(database)] == [1_000]
 
 
@@ -208,9 +219,9 @@ def test_site_keys_are_rotated_and_revoked(database: Database, issued: licensing
             session, record, licensing.encode_public(new.public_key()),
             source="operator", now=NOW, actor=Actor("ops"),
         )  # fmt: skip
-        [old_id] = [k.id for k in licensing.site_keys(session, record.id) if k.status == "bound"
+        [old_id] = [k.id for k in site_keys(session, record.id) if k.status == "bound"
                     and k.hostname == "carl-gpu-1"]  # fmt: skip
-        licensing.revoke_site_key(session, record, old_id, now=NOW, actor=Actor("ops"))
+        revoke_site_key(session, record, old_id, now=NOW, actor=Actor("ops"))
     with pytest.raises(ConflictError, match="revoked"):
         imported(database, signed_report(issued, old, [line(day="2026-10-07")]))
     report = signed_report(issued, new, [line(day="2026-10-08")])
@@ -238,7 +249,7 @@ def test_a_bad_activation_request_is_refused(database: Database, issued: licensi
     tampered = dict(request, payload=request["payload"].replace(issued.license_id, "lic_other"))
     for text_ in (json.dumps(tampered), "{}", "not json"):
         with database.session() as session, pytest.raises(errors.ActivationRequestInvalidError):
-            licensing.bind_activation_request(session, text_, now=NOW, actor=Actor("t"))
+            bind_activation_request(session, text_, now=NOW, actor=Actor("t"))
     with database.session() as session:
         assert session.scalars(select(LicenseSiteKey)).all() == []
 
@@ -263,7 +274,7 @@ def test_models_sharing_a_long_prefix_keep_both_lines(
                               effective_from=utc(2026, 1, 1)))  # fmt: skip
     assert imported(database, report).records == 2
     assert {r.model for r in ledger(database)} == set(models)
-    keys = {licensing.ledger_key(issued.license_id, date(2026, 10, 5), m) for m in models}
+    keys = {ledger_key(issued.license_id, date(2026, 10, 5), m) for m in models}
     assert len(keys) == 2
     assert all(len(k) <= 64 for k in keys)
 
@@ -298,7 +309,7 @@ def test_migration_keeps_pinned_keys_and_rekeys_self_hosted_usage(tmp_path: Path
         [key] = session.scalars(select(LicenseSiteKey)).all()
         assert (key.public_key, key.status, key.source) == (pinned, "bound", "legacy")
         [record] = session.scalars(select(UsageRecord)).all()
-        assert record.request_id == licensing.ledger_key("lic_a", date(2026, 10, 5), MODEL)
+        assert record.request_id == ledger_key("lic_a", date(2026, 10, 5), MODEL)
         assert session.scalars(select(HeldReport)).all() == []
     db.dispose()
 
@@ -312,7 +323,7 @@ def licence_file(database: Database, key: SigningKey) -> str:
     with database.session() as session:
         return licensing.issue_license(
             session, org, key,
-            Terms(max_nodes=1, starts_at=utc(2026, 1, 1), expires_at=utc(2026, 6, 1),
+            LicenseTerms(max_nodes=1, starts_at=utc(2026, 1, 1), expires_at=utc(2026, 6, 1),
                   grace_days=30),
             now=utc(2026, 1, 1), actor=Actor("t"),
         ).file  # fmt: skip
@@ -359,17 +370,17 @@ def test_activations_are_listed_and_released(
         activate(database, keyring, licence_file, "b2" * 8, now)
     license_id = first.license_id
     with database.session() as session:
-        [row] = licensing.list_activations(session, license_id)
+        [row] = list_activations(session, license_id)
         assert row.id == first.activation_id
         record = licensing.get_license(session, license_id)
-        licensing.release_activation(session, record, row.id, now=now, actor=Actor("ops"))
-        assert licensing.list_activations(session, license_id) == []
-        assert len(licensing.list_activations(session, license_id, include_released=True)) == 1
+        release_activation(session, record, row.id, now=now, actor=Actor("ops"))
+        assert list_activations(session, license_id) == []
+        assert len(list_activations(session, license_id, include_released=True)) == 1
         with pytest.raises(NotFoundError):
-            licensing.release_activation(session, record, "act_nope", now=now, actor=Actor("ops"))
+            release_activation(session, record, "act_nope", now=now, actor=Actor("ops"))
     second = activate(database, keyring, licence_file, "b2" * 8, now)  # the freed place
     with database.session() as session:
-        licensing.revoke_license(session, license_id, now=now, actor=Actor("ops"))
+        revoke_license(session, license_id, now=now, actor=Actor("ops"))
     with database.session() as session, pytest.raises(PermissionDeniedError) as refused:
         licensing.record_heartbeat(session, second.activation_id, "b2" * 8, now=now)
     assert refused.value.code == "license_revoked"

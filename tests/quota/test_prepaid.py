@@ -12,6 +12,8 @@ from sqlalchemy import select
 
 from levante import billing
 from levante.audit import Actor
+from levante.billing.invoices import create_top_up_invoice
+from levante.billing.wallet import grant_credits, wallet_state
 from levante.pricing import format_amount
 from levante.settings import BillingSettings
 from levante.storage import Database, utcnow
@@ -36,7 +38,7 @@ def prepaid(database: Database, org: str, credit_nanos: int) -> None:
             default_currency="USD",
             actor=Actor("t"),
         )
-        billing.grant_credits(
+        grant_credits(
             session,
             org,
             credit_nanos,
@@ -73,7 +75,7 @@ def test_prepaid_credits_are_spent_then_refused_with_402(
         assert wallet["balance"] == format_amount(3 * WORST_COST - used)
         # More credits: served again at once (policies are not cached in these tests).
         with database.session() as session:
-            billing.grant_credits(
+            grant_credits(
                 session, tenant.organization_id, 10 * WORST_COST, currency="USD",
                 expires_on=None, now=utcnow(), actor=Actor("t"),
             )  # fmt: skip
@@ -108,7 +110,7 @@ def test_credits_hold_against_100_concurrent_requests(
         rows = session.scalars(select(UsageRecord)).all()
         assert len(rows) == statuses.count(200)
         assert sum(r.cost_nanos for r in rows) <= credit
-        state = billing.wallet_state(session, tenant.organization_id, "USD", utcnow())
+        state = wallet_state(session, tenant.organization_id, "USD", utcnow())
         assert state.balance_nanos >= 0
 
 
@@ -117,7 +119,7 @@ def test_a_restricted_organisation_is_refused_until_it_pays(
 ) -> None:
     config = BillingSettings(payment_terms_days=0, dunning_grace_days=0)
     with database.session() as session:
-        invoice = billing.create_top_up_invoice(
+        invoice = create_top_up_invoice(
             session, tenant.organization_id, 1000, settings=config, default_currency="USD",
             now=utcnow(),
         )  # fmt: skip

@@ -48,7 +48,7 @@ def renew(db: Database, when: datetime) -> None:
 
 
 def invoice(db: Database, period: str, when: datetime) -> None:
-    billing.run_invoices(
+    billing.invoice_period(
         db, CLI, period, settings=SELLER, default_currency="USD", settle_seconds=0, now=when
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from levante import billing
 from levante.audit import Actor
+from levante.billing.catalog import DEFAULT_PLANS
 from levante.errors import ConfigurationError
 from levante.storage import Database, upgrade, utcnow
 from levante.storage.models import Charge, Plan, PlanPrice, Subscription
@@ -40,7 +41,7 @@ def test_the_database_refuses_unknown_words(database: Database, statement: str) 
 
 def _subscribed(db: Database) -> str:
     org = make_tenant(db, "Carl GmbH").organization_id
-    renewing = [p for p in billing.DEFAULT_PLANS if p.interval != "once"]  # all 0006 knew
+    renewing = [p for p in DEFAULT_PLANS if p.interval != "once"]  # all 0006 knew
     with db.session() as session:
         billing.ensure_catalog(session, renewing)
         billing.subscribe(

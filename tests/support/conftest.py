@@ -21,10 +21,11 @@ class Person:
     user_id: str
     email: str
     organization_id: str
+    role: Role = Role.MEMBER
 
     @property
     def actor(self) -> Actor:
-        return Actor.user(self.organization_id, self.user_id)
+        return Actor.user(self.organization_id, self.user_id, self.role)
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -38,7 +39,7 @@ def add_person(database: Database, organization_id: str, email: str, role: Role)
         session.add(user)
         session.flush()
         session.add(Membership(user_id=user.id, organization_id=organization_id, role=role))
-        return Person(user.id, email, organization_id)
+        return Person(user.id, email, organization_id, role)
 
 
 def add_customer(

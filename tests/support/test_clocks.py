@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from levante.billing.catalog import SUPPORT_FEATURES
-from levante.support import Happening, Terms, derive, parse_calendar
+from levante.support import parse_calendar
+from levante.support.clocks import Happening, derive
 from levante.support.contracts import DEFAULT_CALENDAR_SPEC
-from levante.support.policies import terms_of
+from levante.support.policies import SupportTerms, terms_of
 from levante.vocabulary import Severity, SlaTarget, TicketEventKind, TicketStatus
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -17,7 +18,7 @@ HOUR = timedelta(hours=1)
 T0 = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)  # a Wednesday, 11:00 in Paris
 
 
-def terms(plan: str) -> Terms:
+def terms(plan: str) -> SupportTerms:
     return terms_of(plan, plan, SUPPORT_FEATURES[plan], parse_calendar(DEFAULT_CALENDAR_SPEC))
 
 
@@ -164,7 +165,7 @@ def test_lowering_the_severity_never_undoes_a_breach() -> None:
 
 
 def test_a_ticket_without_a_contract_has_no_targets() -> None:
-    from levante.support import COMMUNITY
+    from levante.support.policies import COMMUNITY
 
     state = derive(COMMUNITY, T0, Severity.CRITICAL, [], T0 + 100 * HOUR)
     assert state.timers == ()

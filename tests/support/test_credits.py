@@ -9,16 +9,18 @@ from sqlalchemy import select
 
 from levante import billing, platform, support
 from levante.audit import Actor
+from levante.billing.invoices import Generated
 from levante.settings import BillingSettings
 from levante.storage import Database
 from levante.storage.models import Charge, Invoice, InvoiceLine
+from levante.support.credits import breaches_in
 from tests.support.conftest import Person, add_customer, utc
 
 CLOSE = utc(2027, 1, 1, 6)  # the invoice run, after December has closed
 SETTINGS = BillingSettings(seller_country="FR")
 
 
-def invoice_run(database: Database, period: str = "2026-12") -> list[billing.Generated]:
+def invoice_run(database: Database, period: str = "2026-12") -> list[Generated]:
     run = platform.run_invoices(
         database, Actor.command_line(), period, settings=SETTINGS, default_currency="EUR",
         settle_seconds=60, now=CLOSE,
@@ -117,6 +119,6 @@ def test_a_breach_belongs_to_the_month_its_time_ran_out(desk: Database, agent: P
             severity=1, now=utc(2026, 12, 31, 23, 30),
         )  # fmt: skip
     with desk.session() as session:
-        assert support.breaches_in(session, "2026-12", now=CLOSE) == {}
-        january = support.breaches_in(session, "2027-01", now=CLOSE + timedelta(days=1))
+        assert breaches_in(session, "2026-12", now=CLOSE) == {}
+        january = breaches_in(session, "2027-01", now=CLOSE + timedelta(days=1))
         assert list(january) == [acme.organization_id]

@@ -18,6 +18,7 @@ from levante.mail.webhooks import SIGNATURE_HEADER, verify
 from levante.settings import SupportSettings
 from levante.storage import Database, utcnow
 from levante.storage.models import TicketEvent, WebhookDelivery
+from levante.support.escalation import escalate, run_desk
 from tests.support.conftest import Person, add_customer, utc
 
 OPENED = utc(2026, 12, 2, 10)
@@ -61,18 +62,18 @@ def test_a_warning_before_and_a_breach_at_the_target_each_raised_once(
     )  # fmt: skip
     due = OPENED + timedelta(hours=1)
     with desk.session() as session:
-        assert support.escalate(session, settings, due - timedelta(minutes=31)) == []
+        assert escalate(session, settings, due - timedelta(minutes=31)) == []
     with desk.session() as session:
-        [warning] = support.escalate(session, settings, due - timedelta(minutes=30))
+        [warning] = escalate(session, settings, due - timedelta(minutes=30))
         assert warning.level == "warning"
         assert warning.timer.target == "first_response"
     with desk.session() as session:
-        assert support.escalate(session, settings, due - timedelta(minutes=1)) == []
+        assert escalate(session, settings, due - timedelta(minutes=1)) == []
     with desk.session() as session:
-        [breach] = support.escalate(session, settings, due)
+        [breach] = escalate(session, settings, due)
         assert breach.level == "breach"
     with desk.session() as session:
-        assert support.escalate(session, settings, due + timedelta(minutes=5)) == []
+        assert escalate(session, settings, due + timedelta(minutes=5)) == []
         kinds = session.scalars(
             select(TicketEvent.data).where(TicketEvent.kind == "escalation")
         ).all()
@@ -80,7 +81,7 @@ def test_a_warning_before_and_a_breach_at_the_target_each_raised_once(
         mails = outbox(session)
         assert [m.to for m in mails] == ["desk@levante.example"] * 2
         assert f"[#{number}] SLA breach" in mails[1].subject
-    assert support.run_desk(desk, settings, due + timedelta(minutes=6)) == 0
+    assert run_desk(desk, settings, due + timedelta(minutes=6)) == 0
     assert len(Receiver.received) == 2
     for body, signature in Receiver.received:
         assert verify(SECRET, body, signature, now=utcnow())
@@ -99,7 +100,7 @@ def test_an_answer_before_the_target_raises_no_breach(desk: Database, agent: Per
                       now=OPENED + timedelta(minutes=10))  # fmt: skip
     settings = SupportSettings()
     with desk.session() as session:
-        raised = support.escalate(session, settings, OPENED + timedelta(hours=2))
+        raised = escalate(session, settings, OPENED + timedelta(hours=2))
         assert all(e.timer.target != "first_response" for e in raised)
 
 
@@ -110,6 +111,6 @@ def test_long_solved_tickets_are_closed(desk: Database, agent: Person) -> None:
                                      severity=4, now=OPENED)  # fmt: skip
         support.set_status(session, agent.actor, str(ticket.number), "solved", now=OPENED)
         number = ticket.number
-    support.run_desk(desk, SupportSettings(reopen_days=7), OPENED + timedelta(days=8))
+    run_desk(desk, SupportSettings(reopen_days=7), OPENED + timedelta(days=8))
     with desk.session() as session:
         assert support.view(session, acme.actor, str(number), now=OPENED).ticket.status == "closed"

@@ -14,6 +14,7 @@ from levante.audit import Actor
 from levante.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from levante.storage import Database
 from levante.storage.models import AuditEvent, Charge, Role
+from levante.support.services import drawdown, hour_packs
 from tests.support.conftest import Person, add_customer, add_person, utc
 from tests.support.test_credits import CLOSE, SETTINGS, invoice_run, lines
 
@@ -62,7 +63,7 @@ def test_a_pack_is_bought_once_and_invoiced_at_once(desk: Database, agent: Perso
         with pytest.raises(InvalidRequestError, match="not an hour pack"):
             support.buy_pack(session, acme.actor, "support-premium", now=utc(2026, 12, 2),
                              settings=SETTINGS, default_currency="EUR")  # fmt: skip
-        assert [p.code for p in support.hour_packs(session)] == ["consulting-10h",
+        assert [p.code for p in hour_packs(session)] == ["consulting-10h",
                                                                  "consulting-40h"]  # fmt: skip
         assert "consulting-10h" not in [p.code for p in support.support_plans(session)]
 
@@ -105,7 +106,7 @@ def test_time_draws_the_first_pack_to_expire_and_an_expired_pack_no_longer_count
     log(desk, agent, number, 120, utc(2026, 10, 1, 9))
     log(desk, agent, number, 90, utc(2026, 12, 1, 9))
     with desk.session() as session:
-        hours = support.drawdown(session, acme.organization_id, utc(2026, 12, 2))
+        hours = drawdown(session, acme.organization_id, utc(2026, 12, 2))
     used = {p.pack.id: p.used for p in hours.packs}
     assert used == {old.pack.id: 120, new.pack.id: 90}
     assert hours.left == 600 - 90  # the old pack's 480 minutes lapsed with it
@@ -222,4 +223,4 @@ def test_the_same_request_buys_once(desk: Database, agent: Person) -> None:
                                  settings=SETTINGS, default_currency="EUR",
                                  request_key="click-2")  # fmt: skip
         assert other.pack.id != first.pack.id
-        assert support.drawdown(session, acme.organization_id, utc(2026, 12, 3)).left == 1200
+        assert drawdown(session, acme.organization_id, utc(2026, 12, 3)).left == 1200

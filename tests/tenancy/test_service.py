@@ -118,6 +118,9 @@ def test_workspaces_and_members(database: Database) -> None:
         with pytest.raises(ConflictError):
             create_workspace(session, org.id, "research")
         user = add_member(session, org.id, "Ada@Example.com", Role.OWNER)
+        with pytest.raises(ConflictError):  # the only owner stays one
+            add_member(session, org.id, "ada@example.com", Role.BILLING)
+        add_member(session, org.id, "bob@example.com", Role.OWNER)
         add_member(session, org.id, "ada@example.com", Role.BILLING)
         membership = session.get_one(Membership, (user.id, org.id))
         assert membership.role == "billing"

@@ -18,6 +18,7 @@ from levante.engine import ModelRegistry
 from levante.settings import ChatSettings, Settings
 from levante.storage import Database, new_id
 from levante.storage.models import Membership, Organization, Plan, Role, User
+from tests.helpers import mailed_link
 
 PASSWORD = "correct horse battery"
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
@@ -74,11 +75,22 @@ class Browser:
             )  # fmt: skip
 
     def sign_up(self, email: str, password: str = PASSWORD) -> Any:
+        """Sign up as a person does: the form, then the link mailed to the address."""
         self.get("/signup")
         response = self.post("/signup", {"email": email, "password": password})
-        assert response.status_code == 303, response.text
+        assert response.status_code == 200, response.text
+        assert "Check your mail" in response.text
+        link = mailed_link(self.database, email, "/signup/confirm/")
+        self.get(link)
+        confirmed = self.post(link)
+        assert confirmed.status_code == 303, confirmed.text
         self.get("/chat")
-        return response
+        return confirmed
+
+    @property
+    def database(self) -> Database:
+        state: Any = self._client.app.state.levante  # type: ignore[attr-defined]
+        return state.database  # type: ignore[no-any-return]
 
     def send(self, content: str, **fields: Any) -> tuple[int, list[dict[str, Any]]]:
         """Post a message; the status and the events (or the error body)."""

@@ -15,12 +15,21 @@ from levante.settings import ChatSettings, Settings
 from levante.storage import Database
 from levante.storage.models import User, WebSession
 from levante.vocabulary import SignupMode
+from tests.helpers import mailed_link
 from tests.web.conftest import PASSWORD, Browser
 
 
-def test_sign_up_gives_a_session_cookie_a_script_cannot_read(person: Browser) -> None:
+def test_sign_up_gives_a_session_cookie_a_script_cannot_read(
+    person: Browser, database: Database
+) -> None:
     person.get("/signup")
-    response = person.post("/signup", {"email": "Alice@Example.com", "password": PASSWORD})
+    asked = person.post("/signup", {"email": "Alice@Example.com", "password": PASSWORD})
+    assert asked.status_code == 200
+    assert "Check your mail" in asked.text
+    assert not any("lv_session=" in h for h in asked.headers.get_list("set-cookie"))
+    link = mailed_link(database, "alice@example.com", "/signup/confirm/")
+    assert "Confirm and sign in" in person.get(link).text  # a scanner's GET makes nothing
+    response = person.post(link)
     assert response.status_code == 303
     assert response.headers["location"] == "/chat"
     cookie = next(h for h in response.headers.get_list("set-cookie") if "lv_session=" in h)
@@ -46,8 +55,8 @@ def test_sign_up_refusals_read_clearly(person: Browser) -> None:
     fresh = Browser(person._client)
     fresh.get("/signup")
     again = fresh.post("/signup", {"email": "alice@example.com", "password": PASSWORD})
-    assert again.status_code == 409
-    assert "an account with this address exists" in again.text
+    assert again.status_code == 200  # the same answer as for a new address: nothing revealed
+    assert "Check your mail" in again.text
     short = fresh.post("/signup", {"email": "bob@example.com", "password": "short"})
     assert short.status_code == 400
     assert "at least 10 characters" in short.text
@@ -80,11 +89,12 @@ def test_failed_sign_ins_are_throttled_per_account(person: Browser) -> None:
     person.sign_up("alice@example.com")
     person.post("/logout")
     person.get("/login")
-    for _ in range(5):
+    for _ in range(10):  # five free, then waits of 1, 2, 4, 8 s after the one before
         person.post("/login", {"email": "alice@example.com", "password": "wrong password"})
     blocked = person.post("/login", {"email": "alice@example.com", "password": PASSWORD})
     assert blocked.status_code == 429
-    assert "too many failed sign-ins for this account" in blocked.text
+    assert "too many failed sign-ins; try again in" in blocked.text
+    assert int(blocked.headers["retry-after"]) >= 1
 
 
 def test_a_forgotten_password_is_reset_once_through_the_mailed_link(
@@ -97,7 +107,7 @@ def test_a_forgotten_password_is_reset_once_through_the_mailed_link(
     # An unknown address gets the same answer, and no mail.
     assert person.post("/password/forgot", {"email": "nobody@example.com"}).status_code == 303
     with database.session() as session:
-        (mail,) = outbox(session)
+        _sign_up_mail, mail = outbox(session)  # the sign-up's link, then the reset's
         assert mail.to == "alice@example.com"
         link = re.search(r"/password/reset/(\S+)", mail.body)
     assert link is not None
@@ -197,7 +207,7 @@ def test_sign_up_can_be_closed_or_limited_to_domains(
             visitor = Browser(client)
             visitor.get("/signup")
             response = visitor.post("/signup", {"email": email, "password": PASSWORD})
-            assert (response.status_code == 303) is allowed, (mode, email, response.text)
+            assert (response.status_code == 200) is allowed, (mode, email, response.text)
             if not allowed:
                 assert response.status_code == 403
     assert SignupPolicy().mode == SignupMode.OPEN
@@ -224,10 +234,71 @@ def test_back_from_the_payment_page_lands_on_the_account_signed_in(
         back = f"/account/checkout/{invoice.group(1)}?token={token}&checkout=success"
         landed = person.get(back)
         assert landed.status_code == 200
-        assert str(landed.url).endswith("/account?message=" + str(landed.url).split("=", 1)[1])
+        assert str(landed.url).endswith("/account")  # the notice comes from the session
         assert "is being confirmed" in landed.text
         assert "Sign out" in landed.text  # signed in
         forged = person.get(f"/account/checkout/{invoice.group(1)}?token=forged")
         assert forged.status_code == 404
         signed_out = Browser(client).get(back, follow_redirects=False)
         assert signed_out.headers["location"].startswith("/login?next=/account")
+
+
+def test_a_stranger_cannot_claim_an_account_an_operator_made(
+    person: Browser, database: Database
+) -> None:
+    """Finding 1: sign-up set the stranger's password on the operator's new owner."""
+    from levante import tenancy
+
+    with database.session() as session:
+        tenancy.open_organization(session, Actor.command_line(), name="Ops", slug="ops")
+        tenancy.add_member(
+            session, Actor.command_line(), "ops", email="boss@example.com",
+            role=tenancy.Role.OWNER, public_url="http://testserver",
+        )  # fmt: skip
+    person.get("/signup")
+    asked = person.post("/signup", {"email": "boss@example.com", "password": PASSWORD})
+    assert asked.status_code == 200
+    assert "Check your mail" in asked.text
+    assert not any("lv_session=" in h for h in asked.headers.get_list("set-cookie"))
+    person.get("/login")
+    refused = person.post("/login", {"email": "boss@example.com", "password": PASSWORD})
+    assert refused.status_code == 400
+    assert person.get("/console/operator/revenue", follow_redirects=False).status_code == 303
+    # The address's owner follows the claim link mailed to it, and is the owner.
+    owner = Browser(person._client)
+    link = mailed_link(database, "boss@example.com", "/password/reset/")
+    assert "Choose your password" in owner.get(link).text
+    assert owner.post(link, {"password": "the owner's secret"}).status_code == 303
+    owner.get("/login")
+    assert (
+        owner.post("/login", {"email": "boss@example.com", "password": "the owner's secret"})
+    ).status_code == 303
+
+
+def test_notices_come_from_the_server_never_from_the_url(person: Browser) -> None:
+    """Finding 8: /account?message=..., /console/billing?done=... printed any text."""
+    person.sign_up("alice@example.com")
+    spoof = "Your account is suspended. Pay 500 USD to IBAN FR00"
+    for path in (f"/account?message={spoof}", f"/account?notice={spoof}",
+                 f"/console/billing?done={spoof}", f"/console/billing?error={spoof}",
+                 f"/console/usage?done={spoof}", f"/support/hours?bought={spoof}"):  # fmt: skip
+        assert spoof not in person.get(path).text, path
+    saved = person.post("/account/instructions", {"instructions": "Be brief."})
+    assert saved.headers["location"] == "/account"
+    assert "Your custom instructions are saved." in person.get("/account").text
+    assert "Your custom instructions are saved." not in person.get("/account").text  # once
+
+
+def test_the_account_page_lists_sessions_and_signs_out_the_others(
+    person: Browser, other_person: Browser
+) -> None:
+    person.sign_up("alice@example.com")
+    other_person.get("/login")
+    other_person.post("/login", {"email": "alice@example.com", "password": PASSWORD})
+    page = person.get("/account")
+    assert page.text.count("this one") == 1
+    assert "Sign out everywhere else" in page.text
+    assert person.post("/account/sessions/end-others").status_code == 303
+    assert "Signed out of 1 other session." in person.get("/account").text
+    assert other_person.get("/chat", follow_redirects=False).status_code == 303
+    assert person.get("/chat").status_code == 200

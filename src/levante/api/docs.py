@@ -5,6 +5,10 @@ so on an air-gapped deployment they stay blank. The same assets come here from t
 ``fastapi-offline`` package (installed from the registry like every other dependency) and
 are served under ``/docs/assets``. The OpenAPI document declares the bearer key, so that
 "Authorize" in Swagger UI sends ``Authorization: Bearer <key>``.
+
+Both pages are third-party applications that inject styles and start from an inline script
+(Swagger UI) or a web worker (ReDoc); they have a Content-Security-Policy of their own, the
+pages' policy with that script admitted by its hash, inline styles and blob workers.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+
+from levante.api.headers import content_security_policy, inline_hashes
 
 ASSETS = "/docs/assets"
 BEARER = "bearer"
@@ -37,9 +43,8 @@ def install_docs(app: FastAPI) -> None:
     app.mount(ASSETS, StaticFiles(directory=str(static)), name="docs-assets")
     title = f"{app.title} API"
 
-    @app.get("/docs", include_in_schema=False)
-    async def swagger() -> HTMLResponse:
-        return get_swagger_ui_html(
+    swagger_body, swagger_headers = _with_policy(
+        get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",
             title=title,
             swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
@@ -48,16 +53,24 @@ def install_docs(app: FastAPI) -> None:
             # No badge from validator.swagger.io; keep the key across reloads.
             swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
         )
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> HTMLResponse:
-        return get_redoc_html(
+    )
+    redoc_body, redoc_headers = _with_policy(
+        get_redoc_html(
             openapi_url=app.openapi_url or "/openapi.json",
             title=title,
             redoc_js_url=f"{ASSETS}/redoc.standalone.js",
             redoc_favicon_url=f"{ASSETS}/favicon.png",
             with_google_fonts=False,
         )
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger() -> HTMLResponse:
+        return HTMLResponse(swagger_body, headers=swagger_headers)
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return HTMLResponse(redoc_body, headers=redoc_headers)
 
     def schema() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -80,3 +93,15 @@ def install_docs(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = schema  # type: ignore[method-assign]
+
+
+def _with_policy(page: HTMLResponse) -> tuple[bytes, dict[str, str]]:
+    """The page's body, and its own Content-Security-Policy: its inline scripts admitted by
+    their hashes."""
+    body = bytes(page.body)
+    policy = content_security_policy(
+        script_src=" ".join(["'self'", *inline_hashes(body.decode(), "script")]),
+        style_src="'self' 'unsafe-inline'",
+        worker_src="'self' blob:",
+    )
+    return body, {"content-security-policy": policy}

@@ -12,7 +12,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from levante.errors import ConfigurationError, LevanteError, NotFoundError, StoreUnavailableError
+from levante.errors import (
+    ConfigurationError,
+    InvalidRequestError,
+    LevanteError,
+    NotFoundError,
+    StoreUnavailableError,
+    ValidationFailedError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +101,23 @@ def wants_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
+def _renders_pages(request: Request) -> bool:
+    return getattr(request.app.state, "render_error_page", None) is not None
+
+
+def refusal(request: Request, error: LevanteError) -> Response:
+    """A refusal as the client takes it: the error page for a person's browser on a web page
+    (see :func:`wants_page`), the error body otherwise."""
+    if _renders_pages(request) and wants_page(request):
+        page: Response = request.app.state.render_error_page(request, error)
+        return page
+    return error_response(error)
+
+
 async def _levante_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LevanteError)
-    render = getattr(request.app.state, "render_error_page", None)
-    if render is not None and wants_page(request):
-        page: Response = render(request, exc)
-        return page
+    if _renders_pages(request) and wants_page(request):
+        return refusal(request, exc)
     if isinstance(exc, ConfigurationError):
         # Its message names files and settings of the server: for the operator's log only.
         request_id = request.scope.get("state", {}).get("request_id", "unknown")
@@ -118,34 +136,22 @@ async def _levante_error(request: Request, exc: Exception) -> Response:
     return error_response(exc)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
+    # A page's query or form is refused in the same words, as a page a person can read.
+    return refusal(request, _validation_failure(list(exc.errors())))
+
+
+def _validation_failure(errors: list[dict[str, Any]]) -> LevanteError:
     if any(e.get("type") == "json_invalid" for e in errors):
-        return JSONResponse(
-            error_body(
-                "the request body is not valid JSON",
-                error_type="invalid_request_error",
-                code="invalid_json",
-            ),
-            status_code=400,
-        )
+        return InvalidRequestError("the request body is not valid JSON", code="invalid_json")
     if not errors:
         errors = [{"type": "value_error", "loc": ("body",), "msg": "invalid request"}]
     field, message = _field_and_message(errors)
     others = len({str(e["loc"][:2]) for e in errors}) - 1
     if others > 0:
         message += f" (and problems with {others} other field{'s' if others > 1 else ''})"
-    return JSONResponse(
-        error_body(
-            message,
-            error_type="invalid_request_error",
-            param=field,
-            code="validation_error",
-            detail=[_clean(e) for e in errors],
-        ),
-        status_code=422,
-    )
+    return ValidationFailedError(message, param=field, detail=[_clean(e) for e in errors])
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

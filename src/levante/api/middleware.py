@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request ids, the body size limit, HTTP metrics, last-resort errors.
+"""Pure ASGI middleware: request ids, the body size limit, HTTP metrics, last-resort errors,
+the client behind a trusted proxy.
 
 Pure ASGI rather than ``BaseHTTPMiddleware`` so streaming responses and client disconnects
 pass through untouched.
@@ -15,6 +16,7 @@ from typing import Any
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from levante.api.errors import body_for, error_body, error_response
 from levante.api.metrics import Metrics
@@ -182,3 +184,14 @@ class LicenseMiddleware:
                 await error_response(refused)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def forwarded_by(app: ASGIApp, proxies: Sequence[str]) -> ASGIApp:
+    """``app``, seeing the client and scheme a proxy of ``proxies`` (addresses or networks)
+    forwarded in ``X-Forwarded-For`` and ``X-Forwarded-Proto``. Another peer's headers are
+    ignored, so no one reaching the server directly can claim an address; with no proxies,
+    ``app`` itself. (uvicorn's middleware, which takes the last address that is not a proxy.)"""
+    if not proxies:
+        return app
+    # uvicorn types ASGI apps with its own, narrower, TypedDicts: the same protocol.
+    return ProxyHeadersMiddleware(app, trusted_hosts=list(proxies))  # type: ignore[arg-type,return-value]

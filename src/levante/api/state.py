@@ -14,9 +14,9 @@ from levante import tenancy
 from levante.api.metrics import Metrics
 from levante.chat import Assistant
 from levante.engine import ModelRegistry
-from levante.errors import PermissionDeniedError
 from levante.files import FileService
 from levante.guardrails import Moderator
+from levante.identity import Attempts, Paces
 from levante.licensing import LicenseGuard
 from levante.metering import Ledger
 from levante.pricing import PriceBook
@@ -25,6 +25,7 @@ from levante.serving import InferenceService, RequestContext
 from levante.settings import Settings
 from levante.storage import Database, utcnow
 from levante.tenancy import KeyAuthenticator, Principal
+from levante.vocabulary import Permission
 
 
 @dataclass
@@ -42,6 +43,8 @@ class AppState:
     assistant: Assistant
     files: FileService
     moderator: Moderator
+    attempts: Attempts  # sign-ins, sign-ups and mailed links, paced
+    paces: Paces
     license: LicenseGuard | None = None
     clock: Callable[[], datetime] = utcnow
 
@@ -91,8 +94,7 @@ async def admin_principal(
     caller: Annotated[Principal, Depends(principal)],
     state: Annotated[AppState, Depends(app_state)],
 ) -> Principal:
-    if not caller.is_admin:
-        raise PermissionDeniedError("this endpoint needs an admin API key")
+    tenancy.require_granted(caller.actor, Permission.USE_ADMIN_API)
     per_minute = state.settings.admin_requests_per_minute
     await state.throttle.check(
         f"admin:{caller.api_key_id}",

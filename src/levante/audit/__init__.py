@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from levante.storage.models import AuditEvent
+from levante.storage.models import AuditEvent, Role
 
 __all__ = ["Actor", "AuditEvent", "list_events", "record"]
 
@@ -18,23 +18,29 @@ class Actor:
     """Who does something, as the audit log names them and as the services check them.
 
     ``organization_id`` is the organisation whose powers the actor holds: an API key's, or a
-    signed-in user's. The command line has none, and ``operator`` set: whoever runs it runs
-    the deployment, and acts as the operator on any organisation it names. An actor with
-    neither (a payment provider's webhook, a background job) may act on nothing by name.
+    signed-in user's, with ``role`` the role they hold there (an admin key acts as an admin;
+    ``key`` marks a key). What each role may do is :mod:`levante.tenancy.permissions`. The
+    command line has no organisation, and ``operator`` set: whoever runs it runs the
+    deployment, and acts as the operator on any organisation it names. An actor with neither
+    (a payment provider's webhook, a background job) may act on nothing by name.
     """
 
     label: str
     organization_id: str | None = None
     operator: bool = False
+    role: Role | None = None
+    key: bool = False
 
     @classmethod
-    def api_key(cls, organization_id: str, api_key_id: str) -> Actor:
-        return cls(f"api_key:{api_key_id}", organization_id)
+    def api_key(cls, organization_id: str, api_key_id: str, *, admin: bool = False) -> Actor:
+        return cls(f"api_key:{api_key_id}", organization_id, role=Role.ADMIN if admin else None,
+                   key=True)  # fmt: skip
 
     @classmethod
-    def user(cls, organization_id: str | None, user_id: str) -> Actor:
-        """A signed-in person, acting on the organisation they are working in."""
-        return cls(f"user:{user_id}", organization_id)
+    def user(cls, organization_id: str | None, user_id: str, role: Role | None = None) -> Actor:
+        """A signed-in person, acting on the organisation they are working in with their
+        role there (None: no role, and so no permission)."""
+        return cls(f"user:{user_id}", organization_id, role=role)
 
     @classmethod
     def command_line(cls) -> Actor:

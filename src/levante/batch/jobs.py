@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from levante.audit import record
 from levante.errors import InvalidRequestError, NotFoundError
 from levante.files import FileService
-from levante.storage import new_id
+from levante.storage import as_utc, new_id
 from levante.storage.models import BatchJob, BatchRequest
 from levante.tenancy import Principal
 from levante.vocabulary import BatchStatus, FilePurpose
@@ -141,6 +141,8 @@ def _line(item: Any, endpoint: str, model: str | None) -> tuple[str, dict[str, A
     custom = "" if custom_id is None else str(custom_id)
     if len(custom) > MAX_CUSTOM_ID:
         raise InvalidRequestError(f"'custom_id' is at most {MAX_CUSTOM_ID} characters")
+    if "\x00" in custom:  # rows of lines are inserted at once, past the flush's own check
+        raise InvalidRequestError("'custom_id' may not contain NUL characters")
     method = item.get("method", "POST")
     if method != "POST":
         raise InvalidRequestError("'method' is POST")
@@ -189,7 +191,7 @@ def list_jobs(
     if model:
         conditions.append(BatchJob.model == model)
     if created_after:
-        conditions.append(BatchJob.created_at > created_after)
+        conditions.append(BatchJob.created_at > as_utc(created_after, param="created_after"))
     if api_key_id:
         conditions.append(BatchJob.api_key_id == api_key_id)
     total = session.scalar(select(func.count()).select_from(BatchJob).where(*conditions))

@@ -30,7 +30,7 @@ from levante.billing.invoices import (
 from levante.billing.payments import Checkout, record_payment
 from levante.billing.subscriptions import cancel, change, list_subscriptions, resume, subscribe
 from levante.billing.wallet import WalletState, grant_credits, list_entries, wallet_state
-from levante.errors import InvalidRequestError
+from levante.errors import InvalidRequestError, NotFoundError
 from levante.pricing import CENT, parse_cents
 from levante.settings import BillingSettings
 from levante.storage import utcnow
@@ -44,7 +44,7 @@ from levante.storage.models import (
     Subscription,
     WalletEntry,
 )
-from levante.vocabulary import Currency, InvoiceStatus
+from levante.vocabulary import Currency, InvoiceStatus, Permission
 
 # -- the catalogue --------------------------------------------------------------------------------
 
@@ -99,7 +99,7 @@ def price_plan(
 def account_of(
     session: Session, actor: Actor, organization: str | None = None, *, default_currency: str
 ) -> BillingAccount:
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.READ_INVOICES)
     return ensure_account(session, org.id, default_currency)
 
 
@@ -112,7 +112,7 @@ def edit_account(
     default_currency: str,
 ) -> BillingAccount:
     """Change the billing account; the credit terms only the operator may change."""
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.BUY)
     if change.prepaid_only is not None or change.low_balance_threshold is not None:
         tenancy.require_operator(session, actor)
     return update_account(session, org.id, change, default_currency=default_currency, actor=actor)
@@ -136,7 +136,7 @@ def subscriptions_of(
     include_ended: bool = False,
 ) -> list[tuple[Subscription, Plan]]:
     """The organisation's subscriptions; the command line, naming none, lists everyone's."""
-    scope = tenancy.listing_scope(session, actor, organization)
+    scope = tenancy.listing_scope(session, actor, organization, needs=Permission.READ_INVOICES)
     return list_subscriptions(session, scope, include_ended=include_ended)
 
 
@@ -155,7 +155,7 @@ def start_subscription(
 ) -> Subscribed:
     """Subscribe to a plan; with ``pay_now``, invoice the first period at once and return how
     to pay it (None once it is paid, e.g. by credits)."""
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.BUY)
     now = utcnow()
     sub = subscribe(
         session,
@@ -187,7 +187,7 @@ def change_subscription(
     seats: int | None = None,
 ) -> Subscribed:
     """Upgrade, downgrade or change seats now, prorated."""
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.BUY)
     sub = change(
         session,
         org.id,
@@ -208,7 +208,7 @@ def cancel_subscription(
     subscription_id: str,
     at_period_end: bool = True,
 ) -> Subscribed:
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.BUY)
     sub = cancel(
         session, org.id, subscription_id, at_period_end=at_period_end, now=utcnow(), actor=actor
     )
@@ -218,7 +218,7 @@ def cancel_subscription(
 def resume_subscription(
     session: Session, actor: Actor, organization: str | None = None, *, subscription_id: str
 ) -> Subscribed:
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.BUY)
     sub = resume(session, org.id, subscription_id, actor=actor)
     return Subscribed(sub, session.get_one(Plan, sub.plan_id))
 
@@ -243,7 +243,7 @@ class Wallet:
 def wallet_of(
     session: Session, actor: Actor, organization: str | None = None, *, default_currency: str
 ) -> Wallet:
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.READ_INVOICES)
     billing_account = ensure_account(session, org.id, default_currency)
     state = wallet_state(session, org.id, billing_account.currency, utcnow())
     return Wallet(billing_account, state, list_entries(session, org.id))
@@ -260,7 +260,7 @@ def buy_credits(
 ) -> tuple[Invoice, Checkout]:
     """An invoice for prepaid credits (with VAT) and how to pay it; the credits arrive when it
     is paid."""
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.BUY)
     invoice = create_top_up_invoice(
         session,
         org.id,
@@ -313,7 +313,9 @@ def invoices_of(
 ) -> list[Invoice]:
     """The organisation's invoices, newest first; the operator may name any organisation, and
     the command line (or the operator with ``everyone``), naming none, lists everyone's."""
-    scope = tenancy.listing_scope(session, actor, organization, all_by_default=everyone)
+    scope = tenancy.listing_scope(
+        session, actor, organization, all_by_default=everyone, needs=Permission.READ_INVOICES
+    )
     return list_invoices(session, scope, period=period, status=status, limit=limit)
 
 
@@ -323,7 +325,9 @@ def invoice_of(
     """An invoice (by id or number) with its lines: one of the actor's organisation, or any
     for the operator (unless ``own``: a console shows its organisation's only); another's is
     not found."""
-    everyone = tenancy.sees_all(session, actor) and not own
+    everyone = tenancy.may(session, actor, Permission.OPERATE) and not own
+    if not everyone and not tenancy.may(session, actor, Permission.READ_INVOICES):
+        raise NotFoundError("this invoice does not exist", param="invoice")
     scope = None if everyone else actor.organization_id
     found = get_invoice(session, ref, scope)
     return found, invoice_lines(session, found)

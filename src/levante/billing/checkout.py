@@ -25,6 +25,7 @@ from levante.errors import InvalidRequestError, NotFoundError
 from levante.pricing import format_cents
 from levante.settings import BillingSettings
 from levante.storage.models import Invoice
+from levante.vocabulary import Permission
 
 RETURN_PATH = "/billing/checkout"
 
@@ -72,7 +73,7 @@ def pay_invoice(
     organization: str | None = None,
 ) -> Checkout:
     """A checkout for one of the organisation's finalized invoices (by id or number)."""
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.BUY)
     invoice = get_invoice(session, ref, org.id)
     if invoice.status != FINALIZED:
         raise InvalidRequestError(f"invoice {invoice.number or invoice.id} is {invoice.status}")

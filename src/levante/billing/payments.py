@@ -132,6 +132,16 @@ class StripeProvider:
         )
 
 
+# Where Stripe Checkout's pages are (the ``url`` of every Checkout Session).
+STRIPE_CHECKOUT = "https://checkout.stripe.com"
+
+
+def checkout_origins(settings: BillingSettings) -> tuple[str, ...]:
+    """The origins a browser is sent to, to pay, by the configured provider: the pages let a
+    form continue there (their Content-Security-Policy's ``form-action``)."""
+    return (STRIPE_CHECKOUT,) if settings.provider == "stripe" else ()
+
+
 def provider_for(settings: BillingSettings) -> PaymentProvider:
     if settings.provider == "stripe":
         return StripeProvider(settings)

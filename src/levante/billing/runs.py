@@ -39,7 +39,7 @@ class InvoiceRun:
         return sum(r.invoice.status == DRAFT for r in self.results)
 
 
-def run_invoices(
+def invoice_period(
     database: Database,
     actor: Actor,
     period: str,

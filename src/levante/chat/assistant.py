@@ -38,7 +38,7 @@ from levante.identity import personal_organization
 from levante.metering import UsageStatus
 from levante.protocol import ChatCompletionRequest, ChatMessage
 from levante.quota import Admission, Allowance, Caller
-from levante.serving import ChoiceText, InferenceService, Plan, RequestContext
+from levante.serving import ChoiceText, InferenceService, RequestContext, ServingPlan
 from levante.settings import ChatSettings, ModelSettings
 from levante.storage import Database, new_id, utcnow
 from levante.storage.models import ChatMessage as StoredMessage
@@ -95,7 +95,7 @@ class Delta:
 
 
 @dataclass(frozen=True, slots=True)
-class Finished:
+class Answered:
     """The answer as kept: its text, how it ended and what it took."""
 
     message_id: int
@@ -108,7 +108,7 @@ class Finished:
     time_to_first_token_ms: int | None
 
 
-AnswerEvent = Delta | Finished
+AnswerEvent = Delta | Answered
 
 
 @dataclass(slots=True)
@@ -121,13 +121,13 @@ class Reply:
     answer_position: int
     model: str
     _assistant: Assistant
-    _plan: Plan
+    _plan: ServingPlan
     _message_id: int
     _first_exchange: bool
     _account: ChatAccount
 
     def events(self) -> AsyncIterator[AnswerEvent]:
-        """The answer's text as it comes, then :class:`Finished` once it is kept. Closing the
+        """The answer's text as it comes, then :class:`Answered` once it is kept. Closing the
         iterator early stops the answer: what was produced is kept (``stopped``) and billed."""
         return self._assistant._stream(self)
 
@@ -401,7 +401,7 @@ class Assistant:
             self._spawn(self._write_title(reply))
         yield finished
 
-    def _keep_answer(self, reply: Reply, content: str, state: MessageState) -> Finished:
+    def _keep_answer(self, reply: Reply, content: str, state: MessageState) -> Answered:
         meter = reply._plan.meter
         ttft = meter.first_token_ms
         with self._database.session() as session:
@@ -417,7 +417,7 @@ class Assistant:
                     session, reply._account.user_id, reply.conversation_id
                 )
                 index_text(session, conversation, [content])
-        return Finished(
+        return Answered(
             message_id=reply._message_id,
             position=reply.answer_position,
             content=content,

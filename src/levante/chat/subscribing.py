@@ -12,19 +12,16 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from levante import billing
-from levante.audit import Actor
+from levante import billing, tenancy
 from levante.billing import Checkout
 from levante.chat.plans import FREE_PLAN, chat_plans, chat_standing
-from levante.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
-from levante.identity import role_in
+from levante.errors import InvalidRequestError, NotFoundError
 from levante.pricing import format_amount
 from levante.settings import BillingSettings
 from levante.storage import utcnow
 from levante.storage.models import Invoice, InvoiceLine, Plan
-from levante.vocabulary import Role
+from levante.vocabulary import Permission
 
-MANAGERS = (Role.OWNER, Role.ADMIN, Role.BILLING)
 # Where the payment provider sends the browser back: the account page of the app, signed in.
 CHECKOUT_RETURN_PATH = "/account/checkout"
 
@@ -67,7 +64,12 @@ def offers(session: Session, organization_id: str, *, currency: str) -> list[Off
 
 
 def may_manage(session: Session, user_id: str, organization_id: str) -> bool:
-    return role_in(session, user_id, organization_id) in MANAGERS
+    """Whether the person may change the organisation's plan and see its invoices."""
+    try:
+        actor = tenancy.member_actor(session, user_id, organization_id)
+    except NotFoundError:
+        return False
+    return tenancy.may(session, actor, Permission.BUY)
 
 
 def invoices_for(
@@ -77,7 +79,7 @@ def invoices_for(
     none for anyone else."""
     if not may_manage(session, user_id, organization_id):
         return []
-    actor = Actor.user(organization_id, user_id)
+    actor = tenancy.member_actor(session, user_id, organization_id)
     return billing.invoices_of(session, actor, organization_id, limit=limit)
 
 
@@ -88,7 +90,7 @@ def invoice_for(
     owner, admins and billing members, and for another organisation's."""
     if not may_manage(session, user_id, organization_id):
         raise NotFoundError("this invoice does not exist")
-    return billing.invoice_of(session, Actor.user(organization_id, user_id), ref)
+    return billing.invoice_of(session, tenancy.member_actor(session, user_id, organization_id), ref)
 
 
 def choose_plan(
@@ -105,10 +107,9 @@ def choose_plan(
     """Put the organisation on chat plan ``code``: Free cancels the subscription at the end
     of its period; another plan subscribes (the first period invoiced at once, to pay before
     the plan applies, unless it starts with a trial) or changes the subscription, prorated."""
-    if not may_manage(session, user_id, organization_id):
-        raise PermissionDeniedError("only the organisation's owner or admins change its plan")
+    actor = tenancy.member_actor(session, user_id, organization_id)
+    tenancy.require(session, actor, Permission.BUY)
     now = now or utcnow()
-    actor = Actor.user(organization_id, user_id)
     standing = chat_standing(session, organization_id)
     sub = standing.subscription
     if code == FREE_PLAN:

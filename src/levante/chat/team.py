@@ -15,12 +15,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from levante import audit, billing
+from levante import audit, billing, tenancy
 from levante.audit import Actor
 from levante.chat.plans import chat_standing
-from levante.chat.subscribing import MANAGERS
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
-from levante.identity import open_invitation, role_in
+from levante.identity import (
+    DEFAULT_PACES,
+    Attempts,
+    Paces,
+    admit,
+)
 from levante.mail import queue_mail
 from levante.storage import new_id, utcnow
 from levante.storage.models import (
@@ -31,9 +35,10 @@ from levante.storage.models import (
     Subscription,
     User,
 )
+from levante.tenancy.invitations import list_invitations, open_invitation
 from levante.tenancy.keys import hash_secret
 from levante.tenancy.service import normalise_email
-from levante.vocabulary import Role
+from levante.vocabulary import Permission, Role
 
 INVITATION_DAYS = 7
 
@@ -61,7 +66,7 @@ def team_of(
     session: Session, user_id: str, organization_id: str, *, now: datetime | None = None
 ) -> Team:
     """The organisation as its owner or admins see it; anyone else gets "not found"."""
-    _require_manager(session, user_id, organization_id)
+    _manager(session, user_id, organization_id)
     now = now or utcnow()
     org = session.get_one(Organization, organization_id)
     standing = chat_standing(session, organization_id)
@@ -76,7 +81,13 @@ def team_of(
             .order_by(Membership.created_at, User.email)
         ).all()
     ]
-    return Team(org, sub, sub.quantity if sub else 0, members, _open(session, organization_id, now))
+    return Team(
+        org,
+        sub,
+        sub.quantity if sub else 0,
+        members,
+        list_invitations(session, organization_id, now),
+    )
 
 
 def invite(
@@ -86,15 +97,21 @@ def invite(
     email: str,
     *,
     link: str,
+    attempts: Attempts,
+    paces: Paces = DEFAULT_PACES,
     now: datetime | None = None,
 ) -> Invited:
     """Invite ``email`` to the Team (``link`` has ``{token}`` for the secret); mailed
-    through the outbox, and returned for the owner to pass on."""
+    through the outbox, and returned for the owner to pass on. Invitations are paced per
+    inviter and per address invited, so that a Team cannot be used to flood a mailbox."""
     now = now or utcnow()
     team = team_of(session, user_id, organization_id, now=now)
     if team.subscription is None:
         raise ConflictError("invitations are for a Team plan; choose one on the account page")
     email = normalise_email(email)
+    admit(attempts, session, [(f"invite-from:{user_id}", paces.invitations),
+                     (f"mail-to:{email}", paces.mails)],
+          message="too many invitations at once", now=now)  # fmt: skip
     if any(member.email == email for member, _ in team.members):
         raise ConflictError(f"{email} is already in the team", param="email")
     pending = [i for i in team.invitations if i.email == email]
@@ -130,7 +147,7 @@ def invite(
         now=now,
     )
     audit.record(
-        session, organization_id=organization_id, actor=Actor.user(organization_id, user_id),
+        session, organization_id=organization_id, actor=_manager(session, user_id, organization_id),
         action="member.invited", target=invitation.id, details={"email": email},
     )  # fmt: skip
     session.flush()
@@ -189,7 +206,7 @@ def join(
 
 def remove_member(session: Session, user_id: str, organization_id: str, member_id: str) -> None:
     """Take a member out of the Team; they go back to their own plan, conversations kept."""
-    _require_manager(session, user_id, organization_id)
+    _manager(session, user_id, organization_id)
     membership = session.get(Membership, (member_id, organization_id))
     if membership is None:
         raise NotFoundError("this person is not in the team")
@@ -197,7 +214,7 @@ def remove_member(session: Session, user_id: str, organization_id: str, member_i
         raise InvalidRequestError("the team's owner cannot be removed")
     session.delete(membership)
     audit.record(
-        session, organization_id=organization_id, actor=Actor.user(organization_id, user_id),
+        session, organization_id=organization_id, actor=_manager(session, user_id, organization_id),
         action="member.removed", target=member_id,
     )  # fmt: skip
     session.flush()
@@ -211,7 +228,7 @@ def withdraw(
     *,
     now: datetime | None = None,
 ) -> None:
-    _require_manager(session, user_id, organization_id)
+    _manager(session, user_id, organization_id)
     invitation = session.get(Invitation, invitation_id)
     if invitation is None or invitation.organization_id != organization_id:
         raise NotFoundError("this invitation does not exist")
@@ -230,27 +247,19 @@ def set_seats(session: Session, user_id: str, organization_id: str, seats: int) 
             param="seats",
         )
     changed = billing.change_subscription(
-        session, Actor.user(organization_id, user_id), organization_id,
+        session, tenancy.member_actor(session, user_id, organization_id), organization_id,
         subscription_id=team.subscription.id, seats=seats,
     )  # fmt: skip
     return changed.subscription
 
 
-def _require_manager(session: Session, user_id: str, organization_id: str) -> None:
-    if role_in(session, user_id, organization_id) not in MANAGERS:
+def _manager(session: Session, user_id: str, organization_id: str) -> Actor:
+    """The person managing the team, as the services see them; anyone who may not manage its
+    members finds no team here."""
+    try:
+        actor = tenancy.member_actor(session, user_id, organization_id)
+    except NotFoundError:
+        raise NotFoundError("this team does not exist") from None
+    if not tenancy.may(session, actor, Permission.MANAGE_MEMBERS):
         raise NotFoundError("this team does not exist")
-
-
-def _open(session: Session, organization_id: str, now: datetime) -> list[Invitation]:
-    return list(
-        session.scalars(
-            select(Invitation)
-            .where(
-                Invitation.organization_id == organization_id,
-                Invitation.accepted_at.is_(None),
-                Invitation.revoked_at.is_(None),
-                Invitation.expires_at > now,
-            )
-            .order_by(Invitation.created_at)
-        )
-    )
+    return actor

@@ -85,7 +85,7 @@ def issue(
                 session,
                 CLI,
                 org,
-                licensing.Terms(
+                licensing.LicenseTerms(
                     models=model or ["*"],
                     features=feature if feature is not None else licensing.DEFAULT_FEATURES,
                     max_seats=seats,

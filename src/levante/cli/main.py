@@ -28,7 +28,7 @@ from levante.cli.mail import mail_app
 from levante.cli.revenue import revenue_app
 from levante.cli.simulate import simulate
 from levante.cli.support import support_app
-from levante.cli.tenants import key_app, org_app
+from levante.cli.tenants import key_app, org_app, user_app
 from levante.errors import ConfigurationError
 from levante.licensing import open_guard
 from levante.metering import GroupBy, UsageRow, deployment_usage, usage_summary
@@ -41,6 +41,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
 app.add_typer(price_app, name="price")
 app.add_typer(limits_app, name="limits")
 app.add_typer(billing_app, name="billing")
@@ -104,6 +105,9 @@ def serve(
         workers=workers or config.workers,
         log_level=config.log_level,
         timeout_graceful_shutdown=30,
+        # uvicorn would believe X-Forwarded-* from 127.0.0.1 (or FORWARDED_ALLOW_IPS); the app
+        # believes them from the proxies in ``trusted_proxies`` only (api.middleware).
+        proxy_headers=False,
     )
 
 

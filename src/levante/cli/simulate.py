@@ -78,13 +78,14 @@ def simulate(
             progress.update(task, completed=done, total=total, description=f"simulating {what}")
 
         outcome = simulation.simulate(db, config, plan, progress=step)
+        claim = None
         if operator_email:
             with db.session() as session:
                 [operator] = [o for o in tenancy.list_organizations(session, CLI) if o.is_operator]
-                tenancy.add_member(
+                claim = tenancy.add_member(
                     session, CLI, operator.slug, email=operator_email, role=Role.OWNER,
                     public_url=config.billing.public_url,
-                )  # fmt: skip
+                ).claim_link  # fmt: skip
     if issued is not None:
         hand_over(issued.secret, config)
     table = Table("made", "count", title=f"{outcome.first} to {outcome.last}")
@@ -96,8 +97,12 @@ def simulate(
     ):  # fmt: skip
         table.add_row(label, f"{value:,}")
     console.print(table)
+    if claim is not None:
+        console.print(f"{operator_email} is an owner of the operator's organisation; to choose "
+                      "its password, open (once, within 7 days):", markup=False)  # fmt: skip
+        console.print(claim, markup=False, highlight=False, soft_wrap=True)
     console.print(
         f"done in {outcome.seconds:.0f} s. See it: `levante revenue`, or the dashboard at "
         "/console/operator/revenue once `levante serve` runs"
-        + (f" (sign up there as {operator_email} first)." if operator_email else ".")
+        + (f" (sign in there as {operator_email})." if operator_email else ".")
     )

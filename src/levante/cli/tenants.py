@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from levante import tenancy
+from levante import identity, tenancy
 from levante.cli.context import CLI, JsonOption, console, database, handled, settings, show
 from levante.engine import ModelNames
 from levante.licensing import open_guard
@@ -59,7 +59,8 @@ def key_create(
     workspace: Annotated[str, typer.Option(help="Workspace id or name.")] = DEFAULT_WORKSPACE,
     admin: Annotated[bool, typer.Option(help="May call /v1/admin endpoints.")] = False,
     expires_in_days: Annotated[
-        int | None, typer.Option(min=1, help="Expire after this many days.")
+        int | None,
+        typer.Option(min=1, max=3653, help="Expire after this many days (ten years at most)."),
     ] = None,
     model: Annotated[
         list[str] | None,
@@ -149,11 +150,35 @@ def member_add(
             )
             if change.user is not None:
                 console.print(f"{change.email} ({change.user.id}) is {role.value} of {org}")
+            if change.claim_link is not None:
+                if config.mail.smtp_host:
+                    console.print("a link to choose a password was mailed to them")
+                else:
+                    console.print(
+                        "no mail server is configured: give them this link to choose a "
+                        "password (it works once, for 7 days):"
+                    )
+                    console.print(change.claim_link, markup=False, highlight=False, soft_wrap=True)
             else:
                 console.print(
                     f"{change.email} is a user here already: an invitation to {org} was mailed "
                     "to them ('levante mail outbox'); they join when they accept it"
                 )
+
+
+user_app = typer.Typer(help="People who sign in to the pages.", no_args_is_help=True)
+
+
+@user_app.command("set-password")
+def user_set_password(
+    email: Annotated[str, typer.Argument()],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+) -> None:
+    """Set a user's password (for example the deployment's first owner, made with 'levante org
+    member add'); their other links to set one, and their sessions, end."""
+    with handled(), database() as db, db.session() as session:
+        user = identity.set_password(session, CLI, email, password)
+        console.print(f"the password of {user.email} is set", markup=False)
 
 
 @member_app.command("accept")

@@ -8,6 +8,7 @@ import mimetypes
 import os
 import re
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,8 +36,18 @@ _TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 _LINED = (".jsonl", ".ndjson", ".jsonlines", ".txt", ".csv")
 
 
+def _visible(name: str) -> str:
+    """``name`` without its invisible format characters (Unicode category Cf): the bidi
+    embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), the direction marks
+    (U+200E, U+200F, U+061C), zero-width characters. "invoice", U+202E, "gnp.exe" shows as
+    "invoiceexe.png"; a name keeps only what a reader sees."""
+    return "".join(c for c in name if unicodedata.category(c) != "Cf")
+
+
 def check_filename(name: str, *, param: str = "file") -> str:
-    """The file's own name, or a 400: no directory, no parent, no control character."""
+    """The file's own name, or a 400: no directory, no parent, no control character. The
+    invisible format characters are dropped first (:func:`_visible`)."""
+    name = _visible(name)
     if not name or not name.strip():
         raise InvalidRequestError("the file needs a name", param=param)
     if "/" in name or "\\" in name or name in (".", "..") or ".." in name.split("."):
@@ -319,7 +330,8 @@ def _pieces(stream: BinaryIO) -> Iterator[bytes]:
 
 def _mimetype(name: str, given: str) -> str:
     kind = given.split(";")[0].strip().lower()
-    if _TYPE.match(kind) and kind != "application/octet-stream":
+    # A type longer than its column holds (100) is read as none given.
+    if _TYPE.match(kind) and kind != "application/octet-stream" and len(kind) <= 100:
         return kind
     if name.lower().endswith((".jsonl", ".ndjson", ".jsonlines")):
         return "application/jsonl"

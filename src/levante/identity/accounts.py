@@ -7,13 +7,12 @@ account), so that a person who chats is a customer in the same record as an API 
 
 from __future__ import annotations
 
-import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from levante import audit
@@ -25,7 +24,6 @@ from levante.errors import (
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
-    RateLimitedError,
 )
 from levante.identity.passwords import (
     check_new_password,
@@ -33,28 +31,66 @@ from levante.identity.passwords import (
     needs_rehash,
     verify_password,
 )
-from levante.identity.sessions import end_sessions
+from levante.identity.sessions import SESSION_DAYS, end_sessions
+from levante.identity.throttle import Attempts, Pace, admit, allowed
 from levante.mail import queue_mail
+from levante.settings import ChatSettings
 from levante.storage import new_id, utcnow
 from levante.storage.models import (
-    Invitation,
-    LoginFailure,
     Membership,
     Organization,
     PasswordReset,
     Role,
+    SignupRequest,
     Subscription,
     User,
+    WebSession,
     Workspace,
 )
+from levante.tenancy.invitations import PASSWORD_LINK_PATH, mail_claim_link, open_invitation
 from levante.tenancy.keys import hash_secret
-from levante.tenancy.service import DEFAULT_WORKSPACE, count_seats, normalise_email
-from levante.vocabulary import SignupMode
+from levante.tenancy.service import (
+    DEFAULT_WORKSPACE,
+    count_seats,
+    keep_an_owner,
+    normalise_email,
+)
+from levante.vocabulary import PasswordLink, SignupMode
 
 RESET_HOURS = 2
-FAILURE_WINDOW = timedelta(minutes=15)
-FAILURES_PER_ACCOUNT = 5
-FAILURES_PER_ADDRESS = 20
+SIGN_UP_HOURS = 24
+CONFIRM_PATH = "/signup/confirm/"
+
+_HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Paces:
+    """How often the front door may be tried (see :mod:`levante.identity.throttle`)."""
+
+    sign_ins: Pace  # one account from one address
+    sign_ins_from: Pace  # one address, across accounts
+    sign_ins_to: Pace  # one account, from addresses it was never signed into
+    sign_ups: Pace  # from one address
+    resets: Pace  # reset requests from one address
+    mails: Pace  # links mailed to one mailbox
+    invitations: Pace  # sent by one person
+
+    @classmethod
+    def of(cls, settings: ChatSettings) -> Paces:
+        failures = settings.sign_in_failures
+        return cls(
+            sign_ins=Pace(failures, _HOUR),
+            sign_ins_from=Pace(6 * failures, _HOUR),
+            sign_ins_to=Pace(10 * failures, _HOUR),
+            sign_ups=Pace(settings.sign_ups_per_hour, _HOUR, timedelta(minutes=1)),
+            resets=Pace(settings.resets_per_hour, _HOUR, timedelta(seconds=30)),
+            mails=Pace(settings.mails_per_hour, _HOUR, timedelta(minutes=2)),
+            invitations=Pace(20, _HOUR, timedelta(seconds=30)),
+        )
+
+
+DEFAULT_PACES = Paces.of(ChatSettings())
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +117,16 @@ class SignupPolicy:
         raise PermissionDeniedError("sign-up is closed on this deployment", param="email")
 
 
+@dataclass(frozen=True, slots=True)
+class SignUp:
+    """What a sign-up did: ``user`` when an invitation proved the address (the person signs in
+    at once), else None: a link went to the address, and the page says "check your mail"
+    whether or not the address had an account."""
+
+    email: str
+    user: User | None = None
+
+
 def sign_up(
     session: Session,
     email: str,
@@ -88,40 +134,177 @@ def sign_up(
     *,
     name: str = "",
     policy: SignupPolicy,
+    public_url: str,
+    attempts: Attempts,
+    address: str,
+    paces: Paces = DEFAULT_PACES,
     invitation_token: str | None = None,
     currency: str,
     now: datetime | None = None,
     seat_check: Callable[[int], None] | None = None,
-) -> User:
-    """Create an account and its personal organisation (audited). An invitation, if given,
-    must be for this address; it lets the address in whatever the policy, and is accepted by
-    the caller (the product it invites to)."""
+) -> SignUp:
+    """Ask for an account. The address is proven before anything is made: the account is
+    created when the link mailed to it is followed (:func:`confirm_sign_up`). An address that
+    has an account already is mailed how to sign in or reset; one an organisation added is
+    mailed a fresh claim link. The answer is the same either way, so a sign-up tells nobody
+    which addresses have accounts. An invitation mailed to this address proves it: the account
+    is then made at once (audited), and the caller accepts the invitation."""
     now = now or utcnow()
     email = normalise_email(email)
     check_new_password(password, email=email)
     name = name.strip()[:200]
-    invited = False
+    admit(attempts, session, [(f"sign-up-from:{address}", paces.sign_ups)],
+          message="too many sign-ups from your address", now=now)  # fmt: skip
     if invitation_token:
-        invitation = open_invitation(session, invitation_token, now=now)
-        if invitation.email != email:
-            raise PermissionDeniedError("this invitation is for another address", param="email")
-        invited = True
-    policy.check(email, invited=invited)
+        return SignUp(email, _sign_up_invited(
+            session, email, password, name, invitation_token, policy=policy, currency=currency,
+            now=now, seat_check=seat_check,
+        ))  # fmt: skip
+    policy.check(email, invited=False)
+    password_hash = hash_password(password)  # also for known addresses: the same time taken
+    if not allowed(attempts, session, [(f"mail-to:{email}", paces.mails)], now=now):
+        return SignUp(email)
+    existing = session.scalar(select(User).where(User.email == email))
+    base = public_url.rstrip("/")
+    if existing is not None and existing.password_hash is None:
+        mail_claim_link(session, existing, base, now=now)
+    elif existing is not None:
+        queue_mail(
+            session, email, "Your Levante account",
+            "Someone asked to sign up on Levante with this address, which has an account "
+            f"already.\n\nTo sign in: {base}/login\nIf you forgot your password: "
+            f"{base}/password/forgot\n\nIf it was not you, ignore this message: nothing "
+            "changed.\n",
+            now=now,
+        )  # fmt: skip
+    else:
+        token = f"sup-{secrets.token_urlsafe(32)}"
+        session.add(
+            SignupRequest(
+                id=new_id("sup"), email=email, name=name, password_hash=password_hash,
+                token_hash=hash_secret(token), created_at=now,
+                expires_at=now + timedelta(hours=SIGN_UP_HOURS),
+            )
+        )  # fmt: skip
+        queue_mail(
+            session, email, "Confirm your address for Levante",
+            "Someone asked to make a Levante account with this address.\n\n"
+            f"To confirm it and sign in, open: {base}{CONFIRM_PATH}{token}\n\n"
+            f"The link works once, for {SIGN_UP_HOURS} hours. If it was not you, ignore this "
+            "message: no account is made.\n",
+            now=now,
+        )  # fmt: skip
+    return SignUp(email)
+
+
+def _sign_up_invited(
+    session: Session,
+    email: str,
+    password: str,
+    name: str,
+    invitation_token: str,
+    *,
+    policy: SignupPolicy,
+    currency: str,
+    now: datetime,
+    seat_check: Callable[[int], None] | None,
+) -> User:
+    invitation = open_invitation(session, invitation_token, now=now)
+    if invitation.email != email:
+        raise PermissionDeniedError("this invitation is for another address", param="email")
+    policy.check(email, invited=True)
     existing = session.scalar(select(User).where(User.email == email))
     if existing is not None and existing.password_hash is not None:
         raise ConflictError(
-            "an account with this address exists: sign in, or reset its password",
-            param="email",
+            "this address has an account: sign in to accept the invitation", param="email"
         )
     if seat_check is not None and existing is None:
         seat_check(count_seats(session) + 1)
+    return _make_account(
+        session, existing, email, name, hash_password(password), currency=currency, now=now
+    )
+
+
+def create_account(
+    session: Session,
+    actor: Actor,
+    email: str,
+    password: str,
+    *,
+    name: str = "",
+    currency: str,
+    now: datetime | None = None,
+) -> User:
+    """Make an account at once, the address vouched for by the operator (the command line, a
+    simulated company); anyone else signs up and proves the address."""
+    if not actor.operator:
+        raise PermissionDeniedError("only the operator makes accounts without a sign-up")
+    now = now or utcnow()
+    email = normalise_email(email)
+    check_new_password(password, email=email)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise ConflictError(f"{email} has an account already", param="email")
+    return _make_account(
+        session, None, email, name.strip()[:200], hash_password(password),
+        currency=currency, now=now,
+    )  # fmt: skip
+
+
+def confirm_sign_up(
+    session: Session,
+    token: str,
+    *,
+    currency: str,
+    now: datetime | None = None,
+    seat_check: Callable[[int], None] | None = None,
+) -> User:
+    """Make the account a sign-up asked for, its address now proven by the mailed link (used
+    up); an address that got an account meanwhile is refused."""
+    now = now or utcnow()
+    request = _usable_sign_up(session, token, now, lock=True)
+    request.used_at = now
+    existing = session.scalar(select(User).where(User.email == request.email))
+    if existing is not None and existing.password_hash is not None:
+        raise ConflictError("this address has an account already: sign in", param="email")
+    if seat_check is not None and existing is None:
+        seat_check(count_seats(session) + 1)
+    return _make_account(
+        session, existing, request.email, request.name, request.password_hash,
+        currency=currency, now=now,
+    )  # fmt: skip
+
+
+def check_sign_up_token(session: Session, token: str, *, now: datetime | None = None) -> str:
+    """The address a sign-up link confirms; 404 for a link that cannot be used."""
+    return _usable_sign_up(session, token, now or utcnow(), lock=False).email
+
+
+def _usable_sign_up(session: Session, token: str, now: datetime, *, lock: bool) -> SignupRequest:
+    query = select(SignupRequest).where(SignupRequest.token_hash == hash_secret(token[:200]))
+    request = session.scalar(query.with_for_update() if lock else query)
+    if request is None or request.used_at is not None or request.expires_at <= now:
+        raise NotFoundError("this link is unknown, used or expired; sign up again")
+    return request
+
+
+def _make_account(
+    session: Session,
+    existing: User | None,
+    email: str,
+    name: str,
+    password_hash: str,
+    *,
+    currency: str,
+    now: datetime,
+) -> User:
     if existing is None:
         user = User(id=new_id("user"), email=email, name=name)
         session.add(user)
-    else:  # added by an organisation before, never signed in: the address takes it over
+    else:  # made by an organisation, never signed in: its address is proven now
         user = existing
         user.name = user.name or name
-    user.password_hash = hash_password(password)
+        _end_password_links(session, user.id, now)
+    user.password_hash = password_hash
     session.flush()
     org = personal_organization(session, user, currency=currency)
     audit.record(
@@ -149,48 +332,58 @@ WRONG_SIGN_IN = "wrong email address or password"
 
 
 def sign_in(
-    session: Session, email: str, password: str, *, address: str, now: datetime | None = None
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    address: str,
+    attempts: Attempts,
+    paces: Paces = DEFAULT_PACES,
+    now: datetime | None = None,
 ) -> User | None:
-    """The user with this address and password, or None (:data:`WRONG_SIGN_IN`): the
-    failure is then counted, in the caller's transaction, against the account and against
-    the address it came from. Past a few in a quarter of an hour, either is refused for a
-    while (429), whatever the password."""
+    """The user with this address and password, or None (:data:`WRONG_SIGN_IN`).
+
+    Every attempt is counted before the password is checked, against the account tried from
+    this address, against the address, and against the account from addresses it has never
+    been signed into: past a few, each next attempt waits longer (429 with ``Retry-After``).
+    A stranger guessing slows down only themselves; the owner, from an address they have
+    signed in from, is not held up by them. A success clears the account-from-address count.
+    """
     now = now or utcnow()
     try:
         email = normalise_email(email)
     except InvalidRequestError:
         email = email.strip().lower()[:320]
-    subjects = (f"account:{email}", f"address:{address}")
-    _check_throttle(session, subjects, now)
     user = session.scalar(select(User).where(User.email == email))
+    subjects = [
+        (f"sign-in:{email}|{address}", paces.sign_ins),
+        (f"sign-in-from:{address}", paces.sign_ins_from),
+    ]
+    if user is None or not _known_address(session, user.id, address, now):
+        subjects.append((f"sign-in-to:{email}", paces.sign_ins_to))
+    admit(attempts, session, subjects, message="too many failed sign-ins", now=now)
     if not verify_password(user.password_hash if user else None, password) or user is None:
-        for subject in subjects:
-            session.add(LoginFailure(subject=subject[:400], at=now))
         return None
-    session.execute(delete(LoginFailure).where(LoginFailure.subject == subjects[0]))
+    attempts.forget(session, subjects[0][0])
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
 
 
-def _check_throttle(session: Session, subjects: tuple[str, str], now: datetime) -> None:
-    since = now - FAILURE_WINDOW
-    session.execute(delete(LoginFailure).where(LoginFailure.at < now - 4 * FAILURE_WINDOW))
-    for subject, limit in zip(subjects, (FAILURES_PER_ACCOUNT, FAILURES_PER_ADDRESS), strict=True):
-        count, first = session.execute(
-            select(func.count(), func.min(LoginFailure.at)).where(
-                LoginFailure.subject == subject, LoginFailure.at > since
+def _known_address(session: Session, user_id: str, address: str, now: datetime) -> bool:
+    """Whether the account has been signed into from ``address`` lately."""
+    return (
+        session.scalar(
+            select(WebSession.id)
+            .where(
+                WebSession.user_id == user_id,
+                WebSession.address == address[:64],
+                WebSession.created_at > now - timedelta(days=SESSION_DAYS),
             )
-        ).one()
-        if count >= limit and first is not None:
-            wait = max(1, math.ceil((first + FAILURE_WINDOW - now).total_seconds() / 60))
-            what = "this account" if subject.startswith("account:") else "this address"
-            raise RateLimitedError(
-                f"too many failed sign-ins for {what}; try again in {wait} minute"
-                + ("s" if wait != 1 else ""),
-                code="too_many_sign_ins",
-                headers={"Retry-After": str(wait * 60)},
-            )
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def change_password(
@@ -210,24 +403,63 @@ def change_password(
     check_new_password(new, email=user.email)
     user.password_hash = hash_password(new)
     end_sessions(session, user.id, now=now, keep=keep_session)
+    _end_password_links(session, user.id, now)
     audit.record(
         session, organization_id=None, actor=Actor.user(None, user.id),
         action="user.password_changed", target=user.id,
     )  # fmt: skip
 
 
-def request_password_reset(
-    session: Session, email: str, *, link: str, now: datetime | None = None
-) -> None:
-    """Mail a single-use link to set a new password (``link`` has ``{token}`` for the secret),
-    if an account has the address; the caller says the same either way."""
+def set_password(
+    session: Session, actor: Actor, email: str, password: str, *, now: datetime | None = None
+) -> User:
+    """The operator sets a user's password (the first owner of a deployment, or someone who
+    lost their mailbox): their links to set one end, and so do their sessions (audited)."""
+    if not actor.operator:
+        raise PermissionDeniedError("only the operator may set another person's password")
     now = now or utcnow()
+    email = normalise_email(email)
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        raise NotFoundError(f"no user with the address {email}", param="email")
+    check_new_password(password, email=email)
+    user.password_hash = hash_password(password)
+    _end_password_links(session, user.id, now)
+    end_sessions(session, user.id, now=now)
+    audit.record(
+        session, organization_id=None, actor=actor, action="user.password_set",
+        target=user.id, details={"email": email},
+    )  # fmt: skip
+    return user
+
+
+def request_password_reset(
+    session: Session,
+    email: str,
+    *,
+    public_url: str,
+    attempts: Attempts,
+    address: str,
+    paces: Paces = DEFAULT_PACES,
+    now: datetime | None = None,
+) -> None:
+    """Mail a single-use link to set a new password, if an account has the address; the
+    caller says the same either way. Requests are paced per requesting address (429) and per
+    mailbox (silently: no more mail goes to one inbox than a person needs)."""
+    now = now or utcnow()
+    admit(attempts, session, [(f"reset-from:{address}", paces.resets)],
+          message="too many reset requests from your address", now=now)  # fmt: skip
     try:
         email = normalise_email(email)
     except InvalidRequestError:
         return
+    if not allowed(attempts, session, [(f"mail-to:{email}", paces.mails)], now=now):
+        return
     user = session.scalar(select(User).where(User.email == email))
     if user is None:
+        return
+    if user.password_hash is None:  # never claimed: the claim link says what to do
+        mail_claim_link(session, user, public_url, now=now)
         return
     token = f"pwr-{secrets.token_urlsafe(32)}"
     session.add(
@@ -244,7 +476,7 @@ def request_password_reset(
         email,
         "Reset your Levante password",
         "Someone asked to reset the password of your Levante account.\n\n"
-        f"To choose a new one, open: {link.format(token=token)}\n\n"
+        f"To choose a new one, open: {public_url.rstrip('/')}{PASSWORD_LINK_PATH}{token}\n\n"
         f"The link works once, for {RESET_HOURS} hours. If you did not ask, ignore this "
         "message: your password stays as it is.\n",
         now=now,
@@ -259,9 +491,8 @@ def reset_password(session: Session, token: str, new: str, *, now: datetime | No
     user = session.get_one(User, reset.user_id)
     check_new_password(new, email=user.email)
     user.password_hash = hash_password(new)
-    reset.used_at = now
+    _end_password_links(session, user.id, now)
     end_sessions(session, user.id, now=now)
-    session.execute(delete(LoginFailure).where(LoginFailure.subject == f"account:{user.email}"))
     audit.record(
         session, organization_id=None, actor=Actor.user(None, user.id),
         action="user.password_reset", target=user.id,
@@ -269,13 +500,23 @@ def reset_password(session: Session, token: str, new: str, *, now: datetime | No
     return user
 
 
-def check_reset_token(session: Session, token: str, *, now: datetime | None = None) -> None:
-    """Refuse (404) a reset link that cannot be used, before its form is shown."""
-    _usable_reset(session, token, now or utcnow(), lock=False)
+def check_reset_token(session: Session, token: str, *, now: datetime | None = None) -> PasswordLink:
+    """What a password link is for (a reset, or claiming an account an organisation made);
+    404 for a link that cannot be used, before its form is shown."""
+    return PasswordLink(_usable_reset(session, token, now or utcnow(), lock=False).purpose)
+
+
+def _end_password_links(session: Session, user_id: str, now: datetime) -> None:
+    """A password was set: every link to set one that is still open ends."""
+    session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
 
 
 def _usable_reset(session: Session, token: str, now: datetime, *, lock: bool) -> PasswordReset:
-    query = select(PasswordReset).where(PasswordReset.token_hash == hash_secret(token))
+    query = select(PasswordReset).where(PasswordReset.token_hash == hash_secret(token[:200]))
     reset = session.scalar(query.with_for_update() if lock else query)
     if reset is None or reset.used_at is not None or reset.expires_at <= now:
         raise NotFoundError("this reset link is unknown, used or expired; ask for a new one")
@@ -293,6 +534,9 @@ def delete_account(
     if not verify_password(user.password_hash, password):
         raise InvalidRequestError("the password is wrong", param="password")
     personal = session.scalar(select(Organization).where(Organization.slug == _personal_slug(user)))
+    for membership in session.scalars(select(Membership).where(Membership.user_id == user.id)):
+        if personal is None or membership.organization_id != personal.id:
+            keep_an_owner(session, membership)
     actor = Actor.user(personal.id if personal else None, user.id)
     if personal is not None:
         for sub in session.scalars(
@@ -307,27 +551,6 @@ def delete_account(
     )  # fmt: skip
     session.delete(user)
     session.flush()
-
-
-def open_invitation(session: Session, token: str, *, now: datetime | None = None) -> Invitation:
-    """An invitation that can still be accepted, by its secret; else 404."""
-    now = now or utcnow()
-    invitation = session.scalar(
-        select(Invitation).where(Invitation.token_hash == hash_secret(token))
-    )
-    if (
-        invitation is None
-        or invitation.accepted_at is not None
-        or invitation.revoked_at is not None
-        or invitation.expires_at <= now
-    ):
-        raise NotFoundError("this invitation is unknown, used, withdrawn or expired")
-    return invitation
-
-
-def role_in(session: Session, user_id: str, organization_id: str) -> Role | None:
-    membership = session.get(Membership, (user_id, organization_id))
-    return Role(membership.role) if membership is not None else None
 
 
 def _personal_slug(user: User) -> str:

@@ -22,14 +22,35 @@ _TOUCH_EVERY = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """What the server tells the person on their next page, once: the outcome of a form."""
+
+    text: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class SignedIn:
-    """A live session and its user, as a page sees them."""
+    """A live session and its user, as a page sees them (with the notice left for it)."""
 
     session_id: str
     user_id: str
     email: str
     name: str
     csrf_token: str
+    notice: Notice | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserSession:
+    """One of a person's live sessions, as the account page lists them."""
+
+    id: str
+    address: str
+    user_agent: str
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +81,12 @@ def open_session(
     return OpenedSession(_signed_in(row, user), secret, row.expires_at)
 
 
-def find_session(session: Session, secret: str, *, now: datetime | None = None) -> SignedIn | None:
-    """The live session behind a cookie's secret, or None; seen at most every few minutes."""
+def find_session(
+    session: Session, secret: str, *, now: datetime | None = None, take_notice: bool = False
+) -> SignedIn | None:
+    """The live session behind a cookie's secret, or None; seen at most every few minutes.
+    With ``take_notice`` (a page about to be shown), the notice left for it comes along and
+    is cleared."""
     now = now or utcnow()
     if not secret or len(secret) > 100:
         return None
@@ -77,7 +102,48 @@ def find_session(session: Session, secret: str, *, now: datetime | None = None) 
         return None
     if now - row.last_seen_at > _TOUCH_EVERY:
         row.last_seen_at = now
-    return _signed_in(row, user)
+    notice = None
+    if take_notice and row.notice is not None:
+        notice = Notice(row.notice, row.notice_is_error)
+        row.notice, row.notice_is_error = None, False
+    return _signed_in(row, user, notice)
+
+
+def leave_notice(session: Session, session_id: str, text: str, *, is_error: bool = False) -> None:
+    """Leave ``text`` for the session's next page (the outcome of a form it posted)."""
+    session.execute(
+        update(WebSession)
+        .where(WebSession.id == session_id)
+        .values(notice=text[:500], notice_is_error=is_error)
+    )
+
+
+def list_sessions(
+    session: Session, user_id: str, *, current: str, now: datetime | None = None
+) -> list[BrowserSession]:
+    """The person's live sessions, this one first, then the most recently seen."""
+    now = now or utcnow()
+    rows = session.scalars(
+        select(WebSession)
+        .where(
+            WebSession.user_id == user_id,
+            WebSession.revoked_at.is_(None),
+            WebSession.expires_at > now,
+        )
+        .order_by(WebSession.last_seen_at.desc())
+    ).all()
+    found = [
+        BrowserSession(
+            row.id,
+            row.address,
+            row.user_agent,
+            row.created_at,
+            row.last_seen_at,
+            row.id == current,
+        )
+        for row in rows
+    ]
+    return sorted(found, key=lambda item: not item.current)
 
 
 def end_session(session: Session, session_id: str, *, now: datetime | None = None) -> None:
@@ -101,5 +167,5 @@ def end_sessions(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _signed_in(row: WebSession, user: User) -> SignedIn:
-    return SignedIn(row.id, user.id, user.email, user.name, row.csrf_token)
+def _signed_in(row: WebSession, user: User, notice: Notice | None = None) -> SignedIn:
+    return SignedIn(row.id, user.id, user.email, user.name, row.csrf_token, notice)

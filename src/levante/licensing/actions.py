@@ -21,7 +21,7 @@ from levante.errors import InvalidRequestError, NotFoundError
 from levante.licensing.activation import list_activations, release_activation
 from levante.licensing.authority import (
     ImportResult,
-    Terms,
+    LicenseTerms,
     accept_held_report,
     get_license,
     held_reports,
@@ -45,6 +45,7 @@ from levante.licensing.sites import (
 )
 from levante.storage import utcnow
 from levante.storage.models import HeldReport, LicenseActivation, LicenseRecord, LicenseSiteKey
+from levante.vocabulary import Permission
 
 # The usage report a site owes: by default the last 30 days; at most 400 in one report.
 DEFAULT_REPORT_DAYS = 30
@@ -57,21 +58,25 @@ def licenses_of(
     session: Session, actor: Actor, organization: str | None = None
 ) -> list[LicenseRecord]:
     """The actor's organisation's licences; the operator sees every customer's, or one's."""
-    scope = tenancy.listing_scope(session, actor, organization, all_by_default=True)
+    scope = tenancy.listing_scope(
+        session, actor, organization, all_by_default=True, needs=Permission.READ_INVOICES
+    )
     return list_licenses(session, scope)
 
 
 def license_of(session: Session, actor: Actor, license_id: str) -> LicenseRecord:
     """A licence the actor may see: its own organisation's, or any for the operator."""
-    scope = None if tenancy.sees_all(session, actor) else actor.organization_id
-    return get_license(session, license_id, scope)
+    if tenancy.may(session, actor, Permission.OPERATE):
+        return get_license(session, license_id, None)
+    tenancy.require(session, actor, Permission.READ_INVOICES)
+    return get_license(session, license_id, actor.organization_id)
 
 
 def issue(
     session: Session,
     actor: Actor,
     organization: str,
-    terms: Terms,
+    terms: LicenseTerms,
     *,
     keys_dir: Path,
     now: datetime | None = None,

@@ -20,7 +20,7 @@ from levante.licensing.envelope import FEATURES, Entitlements, License, read_iss
 from levante.licensing.keys import SigningKey
 from levante.licensing.reports import UsageReport, check_report, read_report
 from levante.pricing import price_in_force, price_usage
-from levante.storage import new_id
+from levante.storage import as_utc, new_id
 from levante.storage.models import (
     HeldReport,
     LicenseRecord,
@@ -31,11 +31,12 @@ from levante.storage.models import (
 )
 
 DEFAULT_GRACE_DAYS = 30
+LONGEST_TERM = timedelta(days=3653)  # ten years
 DEFAULT_FEATURES = ("admin_api", "usage_reporting")
 
 
 @dataclass(frozen=True, slots=True)
-class Terms:
+class LicenseTerms:
     """What a licence grants; None takes it from the organisation's enterprise contract."""
 
     models: Sequence[str] = ("*",)
@@ -52,7 +53,7 @@ class Terms:
     activation: str = "floating"
 
 
-def contract_terms(session: Session, organization_id: str, terms: Terms) -> Terms:
+def contract_terms(session: Session, organization_id: str, terms: LicenseTerms) -> LicenseTerms:
     """Fill what ``terms`` leaves open from the organisation's live enterprise subscriptions:
     seats from a per-seat licence, GPUs from a per-GPU one, the expiry from the end of the
     period paid for."""
@@ -71,7 +72,7 @@ def contract_terms(session: Session, organization_id: str, terms: Terms) -> Term
             "the organisation has no enterprise subscription: give the licence an expiry",
             param="expires_at",
         )
-    return Terms(
+    return LicenseTerms(
         models=terms.models,
         features=terms.features,
         max_seats=seats,
@@ -91,7 +92,7 @@ def issue_license(
     session: Session,
     organization_id: str,
     key: SigningKey,
-    terms: Terms,
+    terms: LicenseTerms,
     *,
     now: datetime,
     actor: Actor,
@@ -119,11 +120,12 @@ def issue_license(
         raise InvalidRequestError("on_expiry is read_only or serve_existing", param="on_expiry")
     if terms.activation not in ("floating", "node_locked"):
         raise InvalidRequestError("activation is floating or node_locked", param="activation")
-    starts = _utc(terms.starts_at) or now
-    expires = _utc(terms.expires_at)
+    starts = _utc(terms.starts_at, "starts_at") or now
+    expires = _utc(terms.expires_at, "expires_at")
     assert expires is not None  # contract_terms gives one or raises
     if expires <= starts:
         raise InvalidRequestError("a licence must expire after it starts", param="expires_at")
+    _within_term(expires, now)
     license = License(
         license_id=new_id("lic"),
         licensee_id=org.id,
@@ -194,14 +196,15 @@ def renew_license(
         )
     current = read_issued(record.file)
     if expires_at is None:
-        expires_at = contract_terms(session, record.organization_id, Terms()).expires_at
-    expires = _utc(expires_at)
+        expires_at = contract_terms(session, record.organization_id, LicenseTerms()).expires_at
+    expires = _utc(expires_at, "expires_at")
     assert expires is not None  # contract_terms gives one or raises
     if expires <= current.expires_at:
         raise InvalidRequestError(
             f"a renewal must expire after the licence does ({current.expires_at:%Y-%m-%d})",
             param="expires_at",
         )
+    _within_term(expires, now)
     renewed = replace(
         current,
         issued_at=now.replace(microsecond=0),
@@ -482,7 +485,15 @@ def _add_usage(session: Session, record: LicenseRecord, report: UsageReport) -> 
     return added
 
 
-def _utc(when: datetime | None) -> datetime | None:
-    if when is None:
-        return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+def _utc(when: datetime | None, param: str) -> datetime | None:
+    return None if when is None else as_utc(when, param=param)
+
+
+def _within_term(expires: datetime, now: datetime) -> None:
+    """A licence is signed for at most :data:`LONGEST_TERM` from now (renewed after that):
+    its grace period and every date a site works out from it stay real dates."""
+    if expires > now + LONGEST_TERM:
+        raise InvalidRequestError(
+            f"a licence runs at most {LONGEST_TERM.days // 365} years from now; renew it later",
+            param="expires_at",
+        )

@@ -16,7 +16,7 @@ from levante.audit import Actor
 from levante.billing.accounts import currency_of
 from levante.errors import InvalidRequestError
 from levante.storage.models import UsageRecord
-from levante.vocabulary import Product
+from levante.vocabulary import Permission, Product
 
 
 class GroupBy(StrEnum):
@@ -143,7 +143,7 @@ def usage_summary(
 ) -> UsageSummary:
     """What an admin (or the operator) reads of an organisation's usage, optionally of one
     workspace (by name or id) or one product."""
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.READ_USAGE)
     workspace_id = tenancy.find_workspace(session, org.id, workspace).id if workspace else None
     rows = usage_report(
         session, org.id, start=start, end=end, group_by=group_by, workspace_id=workspace_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from levante.engine import ModelNames
 from levante.errors import ConflictError, InvalidRequestError
 from levante.pricing.book import PriceVersion
 from levante.pricing.money import format_amount, parse_amount
-from levante.storage import new_id, utcnow
+from levante.storage import as_utc, new_id, utcnow
 from levante.storage.models import BillingAccount, Organization, Price
 from levante.vocabulary import check_currency
 
@@ -98,8 +98,8 @@ def create_price(
     ``lead_seconds`` from ``now`` (the time every gateway needs to learn of it): prices are
     never changed retroactively. ``now`` is the clock's (a simulated company's has its own)."""
     earliest = (now or utcnow()) + timedelta(seconds=lead_seconds)
-    if effective_from is not None and effective_from.tzinfo is None:
-        effective_from = effective_from.replace(tzinfo=UTC)  # a time without a zone is UTC
+    if effective_from is not None:  # a time without a zone is UTC
+        effective_from = as_utc(effective_from, param="effective_from")
     when = effective_from or earliest
     if when < earliest - timedelta(seconds=1):
         raise InvalidRequestError(

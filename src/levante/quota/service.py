@@ -19,6 +19,7 @@ from levante.quota.policy import tier_of
 from levante.settings import TierSettings
 from levante.storage import Topic, announce, new_id, utcnow
 from levante.storage.models import Organization, Reservation, SpendLimit, UsageRecord, Workspace
+from levante.vocabulary import Permission
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +186,7 @@ class SpendLimits:
 def spend_limits(
     session: Session, actor: Actor, organization: str | None = None, *, default_currency: str
 ) -> SpendLimits:
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.READ_USAGE)
     return SpendLimits(
         org.id, currency_of(session, org.id, default_currency), spend_summary(session, org.id)
     )
@@ -202,7 +203,7 @@ def change_spend_limit(
 ) -> SpendLimits:
     """Set (a decimal amount) or remove (None) the monthly cap of the organisation or of one of
     its workspaces (by name or id); audited, and this process's limits follow at once."""
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.CHANGE_LIMITS)
     nanos = None if monthly_limit is None else parse_amount(monthly_limit, param="monthly_limit")
     workspace_id = tenancy.find_workspace(session, org.id, workspace).id if workspace else None
     set_spend_limit(session, org.id, nanos, workspace_id=workspace_id, actor=actor)
@@ -229,7 +230,7 @@ def tier_standing(
     *,
     tiers: Sequence[TierSettings],
 ) -> TierStanding:
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.READ_USAGE)
     _, tier = current_tier(session, org.id, tiers)
     rows = usage_report(
         session, org.id, start=month_start(utcnow()).date(), group_by=[GroupBy.MODEL]

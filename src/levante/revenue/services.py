@@ -3,8 +3,6 @@ show: read from the database each time (never kept), for the operator only."""
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -32,6 +30,7 @@ from levante.revenue.months import end_of, month_of, parse_month, shift, span
 from levante.revenue.rates import Converter
 from levante.revenue.sources import Customer
 from levante.settings import RevenueSettings
+from levante.spreadsheet import csv_text
 
 DEFAULT_MONTHS = 12
 HISTORY_MONTHS = 240  # how far back a customer counts as having paid before
@@ -147,21 +146,21 @@ CSV_COLUMNS = (
 
 def report_csv(rep: Report) -> str:
     """The report's months as CSV: a row per month and stream (and ``total``)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for m in rep.months:
-        for stream in (*STREAMS, TOTAL):
-            f, moved, churn = m.streams[stream], m.movements[stream], m.churn[stream]
-            writer.writerow([
-                m.month, stream, *(money_text(v) for v in (
-                    f.mrr, f.subscription_arr, f.usage, f.run_rate_3_months,
-                    f.run_rate_last_month, f.arr)),
-                f.customers, "" if f.arpa is None else money_text(f.arpa), ratio_text(f.share),
-                *(money_text(v) for v in (
-                    moved.new, moved.expansion, moved.contraction, moved.churn,
-                    moved.reactivation, moved.fx)),
-                ratio_text(churn.gross), ratio_text(churn.net),
-                money_text(m.invoiced[stream]), money_text(m.collected[stream]), rep.currency,
-            ])  # fmt: skip
-    return out.getvalue()
+    return csv_text(
+        CSV_COLUMNS, (_csv_row(rep, m, stream) for m in rep.months for stream in (*STREAMS, TOTAL))
+    )
+
+
+def _csv_row(rep: Report, m: MonthFigures, stream: str) -> list[object]:
+    f, moved, churn = m.streams[stream], m.movements[stream], m.churn[stream]
+    return [
+        m.month, stream, *(money_text(v) for v in (
+            f.mrr, f.subscription_arr, f.usage, f.run_rate_3_months, f.run_rate_last_month,
+            f.arr)),
+        f.customers, "" if f.arpa is None else money_text(f.arpa), ratio_text(f.share),
+        *(money_text(v) for v in (
+            moved.new, moved.expansion, moved.contraction, moved.churn, moved.reactivation,
+            moved.fx)),
+        ratio_text(churn.gross), ratio_text(churn.net),
+        money_text(m.invoiced[stream]), money_text(m.collected[stream]), rep.currency,
+    ]  # fmt: skip

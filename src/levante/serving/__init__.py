@@ -8,7 +8,7 @@ from levante.serving.plan import (
     ChoiceStart,
     ChoiceText,
     ChoiceToolCall,
-    Plan,
+    ServingPlan,
     StreamItem,
     usage_of,
 )
@@ -26,8 +26,8 @@ __all__ = [
     "MeteredRequest",
     "NullObserver",
     "Observer",
-    "Plan",
     "RequestContext",
+    "ServingPlan",
     "StreamItem",
     "usage_of",
 ]

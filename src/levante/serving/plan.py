@@ -1,7 +1,8 @@
 """Running a prepared request: its generations, collected or streamed, metered once.
 
 Chat and text completions differ only in how prompts are built and how results are shaped;
-both become a :class:`Plan` of generations whose outcome is a sequence of :class:`StreamItem`.
+both become a :class:`ServingPlan` of generations whose outcome is a sequence of
+:class:`StreamItem`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ CHECK_EVERY = 200
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class ServingPlan:
     model: ServedModel
     generations: tuple[Generation, ...]
     meter: MeteredRequest
@@ -91,7 +92,7 @@ def usage_of(meter: MeteredRequest) -> Usage:
     return Usage.of(meter.prompt_tokens, meter.completion_tokens, meter.cached_tokens)
 
 
-async def stream_plan(plan: Plan) -> AsyncGenerator[StreamItem, None]:
+async def stream_plan(plan: ServingPlan) -> AsyncGenerator[StreamItem, None]:
     """Yield every choice's start, text and end, in order; records usage however it ends.
 
     ``ChoiceStart`` comes once the model has taken the generation, so a caller that awaits the
@@ -146,7 +147,7 @@ async def stream_plan(plan: Plan) -> AsyncGenerator[StreamItem, None]:
         await plan.meter.finish(status)
 
 
-async def collect_plan(plan: Plan) -> list[Choice]:
+async def collect_plan(plan: ServingPlan) -> list[Choice]:
     """Run every generation to its end and return the choices."""
     texts: dict[int, list[str]] = {}
     calls: dict[int, list[ToolCall]] = {}

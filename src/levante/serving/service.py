@@ -40,7 +40,14 @@ from levante.serving.params import (
     sampling_params,
     token_budget,
 )
-from levante.serving.plan import Choice, Generation, Plan, StreamItem, collect_plan, stream_plan
+from levante.serving.plan import (
+    Choice,
+    Generation,
+    ServingPlan,
+    StreamItem,
+    collect_plan,
+    stream_plan,
+)
 
 T = TypeVar("T")
 
@@ -108,7 +115,9 @@ class InferenceService:
             served = await anyio.to_thread.run_sync(self.registry.get, model_id)
         return served
 
-    async def prepare_chat(self, context: RequestContext, body: ChatCompletionRequest) -> Plan:
+    async def prepare_chat(
+        self, context: RequestContext, body: ChatCompletionRequest
+    ) -> ServingPlan:
         model = await self.resolve_model(context, body.model)
         guard = self._guard
         organization = context.principal.organization_id
@@ -146,7 +155,9 @@ class InferenceService:
             plan = replace(plan, answer_check=cut)
         return plan
 
-    async def prepare_completion(self, context: RequestContext, body: CompletionRequest) -> Plan:
+    async def prepare_completion(
+        self, context: RequestContext, body: CompletionRequest
+    ) -> ServingPlan:
         model = await self.resolve_model(context, body.model)
         if any(not text for text in body.prompts()):
             raise InvalidRequestError("a prompt must not be empty", param="prompt")
@@ -158,7 +169,7 @@ class InferenceService:
         prompts = await _off_loop(engine, prepare)
         return await self._admit(self._plan(context, body, model, prompts))
 
-    async def prepare_fim(self, context: RequestContext, body: FimCompletionRequest) -> Plan:
+    async def prepare_fim(self, context: RequestContext, body: FimCompletionRequest) -> ServingPlan:
         model = await self.resolve_model(context, body.model)
         engine = model.engine
 
@@ -202,10 +213,10 @@ class InferenceService:
         await meter.finish(UsageStatus.COMPLETED)
         return model.id, vectors, tokens
 
-    async def collect(self, plan: Plan) -> list[Choice]:
+    async def collect(self, plan: ServingPlan) -> list[Choice]:
         return await collect_plan(plan)
 
-    def stream(self, plan: Plan) -> AsyncGenerator[StreamItem, None]:
+    def stream(self, plan: ServingPlan) -> AsyncGenerator[StreamItem, None]:
         return stream_plan(plan)
 
     def _plan(
@@ -216,7 +227,7 @@ class InferenceService:
         prompts: Sequence[Prompt],
         *,
         min_tokens: int = 0,
-    ) -> Plan:
+    ) -> ServingPlan:
         check_choices(body, self._max_choices)
         info = model.engine.info
         constraint = output_constraint(body)
@@ -252,9 +263,9 @@ class InferenceService:
             metadata=dict(body.metadata) if body.metadata else None,
             observer=self._observer,
         )
-        return Plan(model, tuple(generations), meter, context)
+        return ServingPlan(model, tuple(generations), meter, context)
 
-    async def _admit(self, plan: Plan) -> Plan:
+    async def _admit(self, plan: ServingPlan) -> ServingPlan:
         """Reserve the plan's worst case (every prompt, every choice at ``max_tokens``)."""
         prompt = sum(_prompt_bound(g.request.prompt) for g in plan.generations if g.counts_prompt)
         completion = sum(g.request.max_tokens for g in plan.generations)

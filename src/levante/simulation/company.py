@@ -243,9 +243,9 @@ class Simulation:
     def _sign_up(self, session: Session, kind: str, when: datetime) -> Customer:
         n = next(self.names)
         currency = self.currency()
-        user = identity.sign_up(
-            session, f"{kind}-{n:05d}@chat.example", PASSWORD, name=f"{kind.title()} {n:05d}",
-            policy=identity.SignupPolicy(), currency=currency, now=when,
+        user = identity.create_account(
+            session, CLI, f"{kind}-{n:05d}@chat.example", PASSWORD,
+            name=f"{kind.title()} {n:05d}", currency=currency, now=when,
         )  # fmt: skip
         org = identity.personal_organization(session, user, currency=currency)
         return Customer(org.id, currency, user_id=user.id)
@@ -445,7 +445,7 @@ class Simulation:
             who = self._organization(session, "enterprise", currency)
             self._subscribe(session, who, plan, when, first)
             record = licensing.issue_license(
-                session, who.org_id, self.signing_key, licensing.Terms(), now=when, actor=CLI
+                session, who.org_id, self.signing_key, licensing.LicenseTerms(), now=when, actor=CLI
             )
             licensing.bind_site_key(
                 session, record, licensing.encode_public(site.public_key()),
@@ -538,7 +538,9 @@ class Simulation:
         severity = self.rng.choices([1, 2, 3, 4], [1, 3, 5, 3] if level != "standard"
                                     else [0.2, 2, 5, 4])[0]  # fmt: skip
         assert who.key_id is not None
-        actor = Actor.api_key(who.org_id, who.key_id)
+        actor = Actor.api_key(
+            who.org_id, who.key_id, admin=True
+        )  # the support API takes admin keys
         with self.db.session() as session:
             ticket = support.open_ticket(
                 session, actor, subject=f"Simulated issue ({level}, severity {severity})",

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from levante.errors import StoreUnavailableError
+from levante.storage.text import check_flush
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "before_flush", check_flush)
         self._outage = _Outage()
         self._listeners: defaultdict[str, list[Listener]] = defaultdict(list)
 

@@ -38,6 +38,7 @@ from levante.vocabulary import (
     LineState,
     MessageRole,
     MessageState,
+    PasswordLink,
     PaymentProvider,
     Product,
     SampleType,
@@ -734,26 +735,51 @@ class WebSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # What the page should say next (once): set by the server after a form, never by a URL.
+    notice: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    notice_is_error: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class LoginFailure(Base):
-    """A failed sign-in, counted against the account and against the address it came from."""
+class ThrottleAttempt(Base):
+    """An attempt counted against a subject (a sign-in by account and address, a sign-up or a
+    reset mail by address): written and committed before the attempt runs, so that concurrent
+    attempts each see the ones before them (see :mod:`levante.identity.throttle`)."""
 
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_subject_at", "subject", "at"),)
+    __tablename__ = "throttle_attempts"
+    __table_args__ = (Index("ix_throttle_attempts_subject_at", "subject", "at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    subject: Mapped[str] = mapped_column(String(400))  # account:<email> | address:<ip>
+    subject: Mapped[str] = mapped_column(String(400))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class PasswordReset(Base):
-    """A single-use, expiring link to set a new password; only the secret's SHA-256 is kept."""
+    """A single-use, expiring link to set a password, mailed to the account's address: a reset
+    (``purpose`` reset), or the first password of a user an organisation added (claim). Only
+    the secret's SHA-256 is kept; a new password ends every link still open."""
 
     __tablename__ = "password_resets"
+    __table_args__ = (one_of("purpose", PasswordLink),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16), default=PasswordLink.RESET)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class SignupRequest(Base):
+    """A sign-up waiting for its address to be proven: the account is made, with the password
+    chosen here (only its hash kept), when the link mailed to the address is followed."""
+
+    __tablename__ = "signup_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

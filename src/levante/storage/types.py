@@ -9,6 +9,8 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from levante.errors import InvalidRequestError
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored in UTC and always read back timezone-aware.
@@ -38,9 +40,18 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def as_utc(when: datetime) -> datetime:
-    """``when`` in UTC; a time given without a zone is read as UTC."""
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+def as_utc(when: datetime, *, param: str | None = None) -> datetime:
+    """``when`` in UTC; a time given without a zone is read as UTC. A time whose UTC falls
+    outside the years 1 to 9999 (``9999-12-31T23:00-05:00``) is a 400 naming ``param``."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequestError(
+            f"{when.isoformat()} is out of range: in UTC it is not between the years 1 and 9999",
+            param=param,
+        ) from None
 
 
 # A gateway process or a licensed node that has missed this many heartbeats is gone: its

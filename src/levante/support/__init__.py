@@ -4,14 +4,10 @@ credits on the customer's invoice, prepaid consulting hours, and reports. No HTT
 API, the command line and the web pages call these services."""
 
 from levante.storage.models import SupportCalendar, SupportTicket, TicketAttachment, TicketEvent
-from levante.support.attachments import StoredFile, attach, open_attachment
-from levante.support.calendars import ALWAYS, Calendar, advance, counted, parse_calendar
-from levante.support.clocks import Happening, SlaState, Timer, derive
+from levante.support.attachments import attach, open_attachment
+from levante.support.calendars import parse_calendar
+from levante.support.clocks import Timer
 from levante.support.contracts import (
-    DEFAULT_CALENDAR,
-    Contract,
-    calendar_of,
-    contract_of,
     ensure_calendars,
     list_calendars,
     set_calendar,
@@ -19,18 +15,14 @@ from levante.support.contracts import (
     support_plans,
     terms_for,
 )
-from levante.support.credits import Breach, breaches_in, credit_breaches
-from levante.support.desk import Desk, Place, agents, desk_of, place_for, place_on, places
-from levante.support.escalation import Escalation, SupportWorker, escalate, run_desk
+from levante.support.credits import credit_breaches
+from levante.support.desk import Place, agents, place_for, place_on, places
+from levante.support.escalation import SupportWorker
 from levante.support.policies import (
-    COMMUNITY,
-    CreditTerms,
-    Targets,
-    Terms,
     describe_minutes,
     terms_of,
 )
-from levante.support.reports import Attainment, MonthReport, monthly_report, report_csv
+from levante.support.reports import MonthReport, monthly_report, report_csv
 from levante.support.services import (
     Bought,
     Hours,
@@ -38,14 +30,12 @@ from levante.support.services import (
     TimeEntry,
     bill_time,
     buy_pack,
-    drawdown,
     duration,
-    hour_packs,
     hours_of,
     may_buy,
     pack_hours,
+    pack_invoice,
     pack_offers,
-    rate_for,
 )
 from levante.support.tickets import (
     MOVES,
@@ -66,56 +56,31 @@ from levante.support.tickets import (
 )
 
 __all__ = [
-    "ALWAYS",
-    "COMMUNITY",
-    "DEFAULT_CALENDAR",
     "MOVES",
-    "Attainment",
     "Bought",
-    "Breach",
-    "Calendar",
-    "Contract",
-    "CreditTerms",
-    "Desk",
-    "Escalation",
-    "Happening",
     "Hours",
     "MonthReport",
     "PackBalance",
     "Place",
     "QueueItem",
-    "SlaState",
-    "StoredFile",
     "SupportCalendar",
     "SupportTicket",
     "SupportWorker",
-    "Targets",
-    "Terms",
     "TicketAttachment",
     "TicketEvent",
     "TicketView",
     "TimeEntry",
     "Timer",
     "add_note",
-    "advance",
     "agents",
     "assign",
     "attach",
     "bill_time",
-    "breaches_in",
     "buy_pack",
-    "calendar_of",
-    "contract_of",
-    "counted",
     "credit_breaches",
-    "derive",
     "describe_minutes",
-    "desk_of",
-    "drawdown",
     "duration",
     "ensure_calendars",
-    "escalate",
-    "hour_packs",
     "hours_of",
     "list_calendars",
     "list_tickets",
@@ -125,17 +90,16 @@ __all__ = [
     "open_attachment",
     "open_ticket",
     "pack_hours",
+    "pack_invoice",
     "pack_offers",
     "parse_calendar",
     "place_for",
     "place_on",
     "places",
     "queue",
-    "rate_for",
     "reference",
     "reply",
     "report_csv",
-    "run_desk",
     "set_calendar",
     "set_policy",
     "set_severity",

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from levante.audit import Actor
 from levante.errors import InvalidRequestError, NotFoundError, PayloadTooLargeError
 from levante.files import check_filename
-from levante.storage import new_id
+from levante.storage import fit, new_id
 from levante.storage.models import TicketAttachment
 from levante.support.desk import desk_of
 from levante.support.tickets import add_event, audit_change, find_ticket
@@ -56,6 +56,8 @@ def attach(
     kind = content_type.split(";")[0].strip().lower()
     if not _TYPE.match(kind):
         kind = "application/octet-stream"
+    # Refused before the file is written: nothing is left behind.
+    fit(TicketAttachment.content_type, kind, param="file", label="file's content type")
     attachment_id = new_id("att")
     folder = root / ticket.id
     folder.mkdir(parents=True, exist_ok=True)
@@ -77,16 +79,23 @@ def attach(
         os.replace(partial, final)
     finally:
         partial.unlink(missing_ok=True)
-    event = add_event(session, ticket, desk, TicketEventKind.ATTACHMENT, now, public=not internal,
-                   data={"attachment": attachment_id, "filename": name, "size": size})  # fmt: skip
-    row = TicketAttachment(
-        id=attachment_id, ticket_id=ticket.id, event_id=event.id, filename=name,
-        content_type=kind, size=size, sha256=digest.hexdigest(), public=not internal,
-        created_at=now,
-    )  # fmt: skip
-    session.add(row)
-    audit_change(session, desk, ticket, "attached", {"attachment": attachment_id, "size": size})
-    session.flush()
+    try:
+        event = add_event(
+            session, ticket, desk, TicketEventKind.ATTACHMENT, now, public=not internal,
+            data={"attachment": attachment_id, "filename": name, "size": size},
+        )  # fmt: skip
+        row = TicketAttachment(
+            id=attachment_id, ticket_id=ticket.id, event_id=event.id, filename=name,
+            content_type=kind, size=size, sha256=digest.hexdigest(), public=not internal,
+            created_at=now,
+        )  # fmt: skip
+        session.add(row)
+        details = {"attachment": attachment_id, "size": size}
+        audit_change(session, desk, ticket, "attached", details)
+        session.flush()
+    except BaseException:
+        final.unlink(missing_ok=True)  # a file that no row describes is not kept
+        raise
     return row
 
 

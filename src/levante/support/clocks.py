@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from levante.support.calendars import advance, counted
-from levante.support.policies import Terms
+from levante.support.policies import SupportTerms
 from levante.vocabulary import ClockKind, Severity, SlaTarget, TicketEventKind, TicketStatus
 
 TimerState = Literal["running", "paused", "met", "breached"]
@@ -104,7 +104,7 @@ class _Span:
 
 
 def derive(
-    terms: Terms,
+    terms: SupportTerms,
     opened_at: datetime,
     severity: Severity,
     history: Sequence[Happening],
@@ -157,7 +157,7 @@ def derive(
 
 
 def _timer(
-    terms: Terms,
+    terms: SupportTerms,
     span: _Span,
     severities: list[tuple[datetime, Severity]],
     pauses: list[tuple[datetime, datetime | None]],

@@ -20,7 +20,7 @@ from levante.errors import InvalidRequestError, NotFoundError
 from levante.storage import new_id
 from levante.storage.models import SupportCalendar
 from levante.support.calendars import Calendar, parse_calendar, weekdays_calendar
-from levante.support.policies import COMMUNITY, Terms, parse_credits, parse_targets, terms_of
+from levante.support.policies import COMMUNITY, SupportTerms, parse_credits, parse_targets, terms_of
 from levante.vocabulary import Currency, Interval, Product
 
 DEFAULT_CALENDAR = "business-hours"
@@ -94,7 +94,7 @@ def calendar_of(session: Session, organization_id: str, plan: Plan | None) -> Ca
     return parse_calendar(named.spec if named is not None else DEFAULT_CALENDAR_SPEC)
 
 
-def terms_for(session: Session, organization_id: str, at: datetime) -> Terms:
+def terms_for(session: Session, organization_id: str, at: datetime) -> SupportTerms:
     """The SLA terms a ticket the organisation opens at ``at`` is promised."""
     contract = contract_of(session, organization_id, at)
     if contract is None:

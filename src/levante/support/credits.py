@@ -26,7 +26,7 @@ from levante.pricing import CENT
 from levante.storage.models import Charge, SupportTicket
 from levante.support.charges import CREDIT_KEY, month_key, settle_month_charge
 from levante.support.contracts import contract_of
-from levante.support.policies import Terms
+from levante.support.policies import SupportTerms
 from levante.support.tickets import history, sla_of
 from levante.vocabulary import ChargeKind
 
@@ -52,7 +52,7 @@ def breaches_in(
         query = query.where(SupportTicket.organization_id == organization_id)
     found: dict[str, list[Breach]] = {}
     for ticket in session.scalars(query.order_by(SupportTicket.number)):
-        terms = Terms.from_json(ticket.terms)
+        terms = SupportTerms.from_json(ticket.terms)
         if terms.credits is None or not terms.credits.percent_per_breach:
             continue
         state = sla_of(ticket, history(session, ticket), now)
@@ -94,7 +94,7 @@ def credit_breaches(
         existing = session.scalar(select(Charge).where(Charge.idempotency_key == key))
         if existing is not None and is_billed(session, existing):
             continue  # on an issued invoice: never changed, never doubled
-        features = Terms.from_json(breaches[0].ticket.terms).credits
+        features = SupportTerms.from_json(breaches[0].ticket.terms).credits
         plan_terms = (contract.plan.features or {}).get("credits") or {}
         cap = Decimal(str(plan_terms.get("cap_percent", features.cap_percent if features else 100)))
         percent = min(cap, sum((b.percent for b in breaches), Decimal(0)))

@@ -1,7 +1,6 @@
 """Who is at the support desk: a customer's person or key, who sees their organisation's
-tickets only, or an agent (a user of the operator's organisation with the ``support``,
-``admin`` or ``owner`` role, an operator admin key, or the command line), who works every
-customer's."""
+tickets only, or an agent (whoever may work tickets: see :mod:`levante.tenancy.permissions`;
+the command line too), who works every customer's."""
 
 from __future__ import annotations
 
@@ -13,8 +12,11 @@ from sqlalchemy.orm import Session
 from levante.audit import Actor
 from levante.errors import NotFoundError, PermissionDeniedError
 from levante.storage.models import Membership, Organization, Role, User
+from levante.tenancy import may, member_actor, refusal, require
+from levante.tenancy.permissions import roles_with
+from levante.vocabulary import Permission
 
-AGENT_ROLES = (Role.SUPPORT, Role.ADMIN, Role.OWNER)
+AGENT_ROLES = roles_with(Permission.WORK_TICKETS, operator_organization=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +29,7 @@ class Desk:
 
     def require_agent(self) -> None:
         if not self.agent:
-            raise PermissionDeniedError("only support agents may do this")
+            raise PermissionDeniedError(refusal(Permission.WORK_TICKETS))
 
 
 def user_of(actor: Actor) -> str | None:
@@ -51,18 +53,13 @@ def desk_of(session: Session, actor: Actor) -> Desk:
     org = session.get(Organization, actor.organization_id)
     if org is None:
         raise NotFoundError("no such organisation")
-    role = None
-    if user_id is not None:
-        membership = session.get(Membership, (user_id, org.id))
-        if membership is None:
-            raise NotFoundError("no such organisation")
-        role = Role(membership.role)
-    if org.is_operator:
-        if user_id is not None and role not in AGENT_ROLES:
-            raise PermissionDeniedError(
-                "the support queue is for agents: the operator's users with the support role"
-            )
+    if user_id is not None:  # the role the person holds now
+        actor = member_actor(session, user_id, org.id)
+    if may(session, actor, Permission.WORK_TICKETS):
         return Desk(actor, True, None, user_id, name)
+    if org.is_operator:
+        raise PermissionDeniedError(refusal(Permission.WORK_TICKETS))
+    require(session, actor, Permission.USE_SUPPORT)
     return Desk(actor, False, org.id, user_id, name)
 
 
@@ -96,9 +93,10 @@ class Place:
     name: str
     agent: bool
     personal: bool
+    role: Role = Role.MEMBER
 
     def actor(self, user_id: str) -> Actor:
-        return Actor.user(self.organization_id, user_id)
+        return Actor.user(self.organization_id, user_id, self.role)
 
 
 def places(session: Session, user_id: str) -> list[Place]:
@@ -114,7 +112,7 @@ def places(session: Session, user_id: str) -> list[Place]:
         if org.is_operator and Role(role) not in AGENT_ROLES:
             continue
         personal = org.slug.startswith("personal-")
-        found.append(Place(org.id, org.name, org.is_operator, personal))
+        found.append(Place(org.id, org.name, org.is_operator, personal, Role(role)))
     return sorted(found, key=lambda p: (not p.agent, p.personal, p.name.lower()))
 
 

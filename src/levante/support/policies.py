@@ -14,7 +14,7 @@ billed at::
      "credits": {"percent_per_breach": "5", "severities": [1, 2], "cap_percent": "50"},
      "hourly_rate": {"EUR": "220", "USD": "240"}}
 
-A ticket keeps the :class:`Terms` in force when it was opened (with the calendar itself, not
+A ticket keeps the :class:`SupportTerms` in force when it was opened (with the calendar itself, not
 its name), so that a later change of plan, policy or calendar never rewrites a running clock.
 """
 
@@ -72,7 +72,7 @@ class CreditTerms:
 
 
 @dataclass(frozen=True, slots=True)
-class Terms:
+class SupportTerms:
     """What a ticket is promised: its contract's targets per severity, the calendar their
     business hours follow, and the credits. A ticket without a contract has no targets."""
 
@@ -109,7 +109,7 @@ class Terms:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Terms:
+    def from_json(cls, data: dict[str, Any]) -> SupportTerms:
         calendar = data.get("calendar")
         return cls(
             plan=data.get("plan"),
@@ -120,7 +120,7 @@ class Terms:
         )
 
 
-COMMUNITY = Terms(plan=None, plan_name="Community", targets={}, calendar=None, credits=None)
+COMMUNITY = SupportTerms(plan=None, plan_name="Community", targets={}, calendar=None, credits=None)
 
 
 def parse_targets(raw: Any, param: str = "sla") -> dict[Severity, Targets]:
@@ -190,9 +190,9 @@ def hourly_rate(features: dict[str, Any] | None, currency: str) -> Decimal | Non
 
 def terms_of(
     plan_code: str, plan_name: str, features: dict[str, Any] | None, calendar: Calendar | None
-) -> Terms:
+) -> SupportTerms:
     features = features or {}
-    return Terms(
+    return SupportTerms(
         plan=plan_code,
         plan_name=plan_name,
         targets=parse_targets(features.get("sla") or {}),

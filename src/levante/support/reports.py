@@ -10,8 +10,6 @@ month they settle.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -22,6 +20,7 @@ from levante.audit import Actor
 from levante.billing import parse_period
 from levante.errors import NotFoundError
 from levante.pricing import format_amount
+from levante.spreadsheet import csv_text
 from levante.storage.models import Charge, Organization, SupportTicket, TicketEvent
 from levante.support.charges import CREDIT_KEY, TIME_KEY, month_key
 from levante.support.desk import desk_of
@@ -179,20 +178,20 @@ CSV_COLUMNS = [
 
 
 def report_csv(reports: list[MonthReport]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for r in reports:
-        t = r.targets
-        writer.writerow([
-            r.organization, r.period, r.opened_total, *(r.opened[s] for s in range(1, 5)),
-            t[SlaTarget.FIRST_RESPONSE].met, t[SlaTarget.FIRST_RESPONSE].breached,
-            t[SlaTarget.NEXT_RESPONSE].met, t[SlaTarget.NEXT_RESPONSE].breached,
-            t[SlaTarget.RESOLUTION].met, t[SlaTarget.RESOLUTION].breached,
-            " ".join(f"#{n}" for n in r.breached_tickets),
-            format_amount(-r.credit_nanos) if r.credit_nanos else "0", r.credit_currency,
-            f"{r.minutes_logged / 60:.2f}", f"{r.minutes_from_packs / 60:.2f}",
-            f"{r.minutes_billable / 60:.2f}", f"{r.minutes_left / 60:.2f}",
-            format_amount(r.services_nanos) if r.services_nanos else "0", r.services_currency,
-        ])  # fmt: skip
-    return out.getvalue()
+    """The reports as CSV, a row per organisation (its name as text a spreadsheet won't run)."""
+    return csv_text(CSV_COLUMNS, (_csv_row(r) for r in reports))
+
+
+def _csv_row(r: MonthReport) -> list[object]:
+    t = r.targets
+    return [
+        r.organization, r.period, r.opened_total, *(r.opened[s] for s in range(1, 5)),
+        t[SlaTarget.FIRST_RESPONSE].met, t[SlaTarget.FIRST_RESPONSE].breached,
+        t[SlaTarget.NEXT_RESPONSE].met, t[SlaTarget.NEXT_RESPONSE].breached,
+        t[SlaTarget.RESOLUTION].met, t[SlaTarget.RESOLUTION].breached,
+        " ".join(f"#{n}" for n in r.breached_tickets),
+        format_amount(-r.credit_nanos) if r.credit_nanos else "0", r.credit_currency,
+        f"{r.minutes_logged / 60:.2f}", f"{r.minutes_from_packs / 60:.2f}",
+        f"{r.minutes_billable / 60:.2f}", f"{r.minutes_left / 60:.2f}",
+        format_amount(r.services_nanos) if r.services_nanos else "0", r.services_currency,
+    ]  # fmt: skip

@@ -29,20 +29,24 @@ from sqlalchemy.orm import Session
 
 from levante import audit, billing, tenancy
 from levante.audit import Actor
-from levante.billing import Invoice, Plan, find_plan, is_billed, parse_period, plan_price
-from levante.errors import InvalidRequestError, PermissionDeniedError
-from levante.identity import role_in
+from levante.billing import (
+    Invoice,
+    InvoiceLine,
+    Plan,
+    find_plan,
+    is_billed,
+    parse_period,
+    plan_price,
+)
+from levante.errors import InvalidRequestError, NotFoundError, PermissionDeniedError
 from levante.pricing import CENT, format_amount
 from levante.settings import BillingSettings
 from levante.storage import new_id
 from levante.storage.models import Charge, HourPack, SupportTicket, TicketEvent
 from levante.support.charges import TIME_KEY, month_key, settle_month_charge
 from levante.support.contracts import contract_of
-from levante.support.desk import user_of
 from levante.support.policies import hourly_rate
-from levante.vocabulary import ChargeKind, Interval, Product, Role, TicketEventKind
-
-BUYERS = (Role.OWNER, Role.ADMIN, Role.BILLING)
+from levante.vocabulary import ChargeKind, Interval, Permission, Product, TicketEventKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,21 +190,30 @@ def hours_of(
     session: Session, actor: Actor, organization: str | None = None, *, now: datetime
 ) -> Hours:
     """The consulting hours of the actor's organisation (the operator's agents: any one's)."""
-    org = tenancy.acting_on(session, actor, organization)
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.USE_SUPPORT)
     found = drawdown(session, org.id, now + timedelta(microseconds=1))
     return replace(found, organization=org.name)
 
 
 def may_buy(session: Session, actor: Actor, organization_id: str) -> bool:
     """Whether ``actor`` may buy hours for the organisation (and see the invoices of them):
-    its owner, admins and billing members; the operator's owners and admins; the command
-    line; a key the front end has checked is an admin's."""
-    user_id = user_of(actor)
-    if user_id is None or actor.operator:
-        return True
-    if tenancy.sees_all(session, actor) and actor.organization_id is not None:
-        return role_in(session, user_id, actor.organization_id) in (Role.OWNER, Role.ADMIN)
-    return role_in(session, user_id, organization_id) in BUYERS
+    whoever may buy for it, and the operator for any organisation."""
+    if actor.organization_id == organization_id:
+        return tenancy.may(session, actor, Permission.BUY)
+    return tenancy.may(session, actor, Permission.OPERATE)
+
+
+def pack_invoice(
+    session: Session, actor: Actor, organization_id: str, ref: str
+) -> tuple[Invoice, list[InvoiceLine]]:
+    """An invoice of the organisation, for those who may buy hours for it; any other invoice,
+    or anyone else, finds none."""
+    if not may_buy(session, actor, organization_id):
+        raise NotFoundError("this invoice does not exist", param="invoice")
+    found, lines = billing.invoice_of(session, actor, ref)
+    if found.organization_id != organization_id:
+        raise NotFoundError("this invoice does not exist", param="invoice")
+    return found, lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +255,7 @@ def buy_pack(
         raise InvalidRequestError("name the organisation to buy hours for", param="organization")
     org = tenancy.acting_on(session, actor, organization)
     if not may_buy(session, actor, org.id):
-        raise PermissionDeniedError("only the organisation's owner, admins and billing buy hours")
+        raise PermissionDeniedError(tenancy.refusal(Permission.BUY))
     pack_plan = find_plan(session, plan)
     if pack_plan.interval != Interval.ONCE:
         raise InvalidRequestError(f"plan '{pack_plan.code}' is not an hour pack", param="plan")

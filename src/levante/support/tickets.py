@@ -33,7 +33,7 @@ from levante.storage.models import (
 from levante.support.clocks import Happening, SlaState, derive
 from levante.support.contracts import terms_for
 from levante.support.desk import Desk, Place, desk_of, find_agent, place_for_ticket
-from levante.support.policies import Terms
+from levante.support.policies import SupportTerms
 from levante.vocabulary import Severity, TicketEventKind, TicketStatus, check_severity
 
 NEW, OPEN, PENDING, SOLVED, CLOSED = TicketStatus
@@ -58,7 +58,7 @@ class TicketView:
     organization: Organization
     events: list[TicketEvent]
     attachments: list[TicketAttachment]
-    terms: Terms
+    terms: SupportTerms
     sla: SlaState
     assignee: User | None
     agent_view: bool
@@ -80,7 +80,7 @@ def find_ticket(session: Session, desk: Desk, ref: str, *, lock: bool = False) -
     organisation's is not found, like one that does not exist."""
     text = ref.strip().removeprefix("#")
     query = select(SupportTicket)
-    if text.isdigit() and len(text) < 18:
+    if text.isdecimal() and len(text) < 18:  # what int() reads, and a BIGINT holds
         query = query.where(SupportTicket.number == int(text))
     else:
         query = query.where(SupportTicket.id == text)
@@ -102,7 +102,7 @@ def history(session: Session, ticket: SupportTicket) -> list[TicketEvent]:
 
 def sla_of(ticket: SupportTicket, events: Sequence[TicketEvent], now: datetime) -> SlaState:
     """The ticket's SLA state at ``now``, from its terms and its history."""
-    terms = Terms.from_json(ticket.terms)
+    terms = SupportTerms.from_json(ticket.terms)
     opened = next(e for e in events if e.kind == TicketEventKind.OPENED)
     severity = Severity(int((opened.data or {}).get("severity", ticket.severity)))
     happenings = [
@@ -137,7 +137,7 @@ def _view(session: Session, desk: Desk, ticket: SupportTicket, now: datetime) ->
         organization=session.get_one(Organization, ticket.organization_id),
         events=events,
         attachments=attachments,
-        terms=Terms.from_json(ticket.terms),
+        terms=SupportTerms.from_json(ticket.terms),
         sla=sla,
         assignee=session.get(User, ticket.assignee_id) if ticket.assignee_id else None,
         agent_view=desk.agent,
@@ -530,7 +530,7 @@ def ticket_place(session: Session, user_id: str, ref: str) -> Place:
     """Where a signed-in person sits to see ticket ``ref``: a 404 if they may not."""
     text = ref.strip().removeprefix("#")
     org_id = None
-    if text.isdigit() and len(text) < 18:
+    if text.isdecimal() and len(text) < 18:  # what int() reads, and a BIGINT holds
         org_id = session.scalar(
             select(SupportTicket.organization_id).where(SupportTicket.number == int(text))
         )

@@ -29,6 +29,7 @@ from levante.tenancy.actions import (
 from levante.tenancy.auth import KeyAuthenticator, key_principal
 from levante.tenancy.bootstrap import bootstrap
 from levante.tenancy.invitations import MemberChange, accept_invitation
+from levante.tenancy.permissions import may, member_actor, refusal, require, require_granted
 from levante.tenancy.principal import Principal
 from levante.tenancy.service import (
     DEFAULT_WORKSPACE,
@@ -72,10 +73,15 @@ __all__ = [
     "list_keys",
     "list_organizations",
     "listing_scope",
+    "may",
+    "member_actor",
     "members",
     "open_organization",
     "operator_console",
+    "refusal",
     "remove_member",
+    "require",
+    "require_granted",
     "require_operator",
     "revoke_key",
     "sees_all",

@@ -32,122 +32,127 @@ from levante.storage.models import (
 )
 from levante.tenancy import invitations, service
 from levante.tenancy.invitations import MemberChange
+from levante.tenancy.permissions import ROLES, granted, may, refusal, require
 from levante.tenancy.service import DEFAULT_WORKSPACE, IssuedKey
+from levante.vocabulary import Permission
 
 
 def sees_all(session: Session, actor: Actor) -> bool:
-    """Whether ``actor`` may see and act on every organisation: the command line, and the
-    operator's organisation."""
+    """Whether ``actor`` may see and act on every organisation: the command line, and those of
+    the operator's organisation who run the platform (its console, or the support queue)."""
     if actor.operator:
         return True
-    if actor.organization_id is None:
-        return False
-    org = session.get(Organization, actor.organization_id)
-    return org is not None and org.is_operator
+    return may(session, actor, Permission.OPERATE) or may(session, actor, Permission.WORK_TICKETS)
+
+
+# What a support agent may do in a customer's organisation.
+AGENTS_REACH = (Permission.USE_SUPPORT, Permission.WORK_TICKETS)
 
 
 def require_operator(session: Session, actor: Actor) -> None:
     """Refuse (403) an actor that is not the operator."""
-    if not sees_all(session, actor):
-        raise PermissionDeniedError("only the operator's organisation may do this")
-
-
-OPERATOR_CONSOLE_ROLES = (Role.OWNER, Role.ADMIN)
-CONSOLE_ROLES = (Role.OWNER, Role.ADMIN, Role.BILLING)  # the customer console's
-MANAGING_ROLES = (Role.OWNER, Role.ADMIN)  # who may change keys and members there
+    require(session, actor, Permission.OPERATE)
 
 
 @dataclass(frozen=True, slots=True)
 class ConsoleSeat:
-    """A signed-in person on an organisation's console: the actor the services see, the
-    organisation and the person's role in it."""
+    """A signed-in person on an organisation's console: the actor the services see (with the
+    person's role), the organisation, and every organisation whose console they may open."""
 
     actor: Actor
     organization: Organization
     role: Role
-    # Every organisation whose console the person may open (to switch between them).
     choices: tuple[tuple[Organization, Role], ...] = ()
+    # What the pages offer this person (the services check again whatever they do).
+    allowed: frozenset[Permission] = frozenset()
 
     @property
     def manages(self) -> bool:
-        return self.role in MANAGING_ROLES
+        """Whether the console's forms for keys, workspaces and limits are shown."""
+        return Permission.MANAGE_KEYS in self.allowed
 
-    def require_manager(self) -> None:
-        if not self.manages:
-            raise PermissionDeniedError("only the organisation's owners and admins may do this")
+    def may(self, permission: str) -> bool:
+        return permission in self.allowed
 
 
 def console_organizations(session: Session, user_id: str) -> list[tuple[Organization, Role]]:
-    """The organisations whose console the person may open (owner, admin or billing), the
-    shared ones before the personal one."""
+    """The organisations whose console the person may open, the shared ones before the
+    personal one."""
     rows = session.execute(
         select(Organization, Membership.role)
         .join(Membership, Membership.organization_id == Organization.id)
-        .where(Membership.user_id == user_id, Membership.role.in_(CONSOLE_ROLES))
+        .where(Membership.user_id == user_id)
         .order_by(Organization.slug.startswith("personal-"), Organization.name)
     ).all()
-    return [(org, Role(role)) for org, role in rows]
+    return [(org, Role(role)) for org, role in rows if Permission.OPEN_CONSOLE in ROLES[Role(role)]]
 
 
 def console_seat(session: Session, user_id: str, organization: str | None) -> ConsoleSeat:
     """The console of ``organization`` (an id or slug; by default the person's first), for a
-    member who is its owner, admin or billing user. Another organisation is not found; a
-    member with another role is refused."""
+    member whose role opens it. Another organisation is not found; a member whose role does
+    not open it is refused."""
     mine = console_organizations(session, user_id)
-    if organization is None:
-        if not mine:
-            raise PermissionDeniedError(
-                "the console is for an organisation's owners, admins and billing users"
-            )
-        org, role = mine[0]
-        return ConsoleSeat(Actor.user(org.id, user_id), org, role, tuple(mine))
+    chosen = None
+    if organization is None and mine:
+        chosen = mine[0]
     for org, role in mine:
         if organization in (org.id, org.slug):
-            return ConsoleSeat(Actor.user(org.id, user_id), org, role, tuple(mine))
-    member = session.scalar(
-        select(Membership.role)
-        .join(Organization, Organization.id == Membership.organization_id)
-        .where(Membership.user_id == user_id)
-        .where((Organization.id == organization) | (Organization.slug == organization))
-    )
-    if member is not None:
-        raise PermissionDeniedError(
-            "the console is for an organisation's owners, admins and billing users"
+            chosen = (org, role)
+    if chosen is None:
+        member = organization is None or session.scalar(
+            select(Membership.role)
+            .join(Organization, Organization.id == Membership.organization_id)
+            .where(Membership.user_id == user_id)
+            .where((Organization.id == organization) | (Organization.slug == organization))
         )
-    raise NotFoundError(f"no organisation '{organization}'", param="org")
+        if member is not None:
+            raise PermissionDeniedError(refusal(Permission.OPEN_CONSOLE))
+        raise NotFoundError(f"no organisation '{organization}'", param="org")
+    org, role = chosen
+    actor = Actor.user(org.id, user_id, role)
+    allowed = granted(actor, operator_organization=org.is_operator)
+    return ConsoleSeat(actor, org, role, tuple(mine), allowed)
 
 
 def operator_console(session: Session, user_id: str) -> Actor:
-    """The actor a signed-in person is on the operator's console: an owner or admin of the
-    operator's organisation. Anyone else is refused (403)."""
-    org_id = session.scalar(
-        select(Membership.organization_id)
+    """The actor a signed-in person is on the operator's console: one whose role in the
+    operator's organisation lets them operate. Anyone else is refused (403)."""
+    rows = session.execute(
+        select(Membership.organization_id, Membership.role)
         .join(Organization, Organization.id == Membership.organization_id)
-        .where(
-            Membership.user_id == user_id,
-            Organization.is_operator.is_(True),
-            Membership.role.in_(OPERATOR_CONSOLE_ROLES),
-        )
-    )
-    if org_id is None:
-        raise PermissionDeniedError(
-            "the operator's console is for the owners and admins of the operator's organisation"
-        )
-    return Actor.user(org_id, user_id)
+        .where(Membership.user_id == user_id, Organization.is_operator.is_(True))
+    ).all()
+    for org_id, role in rows:
+        actor = Actor.user(org_id, user_id, Role(role))
+        if Permission.OPERATE in granted(actor, operator_organization=True):
+            return actor
+    raise PermissionDeniedError(refusal(Permission.OPERATE))
 
 
-def acting_on(session: Session, actor: Actor, organization: str | None = None) -> Organization:
+def acting_on(
+    session: Session,
+    actor: Actor,
+    organization: str | None = None,
+    *,
+    needs: Permission | None = None,
+) -> Organization:
     """The organisation ``actor`` acts on: ``organization`` (an id or slug), or by default its
     own. Another organisation than its own is refused unless the actor :func:`sees_all`; it
-    is refused as not found, so that a customer cannot even learn that it exists."""
+    is refused as not found, so that a customer cannot even learn that it exists. ``needs``:
+    the permission the action takes in its own organisation (the operator's own powers cover
+    every other)."""
     if organization is None:
         if actor.organization_id is None:
             raise NotFoundError("name the organisation to act on", param="organization")
         organization = actor.organization_id
     if organization == actor.organization_id:
+        if needs is not None:
+            require(session, actor, needs)
         return session.get_one(Organization, organization)
     if not sees_all(session, actor):
         raise NotFoundError(f"no organisation '{organization}'", param="organization")
+    if needs not in (None, *AGENTS_REACH):  # agents work tickets; the rest is operating
+        require(session, actor, Permission.OPERATE)
     return service.find_organization(session, organization)
 
 
@@ -157,28 +162,33 @@ def listing_scope(
     organization: str | None = None,
     *,
     all_by_default: bool = False,
+    needs: Permission | None = None,
 ) -> str | None:
     """The organisation a listing covers, or None for every one. Naming another organisation
-    is the operator's (403 for anyone else); naming none means the actor's own, or every
-    organisation for the command line (and, with ``all_by_default``, for the operator)."""
+    is the operator's (403 for anyone else); naming none means the actor's own (``needs``: the
+    permission reading it takes), or every organisation for the command line (and, with
+    ``all_by_default``, for the operator)."""
     if organization is not None and organization != actor.organization_id:
         require_operator(session, actor)
         return acting_on(session, actor, organization).id
-    if organization is None and (actor.operator or (all_by_default and sees_all(session, actor))):
+    if organization is None and (
+        actor.operator or (all_by_default and may(session, actor, Permission.OPERATE))
+    ):
         return None
-    return acting_on(session, actor, organization).id
+    return acting_on(session, actor, organization, needs=needs).id
 
 
 def workspaces_of(
     session: Session, actor: Actor, organization: str | None = None
 ) -> list[Workspace]:
-    return service.list_workspaces(session, acting_on(session, actor, organization).id)
+    org = acting_on(session, actor, organization, needs=Permission.READ_USAGE)
+    return service.list_workspaces(session, org.id)
 
 
 def list_keys(
     session: Session, actor: Actor, organization: str | None = None, *, include_revoked: bool
 ) -> Sequence[ApiKey]:
-    org = acting_on(session, actor, organization)
+    org = acting_on(session, actor, organization, needs=Permission.READ_USAGE)
     return service.list_api_keys(session, org.id, include_revoked=include_revoked)
 
 
@@ -195,7 +205,7 @@ def create_key(
     allowed_models: Sequence[str] | None = None,
 ) -> IssuedKey:
     """Issue a key; ``allowed_models`` may use aliases, and the key stores the models' ids."""
-    org = acting_on(session, actor, organization)
+    org = acting_on(session, actor, organization, needs=Permission.MANAGE_KEYS)
     issued = service.create_api_key(
         session,
         org.id,
@@ -220,7 +230,7 @@ def revoke_key(
     session: Session, actor: Actor, organization: str | None = None, *, key_id: str
 ) -> ApiKey:
     """Revoke a key; this process forgets it at once, others within ``auth_cache_seconds``."""
-    org = acting_on(session, actor, organization)
+    org = acting_on(session, actor, organization, needs=Permission.MANAGE_KEYS)
     key = service.revoke_api_key(session, org.id, key_id)
     audit.record(
         session,
@@ -237,7 +247,7 @@ def members(
     session: Session, actor: Actor, organization: str | None = None, *, now: datetime | None = None
 ) -> tuple[list[tuple[User, str]], list[Invitation]]:
     """The organisation's users with their roles, and the invitations it has open."""
-    org = acting_on(session, actor, organization)
+    org = acting_on(session, actor, organization, needs=Permission.READ_USAGE)
     open_ = invitations.list_invitations(session, org.id, now or utcnow())
     return service.list_members(session, org.id), list(open_)
 
@@ -255,7 +265,7 @@ def add_member(
 ) -> MemberChange:
     """Add ``email`` to the organisation, or invite it if it is another organisation's user;
     ``public_url`` is where the invited person accepts."""
-    org = acting_on(session, actor, organization)
+    org = acting_on(session, actor, organization, needs=Permission.MANAGE_MEMBERS)
     return invitations.add_or_invite(
         session,
         org.id,
@@ -264,7 +274,7 @@ def add_member(
         name,
         now=utcnow(),
         actor=actor,
-        accept_hint=invitations.accept_hint(public_url),
+        public_url=public_url,
         seat_check=seat_check,
     )
 
@@ -273,7 +283,7 @@ def remove_member(
     session: Session, actor: Actor, organization: str | None = None, *, user_id: str
 ) -> User:
     """Take a user out of the organisation (their seat is freed if it was their last)."""
-    org = acting_on(session, actor, organization)
+    org = acting_on(session, actor, organization, needs=Permission.MANAGE_MEMBERS)
     user = service.remove_member(session, org.id, user_id)
     audit.record(
         session,
@@ -312,7 +322,7 @@ def open_organization(
 def add_workspace(
     session: Session, actor: Actor, organization: str | None = None, *, name: str
 ) -> Workspace:
-    org = acting_on(session, actor, organization)
+    org = acting_on(session, actor, organization, needs=Permission.MANAGE_KEYS)
     workspace = service.create_workspace(session, org.id, name)
     audit.record(
         session,

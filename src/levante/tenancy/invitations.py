@@ -3,7 +3,10 @@
 Users are global (one person may belong to several organisations), so an organisation that
 adds an email already known here must not learn who that user is, nor make them a member on
 its own say: it gets an invitation, mailed to the address, which the user accepts. An email
-not known yet becomes a new user of that organisation at once, as before.
+not known yet becomes a new user of that organisation at once, without a password: the
+address is mailed a single-use link to choose one (a claim link), and nobody signs in as that
+user until its owner has followed it. Signing up with the address does not take the account
+over: it mails a fresh claim link to the address, and the page says only "check your mail".
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from levante import audit
@@ -22,10 +25,21 @@ from levante.audit import Actor
 from levante.errors import NotFoundError
 from levante.mail import queue_mail
 from levante.storage import new_id, utcnow
-from levante.storage.models import Invitation, Membership, Organization, Role, User
+from levante.storage.models import (
+    Invitation,
+    Membership,
+    Organization,
+    PasswordReset,
+    Role,
+    User,
+)
 from levante.tenancy.service import add_member, count_seats, normalise_email
+from levante.vocabulary import PasswordLink
 
 INVITATION_DAYS = 7
+CLAIM_DAYS = 7
+# Where a mailed link to set a password is opened: the account pages serve it.
+PASSWORD_LINK_PATH = "/password/reset/"
 
 
 def accept_hint(public_url: str) -> str:
@@ -46,6 +60,9 @@ class MemberChange:
     role: str
     user: User | None = None
     invitation: Invitation | None = None
+    # The claim link mailed to a new user: for the operator's command line to show when no
+    # mail server is configured, never in an answer to an organisation's admin.
+    claim_link: str | None = None
 
 
 def add_or_invite(
@@ -57,12 +74,11 @@ def add_or_invite(
     *,
     now: datetime,
     actor: Actor,
-    accept_hint: str,
+    public_url: str,
     seat_check: Callable[[int], None] | None = None,
 ) -> MemberChange:
-    """Add ``email`` to the organisation, or invite it if it is another user's (audited).
-    ``accept_hint`` tells the invited person how to accept (a URL or a command), with
-    ``{token}`` where the secret goes."""
+    """Add ``email`` to the organisation, or invite it if it is another user's (audited). A
+    new user is mailed a claim link; an invited one, how to accept (both at ``public_url``)."""
     email = normalise_email(email)
     org = session.get(Organization, organization_id)
     if org is None:
@@ -77,8 +93,11 @@ def add_or_invite(
             action="member.added" if status == "added" else "member.role_changed",
             target=added.id, details={"email": email, "role": role.value},
         )  # fmt: skip
-        return MemberChange(status, email, role.value, user=added)
-    for pending in _pending(session, organization_id, email, now):
+        link = None
+        if added.password_hash is None:
+            link = mail_claim_link(session, added, public_url, now=now)
+        return MemberChange(status, email, role.value, user=added, claim_link=link)
+    for pending in list_invitations(session, organization_id, now, email=email):
         pending.revoked_at = now  # one open invitation per address: the newest
     # Prefixed: a bare URL-safe secret may start with '-', which a command line reads as an
     # option ('levante org member accept -N…').
@@ -99,7 +118,7 @@ def add_or_invite(
         email,
         f"You are invited to join {org.name} on Levante",
         f"{org.name} invites you to join it as {role.value}.\n\n"
-        f"To accept: {accept_hint.format(token=token)}\n\n"
+        f"To accept: {accept_hint(public_url).format(token=token)}\n\n"
         f"The invitation expires on {invitation.expires_at:%Y-%m-%d}. If you do not know "
         f"{org.name}, ignore this message: nothing changes unless you accept.\n",
         now=now,
@@ -112,6 +131,48 @@ def add_or_invite(
     return MemberChange("invited", email, role.value, invitation=invitation)
 
 
+def mail_claim_link(session: Session, user: User, public_url: str, *, now: datetime) -> str:
+    """Mail the address of a user without a password a single-use link to choose one (the
+    links it had before end), saying which organisations added it; returns the link."""
+    joined = session.execute(
+        select(Organization.name, Membership.role)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == user.id)
+        .order_by(Organization.name)
+    ).all()
+    where = ", ".join(f"{name} (as {role})" for name, role in joined) or "an organisation"
+    token = f"pwr-{secrets.token_urlsafe(32)}"
+    session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+    )
+    session.add(
+        PasswordReset(
+            id=new_id("pwr"),
+            user_id=user.id,
+            token_hash=_digest(token),
+            purpose=PasswordLink.CLAIM,
+            created_at=now,
+            expires_at=now + timedelta(days=CLAIM_DAYS),
+        )
+    )
+    link = f"{public_url.rstrip('/')}{PASSWORD_LINK_PATH}{token}"
+    queue_mail(
+        session,
+        user.email,
+        "Choose your Levante password",
+        f"This address was added to {where} on Levante.\n\n"
+        f"To choose your password and sign in, open: {link}\n\n"
+        f"The link works once, for {CLAIM_DAYS} days. If you did not expect this, ignore "
+        "this message: nobody can sign in with this address until a password is chosen "
+        "through this link.\n",
+        now=now,
+    )
+    session.flush()
+    return link
+
+
 def accept_invitation(
     session: Session,
     token: str,
@@ -122,16 +183,7 @@ def accept_invitation(
     """The invited user accepts: they become a member with the role they were invited with
     (the organisation, the user and that role)."""
     now = now or utcnow()
-    invitation = session.scalar(
-        select(Invitation).where(Invitation.token_hash == _digest(token)).with_for_update()
-    )
-    if (
-        invitation is None
-        or invitation.accepted_at is not None
-        or invitation.revoked_at is not None
-        or invitation.expires_at <= now
-    ):
-        raise NotFoundError("this invitation is unknown, used, withdrawn or expired")
+    invitation = open_invitation(session, token, now=now, lock=True)
     user = session.scalar(select(User).where(User.email == invitation.email))
     if user is None:  # the user was deleted since: the address joins as a new user
         user = add_member(
@@ -163,23 +215,39 @@ def accept_invitation(
     return session.get_one(Organization, invitation.organization_id), user, membership.role
 
 
-def list_invitations(session: Session, organization_id: str, now: datetime) -> list[Invitation]:
-    """The organisation's open invitations."""
-    return _pending(session, organization_id, None, now)
-
-
-def _pending(
-    session: Session, organization_id: str, email: str | None, now: datetime
-) -> list[Invitation]:
-    query = select(Invitation).where(
-        Invitation.organization_id == organization_id,
+def _still_open(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """What an invitation that can still be accepted is: neither accepted, withdrawn nor
+    expired (the one rule, for every query of them)."""
+    return (
         Invitation.accepted_at.is_(None),
         Invitation.revoked_at.is_(None),
         Invitation.expires_at > now,
     )
+
+
+def list_invitations(
+    session: Session, organization_id: str, now: datetime, *, email: str | None = None
+) -> list[Invitation]:
+    """The organisation's open invitations (to ``email`` only, if given), oldest first."""
+    query = select(Invitation).where(
+        Invitation.organization_id == organization_id, *_still_open(now)
+    )
     if email is not None:
         query = query.where(Invitation.email == email)
     return list(session.scalars(query.order_by(Invitation.created_at)))
+
+
+def open_invitation(
+    session: Session, token: str, *, now: datetime | None = None, lock: bool = False
+) -> Invitation:
+    """An invitation that can still be accepted, by its secret; else 404."""
+    query = select(Invitation).where(
+        Invitation.token_hash == _digest(token[:200]), *_still_open(now or utcnow())
+    )
+    invitation = session.scalar(query.with_for_update() if lock else query)
+    if invitation is None:
+        raise NotFoundError("this invitation is unknown, used, withdrawn or expired")
+    return invitation
 
 
 def _digest(token: str) -> str:

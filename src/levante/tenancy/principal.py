@@ -26,7 +26,7 @@ class Principal:
         """The caller as the services and the audit log see it."""
         if self.api_key_id is None:
             return Actor.user(self.organization_id, self.user_id or "unknown")
-        return Actor.api_key(self.organization_id, self.api_key_id)
+        return Actor.api_key(self.organization_id, self.api_key_id, admin=self.is_admin)
 
     def may_use(self, model_id: str) -> bool:
         return self.allowed_models is None or model_id in self.allowed_models

@@ -10,17 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
-from levante.storage import Topic, announce, as_utc, new_id, utcnow
+from levante.storage import Topic, announce, as_utc, fit, new_id, utcnow
 from levante.storage.models import ApiKey, Membership, Organization, Role, User, Workspace
 from levante.tenancy.keys import display_prefix, generate_secret, hash_secret
 
 DEFAULT_WORKSPACE = "default"
+KEY_LIFETIME = timedelta(days=3653)  # the furthest a key's expiry may lie: ten years
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -42,7 +43,7 @@ def slugify(name: str) -> str:
 
 def create_organization(session: Session, name: str, slug: str | None = None) -> Organization:
     """Create an organisation with its default workspace."""
-    name = name.strip()
+    name = fit(Organization.name, name.strip())
     if not name:
         raise InvalidRequestError("an organisation needs a name", param="name")
     slug = slugify(slug or name)
@@ -74,7 +75,7 @@ def count_organizations(session: Session) -> int:
 
 
 def create_workspace(session: Session, organization_id: str, name: str) -> Workspace:
-    name = name.strip()
+    name = fit(Workspace.name, name.strip())
     if not name:
         raise InvalidRequestError("a workspace needs a name", param="name")
     exists = session.scalar(
@@ -124,13 +125,17 @@ def create_api_key(
     allowed_models: Sequence[str] | None = None,
 ) -> IssuedKey:
     """Issue a key in one of the organisation's workspaces."""
-    name = name.strip()
+    name = fit(ApiKey.name, name.strip())
     if not name:
         raise InvalidRequestError("an API key needs a name", param="name")
     if expires_at is not None:
-        expires_at = as_utc(expires_at)
+        expires_at = as_utc(expires_at, param="expires_at")
     if expires_at is not None and expires_at <= utcnow():
         raise InvalidRequestError("expiry must lie in the future", param="expires_at")
+    if expires_at is not None and expires_at > utcnow() + KEY_LIFETIME:
+        raise InvalidRequestError(
+            f"expiry must lie within {KEY_LIFETIME.days // 365} years from now", param="expires_at"
+        )
     ws = find_workspace(session, organization_id, workspace)
     secret = generate_secret()
     key = ApiKey(
@@ -215,11 +220,33 @@ def add_member(
         session.flush()
     existing = session.get(Membership, (user.id, organization_id))
     if existing is not None:
+        if role != Role.OWNER:
+            keep_an_owner(session, existing)
         existing.role = role.value
     else:
         session.add(Membership(user_id=user.id, organization_id=organization_id, role=role.value))
     session.flush()
     return user
+
+
+def keep_an_owner(session: Session, leaving: Membership) -> None:
+    """Refuse (409) to take the owner role from ``leaving`` when it is its organisation's last
+    owner: every organisation keeps someone who can manage it. The owners' rows are locked, so
+    that two owners demoting each other at once cannot both succeed."""
+    if leaving.role != Role.OWNER:
+        return
+    owners = session.scalars(
+        select(Membership.user_id)
+        .where(
+            Membership.organization_id == leaving.organization_id,
+            Membership.role == Role.OWNER,
+        )
+        .with_for_update()
+    ).all()
+    if set(owners) <= {leaving.user_id}:
+        raise ConflictError(
+            "an organisation needs an owner: make someone else owner first", param="role"
+        )
 
 
 def list_members(session: Session, organization_id: str) -> list[tuple[User, str]]:
@@ -237,6 +264,7 @@ def remove_member(session: Session, organization_id: str, user_id: str) -> User:
     membership = session.get(Membership, (user_id, organization_id))
     if membership is None:
         raise NotFoundError(f"user '{user_id}' is not a member")
+    keep_an_owner(session, membership)
     session.delete(membership)
     session.flush()
     return session.get_one(User, user_id)

@@ -18,7 +18,7 @@ from levante.web.console import customer_router, operator_router
 from levante.web.identity import Visitor
 from levante.web.templating import STATIC, STATIC_PATH, page
 
-__all__ = ["install_web"]
+__all__ = ["STATIC_PATH", "install_web"]
 
 
 def install_web(app: FastAPI) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from levante import billing, identity
+from levante.api.headers import standalone_document
 from levante.api.state import AppState, app_state
 from levante.chat import ChatAccount
 from levante.chat.subscribing import (
@@ -22,7 +22,7 @@ from levante.chat.subscribing import (
     may_manage,
     offers,
 )
-from levante.errors import LevanteError, NotFoundError, RateLimitedError
+from levante.errors import LevanteError, NotFoundError
 from levante.identity import SignupPolicy
 from levante.pricing import format_cents
 from levante.web.identity import (
@@ -33,6 +33,7 @@ from levante.web.identity import (
     finish,
     safe_next,
     start_session,
+    tell,
     to_sign_in,
     visitor,
 )
@@ -44,6 +45,8 @@ State = Annotated[AppState, Depends(app_state)]
 Who = Annotated[Visitor, Depends(visitor)]
 Field = Annotated[str, Form()]
 
+# What the pages say after a form: the signed-in ones through the session, the signed-out
+# ones by a key in the URL that picks one of these texts (never text from the URL).
 NOTICES = {
     "password": "Your password is changed; your other sessions are signed out.",
     "instructions": "Your custom instructions are saved.",
@@ -91,27 +94,67 @@ def signup(
     invitation: Field = "",
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:
+    """Ask for an account: "check your mail" whatever the address, unless an invitation mailed
+    to it proves it (then signed in at once)."""
     policy = _policy(state)
+    opened = None
     try:
         who.check_csrf(csrf_token)
         with state.database.session() as session:
-            user = identity.sign_up(
+            asked = identity.sign_up(
                 session, email, password, name=name, policy=policy,
-                invitation_token=invitation or None, currency=state.settings.currency,
-                seat_check=_seat_check(state),
+                public_url=state.settings.billing.public_url, attempts=state.attempts,
+                address=client_address(request), paces=state.paces,
+                invitation_token=invitation or None,
+                currency=state.settings.currency, seat_check=_seat_check(state),
             )  # fmt: skip
-            opened = identity.open_session(
-                session, user, address=client_address(request),
-                user_agent=request.headers.get("user-agent", ""),
-            )  # fmt: skip
+            if asked.user is not None:
+                opened = identity.open_session(
+                    session, asked.user, address=client_address(request),
+                    user_agent=request.headers.get("user-agent", ""),
+                )  # fmt: skip
     except LevanteError as problem:
         response = page(
             request, "account/signup.html", who, policy=policy, invitation=invitation,
             email=email, name=name, error=problem.message, status_code=problem.status_code,
         )  # fmt: skip
         return finish(response, request, state, who)
+    if opened is None:
+        response = page(request, "account/check_mail.html", who, email=asked.email)
+        return finish(response, request, state, who)
     target = f"/chat/join/{invitation}" if invitation else "/chat"
     return start_session(RedirectResponse(target, status_code=303), request, state, opened)
+
+
+@router.get(f"{identity.CONFIRM_PATH}{{token}}")
+def confirm_page(request: Request, state: State, who: Who, token: str) -> Response:
+    """The link a sign-up mailed: a button to confirm (a mail scanner following the link
+    makes nothing)."""
+    with state.database.session() as session:
+        email = identity.check_sign_up_token(session, token)
+    response = page(request, "account/confirm.html", who, token=token, email=email)
+    return finish(response, request, state, who)
+
+
+@router.post(f"{identity.CONFIRM_PATH}{{token}}")
+def confirm(
+    request: Request,
+    state: State,
+    who: Who,
+    token: str,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    """Make the account the link proves, and sign in to it."""
+    who.check_csrf(csrf_token)
+    with state.database.session() as session:
+        user = identity.confirm_sign_up(
+            session, token, currency=state.settings.currency, seat_check=_seat_check(state)
+        )
+        opened = identity.open_session(
+            session, user, address=client_address(request),
+            user_agent=request.headers.get("user-agent", ""),
+        )  # fmt: skip
+    return start_session(RedirectResponse("/chat", status_code=303), request, state, opened)
 
 
 @router.get("/login")
@@ -139,10 +182,14 @@ def login(
 ) -> Response:
     error = None
     status = 400
+    headers: dict[str, str] = {}
     try:
         who.check_csrf(csrf_token)
         with state.database.session() as session:
-            user = identity.sign_in(session, email, password, address=client_address(request))
+            user = identity.sign_in(
+                session, email, password, address=client_address(request),
+                attempts=state.attempts, paces=state.paces,
+            )  # fmt: skip
             if user is not None:
                 opened = identity.open_session(
                     session, user, address=client_address(request),
@@ -150,15 +197,14 @@ def login(
                 )  # fmt: skip
             else:
                 error = identity.WRONG_SIGN_IN
-    except RateLimitedError as refused:
-        error, status = refused.message, 429
     except LevanteError as problem:
-        error, status = problem.message, problem.status_code
+        error, status, headers = problem.message, problem.status_code, problem.headers
     if error is not None:
         response = page(
             request, "account/login.html", who, next=safe_next(next), error=error,
             email=email, notice=None, policy=_policy(state), status_code=status,
         )  # fmt: skip
+        response.headers.update(headers)
         return finish(response, request, state, who)
     return start_session(RedirectResponse(safe_next(next), status_code=303), request, state, opened)
 
@@ -190,18 +236,27 @@ def forgot(
     email: Field = "",
     csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:
-    who.check_csrf(csrf_token)
-    base = state.settings.billing.public_url.rstrip("/")
-    with state.database.session() as session:
-        identity.request_password_reset(session, email, link=f"{base}/password/reset/{{token}}")
+    try:
+        who.check_csrf(csrf_token)
+        with state.database.session() as session:
+            identity.request_password_reset(
+                session, email, public_url=state.settings.billing.public_url,
+                attempts=state.attempts, address=client_address(request), paces=state.paces,
+            )  # fmt: skip
+    except LevanteError as problem:
+        response = page(
+            request, "account/forgot.html", who, email=email, error=problem.message,
+            status_code=problem.status_code,
+        )  # fmt: skip
+        return finish(response, request, state, who)
     return RedirectResponse("/login?notice=reset-sent", status_code=303)
 
 
 @router.get("/password/reset/{token}")
 def reset_page(request: Request, state: State, who: Who, token: str) -> Response:
     with state.database.session() as session:
-        identity.check_reset_token(session, token)
-    response = page(request, "account/reset.html", who, token=token, error=None)
+        purpose = identity.check_reset_token(session, token)
+    response = page(request, "account/reset.html", who, token=token, purpose=purpose, error=None)
     return finish(response, request, state, who)
 
 
@@ -233,7 +288,7 @@ def reset(
 
 
 @router.get("/account")
-async def account_page(request: Request, state: State, who: Who, notice: str = "") -> Response:
+async def account_page(request: Request, state: State, who: Who) -> Response:
     if who.user is None:
         return to_sign_in(request)
     user = who.user
@@ -246,7 +301,9 @@ async def account_page(request: Request, state: State, who: Who, notice: str = "
             standing = account.standing
             manages = may_manage(session, user.user_id, org)
             invoices = invoices_for(session, user.user_id, org)
+            sessions = identity.list_sessions(session, user.user_id, current=user.session_id)
             return {
+                "sessions": sessions,
                 "standing": standing,
                 "manages": manages,
                 "offers": offers(session, org, currency=state.settings.currency) if manages else [],
@@ -254,10 +311,9 @@ async def account_page(request: Request, state: State, who: Who, notice: str = "
             }
 
     context = await anyio.to_thread.run_sync(read)
-    notice_text = NOTICES.get(notice) or (request.query_params.get("message") or None)
     return page(
         request, "account/account.html", who, account=account,
-        allowance=allowance_lines(allowance), notice=notice_text, error=None, **context,
+        allowance=allowance_lines(allowance), error=None, **context,
     )  # fmt: skip
 
 
@@ -278,7 +334,25 @@ def change_password(
             session, who.user.user_id, current_password, new_password,
             keep_session=who.user.session_id,
         )  # fmt: skip
-    return RedirectResponse("/account?notice=password", status_code=303)
+    tell(state, who, NOTICES["password"])
+    return RedirectResponse("/account", status_code=303)
+
+
+@router.post("/account/sessions/end-others")
+def end_other_sessions(
+    request: Request,
+    state: State,
+    who: Who,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+) -> Response:
+    """Sign out every other browser signed in to this account."""
+    if who.user is None:
+        return to_sign_in(request)
+    who.check_csrf(csrf_token)
+    with state.database.session() as session:
+        ended = identity.end_sessions(session, who.user.user_id, keep=who.user.session_id)
+    tell(state, who, f"Signed out of {ended} other session" + ("s." if ended != 1 else "."))
+    return RedirectResponse("/account#sessions", status_code=303)
 
 
 @router.post("/account/instructions")
@@ -293,7 +367,8 @@ def save_instructions(
         return to_sign_in(request)
     who.check_csrf(csrf_token)
     state.assistant.set_instructions(who.user.user_id, instructions)
-    return RedirectResponse("/account?notice=instructions", status_code=303)
+    tell(state, who, NOTICES["instructions"])
+    return RedirectResponse("/account", status_code=303)
 
 
 @router.post("/account/plan")
@@ -309,7 +384,7 @@ def change_plan(
         return to_sign_in(request)
     who.check_csrf(csrf_token)
     account = state.assistant.account(who.user.user_id)
-    count = int(seats) if seats.strip().isdigit() else None
+    count = int(seats) if seats.strip().isdecimal() else None
     with state.database.session() as session:
         change = choose_plan(
             session, who.user.user_id, account.organization_id, plan, seats=count,
@@ -320,7 +395,8 @@ def change_plan(
     message = change.message
     if change.checkout is not None:
         message += " " + change.checkout.instructions
-    return RedirectResponse(f"/account?message={quote(message)}", status_code=303)
+    tell(state, who, message)
+    return RedirectResponse("/account", status_code=303)
 
 
 @router.post("/account/delete")
@@ -356,7 +432,7 @@ def invoice_page(
                 media_type="application/pdf",
                 headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
             )
-        return Response(billing.render_html(found, lines), media_type="text/html")
+        return standalone_document(billing.render_html(found, lines))
 
 
 @router.get(f"{CHECKOUT_RETURN_PATH}/{{invoice_id}}")
@@ -374,7 +450,7 @@ def checkout_return(
         returned = billing.returned_from_checkout(
             session, invoice_id, token, checkout, state.settings.billing
         )
-    target = f"/account?message={quote(returned.message)}"
     if who.user is None:
-        return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
-    return RedirectResponse(target, status_code=303)
+        return RedirectResponse("/login?next=/account", status_code=303)
+    tell(state, who, returned.message)
+    return RedirectResponse("/account", status_code=303)

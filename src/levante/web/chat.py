@@ -17,7 +17,7 @@ from levante import chat
 from levante.api.errors import body_for
 from levante.api.sse import EventStreamResponse
 from levante.api.state import AppState, app_state
-from levante.chat import ChatAccount, Delta, Finished, Mode, Reply
+from levante.chat import Answered, ChatAccount, Delta, Mode, Reply
 from levante.errors import InvalidRequestError, LevanteError, MessageLimitReachedError
 from levante.web.identity import CSRF_FIELD, CSRF_HEADER, Visitor, to_sign_in, visitor
 from levante.web.limits import allowance_lines
@@ -155,7 +155,7 @@ async def _answer_events(
             if time.monotonic() - rendered_at >= HTML_EVERY_SECONDS:
                 rendered_at = time.monotonic()
                 yield {"type": "html", "html": str(render_markdown("".join(text)))}
-        elif isinstance(event, Finished):
+        elif isinstance(event, Answered):
             allowance = allowance_lines(await state.assistant.allowance(account))
             yield {
                 "type": "done",

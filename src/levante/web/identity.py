@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from levante.api.state import AppState, app_state
 from levante.errors import PermissionDeniedError
-from levante.identity import SESSION_DAYS, OpenedSession, SignedIn, find_session
+from levante.identity import SESSION_DAYS, OpenedSession, SignedIn, find_session, leave_notice
 
 SESSION_COOKIE = "lv_session"
 CSRF_COOKIE = "lv_csrf"
@@ -54,14 +54,23 @@ def visitor(request: Request, state: Annotated[AppState, Depends(app_state)]) ->
     pool, where the session lookup may wait on the database)."""
     secret = request.cookies.get(SESSION_COOKIE, "")
     if secret:
+        page_view = request.method == "GET" and "text/html" in request.headers.get("accept", "")
         with state.database.session() as session:
-            user = find_session(session, secret)
+            user = find_session(session, secret, take_notice=page_view)
         if user is not None:
             return Visitor(user, user.csrf_token)
     token = request.cookies.get(CSRF_COOKIE, "")
     if len(token) < 20 or len(token) > 100:
         return Visitor(None, secrets.token_urlsafe(32), set_csrf_cookie=True)
     return Visitor(None, token)
+
+
+def tell(state: AppState, who: Visitor, text: str, *, is_error: bool = False) -> None:
+    """Leave ``text`` for the visitor's next page: notices come from the server, never from
+    the URL, so that nobody can make the site say something in its own voice by a link."""
+    if who.user is not None:
+        with state.database.session() as session:
+            leave_notice(session, who.user.session_id, text, is_error=is_error)
 
 
 def secure(request: Request, state: AppState) -> bool:

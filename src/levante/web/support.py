@@ -8,16 +8,18 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 
 from levante import billing, support
+from levante.api.headers import standalone_document
 from levante.api.state import AppState, app_state
-from levante.errors import LevanteError, NotFoundError
+from levante.errors import LevanteError
 from levante.support import MOVES, Place
 from levante.vocabulary import SEVERITY_LABELS, Severity, SlaTarget, TicketStatus
-from levante.web.identity import CSRF_FIELD, Visitor, to_sign_in, visitor
+from levante.web.identity import CSRF_FIELD, Visitor, tell, to_sign_in, visitor
 from levante.web.templating import page
 
 router = APIRouter(include_in_schema=False)
@@ -259,7 +261,7 @@ def log_time(
     note: Field = "", csrf_token: Csrf = "",
 ) -> Response:  # fmt: skip
     now = _now(state)
-    if not minutes.strip().isdigit():
+    if not minutes.strip().isdecimal():
         minutes = "0"
     return _act(request, state, who, number, csrf_token,
                 lambda s, a: support.log_time(s, a, number, int(minutes), note=note,
@@ -386,8 +388,7 @@ def _hours(
             org=found.organization_id, buys=buys, now=now, once=secrets.token_urlsafe(16),
             offers=support.pack_offers(session, now=now) if buys else [],
             currency=billing.currency_of(session, found.organization_id, state.settings.currency),
-            error=error, bought=request.query_params.get("bought", ""),
-            status_code=status_code, **common,
+            error=error, status_code=status_code, **common,
         )  # fmt: skip
 
 
@@ -413,7 +414,11 @@ def buy_hours(
             raise  # not theirs: as if it did not exist
         return _hours(request, state, who, org=org or None, error=problem.message,
                       status_code=problem.status_code)  # fmt: skip
-    return RedirectResponse(f"/support/hours?org={org}&bought={number or 'paid'}", status_code=303)
+    said = "The pack is yours: its hours are there now."
+    if number:
+        said += f" Invoice {number} has been issued for it (see the console's billing page)."
+    tell(state, who, said)
+    return RedirectResponse(f"/support/hours?org={quote(org)}", status_code=303)
 
 
 @router.get("/support/hours/invoices/{ref}")
@@ -423,10 +428,5 @@ def pack_invoice(request: Request, state: State, who: Who, ref: str, org: str = 
         return to_sign_in(request)
     with state.database.session() as session:
         place = support.place_on(session, who.user.user_id, org)
-        actor = place.actor(who.user.user_id)
-        if not support.may_buy(session, actor, org):
-            raise NotFoundError("this invoice does not exist")
-        found, lines = billing.invoice_of(session, actor, ref)
-        if found.organization_id != org:
-            raise NotFoundError("this invoice does not exist")
-        return Response(billing.render_html(found, lines), media_type="text/html")
+        found, lines = support.pack_invoice(session, place.actor(who.user.user_id), org, ref)
+        return standalone_document(billing.render_html(found, lines))

@@ -71,7 +71,13 @@ def invite(
     try:
         with state.database.session() as session:
             invited = team.invite(
-                session, who.user.user_id, org, email, link=f"{base}/chat/join/{{token}}"
+                session,
+                who.user.user_id,
+                org,
+                email,
+                link=f"{base}/chat/join/{{token}}",
+                attempts=state.attempts,
+                paces=state.paces,
             )
             link, address = invited.link, invited.invitation.email
     except LevanteError as problem:
@@ -113,7 +119,7 @@ def seats(
     if who.user is None:
         return to_sign_in(request)
     who.check_csrf(csrf_token)
-    if not seats.strip().isdigit():
+    if not seats.strip().isdecimal():
         return _render(request, state, who, error="seats must be a whole number", status_code=400)
     try:
         with state.database.session() as session:

@@ -82,10 +82,12 @@ def page(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    """Render ``template`` for the visitor (their CSRF token and signed-in user included)."""
+    """Render ``template`` for the visitor (their CSRF token and signed-in user included, and
+    the notice the server left for this page, as ``flash``)."""
+    flash = who.user.notice if who.user is not None else None
     return templates.TemplateResponse(
         request,
         template,
-        {"who": who, "user": who.user, "csrf_token": who.csrf_token, **context},
+        {"who": who, "user": who.user, "csrf_token": who.csrf_token, "flash": flash, **context},
         status_code=status_code,
     )

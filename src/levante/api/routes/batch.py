@@ -42,7 +42,7 @@ def create_job(body: CreateJob, state: State, caller: Caller) -> JobView:
 def list_jobs(
     state: State,
     caller: Caller,
-    page: Annotated[int, Query(ge=0)] = 0,
+    page: Annotated[int, Query(ge=0, le=1_000_000)] = 0,  # the offset stays a 64-bit integer
     page_size: Annotated[int, Query(ge=1, le=1000)] = 100,
     model: Annotated[str | None, Query(max_length=200)] = None,
     created_after: Annotated[datetime | None, Query()] = None,

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from levante import billing
+from levante.api.headers import standalone_document
 from levante.api.schemas.billing import (
     AccountUpdate,
     AccountView,
@@ -178,7 +179,7 @@ def invoice(ref: str, state: State, caller: Admin) -> InvoiceView:
 def invoice_html(ref: str, state: State, caller: Admin) -> HTMLResponse:
     with state.database.session() as session:
         found, lines = billing.invoice_of(session, caller.actor, ref)
-        return HTMLResponse(billing.render_html(found, lines))
+        return standalone_document(billing.render_html(found, lines))
 
 
 @router.get(f"{admin}/invoices/{{ref}}/pdf", response_class=Response)
@@ -218,8 +219,8 @@ def checkout_return(
                 session, invoice_id, token, checkout, state.settings.billing
             )
     except NotFoundError:
-        return HTMLResponse(billing.render_return_page(None, seller), status_code=404)
-    return HTMLResponse(billing.render_return_page(page, seller))
+        return standalone_document(billing.render_return_page(None, seller), status_code=404)
+    return standalone_document(billing.render_return_page(page, seller))
 
 
 @router.post("/v1/billing/webhooks/stripe")

@@ -30,7 +30,7 @@ from levante.serving import (
     ChoiceStart,
     ChoiceText,
     ChoiceToolCall,
-    Plan,
+    ServingPlan,
     StreamItem,
     usage_of,
 )
@@ -62,7 +62,7 @@ async def fim_completions(
 
 
 async def respond(
-    request: Request, state: State, plan: Plan, body: SamplingFields, completion_id: str
+    request: Request, state: State, plan: ServingPlan, body: SamplingFields, completion_id: str
 ) -> ChatCompletion | EventStreamResponse:
     """Run a plan as a chat completion, streamed or whole."""
     created = int(time.time())
@@ -92,7 +92,7 @@ async def respond(
 
 async def _chunks(
     items: AsyncIterator[StreamItem],
-    plan: Plan,
+    plan: ServingPlan,
     completion_id: str,
     created: int,
     include_usage: bool,

@@ -12,7 +12,7 @@ from levante.api.disconnect import started, unless_disconnected
 from levante.api.sse import EventStreamResponse
 from levante.api.state import Caller, State, request_context
 from levante.protocol import Completion, CompletionChoice, CompletionRequest
-from levante.serving import ChoiceEnd, ChoiceText, Plan, StreamItem, usage_of
+from levante.serving import ChoiceEnd, ChoiceText, ServingPlan, StreamItem, usage_of
 
 router = APIRouter()
 
@@ -56,7 +56,7 @@ async def completions(
 
 async def _chunks(
     items: AsyncIterator[StreamItem],
-    plan: Plan,
+    plan: ServingPlan,
     completion_id: str,
     created: int,
     include_usage: bool,

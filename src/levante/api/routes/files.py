@@ -43,7 +43,7 @@ def listing(
     sample_type: Annotated[str | None, Query(max_length=32)] = None,
     source: Annotated[str | None, Query(max_length=32)] = None,
     search: Annotated[str | None, Query(max_length=200)] = None,
-    page: Annotated[int, Query(ge=0, description="Mistral's page, from 0")] = 0,
+    page: Annotated[int, Query(ge=0, le=1_000_000, description="Mistral's page, from 0")] = 0,
     page_size: Annotated[int | None, Query(ge=1, le=10_000)] = None,
     limit: Annotated[int | None, Query(ge=1, le=10_000, description="OpenAI's page size")] = None,
     after: Annotated[str | None, Query(max_length=64, description="OpenAI's cursor")] = None,

@@ -29,9 +29,9 @@ from levante.api.schemas.admin import (
 )
 from levante.api.schemas.billing import (
     AccountView,
+    CreditGrant,
     Generate,
     GeneratedView,
-    Grant,
     InvoiceView,
     OperatorAccountUpdate,
     PaymentView,
@@ -105,7 +105,7 @@ def void(ref: str, state: State, caller: Operator) -> InvoiceView:
 
 
 @router.post("/billing/grants", status_code=201)
-def grant(body: Grant, state: State, caller: Operator) -> WalletView:
+def grant(body: CreditGrant, state: State, caller: Operator) -> WalletView:
     """Give an organisation free credits."""
     with state.database.session() as session:
         billing.give_credits(
@@ -168,7 +168,7 @@ def issue_license(body: IssueLicense, state: State, caller: Operator) -> License
             session,
             caller.actor,
             body.organization,
-            licensing.Terms(
+            licensing.LicenseTerms(
                 models=body.models,
                 features=body.features,
                 max_seats=body.max_seats,

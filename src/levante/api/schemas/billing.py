@@ -249,7 +249,7 @@ class TopUp(BaseModel):
     amount: str = Field(examples=["50.00"], description="credits to buy, before VAT")
 
 
-class Grant(BaseModel):
+class CreditGrant(BaseModel):
     organization: str = Field(min_length=1, max_length=64)
     amount: str
     expires_on: date | None = None

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from levante import billing, licensing, metering, quota, tenancy
+from levante.api.headers import standalone_document
 from levante.api.state import AppState, Flushed, app_state
 from levante.errors import InvalidRequestError, LevanteError
 from levante.metering import GroupBy
@@ -68,7 +69,7 @@ def _form(state: AppState, who: Visitor, csrf: str, org: str) -> tenancy.Console
 @router.get("/console/usage")
 def usage_page(
     request: Request, state: State, who: Who, _: Flushed, org: str = "", days: int = 30,
-    by: str = "", done: str = "", error: str = "",
+    by: str = "",
 ) -> Response:  # fmt: skip
     """Usage of the last ``days`` days: tokens and cost by day, charted (split by model, key
     or workspace with ``by``), and tables by model, by key and by workspace. The ledger is
@@ -112,7 +113,7 @@ def usage_page(
         total=by_day.total, currency=by_day.currency, chart=chart, by_model=by_model.rows,
         by_key=by_key.rows, by_workspace=by_workspace.rows, keys=keys, spaces=spaces,
         tier=standing.tier.name if standing.tier else None, limits=limits,
-        amount=cost, done=done, error=error, **_common(state, who, seat),
+        amount=cost, **_common(state, who, seat),
     )  # fmt: skip
 
 
@@ -125,7 +126,6 @@ def set_spend_limit(
     if who.user is None:
         return to_sign_in(request)
     seat = _form(state, who, csrf, org)
-    seat.require_manager()
 
     def act() -> str:
         with state.database.session() as session:
@@ -135,7 +135,7 @@ def set_spend_limit(
             )  # fmt: skip
         return f"monthly limit of {workspace or 'the organisation'}: {monthly_limit or 'none'}"
 
-    return after_form(_here("/console/usage", seat), act)
+    return after_form(state, who, _here("/console/usage", seat), act)
 
 
 def _series(
@@ -162,13 +162,11 @@ def _series(
 
 
 @router.get("/console/keys")
-def keys_page(
-    request: Request, state: State, who: Who, org: str = "", done: str = "", error: str = ""
-) -> Response:
+def keys_page(request: Request, state: State, who: Who, org: str = "") -> Response:
     if who.user is None:
         return to_sign_in(request)
     seat = _seat(state, who, org)
-    return _keys(request, state, who, seat, done=done, error=error)
+    return _keys(request, state, who, seat)
 
 
 @router.post("/console/workspaces")
@@ -179,7 +177,6 @@ def add_workspace(
     if who.user is None:
         return to_sign_in(request)
     seat = _form(state, who, csrf, org)
-    seat.require_manager()
 
     def act() -> str:
         with state.database.session() as session:
@@ -187,7 +184,7 @@ def add_workspace(
                 f"workspace {tenancy.add_workspace(session, seat.actor, name=name).name} is ready"
             )
 
-    return after_form(_here("/console/keys", seat), act)
+    return after_form(state, who, _here("/console/keys", seat), act)
 
 
 def _keys(
@@ -198,7 +195,6 @@ def _keys(
     *,
     created: tenancy.IssuedKey | None = None,
     error: str = "",
-    done: str = "",
     status_code: int = 200,
 ) -> Response:
     with state.database.session() as session:
@@ -207,7 +203,7 @@ def _keys(
         names = {w.id: w.name for w in spaces}
         return page(
             request, "console/keys.html", who, keys=keys, spaces=spaces, names=names,
-            created=created, error=error, done=done,
+            created=created, error=error,
             models=[m.id for m in state.models.configured()],
             status_code=status_code, now=datetime.now(UTC), **_common(state, who, seat),
         )  # fmt: skip
@@ -230,7 +226,6 @@ def create_key(
         return to_sign_in(request)
     who.check_csrf(csrf)
     seat = _seat(state, who, org)
-    seat.require_manager()
     try:
         expires = _expiry(expires_on)
         with state.database.session() as session:
@@ -253,7 +248,9 @@ def _expiry(text: str) -> datetime | None:
         day = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidRequestError("the expiry is a date, YYYY-MM-DD", param="expires_on") from None
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    # A key works through its last day; the service refuses a day too far ahead (date.max too).
+    return start + timedelta(days=1) if day < date.max else start
 
 
 @router.post("/console/keys/{key_id}/revoke")
@@ -269,7 +266,6 @@ def revoke_key(
         return to_sign_in(request)
     who.check_csrf(csrf)
     seat = _seat(state, who, org)
-    seat.require_manager()
     with state.database.session() as session:
         tenancy.revoke_key(session, seat.actor, key_id=key_id)
     return RedirectResponse(_here("/console/keys", seat), status_code=303)
@@ -280,8 +276,7 @@ def revoke_key(
 
 @router.get("/console/billing")
 def billing_page(
-    request: Request, state: State, who: Who, _: Flushed, org: str = "", done: str = "",
-    error: str = "",
+    request: Request, state: State, who: Who, _: Flushed, org: str = "",
 ) -> Response:  # fmt: skip
     """The billing account, the wallet, the subscriptions and the invoices."""
     if who.user is None:
@@ -293,7 +288,7 @@ def billing_page(
         invoices = billing.invoices_of(session, seat.actor, limit=100)
         return page(
             request, "console/billing.html", who, wallet=wallet, subscriptions=subscriptions,
-            invoices=invoices, amount=cost, done=done, error=error,
+            invoices=invoices, amount=cost,
             **_common(state, who, seat),
         )  # fmt: skip
 
@@ -318,7 +313,7 @@ def top_up(
         paid_at.extend([checkout.url] if checkout.url else [])
         return checkout.instructions
 
-    back = after_form(_here("/console/billing", seat), act)
+    back = after_form(state, who, _here("/console/billing", seat), act)
     # A payment provider with a page of its own: the browser goes there to pay.
     return RedirectResponse(paid_at[0], status_code=303) if paid_at else back
 
@@ -340,7 +335,7 @@ def invoice_file(
                 headers={"content-disposition": f'attachment; filename="{name}.pdf"'},
             )  # fmt: skip
         if kind == "html":
-            return Response(billing.render_html(found, lines), media_type="text/html")
+            return standalone_document(billing.render_html(found, lines))
     raise InvalidRequestError("an invoice is .html or .pdf")
 
 

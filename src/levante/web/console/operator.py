@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from levante import (
@@ -161,9 +161,7 @@ def customers_page(request: Request, state: State, who: Who, q: str = "") -> Res
 
 
 @router.get("/console/operator/prices")
-def prices_page(
-    request: Request, state: State, who: Who, done: str = "", error: str = ""
-) -> Response:
+def prices_page(request: Request, state: State, who: Who) -> Response:
     if who.user is None:
         return to_sign_in(request)
     _actor(state, who)
@@ -173,7 +171,7 @@ def prices_page(
         return page(
             request, "console/operator/prices.html", who, prices=prices, plans=plans,
             amount=format_amount, models=[m.id for m in state.models.configured()],
-            done=done, error=error,
+
         )  # fmt: skip
 
 
@@ -199,7 +197,7 @@ def add_price(
             price = added.price
             return f"{price.model}: a {price.currency} price from {price.effective_from:%F %T} UTC"
 
-    return after_form("/console/operator/prices", act)
+    return after_form(state, who, "/console/operator/prices", act)
 
 
 # -- invoices and payments ------------------------------------------------------------------------
@@ -208,11 +206,11 @@ def add_price(
 @router.get("/console/operator/invoices")
 def invoices_page(
     request: Request, state: State, who: Who, period: str = "", status: str = "",
-    done: str = "", error: str = "",
 ) -> Response:  # fmt: skip
     if who.user is None:
         return to_sign_in(request)
     actor = _actor(state, who)
+    error = ""
     with state.database.session() as session:
         try:
             rows = billing.invoices_of(
@@ -231,7 +229,7 @@ def invoices_page(
         names = revenue.customers(session, {i.organization_id for i in rows})
         return page(
             request, "console/operator/invoices.html", who, rows=rows, names=names,
-            period=period, status=status, done=done, error=error,
+            period=period, status=status, error=error,
             default_period=f"{datetime.now(UTC):%Y-%m}",
         )  # fmt: skip
 
@@ -254,7 +252,7 @@ def run_invoices(
         counts = ", ".join(f"{run.count(k)} {k}" for k in ("created", "updated", "unchanged"))
         return f"{period}: {counts}"
 
-    return after_form("/console/operator/invoices", act)
+    return after_form(state, who, "/console/operator/invoices", act)
 
 
 @router.post("/console/operator/invoices/{ref}/payments")
@@ -274,16 +272,14 @@ def record_payment(
             )
             return f"{invoice.number or invoice.id}: {invoice.status}"
 
-    return after_form("/console/operator/invoices", act)
+    return after_form(state, who, "/console/operator/invoices", act)
 
 
 # -- licences -------------------------------------------------------------------------------------
 
 
 @router.get("/console/operator/licenses")
-def licenses_page(
-    request: Request, state: State, who: Who, done: str = "", error: str = ""
-) -> Response:
+def licenses_page(request: Request, state: State, who: Who) -> Response:
     if who.user is None:
         return to_sign_in(request)
     actor = _actor(state, who)
@@ -294,7 +290,7 @@ def licenses_page(
         names = revenue.customers(session, {r.organization_id for r in records})
         return page(
             request, "console/operator/licenses.html", who, rows=rows, names=names,
-            done=done, error=error,
+
         )  # fmt: skip
 
 
@@ -310,12 +306,12 @@ def issue_license(
     def act() -> str:
         with state.database.session() as session:
             record = licensing.issue(
-                session, actor, organization, licensing.Terms(),
+                session, actor, organization, licensing.LicenseTerms(),
                 keys_dir=state.settings.license_keys_dir,
             )  # fmt: skip
             return f"issued {record.id}"
 
-    return after_form("/console/operator/licenses", act)
+    return after_form(state, who, "/console/operator/licenses", act)
 
 
 @router.post("/console/operator/licenses/{license_id}/revoke")
@@ -331,7 +327,7 @@ def revoke_license(
             licensing.revoke(session, actor, license_id)
         return f"revoked {license_id}"
 
-    return after_form("/console/operator/licenses", act)
+    return after_form(state, who, "/console/operator/licenses", act)
 
 
 @router.post("/console/operator/licenses/reports")
@@ -348,7 +344,7 @@ def import_report(
             result = licensing.import_report(session, actor, report)
             return f"report {result.status}: {result.records} usage record(s)"
 
-    return after_form("/console/operator/licenses", act)
+    return after_form(state, who, "/console/operator/licenses", act)
 
 
 # -- the audit log and the gateways ---------------------------------------------------------------
@@ -356,8 +352,9 @@ def import_report(
 
 @router.get("/console/operator/audit")
 def audit_page(
-    request: Request, state: State, who: Who, org: str = "", before: int | None = None
-) -> Response:
+    request: Request, state: State, who: Who, org: str = "",
+    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,  # an event's id
+) -> Response:  # fmt: skip
     """An organisation's audit events (by default the operator's own), newest first."""
     if who.user is None:
         return to_sign_in(request)

@@ -1,0 +1,241 @@
+"""Accounts on both databases: addresses proven before they grant anything, sign-in paced
+without locking anyone out, password links that end, and organisations that keep an owner."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from levante import identity, tenancy
+from levante.audit import Actor
+from levante.errors import ConflictError, NotFoundError, RateLimitedError
+from levante.identity import SignupPolicy
+from levante.identity.throttle import DatabaseAttempts
+from levante.mail import outbox
+from levante.storage import Database, utcnow
+from levante.storage.models import Membership, OutboundMail, SignupRequest, User
+from levante.vocabulary import PasswordLink
+
+PASSWORD = "correct horse battery"
+URL = "https://levante.example"
+CLI = Actor.command_line()
+
+
+def _ask(database: Database, email: str, *, address: str = "192.0.2.1", **extra: object) -> None:
+    with database.session() as session:
+        asked = identity.sign_up(
+            session, email, PASSWORD, policy=SignupPolicy(), public_url=URL,
+            attempts=DatabaseAttempts(), address=address, currency="EUR",
+            **extra,  # type: ignore[arg-type]
+        )  # fmt: skip
+        assert asked.user is None
+
+
+def _link(database: Database, to: str, path: str) -> str:
+    with database.session() as session:
+        bodies = session.scalars(
+            select(OutboundMail.body).where(OutboundMail.to == to).order_by(OutboundMail.id.desc())
+        ).all()
+    for body in bodies:
+        found = re.search(rf"{re.escape(URL + path)}(\S+)", body)
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no {path} link mailed to {to}")
+
+
+def _users(database: Database) -> int:
+    with database.session() as session:
+        return session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def test_an_account_is_made_only_when_the_mailed_link_is_followed(database: Database) -> None:
+    _ask(database, "alice@example.com")
+    assert _users(database) == 0
+    token = _link(database, "alice@example.com", identity.CONFIRM_PATH)
+    with database.session() as session:
+        assert identity.check_sign_up_token(session, token) == "alice@example.com"
+        user = identity.confirm_sign_up(session, token, currency="EUR")
+        assert user.password_hash is not None
+        assert user.password_hash.startswith("$argon2id$")
+    with database.session() as session, pytest.raises(NotFoundError):
+        identity.confirm_sign_up(session, token, currency="EUR")  # used up
+
+
+def test_signing_up_with_an_address_an_operator_added_takes_nothing_over(
+    database: Database,
+) -> None:
+    """Finding 1: a user made by `levante org member add` has no password; a stranger signing
+    up with its address used to set one and inherit the memberships."""
+    with database.session() as session:
+        operator = tenancy.open_organization(session, CLI, name="Ops", slug="ops")
+        change = tenancy.add_member(
+            session, CLI, operator.slug, email="boss@example.com", role=tenancy.Role.OWNER,
+            public_url=URL,
+        )  # fmt: skip
+        assert change.claim_link is not None
+        assert change.claim_link.startswith(URL)
+    _ask(database, "boss@example.com")  # the stranger's password
+    with database.session() as session:
+        boss = session.scalars(select(User).where(User.email == "boss@example.com")).one()
+        assert boss.password_hash is None  # nothing set
+        assert session.scalars(select(SignupRequest)).all() == []
+        assert identity.sign_in(
+            session, "boss@example.com", PASSWORD, address="192.0.2.1",
+            attempts=DatabaseAttempts(),
+        ) is None  # fmt: skip
+    # The address's owner got a fresh claim link, which sets the first password.
+    token = _link(database, "boss@example.com", "/password/reset/")
+    with database.session() as session:
+        assert identity.check_reset_token(session, token) == PasswordLink.CLAIM
+        identity.reset_password(session, token, "the owner's own secret")
+    with database.session() as session:
+        signed = identity.sign_in(
+            session, "boss@example.com", "the owner's own secret", address="192.0.2.9",
+            attempts=DatabaseAttempts(),
+        )  # fmt: skip
+        assert signed is not None
+        assert session.get(Membership, (signed.id, operator.id)) is not None
+
+
+def test_sign_up_says_the_same_whether_or_not_the_address_has_an_account(
+    database: Database,
+) -> None:
+    """Finding 9: sign-up answered 409 for a known address."""
+    _ask(database, "alice@example.com")
+    with database.session() as session:
+        identity.confirm_sign_up(
+            session, _link(database, "alice@example.com", identity.CONFIRM_PATH), currency="EUR"
+        )
+    _ask(database, "alice@example.com", address="192.0.2.2")  # no ConflictError
+    with database.session() as session:
+        mails = [m for m in outbox(session) if m.to == "alice@example.com"]
+    assert "has an account already" in mails[-1].body
+    assert _users(database) == 1
+
+
+def test_a_new_password_ends_every_open_reset_link(database: Database) -> None:
+    """Finding 9: a reset link outlived a password change."""
+    attempts = DatabaseAttempts()
+    _ask(database, "alice@example.com")
+    with database.session() as session:
+        user = identity.confirm_sign_up(
+            session, _link(database, "alice@example.com", identity.CONFIRM_PATH), currency="EUR"
+        )
+        identity.request_password_reset(
+            session, "alice@example.com", public_url=URL, attempts=attempts, address="192.0.2.1"
+        )
+    token = _link(database, "alice@example.com", "/password/reset/")
+    with database.session() as session:
+        identity.change_password(
+            session, user.id, PASSWORD, "a different secret", keep_session=None
+        )
+    with database.session() as session, pytest.raises(NotFoundError):
+        identity.check_reset_token(session, token)
+
+
+def test_a_stranger_guessing_does_not_lock_the_owner_out(database: Database) -> None:
+    """Finding 3: five wrong passwords from anywhere locked the account for its owner."""
+    attempts = DatabaseAttempts()
+    _ask(database, "alice@example.com")
+    with database.session() as session:
+        user = identity.confirm_sign_up(
+            session, _link(database, "alice@example.com", identity.CONFIRM_PATH), currency="EUR"
+        )
+        identity.open_session(session, user, address="198.51.100.7", user_agent="home")
+    now = utcnow()
+    refused = 0
+    for n in range(60):
+        with database.session() as session:
+            try:
+                identity.sign_in(
+                    session, "alice@example.com", "wrong guess!", address="203.0.113.66",
+                    attempts=attempts, now=now + timedelta(milliseconds=n),
+                )  # fmt: skip
+            except RateLimitedError:
+                refused += 1
+    assert refused >= 50  # the stranger is slowed down...
+    with database.session() as session:  # ...the owner, from home, is not
+        assert identity.sign_in(
+            session, "alice@example.com", PASSWORD, address="198.51.100.7", attempts=attempts,
+            now=now + timedelta(seconds=1),
+        ) is not None  # fmt: skip
+
+
+def test_concurrent_wrong_passwords_get_only_the_free_guesses(database: Database) -> None:
+    """Finding 2: on PostgreSQL, 30 concurrent wrong passwords gave 19 guesses (limit 5)."""
+    attempts = DatabaseAttempts()
+    _ask(database, "alice@example.com")
+    with database.session() as session:
+        identity.confirm_sign_up(
+            session, _link(database, "alice@example.com", identity.CONFIRM_PATH), currency="EUR"
+        )
+    now = utcnow()
+
+    def guess(_: int) -> bool:
+        try:
+            with database.session() as session:
+                identity.sign_in(
+                    session, "alice@example.com", "wrong guess!", address="203.0.113.66",
+                    attempts=attempts, now=now,
+                )  # fmt: skip
+        except RateLimitedError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        guesses = sum(pool.map(guess, range(30)))
+    assert guesses == identity.DEFAULT_PACES.sign_ins.free
+
+
+def test_sign_ups_and_reset_mails_are_paced(database: Database) -> None:
+    """Finding 4: 30 sign-ups in 4 s from one address; 30 reset mails to one inbox in 2 s."""
+    attempts = DatabaseAttempts()
+    for n in range(5):
+        _ask(database, f"person{n}@example.com", address="192.0.2.50")
+    with database.session() as session, pytest.raises(RateLimitedError):
+        identity.sign_up(
+            session, "person9@example.com", PASSWORD, policy=SignupPolicy(), public_url=URL,
+            attempts=attempts, address="192.0.2.50", currency="EUR",
+        )  # fmt: skip
+    with database.session() as session:
+        identity.confirm_sign_up(
+            session, _link(database, "person0@example.com", identity.CONFIRM_PATH), currency="EUR"
+        )
+    for n in range(10):
+        with database.session() as session:
+            identity.request_password_reset(
+                session, "person0@example.com", public_url=URL, attempts=attempts,
+                address=f"192.0.2.{100 + n}",
+            )  # fmt: skip
+    with database.session() as session:
+        mails = [m for m in outbox(session) if m.to == "person0@example.com"]
+    assert len(mails) == 3  # the sign-up's own link, then two resets: three an hour
+
+
+def test_no_change_leaves_an_organisation_without_an_owner(database: Database) -> None:
+    """Finding 10: an admin could remove or demote the only owner."""
+    with database.session() as session:
+        org = tenancy.open_organization(session, CLI, name="Acme", slug="acme")
+        owner = tenancy.add_member(
+            session, CLI, "acme", email="o@acme.example", role=tenancy.Role.OWNER, public_url=URL
+        ).user
+        assert owner is not None
+        tenancy.add_member(
+            session, CLI, "acme", email="a@acme.example", role=tenancy.Role.ADMIN, public_url=URL
+        )
+    admin = Actor.user(org.id, "someone", tenancy.Role.ADMIN)
+    with database.session() as session, pytest.raises(ConflictError):
+        tenancy.remove_member(session, admin, user_id=owner.id)
+    with database.session() as session, pytest.raises(ConflictError):
+        tenancy.add_member(
+            session, admin, email="o@acme.example", role=tenancy.Role.MEMBER, public_url=URL
+        )
+    with database.session() as session:  # with a second owner, the first may step down
+        tenancy.add_member(
+            session, admin, email="a@acme.example", role=tenancy.Role.OWNER, public_url=URL
+        )
+        tenancy.remove_member(session, admin, user_id=owner.id)
