@@ -15,7 +15,7 @@ from levante.engine import ModelRegistry
 from levante.settings import ModelSettings, Settings
 from levante.storage import Database, utcnow
 from levante.tenancy import create_api_key
-from levante.tenancy.service import revoke_api_key
+from levante.tenancy.records import revoke_api_key
 from tests.helpers import MODEL, Tenant, chat_body
 
 ERROR_KEYS = {"object", "message", "type", "param", "code"}

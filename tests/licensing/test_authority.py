@@ -25,7 +25,7 @@ from levante.pricing import parse_amount
 from levante.settings import BillingSettings
 from levante.storage import Database, new_id, upgrade
 from levante.storage.models import Invoice, InvoiceLine, Price, Role, UsageRecord
-from levante.tenancy.service import add_member
+from levante.tenancy.records import add_member
 from tests.helpers import MODEL, make_tenant
 from tests.licensing.conftest import utc
 

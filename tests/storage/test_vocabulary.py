@@ -16,7 +16,7 @@ from levante.billing.catalog import DEFAULT_PLANS
 from levante.errors import ConfigurationError
 from levante.storage import Database, upgrade, utcnow
 from levante.storage.models import Charge, Plan, PlanPrice, Subscription
-from levante.tenancy.service import add_member
+from levante.tenancy.records import add_member
 from levante.vocabulary import Role
 from tests.helpers import make_tenant
 

@@ -10,7 +10,7 @@ import pytest
 
 from levante.errors import InvalidRequestError
 from levante.storage import Database, utcnow
-from levante.tenancy.service import create_api_key, create_organization, create_workspace
+from levante.tenancy.records import create_api_key, create_organization, create_workspace
 
 
 def test_names_are_at_most_200_characters(database: Database) -> None:

@@ -9,27 +9,6 @@ from levante.billing.accounts import (
     find_customers,
     update_account,
 )
-from levante.billing.actions import (
-    PlanOffer,
-    Subscribed,
-    Wallet,
-    account_of,
-    buy_credits,
-    cancel_subscription,
-    change_subscription,
-    edit_account,
-    give_credits,
-    invoice_of,
-    invoices_of,
-    plans_on_offer,
-    price_plan,
-    record_transfer,
-    resume_subscription,
-    start_subscription,
-    subscriptions_of,
-    void,
-    wallet_of,
-)
 from levante.billing.catalog import (
     ensure_catalog,
     find_plan,
@@ -62,6 +41,27 @@ from levante.billing.payments import (
 )
 from levante.billing.render import render_html, render_pdf
 from levante.billing.runs import InvoiceRun, invoice_period
+from levante.billing.services import (
+    PlanOffer,
+    Subscribed,
+    Wallet,
+    account_of,
+    buy_credits,
+    cancel_subscription,
+    change_subscription,
+    edit_account,
+    give_credits,
+    invoice_of,
+    invoices_of,
+    plans_on_offer,
+    price_plan,
+    record_transfer,
+    resume_subscription,
+    start_subscription,
+    subscriptions_of,
+    void,
+    wallet_of,
+)
 from levante.billing.subscriptions import cancel, change, list_subscriptions, subscribe
 from levante.storage.models import (
     BillingAccount,

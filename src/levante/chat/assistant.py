@@ -44,7 +44,7 @@ from levante.storage import Database, new_id, utcnow
 from levante.storage.models import ChatMessage as StoredMessage
 from levante.storage.models import ChatProfile, Membership, User, Workspace
 from levante.tenancy import Principal
-from levante.tenancy.service import DEFAULT_WORKSPACE
+from levante.tenancy.records import DEFAULT_WORKSPACE
 from levante.vocabulary import MessageRole, MessageState, Product
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from levante.errors import InvalidRequestError, NotFoundError
 from levante.settings import BillingSettings
 from levante.storage import utcnow
 from levante.storage.models import ChatProfile, Organization, UsageRecord, User
-from levante.tenancy.service import normalise_email
+from levante.tenancy.records import normalise_email
 from levante.vocabulary import Product
 
 

@@ -37,7 +37,7 @@ from levante.storage.models import (
 )
 from levante.tenancy.invitations import list_invitations, open_invitation
 from levante.tenancy.keys import hash_secret
-from levante.tenancy.service import normalise_email
+from levante.tenancy.records import normalise_email
 from levante.vocabulary import Permission, Role
 
 INVITATION_DAYS = 7

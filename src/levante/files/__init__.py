@@ -2,7 +2,7 @@
 batch jobs write back, kept on local disk or in an S3-compatible store, counted against each
 organisation's room, and readable by their organisation alone."""
 
-from levante.files.service import (
+from levante.files.services import (
     FilePage,
     FileService,
     check_filename,

@@ -5,7 +5,7 @@ from levante.guardrails.categories import CATEGORIES, DEFAULT_THRESHOLD, Moderat
 from levante.guardrails.classifiers import BuiltinClassifier, Classifier, UpstreamClassifier
 from levante.guardrails.lexicon import LexiconClassifier
 from levante.guardrails.policies import ChatGuard, Rules, get_policy, request_rules, set_policy
-from levante.guardrails.service import Moderator, Turn, open_moderator
+from levante.guardrails.services import Moderator, Turn, open_moderator
 
 __all__ = [
     "CATEGORIES",

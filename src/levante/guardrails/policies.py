@@ -17,7 +17,7 @@ from levante.audit import Actor, record
 from levante.caching import RefreshingCache
 from levante.errors import ContentBlockedError, InvalidRequestError
 from levante.guardrails.categories import CATEGORIES, DEFAULT_THRESHOLD, Moderation
-from levante.guardrails.service import MAX_CHARS, Moderator
+from levante.guardrails.services import MAX_CHARS, Moderator
 from levante.storage import Database, Topic, announce
 from levante.storage.models import GuardrailPolicy
 

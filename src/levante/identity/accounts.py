@@ -49,7 +49,7 @@ from levante.storage.models import (
 )
 from levante.tenancy.invitations import PASSWORD_LINK_PATH, mail_claim_link, open_invitation
 from levante.tenancy.keys import hash_secret
-from levante.tenancy.service import (
+from levante.tenancy.records import (
     DEFAULT_WORKSPACE,
     count_seats,
     keep_an_owner,

@@ -10,26 +10,6 @@ from datetime import datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from levante.engine import ModelNames
-from levante.licensing.actions import (
-    Standing,
-    accept_held,
-    activations_of,
-    bind_key,
-    held,
-    import_report,
-    issue,
-    license_of,
-    licenses_of,
-    owed_report,
-    reject_held,
-    release,
-    renew,
-    revoke,
-    revoke_key,
-    site_keys_of,
-    standing,
-    without_licence,
-)
 from levante.licensing.activation import (
     Activated,
     Activator,
@@ -67,6 +47,26 @@ from levante.licensing.reports import (
     ReportLine,
     sign_report,
     site_key,
+)
+from levante.licensing.services import (
+    Standing,
+    accept_held,
+    activations_of,
+    bind_key,
+    held,
+    import_report,
+    issue,
+    license_of,
+    licenses_of,
+    owed_report,
+    reject_held,
+    release,
+    renew,
+    revoke,
+    revoke_key,
+    site_keys_of,
+    standing,
+    without_licence,
 )
 from levante.licensing.sites import (
     bind_site_key,

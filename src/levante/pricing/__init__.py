@@ -11,7 +11,7 @@ from levante.pricing.money import (
     to_cents,
     to_decimal,
 )
-from levante.pricing.service import (
+from levante.pricing.services import (
     DEFAULT_BATCH_DISCOUNT_PERCENT,
     AddedPrice,
     NewPrice,

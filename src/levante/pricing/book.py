@@ -90,7 +90,7 @@ class PriceBook:
     """Every price version, held in memory and reloaded every ``refresh_seconds``.
 
     A new version may not take effect sooner than ``refresh_seconds`` after it is written (see
-    :func:`levante.pricing.service.create_price`), so every gateway process knows a version
+    :func:`levante.pricing.services.create_price`), so every gateway process knows a version
     before it applies and a request is always priced with the version in force when it started.
     """
 

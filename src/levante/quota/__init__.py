@@ -10,7 +10,7 @@ from levante.quota.admission import (
     describe_window,
 )
 from levante.quota.policy import Policy, PolicyCache, tier_of
-from levante.quota.service import (
+from levante.quota.services import (
     SpendLimits,
     SpendLine,
     TierStanding,

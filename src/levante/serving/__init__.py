@@ -12,7 +12,7 @@ from levante.serving.plan import (
     StreamItem,
     usage_of,
 )
-from levante.serving.service import SAFE_PROMPT, InferenceService
+from levante.serving.services import SAFE_PROMPT, InferenceService
 
 __all__ = [
     "SAFE_PROMPT",

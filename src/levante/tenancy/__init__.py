@@ -1,12 +1,27 @@
 """Tenancy: organisations, workspaces, users with roles, and API keys.
 
-The front ends call :mod:`levante.tenancy.actions` (re-exported here): each action checks the
+The front ends call :mod:`levante.tenancy.services` (re-exported here): each action checks the
 actor, audits and tells the caches. The building blocks under them are in
-:mod:`levante.tenancy.service`, for the other packages and for tests.
+:mod:`levante.tenancy.records`, for the other packages and for tests.
 """
 
 from levante.storage.models import ApiKey, Invitation, Organization, Role, User, Workspace
-from levante.tenancy.actions import (
+from levante.tenancy.auth import KeyAuthenticator, key_principal
+from levante.tenancy.bootstrap import bootstrap
+from levante.tenancy.invitations import MemberChange, accept_invitation
+from levante.tenancy.permissions import may, member_actor, refusal, require, require_granted
+from levante.tenancy.principal import Principal
+from levante.tenancy.records import (
+    DEFAULT_WORKSPACE,
+    IssuedKey,
+    count_seats,
+    create_api_key,
+    create_organization,
+    create_workspace,
+    find_organization,
+    find_workspace,
+)
+from levante.tenancy.services import (
     ConsoleSeat,
     acting_on,
     add_member,
@@ -25,21 +40,6 @@ from levante.tenancy.actions import (
     revoke_key,
     sees_all,
     workspaces_of,
-)
-from levante.tenancy.auth import KeyAuthenticator, key_principal
-from levante.tenancy.bootstrap import bootstrap
-from levante.tenancy.invitations import MemberChange, accept_invitation
-from levante.tenancy.permissions import may, member_actor, refusal, require, require_granted
-from levante.tenancy.principal import Principal
-from levante.tenancy.service import (
-    DEFAULT_WORKSPACE,
-    IssuedKey,
-    count_seats,
-    create_api_key,
-    create_organization,
-    create_workspace,
-    find_organization,
-    find_workspace,
 )
 
 __all__ = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from levante.storage import Database
-from levante.tenancy.service import (
+from levante.tenancy.records import (
     IssuedKey,
     count_organizations,
     create_api_key,

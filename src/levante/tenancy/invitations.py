@@ -33,7 +33,7 @@ from levante.storage.models import (
     Role,
     User,
 )
-from levante.tenancy.service import add_member, count_seats, normalise_email
+from levante.tenancy.records import add_member, count_seats, normalise_email
 from levante.vocabulary import PasswordLink
 
 INVITATION_DAYS = 7

@@ -9,7 +9,7 @@ from levante.errors import ContextLengthExceededError, ValidationFailedError
 from levante.protocol import ChatCompletionRequest, ChatMessage
 from levante.serving import SAFE_PROMPT
 from levante.serving.params import check_choices, sampling_params, token_budget
-from levante.serving.service import chat_turns
+from levante.serving.services import chat_turns
 
 INFO = EngineInfo(context_length=100, chat_template=True)
 

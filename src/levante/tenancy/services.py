@@ -30,10 +30,10 @@ from levante.storage.models import (
     User,
     Workspace,
 )
-from levante.tenancy import invitations, service
+from levante.tenancy import invitations, records
 from levante.tenancy.invitations import MemberChange
 from levante.tenancy.permissions import ROLES, granted, may, refusal, require
-from levante.tenancy.service import DEFAULT_WORKSPACE, IssuedKey
+from levante.tenancy.records import DEFAULT_WORKSPACE, IssuedKey
 from levante.vocabulary import Permission
 
 
@@ -153,7 +153,7 @@ def acting_on(
         raise NotFoundError(f"no organisation '{organization}'", param="organization")
     if needs not in (None, *AGENTS_REACH):  # agents work tickets; the rest is operating
         require(session, actor, Permission.OPERATE)
-    return service.find_organization(session, organization)
+    return records.find_organization(session, organization)
 
 
 def listing_scope(
@@ -182,14 +182,14 @@ def workspaces_of(
     session: Session, actor: Actor, organization: str | None = None
 ) -> list[Workspace]:
     org = acting_on(session, actor, organization, needs=Permission.READ_USAGE)
-    return service.list_workspaces(session, org.id)
+    return records.list_workspaces(session, org.id)
 
 
 def list_keys(
     session: Session, actor: Actor, organization: str | None = None, *, include_revoked: bool
 ) -> Sequence[ApiKey]:
     org = acting_on(session, actor, organization, needs=Permission.READ_USAGE)
-    return service.list_api_keys(session, org.id, include_revoked=include_revoked)
+    return records.list_api_keys(session, org.id, include_revoked=include_revoked)
 
 
 def create_key(
@@ -206,7 +206,7 @@ def create_key(
 ) -> IssuedKey:
     """Issue a key; ``allowed_models`` may use aliases, and the key stores the models' ids."""
     org = acting_on(session, actor, organization, needs=Permission.MANAGE_KEYS)
-    issued = service.create_api_key(
+    issued = records.create_api_key(
         session,
         org.id,
         name,
@@ -231,7 +231,7 @@ def revoke_key(
 ) -> ApiKey:
     """Revoke a key; this process forgets it at once, others within ``auth_cache_seconds``."""
     org = acting_on(session, actor, organization, needs=Permission.MANAGE_KEYS)
-    key = service.revoke_api_key(session, org.id, key_id)
+    key = records.revoke_api_key(session, org.id, key_id)
     audit.record(
         session,
         organization_id=org.id,
@@ -249,7 +249,7 @@ def members(
     """The organisation's users with their roles, and the invitations it has open."""
     org = acting_on(session, actor, organization, needs=Permission.READ_USAGE)
     open_ = invitations.list_invitations(session, org.id, now or utcnow())
-    return service.list_members(session, org.id), list(open_)
+    return records.list_members(session, org.id), list(open_)
 
 
 def add_member(
@@ -284,7 +284,7 @@ def remove_member(
 ) -> User:
     """Take a user out of the organisation (their seat is freed if it was their last)."""
     org = acting_on(session, actor, organization, needs=Permission.MANAGE_MEMBERS)
-    user = service.remove_member(session, org.id, user_id)
+    user = records.remove_member(session, org.id, user_id)
     audit.record(
         session,
         organization_id=org.id,
@@ -299,7 +299,7 @@ def remove_member(
 def list_organizations(session: Session, actor: Actor) -> Sequence[Organization]:
     """Every organisation (the operator only)."""
     require_operator(session, actor)
-    return service.list_organizations(session)
+    return records.list_organizations(session)
 
 
 def open_organization(
@@ -307,7 +307,7 @@ def open_organization(
 ) -> Organization:
     """The operator opens an organisation for a customer, with its default workspace."""
     require_operator(session, actor)
-    org = service.create_organization(session, name, slug)
+    org = records.create_organization(session, name, slug)
     audit.record(
         session,
         organization_id=org.id,
@@ -323,7 +323,7 @@ def add_workspace(
     session: Session, actor: Actor, organization: str | None = None, *, name: str
 ) -> Workspace:
     org = acting_on(session, actor, organization, needs=Permission.MANAGE_KEYS)
-    workspace = service.create_workspace(session, org.id, name)
+    workspace = records.create_workspace(session, org.id, name)
     audit.record(
         session,
         organization_id=org.id,

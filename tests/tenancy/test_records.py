@@ -17,7 +17,7 @@ from levante.storage import Database, utcnow
 from levante.storage.models import ApiKey, Membership, Role, Workspace
 from levante.tenancy import KeyAuthenticator, bootstrap
 from levante.tenancy.keys import hash_secret
-from levante.tenancy.service import (
+from levante.tenancy.records import (
     add_member,
     create_api_key,
     create_organization,
