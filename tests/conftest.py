@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,9 +76,21 @@ def postgres_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file, made once: each test starts from a copy of it (migrating a
+    fresh file takes about 0.6 s, copying one a millisecond)."""
+    path = tmp_path_factory.mktemp("template") / "levante.db"
+    migrated = Database(f"sqlite:///{path}")
+    upgrade(migrated.engine)
+    migrated.dispose()  # closing checkpoints the write-ahead log into the file
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), tmp_path / "levante.db")
         return f"sqlite:///{tmp_path / 'levante.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
