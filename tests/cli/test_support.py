@@ -10,6 +10,7 @@ import pytest
 
 from levante import billing, support
 from levante.audit import Actor
+from levante.mail import queue_mail
 from levante.storage import Database, utcnow
 from tests.cli.runner import fails, ok
 from tests.helpers import make_tenant
@@ -21,7 +22,9 @@ def _use_test_database(monkeypatch: pytest.MonkeyPatch, database_url: str) -> No
     monkeypatch.setenv("LEVANTE_CONFIG_FILE", "/nonexistent.toml")
 
 
-def _ticket(database: Database, name: str = "Acme") -> tuple[str, int]:
+def _ticket(
+    database: Database, name: str = "Acme", subject: str = "GPU node down"
+) -> tuple[str, int]:
     ok("db", "upgrade")
     acme = make_tenant(database, name)
     with database.session() as session:
@@ -30,7 +33,7 @@ def _ticket(database: Database, name: str = "Acme") -> tuple[str, int]:
                           default_currency="EUR", actor=Actor.command_line())  # fmt: skip
         ticket = support.open_ticket(
             session, Actor.api_key(acme.organization_id, acme.key_id, admin=True),
-            subject="GPU node down",
+            subject=subject,
             description="Node 3 fails health checks.", severity=1, now=utcnow(),
         )  # fmt: skip
         return acme.organization_id, ticket.number
@@ -61,6 +64,22 @@ def test_an_agent_works_a_ticket_from_the_command_line(database: Database) -> No
     fails("support", "status", str(number), "waiting", message="status is one of")
     fails("support", "show", "99999", message="does not exist")
     fails("support", "assign", str(number), "nobody@example.com", message="no support agent")
+
+
+def test_text_in_brackets_is_printed_as_it_is(database: Database) -> None:
+    """Rich read "[batch]" as markup and dropped it, --json included; "[#1001]" too."""
+    _, number = _ticket(database, "Acme [EU]", subject="About [batch] pricing [/] [bold]x")
+    [row] = json.loads(ok("support", "queue", "--json"))
+    assert row["subject"] == "About [batch] pricing [/] [bold]x"
+    assert row["organization"] == "Acme [EU]"
+    assert "About [batch] pricing [/] [bold]x" in ok("support", "queue")
+    assert "About [batch] pricing" in ok("support", "show", str(number))
+    with database.session() as session:
+        queue_mail(session, "it@acme.example", f"[#{number}] About [batch] pricing", "-",
+                   now=utcnow())  # fmt: skip
+    [mail] = json.loads(ok("mail", "outbox", "--json"))
+    assert mail["subject"] == f"[#{number}] About [batch] pricing"
+    assert "Acme [EU]" in ok("org", "list")
 
 
 def test_the_report_csv_quotes_a_name_a_spreadsheet_would_run(database: Database) -> None:

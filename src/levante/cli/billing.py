@@ -9,7 +9,17 @@ import typer
 from rich.table import Table
 
 from levante import quota
-from levante.cli.context import CLI, JsonOption, console, database, errors, handled, settings, show
+from levante.cli.context import (
+    CLI,
+    JsonOption,
+    console,
+    database,
+    errors,
+    handled,
+    settings,
+    show,
+    styled,
+)
 from levante.engine import ModelNames
 from levante.metering import Ledger, reconcile
 from levante.pricing import (
@@ -80,7 +90,7 @@ def price_set(
             f"from {price.effective_from.isoformat(timespec='seconds')}"
         )
         for warning in added.warnings:
-            errors.print(f"[yellow]warning:[/] {warning}")
+            errors.print(styled(("warning:", "yellow"), f" {warning}"))
 
 
 @price_app.command("list")
@@ -116,7 +126,7 @@ def limits_show(org: OrgOption, as_json: JsonOption = False) -> None:
     paid = standing.paid_nanos
     spent = ", ".join(f"{format_amount(n)} {c}" for c, n in paid.items()) or "none"
     if not as_json:
-        console.print(f"tier: [bold]{name}[/]{pinned}; paid spend {spent}")
+        console.print(f"tier: {name}{pinned}; paid spend {spent}")
     money = limits.currency
     table = Table("scope", "monthly limit", "spent this month", "reserved now")
     for line in limits.lines:

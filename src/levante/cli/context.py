@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -21,10 +20,20 @@ from levante.platform import Database, open_database
 from levante.settings import Settings, load_settings
 
 # Piped or captured output is not cut at 80 columns (Rich's default off a terminal): a table
-# or a message keeps its full width, for a reader and for grep alike.
+# or a message keeps its full width, for a reader and for grep alike. Markup and highlighting
+# are off: data is printed verbatim (a ticket "About [batch] pricing", a subject "[#1001]"),
+# and what is styled on purpose says so with a Text (see ``styled``).
 _WIDE = 10_000
-console = Console(width=None if sys.stdout.isatty() else _WIDE)
-errors = Console(stderr=True, width=None if sys.stderr.isatty() else _WIDE)
+console = Console(width=None if sys.stdout.isatty() else _WIDE, markup=False, highlight=False)
+errors = Console(
+    stderr=True, width=None if sys.stderr.isatty() else _WIDE, markup=False, highlight=False
+)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line with some parts styled: ``styled("tier: ", (name, "bold"))``; every text is
+    taken as it is, never as markup."""
+    return Text.assemble(*parts)
 
 
 # Whoever runs the command line runs the deployment: the audit log names them "cli".
@@ -48,7 +57,7 @@ def show(table: Table, as_json: bool = False) -> None:
 
 
 def _plain(cell: object) -> str:
-    return cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
+    return cell.plain if isinstance(cell, Text) else str(cell)
 
 
 @contextmanager
@@ -58,7 +67,7 @@ def handled() -> Iterator[None]:
         yield
     except LevanteError as exc:
         code = f" [{exc.code}]" if exc.code else ""
-        errors.print(f"[bold red]error:[/] {escape(exc.message + code)}", highlight=False)
+        errors.print(styled(("error:", "bold red"), f" {exc.message}{code}"))
         raise typer.Exit(1) from exc
 
 
@@ -89,7 +98,7 @@ def hand_over(secret: str, config: Settings) -> None:
         "key, stored only as a hash; send it as 'Authorization: Bearer <key>'."
     )
     if sys.stderr.isatty():
-        errors.print(f"[bold]{intro}[/] It is shown this once:")
+        errors.print(styled((intro, "bold"), " It is shown this once:"))
         errors.print(secret, highlight=False, soft_wrap=True, markup=False)
         return
     path = config.data_dir / "bootstrap-admin-key"

@@ -114,7 +114,7 @@ def invoices_show(
 
 def _print_invoice(inv: billing.Invoice, lines: list[billing.InvoiceLine]) -> None:
     console.print(
-        f"[bold]{inv.number or '(draft)'}[/] {inv.id} {inv.kind} {inv.period or ''} "
+        f"{inv.number or '(draft)'} {inv.id} {inv.kind} {inv.period or ''} "
         f"({inv.status}) for {inv.customer.get('name') or inv.organization_id}"
     )
     table = Table("description", "quantity", "unit price", "amount")
@@ -130,7 +130,7 @@ def _print_invoice(inv: billing.Invoice, lines: list[billing.InvoiceLine]) -> No
     if inv.credits_cents:
         console.print(f"credits -{_money(inv.credits_cents, inv.currency)}")
     console.print(f"VAT {inv.tax_rate}% {_money(inv.tax_cents, inv.currency)}  {inv.tax_note}")
-    console.print(f"[bold]total {_money(inv.total_cents, inv.currency)}[/]")
+    console.print(f"total {_money(inv.total_cents, inv.currency)}")
 
 
 @invoices_app.command("pay")
@@ -312,7 +312,7 @@ def wallet_show(org: OrgOption, as_json: JsonOption = False) -> None:
     state, money = found.state, found.account.currency
     if not as_json:
         console.print(
-            f"balance [bold]{format_amount(state.balance_nanos)} {money}[/] "
+            f"balance {format_amount(state.balance_nanos)} {money} "
             f"(credited {format_amount(state.credited_nanos)}, used "
             f"{format_amount(state.consumed_nanos)}, "
             f"expired {format_amount(state.expired_nanos)})"

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from levante import licensing
 from levante.cli.billing import OrgOption
-from levante.cli.context import CLI, JsonOption, console, database, handled, settings, show
+from levante.cli.context import CLI, JsonOption, console, database, handled, settings, show, styled
 from levante.errors import ConfigurationError
 
 license_app = typer.Typer(
@@ -32,7 +32,7 @@ def _now() -> datetime:
 
 def _print(license: licensing.License, now: datetime) -> None:
     rights = license.entitlements
-    console.print(f"licence [bold]{license.license_id}[/] for {license.licensee_name} "
+    console.print(f"licence {license.license_id} for {license.licensee_name} "
                   f"({license.licensee_id}): {license.status(now)}")  # fmt: skip
     console.print(
         f"  valid {license.starts_at:%Y-%m-%d} to {license.expires_at:%Y-%m-%d}, "
@@ -333,7 +333,7 @@ def status() -> None:
     console.print(f"  {standing.status}, {standing.days_left} day(s) left")
     console.print(f"  seats in use: {standing.seats_in_use}")
     for warning in standing.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(styled(("warning:", "yellow"), f" {warning}"))
 
 
 @license_app.command("install")

@@ -142,7 +142,7 @@ def models_list(as_json: JsonOption = False) -> None:
             else:
                 path = model.gguf_path()
                 where = str(path)
-                status = "present" if path.is_file() else "[red]missing[/]"
+                status = "present" if path.is_file() else "missing"
             table.add_row(
                 model.id,
                 ", ".join(model.aliases),

@@ -84,7 +84,7 @@ def report(
             money(latest.invoiced[s]), money(latest.collected[s]),
         )  # fmt: skip
     console.print(streams)
-    console.print(f"[dim]{rep.policy_text}[/]")
+    console.print(f"{rep.policy_text}")
     moves = Table(
         "stream", "new", "expansion", "contraction", "churn", "reactivation", "fx", "net",
         "gross churn", "net churn", title=f"MRR movements, {latest.month}",

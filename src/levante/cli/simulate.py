@@ -52,7 +52,7 @@ def simulate(
         if scale != 1.0:
             plan = plan.scaled(scale)
     console.print(
-        f"Simulating [bold]{plan.name}[/]: {plan.months} months, aiming at "
+        f"Simulating {plan.name}: {plan.months} months, aiming at "
         f"{format_cents(round(plan.arr * 100))} ARR. Token counts come from a model of demand, "
         "not from the engine; everything else goes through the billing code."
     )

@@ -68,7 +68,7 @@ def show_ticket(ticket: Ticket) -> None:
     with handled(), database() as db, db.session() as session:
         seen = support.view(session, CLI, ticket, now=_now())
         t = seen.ticket
-        console.print(f"[bold]#{t.number}[/] {t.subject}  ({seen.organization.name})")
+        console.print(f"#{t.number} {t.subject}  ({seen.organization.name})")
         console.print(
             f"severity {t.severity} · {t.status} · {seen.terms.plan_name}"
             + (f" · assigned to {seen.assignee.email}" if seen.assignee else "")
@@ -82,8 +82,8 @@ def show_ticket(ticket: Ticket) -> None:
         if seen.sla.timers:
             console.print(timers)
         for event in seen.events:
-            tag = "" if event.public else " [yellow](internal)[/]"
-            console.print(f"[dim]{event.at:%Y-%m-%d %H:%M}[/] {event.author} · {event.kind}{tag}")
+            tag = "" if event.public else " (internal)"
+            console.print(f"{event.at:%Y-%m-%d %H:%M} {event.author} · {event.kind}{tag}")
             if event.body:
                 console.print(event.body, markup=False, highlight=False)
 
@@ -354,7 +354,7 @@ def calendar_set(
         first, _, last = days.partition("-")
         names = list(WEEKDAYS)
         if first not in names or (last and last not in names):
-            console.print(f"[red]'{days}' is not a day or a range of days such as mon-fri[/]")
+            console.print(f"'{days}' is not a day or a range of days such as mon-fri")
             raise typer.Exit(1)
         chosen = names[names.index(first) : names.index(last or first) + 1]
         for day in chosen:

@@ -30,7 +30,7 @@ def org_create(
     """Create an organisation with a 'default' workspace."""
     with database() as db, db.session() as session:
         org = tenancy.open_organization(session, CLI, name=name, slug=slug)
-        console.print(f"created organisation [bold]{org.name}[/] id={org.id} slug={org.slug}")
+        console.print(f"created organisation {org.name} id={org.id} slug={org.slug}")
 
 
 @org_app.command("list")
@@ -49,7 +49,7 @@ def org_workspace(org: OrgOption, name: Annotated[str, typer.Argument()]) -> Non
     """Add a workspace to an organisation."""
     with database() as db, db.session() as session:
         ws = tenancy.add_workspace(session, CLI, org, name=name)
-        console.print(f"created workspace [bold]{ws.name}[/] id={ws.id}")
+        console.print(f"created workspace {ws.name} id={ws.id}")
 
 
 @key_app.command("create")
