@@ -97,3 +97,20 @@ def test_a_currency_levante_cannot_bill_in_is_refused_at_start(
     )
     monkeypatch.setenv("LEVANTE_CURRENCY", "EUR")
     assert load_settings().currency == "EUR"
+
+
+def test_the_public_url_follows_the_listening_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 29: with LEVANTE_PORT=8101 every link said http://127.0.0.1:8080."""
+    from levante.settings import BillingSettings, public_url_mismatch
+
+    monkeypatch.setenv("LEVANTE_CONFIG_FILE", "/nonexistent.toml")
+    monkeypatch.setenv("LEVANTE_PORT", "8101")
+    assert Settings().billing.public_url == "http://127.0.0.1:8101"
+    assert Settings(host="0.0.0.0", port=9000).billing.public_url == "http://127.0.0.1:9000"
+    assert Settings(host="::1", port=9000).billing.public_url == "http://[::1]:9000"
+    stale = Settings(billing=BillingSettings(public_url="http://localhost:8080"), port=8101)
+    warning = public_url_mismatch(stale, "127.0.0.1", 8101)
+    assert warning is not None
+    assert "http://127.0.0.1:8101" in warning
+    proxied = Settings(billing=BillingSettings(public_url="https://ai.example.com"), port=8101)
+    assert public_url_mismatch(proxied, "0.0.0.0", 8101) is None

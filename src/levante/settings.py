@@ -13,8 +13,9 @@ from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -129,7 +130,9 @@ class BillingSettings(BaseModel):
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = ""
     stripe_api_base: str = ""
-    public_url: str = "http://127.0.0.1:8080"
+    public_url: str = Field(
+        default="", description="where people reach this server; '' = its listening address"
+    )
     cycle_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("vat_rates")
@@ -271,6 +274,37 @@ class RevenueSettings(BaseModel):
     usage_run_rate: Literal["trailing_3_months", "last_month"] = "trailing_3_months"
 
 
+_WILDCARDS = {"", "0.0.0.0", "::"}
+_LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+
+
+def listening_url(settings: Settings, host: str | None = None, port: int | None = None) -> str:
+    """``http://host:port`` of the listening address (a wildcard bind: loopback)."""
+    host = settings.host if host is None else host
+    host = "127.0.0.1" if host in _WILDCARDS else host
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port if port is None else port}"
+
+
+def public_url_mismatch(settings: Settings, host: str, port: int) -> str | None:
+    """A warning when the public URL names this machine (loopback, or the address bound) on
+    another port than the one listened on: every link in mail and pages would be dead. A
+    public URL on another host (a proxy, a domain) is not judged."""
+    public = urlsplit(settings.billing.public_url)
+    public_host = (public.hostname or "").lower()
+    local = _LOOPBACK_NAMES | {host.lower()} | ({"127.0.0.1"} if host in _WILDCARDS else set())
+    public_port = public.port or (443 if public.scheme == "https" else 80)
+    if public_host in local and public_port != port:
+        here = listening_url(settings, host, port)
+        return (
+            f"billing.public_url is {settings.billing.public_url} but the server listens on "
+            f"port {port}: links in mail and pages will point at the wrong address; unset it "
+            f"(it then follows the listening address) or set it to {here}"
+        )
+    return None
+
+
 def _default_tiers() -> list[TierSettings]:
     # Shaped like Mistral's tiers: a free tier, then tiers unlocked at $20, $100, $500, $2,000
     # of cumulative paid spend. The limits are a starting point for a small deployment.
@@ -385,6 +419,15 @@ class Settings(BaseSettings):
                     raise ValueError(f"model name '{name}' is used twice")
                 seen.add(name)
         return models
+
+    @model_validator(mode="after")
+    def _public_url_from_the_listening_address(self) -> Settings:
+        """Links in mail and pages need the address people reach: unset, it is the address
+        this server listens on (a wildcard bind reached on loopback)."""
+        if not self.billing.public_url:
+            derived = self.billing.model_copy(update={"public_url": listening_url(self)})
+            object.__setattr__(self, "billing", derived)  # frozen: set once, while validating
+        return self
 
     @property
     def license_keys_dir(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import date
 from typing import Annotated
 
@@ -17,10 +18,12 @@ from levante.cli.context import (
     JsonOption,
     console,
     database,
+    errors,
     hand_over,
     handled,
     settings,
     show,
+    styled,
 )
 from levante.cli.invoicing import invoices_app, plans_app, subscriptions_app, wallet_app
 from levante.cli.licensing import license_app
@@ -33,6 +36,7 @@ from levante.errors import ConfigurationError
 from levante.licensing import open_guard
 from levante.metering import GroupBy, UsageRow, deployment_usage, usage_summary
 from levante.pricing import format_amount
+from levante.settings import public_url_mismatch
 from levante.tenancy import bootstrap
 
 app = typer.Typer(
@@ -96,6 +100,12 @@ def serve(
         hand_over(issued.secret, config)
     bind_host = host or config.host
     bind_port = port if port is not None else config.port
+    # The app's processes read their settings from the environment: the address given here
+    # is theirs too (the public URL follows it when it is not set).
+    os.environ["LEVANTE_HOST"], os.environ["LEVANTE_PORT"] = bind_host, str(bind_port)
+    mismatch = public_url_mismatch(config, bind_host, bind_port)
+    if mismatch is not None:
+        errors.print(styled(("warning:", "yellow"), f" {mismatch}"))
     console.print(f"serving on http://{bind_host}:{bind_port}/v1")
     uvicorn.run(
         "levante.api.app:create_app_from_env",
