@@ -82,7 +82,7 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
             "levante.batch": BELOW_PACKAGES
             | {"levante.files", "levante.tenancy", "levante.metering", "levante.serving"},
             "levante.platform": BELOW_PACKAGES
-            | {"levante.billing", "levante.tenancy", "levante.support"},
+            | {"levante.billing", "levante.pricing", "levante.tenancy", "levante.support"},
             "levante.identity": BELOW_PACKAGES | {"levante.tenancy", "levante.billing"},
             "levante.chat": BELOW_PACKAGES
             | {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from levante import billing, support, tenancy
+from levante import billing, pricing, support, tenancy
 from levante.audit import Actor
 from levante.billing import InvoiceRun, ensure_catalog
 from levante.billing.runs import Progress
@@ -26,13 +26,16 @@ __all__ = [
 ]
 
 
-def prepare(database: Database, settings: Settings) -> None:
-    """Bring the schema up to date (if ``auto_migrate``) and the default plans in."""
+def prepare(database: Database, settings: Settings) -> list[str]:
+    """Bring the schema up to date (if ``auto_migrate``) and the default plans in; returns
+    what the operator should hear at start (a served model without a price)."""
     if settings.auto_migrate:
         upgrade(database.engine)
     with database.session() as session:
         ensure_catalog(session)
         support.ensure_calendars(session)
+        unpriced = pricing.unpriced_models_warning(session, [m.id for m in settings.models])
+    return [unpriced] if unpriced else []
 
 
 def run_invoices(

@@ -6,6 +6,7 @@ import re
 import threading
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 
 from levante.api import create_app
@@ -88,3 +89,19 @@ def test_with_a_token_metrics_need_it(
 
 def test_without_a_token_metrics_stay_open(client: TestClient) -> None:
     assert client.get("/metrics").status_code == 200
+
+
+def test_a_served_model_without_a_price_is_flagged_at_start(
+    settings: Settings, database: Database, model_registry: ModelRegistry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """Issue 29: a fresh deployment metered API usage at 0.00 without a word."""
+    with (
+        caplog.at_level("WARNING"),
+        TestClient(create_app(settings, models=model_registry, database=database)),
+    ):
+        pass
+    flagged = [r.getMessage() for r in caplog.records if "no price" in r.getMessage()]
+    assert flagged
+    assert settings.models[0].id in flagged[0]
+    assert "metered at 0.00" in flagged[0]

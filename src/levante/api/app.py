@@ -154,7 +154,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        prepare(db, settings)
+        for warning in prepare(db, settings):
+            log.warning("%s", warning)
         ledger.start()
         activator = None
         if guard is not None:

@@ -21,6 +21,7 @@ from levante.pricing.services import (
     list_prices,
     models_unpriced_in,
     price_in_force,
+    unpriced_models_warning,
     unpriced_warning,
 )
 from levante.storage.models import Price
@@ -49,5 +50,6 @@ __all__ = [
     "price_usage",
     "to_cents",
     "to_decimal",
+    "unpriced_models_warning",
     "unpriced_warning",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -200,6 +201,25 @@ def unpriced_warning(session: Session, model: str) -> str | None:
     return (
         f"{model} has no price in {names}: organisations billed in {names} are refused it "
         f"(model_not_priced) until it has one"
+    )
+
+
+def unpriced_models(session: Session, models: Sequence[str]) -> list[str]:
+    """The served models without any price: their API usage is metered at nothing."""
+    priced = set(session.scalars(select(Price.model).distinct()))
+    return [model for model in models if model not in priced]
+
+
+def unpriced_models_warning(session: Session, models: Sequence[str]) -> str | None:
+    """What to tell the operator of the served models without a price, if any."""
+    missing = unpriced_models(session, models)
+    if not missing:
+        return None
+    names = ", ".join(missing)
+    return (
+        f"{names} {'has' if len(missing) == 1 else 'have'} no price: API usage of "
+        f"{'it' if len(missing) == 1 else 'them'} is metered at 0.00. Set one with "
+        "'levante price set' or on the operator's console (Prices and plans)."
     )
 
 
