@@ -249,3 +249,51 @@ def test_customer_text_is_printed_as_typed_not_as_markdown(catalog: Database, or
     text = " ".join(pdf_text(pdf).split())  # a long name wraps onto two lines
     assert name in text, text
     assert "1 __Rue__ [x](http://a.b)" in text
+
+
+@pytest.mark.parametrize(
+    ("name", "address", "country"),
+    [
+        ("Łódź Żółć Sp. z o.o.", "ul. Piotrkowska 104, 90-926 Łódź", "PL"),
+        ("Αθηναϊκή Ενέργεια Α.Ε.", "Οδός Ερμού 12, 105 63 Αθήνα", "GR"),
+        ("ООО «Ёлка и Щука»", "ул. Тверская, д. 7, Москва", "RU"),
+    ],
+)
+def test_a_pdf_invoice_prints_polish_greek_and_russian_names_exactly(
+    catalog: Database, org: str, name: str, address: str, country: str
+) -> None:
+    """Issue 29: "Łódź Ёлка" printed as "?ód? ????" with the PDF's Latin-1 fonts."""
+    from tests.billing.test_scripted_month import pdf_text
+
+    with catalog.session() as session:
+        billing.update_account(
+            session, org, billing.AccountChange(legal_name=name, address=address,
+                                                country=country),
+            default_currency="EUR", actor=Actor("t"),
+        )  # fmt: skip
+        invoice = create_top_up_invoice(
+            session, org, 1000, settings=SELLER, default_currency="EUR", now=utc(2026, 10, 1)
+        )
+        pdf = billing.render_pdf(invoice, billing.invoice_lines(session, invoice))
+    text = " ".join(pdf_text(pdf).split())
+    assert name in text, text
+    assert address in text, text
+    assert "?" not in text
+
+
+def test_a_script_the_pdf_font_lacks_prints_as_a_question_mark(catalog: Database, org: str) -> None:
+    from tests.billing.test_scripted_month import pdf_text
+
+    with catalog.session() as session:
+        billing.update_account(
+            session, org, billing.AccountChange(legal_name="北京 Trading", country="FR"),
+            default_currency="EUR", actor=Actor("t"),
+        )  # fmt: skip
+        invoice = create_top_up_invoice(
+            session, org, 1000, settings=SELLER, default_currency="EUR", now=utc(2026, 10, 1)
+        )
+        lines = billing.invoice_lines(session, invoice)
+        pdf = billing.render_pdf(invoice, lines)
+        html = billing.render_html(invoice, lines)
+    assert "?? Trading" in pdf_text(pdf)
+    assert "北京 Trading" in html  # the HTML invoice shows every script

@@ -131,3 +131,16 @@ def test_bootstrap_runs_once(database: Database) -> None:
     assert issued is not None
     assert issued.key.is_admin
     assert bootstrap(database, "default") is None
+
+
+def test_slugs_are_made_from_any_script(database: Database) -> None:
+    """Issue 29: "Łódź Ёлка" got the slug "d"."""
+    with database.session() as session:
+        assert create_organization(session, "Łódź Ёлка").slug == "łódź-ёлка"
+        assert (
+            create_organization(session, "Αθηναϊκή Ενέργεια Α.Ε.").slug == "αθηναϊκή-ενέργεια-α-ε"
+        )
+        assert create_organization(session, "ACME Corp.").slug == "acme-corp"
+        assert find_organization(session, "łódź-ёлка").name == "Łódź Ёлка"
+        with pytest.raises(InvalidRequestError):
+            create_organization(session, "!!!")

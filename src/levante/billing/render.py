@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from html import escape
 
+import font_roboto
 from fpdf import FPDF
-from fpdf.fonts import FontFace
+from fpdf.fonts import FontFace, TTFFont
 
 from levante.pricing import format_cents
 from levante.storage.models import Invoice, InvoiceLine
@@ -109,19 +110,40 @@ dl {{ display: grid; grid-template-columns: auto auto; gap: .2rem 1rem; }}
 """
 
 
-def _latin1(text: str) -> str:
-    # The PDF's built-in fonts cover Latin-1; anything else is shown as "?".
-    return text.encode("latin-1", "replace").decode("latin-1")
+# Roboto (Apache 2.0, from the font-roboto package) covers Latin, Greek and Cyrillic, so names
+# such as "Łódź", "Αθήνα" or "Ёлка" print as written; it is embedded in each PDF (the glyphs
+# used only). A character it has no glyph for (Chinese, Arabic, Hebrew, Devanagari...) prints
+# as "?" in the PDF; the HTML invoice shows every script.
+_FONT = "Roboto"
+_FONT_FILES = {"": font_roboto.font_files["Roboto"], "B": font_roboto.font_files["RobotoBold"]}
+
+
+def _new_pdf() -> FPDF:
+    pdf = FPDF(format="A4")
+    for style, path in _FONT_FILES.items():
+        pdf.add_font(_FONT, style, path)
+    return pdf
+
+
+def _printable(pdf: FPDF, text: str) -> str:
+    """``text`` with every character the font cannot draw replaced by "?"."""
+    font = pdf.fonts[_FONT.lower()]
+    drawn = font.cmap if isinstance(font, TTFFont) else {}
+    return "".join(c if ord(c) in drawn or c in "\n\t" else "?" for c in text)
 
 
 def render_pdf(invoice: Invoice, lines: Sequence[InvoiceLine]) -> bytes:
-    pdf = FPDF(format="A4")
-    pdf.set_title(_latin1(_heading(invoice)))
+    pdf = _new_pdf()
+
+    def shown(text: str) -> str:
+        return _printable(pdf, text)
+
+    pdf.set_title(shown(_heading(invoice)))
     pdf.set_creator("Levante")
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 10, _latin1(_heading(invoice)), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", size=9)
+    pdf.set_font(_FONT, "B", 16)
+    pdf.cell(0, 10, shown(_heading(invoice)), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(_FONT, size=9)
     top = pdf.get_y() + 2
     for column, (title, rows) in enumerate(
         (
@@ -134,10 +156,10 @@ def render_pdf(invoice: Invoice, lines: Sequence[InvoiceLine]) -> bytes:
         # "[text](url)" or "**" on an invoice is printed as typed, not turned into a link.
         pdf.set_xy(pdf.l_margin + column * 63, top)
         if title:
-            pdf.set_font("Helvetica", "B", 9)
+            pdf.set_font(_FONT, "B", 9)
             pdf.cell(60, 4.5, title, new_x="LEFT", new_y="NEXT")
-            pdf.set_font("Helvetica", size=9)
-        pdf.multi_cell(60, 4.5, _latin1("\n".join(rows)), markdown=False)
+            pdf.set_font(_FONT, size=9)
+        pdf.multi_cell(60, 4.5, shown("\n".join(rows)), markdown=False)
     pdf.set_y(top + 32)
     header = FontFace(emphasis="BOLD", fill_color=(235, 235, 235))
     with pdf.table(
@@ -150,19 +172,19 @@ def render_pdf(invoice: Invoice, lines: Sequence[InvoiceLine]) -> bytes:
         for line in lines:
             table.row(
                 [
-                    _latin1(line.description),
+                    shown(line.description),
                     _quantity(line),
-                    _latin1(line.unit_price),
+                    shown(line.unit_price),
                     f"{format_cents(line.amount_cents)} {invoice.currency}",
                 ]
             )
     pdf.ln(3)
     for label, value in _totals(invoice):
-        pdf.set_font("Helvetica", "B" if label == "Total" else "", 10)
+        pdf.set_font(_FONT, "B" if label == "Total" else "", 10)
         pdf.cell(158, 6, label, align="R")
         pdf.cell(32, 6, value, align="R", new_x="LMARGIN", new_y="NEXT")
     if invoice.tax_note:
         pdf.ln(4)
-        pdf.set_font("Helvetica", size=8)
-        pdf.multi_cell(0, 4, _latin1(invoice.tax_note))
+        pdf.set_font(_FONT, size=8)
+        pdf.multi_cell(0, 4, shown(invoice.tax_note))
     return bytes(pdf.output())

@@ -8,6 +8,7 @@ key exists.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +23,7 @@ from levante.tenancy.keys import display_prefix, generate_secret, hash_secret
 
 DEFAULT_WORKSPACE = "default"
 KEY_LIFETIME = timedelta(days=3653)  # the furthest a key's expiry may lie: ten years
-_SLUG_RE = re.compile(r"[^a-z0-9]+")
+_SLUG_RE = re.compile(r"[\W_]+")  # anything but a letter or a digit, of any script
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -35,7 +36,10 @@ class IssuedKey:
 
 
 def slugify(name: str) -> str:
-    slug = _SLUG_RE.sub("-", name.lower()).strip("-")[:64]
+    """A short name for addresses and the command line, in the name's own script: letters and
+    digits of any alphabet ("Łódź Ёлка" gives "łódź-ёлка"), the rest one dash."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    slug = _SLUG_RE.sub("-", folded).strip("-")[:64].strip("-")
     if not slug:
         raise InvalidRequestError(f"'{name}' gives an empty slug", param="name")
     return slug
