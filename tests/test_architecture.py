@@ -59,7 +59,7 @@ LAYERS: list[tuple[str, dict[str, set[str]]]] = [
         {
             "levante.engine": {"levante.errors", "levante.settings"},
             "levante.files": BELOW_PACKAGES,
-            "levante.guardrails": BELOW_PACKAGES | {"levante.caching"},
+            "levante.guardrails": BELOW_PACKAGES | {"levante.caching", "levante.tenancy"},
             "levante.tenancy": BELOW_PACKAGES | {"levante.engine"},
             "levante.pricing": BELOW_PACKAGES | {"levante.engine", "levante.tenancy"},
             "levante.billing": BELOW_PACKAGES | {"levante.pricing", "levante.tenancy"},

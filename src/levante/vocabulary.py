@@ -47,6 +47,7 @@ class Permission(StrEnum):
     MANAGE_KEYS = "manage_keys"  # API keys and workspaces
     CHANGE_LIMITS = "change_limits"  # monthly spending limits
     MANAGE_MEMBERS = "manage_members"  # add, invite, change roles, remove
+    MANAGE_OWNERS = "manage_owners"  # make someone an owner, or an owner no longer one
     BUY = "buy"  # plans, seats, credits, hour packs
     READ_INVOICES = "read_invoices"  # the billing account and its invoices
     USE_SUPPORT = "use_support"  # open and follow the organisation's tickets

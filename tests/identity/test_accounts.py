@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from levante import identity, tenancy
 from levante.audit import Actor
-from levante.errors import ConflictError, NotFoundError, RateLimitedError
+from levante.errors import ConflictError, NotFoundError, PermissionDeniedError, RateLimitedError
 from levante.identity import SignupPolicy
 from levante.identity.throttle import DatabaseAttempts
 from levante.mail import outbox
@@ -228,14 +228,48 @@ def test_no_change_leaves_an_organisation_without_an_owner(database: Database) -
             session, CLI, "acme", email="a@acme.example", role=tenancy.Role.ADMIN, public_url=URL
         )
     admin = Actor.user(org.id, "someone", tenancy.Role.ADMIN)
+    itself = Actor.user(org.id, owner.id, tenancy.Role.OWNER)
+    with database.session() as session, pytest.raises(PermissionDeniedError):
+        tenancy.remove_member(session, admin, user_id=owner.id)  # an owner is an owner's
+    with database.session() as session, pytest.raises(PermissionDeniedError):
+        tenancy.add_member(  # and so is making one: an admin cannot promote themselves
+            session, admin, email="a@acme.example", role=tenancy.Role.OWNER, public_url=URL
+        )
     with database.session() as session, pytest.raises(ConflictError):
-        tenancy.remove_member(session, admin, user_id=owner.id)
+        tenancy.remove_member(session, itself, user_id=owner.id)
     with database.session() as session, pytest.raises(ConflictError):
         tenancy.add_member(
-            session, admin, email="o@acme.example", role=tenancy.Role.MEMBER, public_url=URL
+            session, itself, email="o@acme.example", role=tenancy.Role.MEMBER, public_url=URL
         )
     with database.session() as session:  # with a second owner, the first may step down
         tenancy.add_member(
-            session, admin, email="a@acme.example", role=tenancy.Role.OWNER, public_url=URL
+            session, itself, email="a@acme.example", role=tenancy.Role.OWNER, public_url=URL
         )
-        tenancy.remove_member(session, admin, user_id=owner.id)
+        tenancy.remove_member(session, itself, user_id=owner.id)
+
+
+def test_two_owners_stepping_down_at_once_leave_one(database: Database) -> None:
+    """The last-owner rule holds under concurrency on SQLite too (FOR UPDATE is ignored)."""
+    with database.session() as session:
+        org = tenancy.open_organization(session, CLI, name="Acme", slug="acme")
+        firsts = [
+            tenancy.add_member(
+                session, CLI, "acme", email=f"o{n}@acme.example", role=tenancy.Role.OWNER,
+                public_url=URL,
+            ).user
+            for n in range(2)
+        ]  # fmt: skip
+    users = [u.id for u in firsts if u is not None]
+
+    def step_down(user_id: str) -> bool:
+        me = Actor.user(org.id, user_id, tenancy.Role.OWNER)
+        try:
+            with database.session() as session:
+                tenancy.remove_member(session, me, user_id=user_id)
+        except ConflictError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(step_down, users))
+    assert sorted(done) == [False, True]

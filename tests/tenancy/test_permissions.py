@@ -138,6 +138,9 @@ ATTEMPTS: dict[Permission, Attempt] = {
     Permission.MANAGE_MEMBERS: lambda s, a, _: tenancy.add_member(
         s, a, email="walk@example.com", role=Role.MEMBER, public_url="http://x"
     ),
+    Permission.MANAGE_OWNERS: lambda s, a, _: tenancy.add_member(
+        s, a, email="walk-owner@example.com", role=Role.OWNER, public_url="http://x"
+    ),
     Permission.BUY: lambda s, a, _: billing.buy_credits(
         s, a, amount="20", settings=BillingSettings(), default_currency="EUR"
     ),

@@ -159,7 +159,7 @@ def member_add(
                         "password (it works once, for 7 days):"
                     )
                     console.print(change.claim_link, markup=False, highlight=False, soft_wrap=True)
-            else:
+            if change.invitation is not None:
                 console.print(
                     f"{change.email} is a user here already: an invitation to {org} was mailed "
                     "to them ('levante mail outbox'); they join when they accept it"

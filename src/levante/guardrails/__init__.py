@@ -4,7 +4,7 @@ a built-in offline classifier or an upstream moderation model."""
 from levante.guardrails.categories import CATEGORIES, DEFAULT_THRESHOLD, Moderation
 from levante.guardrails.classifiers import BuiltinClassifier, Classifier, UpstreamClassifier
 from levante.guardrails.lexicon import LexiconClassifier
-from levante.guardrails.policies import ChatGuard, Rules, get_policy, request_rules, set_policy
+from levante.guardrails.policies import ChatGuard, Rules, policy_of, request_rules, set_policy
 from levante.guardrails.services import Moderator, Turn, open_moderator
 
 __all__ = [
@@ -19,8 +19,8 @@ __all__ = [
     "Rules",
     "Turn",
     "UpstreamClassifier",
-    "get_policy",
     "open_moderator",
+    "policy_of",
     "request_rules",
     "set_policy",
 ]

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import anyio
 from sqlalchemy.orm import Session
 
+from levante import tenancy
 from levante.audit import Actor, record
 from levante.caching import RefreshingCache
 from levante.errors import ContentBlockedError, InvalidRequestError
@@ -20,6 +21,7 @@ from levante.guardrails.categories import CATEGORIES, DEFAULT_THRESHOLD, Moderat
 from levante.guardrails.services import MAX_CHARS, Moderator
 from levante.storage import Database, Topic, announce
 from levante.storage.models import GuardrailPolicy
+from levante.vocabulary import Permission
 
 Action = Literal["block", "flag"]
 ACTIONS = ("block", "flag")
@@ -99,6 +101,12 @@ def request_rules(guardrails: Any) -> Rules:
     return Rules(actions, thresholds)
 
 
+def policy_of(session: Session, actor: Actor, organization: str | None = None) -> Rules:
+    """The organisation's guardrails, for those who may see its limits."""
+    org = tenancy.acting_on(session, actor, organization, needs=Permission.READ_USAGE)
+    return get_policy(session, org.id)
+
+
 def get_policy(session: Session, organization_id: str) -> Rules:
     row = session.get(GuardrailPolicy, organization_id)
     if row is None:
@@ -115,6 +123,10 @@ def set_policy(
     thresholds: dict[str, float] | None,
     now: datetime,
 ) -> Rules:
+    """Set the organisation's guardrails (those who may change its limits; audited)."""
+    organization_id = tenancy.acting_on(
+        session, actor, organization_id, needs=Permission.CHANGE_LIMITS
+    ).id
     checked = check_rules(rules, thresholds)
     row = session.get(GuardrailPolicy, organization_id)
     if row is None:

@@ -7,6 +7,7 @@ account), so that a person who chats is a customer in the same record as an API 
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,7 +83,7 @@ class Paces:
         return cls(
             sign_ins=Pace(failures, _HOUR),
             sign_ins_from=Pace(6 * failures, _HOUR),
-            sign_ins_to=Pace(10 * failures, _HOUR),
+            sign_ins_to=Pace(10 * failures, _HOUR, longest_wait=timedelta(minutes=1)),
             sign_ups=Pace(settings.sign_ups_per_hour, _HOUR, timedelta(minutes=1)),
             resets=Pace(settings.resets_per_hour, _HOUR, timedelta(seconds=30)),
             mails=Pace(settings.mails_per_hour, _HOUR, timedelta(minutes=2)),
@@ -153,7 +154,7 @@ def sign_up(
     email = normalise_email(email)
     check_new_password(password, email=email)
     name = name.strip()[:200]
-    admit(attempts, session, [(f"sign-up-from:{address}", paces.sign_ups)],
+    admit(attempts, session, [(f"sign-up-from:{address_group(address)}", paces.sign_ups)],
           message="too many sign-ups from your address", now=now)  # fmt: skip
     if invitation_token:
         return SignUp(email, _sign_up_invited(
@@ -344,10 +345,12 @@ def sign_in(
     """The user with this address and password, or None (:data:`WRONG_SIGN_IN`).
 
     Every attempt is counted before the password is checked, against the account tried from
-    this address, against the address, and against the account from addresses it has never
-    been signed into: past a few, each next attempt waits longer (429 with ``Retry-After``).
-    A stranger guessing slows down only themselves; the owner, from an address they have
-    signed in from, is not held up by them. A success clears the account-from-address count.
+    this address (an IPv6 address by its /64), against the address, and against the account
+    from addresses it has never been signed into (whose wait is a minute at most, so the owner
+    from a new place is never held long): past a few, each next attempt waits longer (429 with
+    ``Retry-After``). A stranger guessing slows down only themselves; the owner, from an
+    address they have signed in from, is not held up by them. A correct password uncounts its
+    attempt and clears the account-from-address count.
     """
     now = now or utcnow()
     try:
@@ -355,19 +358,33 @@ def sign_in(
     except InvalidRequestError:
         email = email.strip().lower()[:320]
     user = session.scalar(select(User).where(User.email == email))
+    network = address_group(address)
     subjects = [
-        (f"sign-in:{email}|{address}", paces.sign_ins),
-        (f"sign-in-from:{address}", paces.sign_ins_from),
+        (f"sign-in:{email}|{network}", paces.sign_ins),
+        (f"sign-in-from:{network}", paces.sign_ins_from),
     ]
     if user is None or not _known_address(session, user.id, address, now):
         subjects.append((f"sign-in-to:{email}", paces.sign_ins_to))
-    admit(attempts, session, subjects, message="too many failed sign-ins", now=now)
+    taken = admit(attempts, session, subjects, message="too many failed sign-ins", now=now)
     if not verify_password(user.password_hash if user else None, password) or user is None:
         return None
+    attempts.give_back(session, taken)
     attempts.forget(session, subjects[0][0])
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def address_group(address: str) -> str:
+    """What an address is counted as: an IPv4 address itself, an IPv6 one by its /64 (one
+    subscriber's whole prefix, which a client can rotate through at will)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def _known_address(session: Session, user_id: str, address: str, now: datetime) -> bool:
@@ -447,7 +464,7 @@ def request_password_reset(
     caller says the same either way. Requests are paced per requesting address (429) and per
     mailbox (silently: no more mail goes to one inbox than a person needs)."""
     now = now or utcnow()
-    admit(attempts, session, [(f"reset-from:{address}", paces.resets)],
+    admit(attempts, session, [(f"reset-from:{address_group(address)}", paces.resets)],
           message="too many reset requests from your address", now=now)  # fmt: skip
     try:
         email = normalise_email(email)
@@ -535,7 +552,13 @@ def delete_account(
         raise InvalidRequestError("the password is wrong", param="password")
     personal = session.scalar(select(Organization).where(Organization.slug == _personal_slug(user)))
     for membership in session.scalars(select(Membership).where(Membership.user_id == user.id)):
-        if personal is None or membership.organization_id != personal.id:
+        others = session.scalar(
+            select(Membership.user_id).where(
+                Membership.organization_id == membership.organization_id,
+                Membership.user_id != user.id,
+            )
+        )
+        if others is not None:  # a shared organisation (a Team too) keeps an owner
             keep_an_owner(session, membership)
     actor = Actor.user(personal.id if personal else None, user.id)
     if personal is not None:

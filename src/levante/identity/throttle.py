@@ -56,16 +56,31 @@ class Pace:
 Subjects = Sequence[tuple[str, Pace]]
 
 
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """An attempt as counted: ``wait`` above zero when it was refused (and nothing was
+    taken); else what :meth:`Attempts.give_back` needs to uncount it."""
+
+    wait: timedelta
+    keys: tuple[str, ...] = ()
+    rows: tuple[int, ...] = ()
+    member: str = ""
+
+
 class Attempts(Protocol):
     """Where attempts are counted: the database, or Redis when several gateways share it."""
 
-    def take(self, session: Session, subjects: Subjects, now: datetime) -> timedelta:
+    def take(self, session: Session, subjects: Subjects, now: datetime) -> Taken:
         """Take one attempt against every subject, atomically, if none must wait; else take
-        nothing and return the longest wait."""
+        nothing and say the longest wait."""
+        ...
+
+    def give_back(self, session: Session, taken: Taken) -> None:
+        """Uncount an attempt that turned out to be the rightful one (a correct password)."""
         ...
 
     def forget(self, session: Session, subject: str) -> None:
-        """Clear a subject's attempts (a sign-in that succeeded)."""
+        """Clear a subject's attempts."""
         ...
 
 
@@ -76,24 +91,25 @@ def admit(
     *,
     message: str,
     now: datetime | None = None,
-) -> None:
+) -> Taken:
     """Take an attempt against every subject, or refuse it (429 with ``Retry-After``) while
     any of them must still wait."""
-    wait = attempts.take(session, subjects, now or utcnow())
-    if wait > timedelta(0):
-        seconds = max(1, math.ceil(wait.total_seconds()))
+    taken = attempts.take(session, subjects, now or utcnow())
+    if taken.wait > timedelta(0):
+        seconds = max(1, math.ceil(taken.wait.total_seconds()))
         raise RateLimitedError(
             f"{message}; try again in {_say(seconds)}",
             code="too_many_attempts",
             headers={"Retry-After": str(seconds)},
         )
+    return taken
 
 
 def allowed(
     attempts: Attempts, session: Session, subjects: Subjects, *, now: datetime | None = None
 ) -> bool:
     """Like :func:`admit`, for attempts whose refusal must not show (a mail not sent)."""
-    return attempts.take(session, subjects, now or utcnow()) <= timedelta(0)
+    return attempts.take(session, subjects, now or utcnow()).wait <= timedelta(0)
 
 
 def _say(seconds: int) -> str:
@@ -104,7 +120,7 @@ def _say(seconds: int) -> str:
 
 def _wait(pace: Pace, count: int, previous: datetime | None, now: datetime) -> timedelta:
     """How long the ``count``-th attempt must still wait, the one before it at ``previous``."""
-    if previous is None:
+    if previous is None or count <= pace.free:
         return timedelta(0)
     return max(timedelta(0), previous + pace.wait_before(count) - now)
 
@@ -113,7 +129,7 @@ class DatabaseAttempts:
     """Attempts as rows in the caller's transaction, behind a lock on each subject, so that
     an attempt sees every attempt before it and is gone again if the work it guards fails."""
 
-    def take(self, session: Session, subjects: Subjects, now: datetime) -> timedelta:
+    def take(self, session: Session, subjects: Subjects, now: datetime) -> Taken:
         names = [subject[:400] for subject, _ in subjects]
         if session.get_bind().dialect.name == "postgresql":
             for name in sorted(set(names)):  # one order, so two takers never deadlock
@@ -138,7 +154,12 @@ class DatabaseAttempts:
             for row in rows:
                 session.delete(row)
             session.flush()
-        return wait
+            return Taken(wait)
+        return Taken(wait, rows=tuple(row.id for row in rows))
+
+    def give_back(self, session: Session, taken: Taken) -> None:
+        if taken.rows:
+            session.execute(delete(ThrottleAttempt).where(ThrottleAttempt.id.in_(taken.rows)))
 
     def forget(self, session: Session, subject: str) -> None:
         session.execute(delete(ThrottleAttempt).where(ThrottleAttempt.subject == subject[:400]))
@@ -185,15 +206,18 @@ class RedisAttempts:
         self._script = self._client.register_script(_TAKE)
         self._prefix = prefix
 
-    def take(self, session: Session, subjects: Subjects, now: datetime) -> timedelta:
-        args: list[int | str] = [
-            int(now.timestamp() * 1000),
-            f"{time.time_ns()}-{secrets.token_hex(4)}",
-        ]
+    def take(self, session: Session, subjects: Subjects, now: datetime) -> Taken:
+        member = f"{time.time_ns()}-{secrets.token_hex(4)}"
+        args: list[int | str] = [int(now.timestamp() * 1000), member]
         for _, pace in subjects:
             args += [_ms(pace.window), pace.free, _ms(pace.first_wait), _ms(pace.longest_wait)]
-        wait = self._script(keys=[self._prefix + s for s, _ in subjects], args=args)
-        return timedelta(milliseconds=float(wait))
+        keys = tuple(self._prefix + s for s, _ in subjects)
+        wait = timedelta(milliseconds=float(self._script(keys=list(keys), args=args)))
+        return Taken(wait) if wait > timedelta(0) else Taken(wait, keys=keys, member=member)
+
+    def give_back(self, session: Session, taken: Taken) -> None:
+        for key in taken.keys:
+            self._client.zrem(key, taken.member)
 
     def forget(self, session: Session, subject: str) -> None:
         self._client.delete(self._prefix + subject)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from levante import tenancy
 from levante.audit import Actor
 from levante.billing import parse_period
 from levante.errors import NotFoundError
@@ -26,7 +27,7 @@ from levante.support.charges import CREDIT_KEY, TIME_KEY, month_key
 from levante.support.desk import desk_of
 from levante.support.services import drawdown
 from levante.support.tickets import history, sla_of
-from levante.vocabulary import ChargeKind, SlaTarget, TicketEventKind
+from levante.vocabulary import ChargeKind, Permission, SlaTarget, TicketEventKind
 
 
 @dataclass(slots=True)
@@ -153,7 +154,15 @@ def monthly_report(
         report.minutes_from_packs, report.minutes_billable = hours.used_in(start, end)
         report.minutes_logged = report.minutes_from_packs + report.minutes_billable
         report.minutes_left = hours.left
+    # Money (service credits, consulting charges) for those who may see the invoices: the
+    # operator, or the organisation's own owners, admins and billing users; not for agents
+    # or members, who see the report without it.
+    money = tenancy.may(session, actor, Permission.OPERATE) or (
+        not desk.agent and tenancy.may(session, actor, Permission.READ_INVOICES)
+    )
     keys = [month_key(p, o, period) for o in reports for p in (CREDIT_KEY, TIME_KEY)]
+    if not money:
+        keys = []
     for charge in session.scalars(select(Charge).where(Charge.idempotency_key.in_(keys))):
         report = reports[charge.organization_id]
         if charge.kind == ChargeKind.SERVICE_CREDIT:

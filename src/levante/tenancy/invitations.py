@@ -11,13 +11,12 @@ over: it mails a fresh claim link to the address, and the page says only "check 
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from levante import audit
@@ -33,6 +32,7 @@ from levante.storage.models import (
     Role,
     User,
 )
+from levante.tenancy.keys import hash_secret
 from levante.tenancy.records import add_member, count_seats, normalise_email
 from levante.vocabulary import PasswordLink
 
@@ -107,7 +107,7 @@ def add_or_invite(
         organization_id=organization_id,
         email=email,
         role=role.value,
-        token_hash=_digest(token),
+        token_hash=hash_secret(token),
         invited_by=actor.label[:100],
         created_at=now,
         expires_at=now + timedelta(days=INVITATION_DAYS),
@@ -132,8 +132,10 @@ def add_or_invite(
 
 
 def mail_claim_link(session: Session, user: User, public_url: str, *, now: datetime) -> str:
-    """Mail the address of a user without a password a single-use link to choose one (the
-    links it had before end), saying which organisations added it; returns the link."""
+    """Mail the address of a user without a password a single-use link to choose one, saying
+    which organisations added it; returns the link. Links sent before stay usable (a stranger
+    asking for another must not kill the one the operator printed) until a password is set,
+    which ends them all."""
     joined = session.execute(
         select(Organization.name, Membership.role)
         .join(Membership, Membership.organization_id == Organization.id)
@@ -142,16 +144,11 @@ def mail_claim_link(session: Session, user: User, public_url: str, *, now: datet
     ).all()
     where = ", ".join(f"{name} (as {role})" for name, role in joined) or "an organisation"
     token = f"pwr-{secrets.token_urlsafe(32)}"
-    session.execute(
-        update(PasswordReset)
-        .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
-        .values(used_at=now)
-    )
     session.add(
         PasswordReset(
             id=new_id("pwr"),
             user_id=user.id,
-            token_hash=_digest(token),
+            token_hash=hash_secret(token),
             purpose=PasswordLink.CLAIM,
             created_at=now,
             expires_at=now + timedelta(days=CLAIM_DAYS),
@@ -242,13 +239,9 @@ def open_invitation(
 ) -> Invitation:
     """An invitation that can still be accepted, by its secret; else 404."""
     query = select(Invitation).where(
-        Invitation.token_hash == _digest(token[:200]), *_still_open(now or utcnow())
+        Invitation.token_hash == hash_secret(token[:200]), *_still_open(now or utcnow())
     )
     invitation = session.scalar(query.with_for_update() if lock else query)
     if invitation is None:
         raise NotFoundError("this invitation is unknown, used, withdrawn or expired")
     return invitation
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()

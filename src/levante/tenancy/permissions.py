@@ -45,7 +45,7 @@ _RUN_PLATFORM = frozenset({Permission.OPERATE, Permission.WORK_TICKETS})
 
 # What each role may do in its own organisation.
 ROLES: dict[Role, frozenset[Permission]] = {
-    Role.OWNER: _CUSTOMER,
+    Role.OWNER: _CUSTOMER | {Permission.MANAGE_OWNERS},
     Role.ADMIN: _CUSTOMER,
     Role.BILLING: _MONEY,
     Role.MEMBER: frozenset({Permission.USE_SUPPORT}),
@@ -72,6 +72,8 @@ _REFUSALS = {
     "and workspaces",
     Permission.CHANGE_LIMITS: "only the organisation's owners and admins change its limits",
     Permission.MANAGE_MEMBERS: "only the organisation's owners and admins manage its members",
+    Permission.MANAGE_OWNERS: "only the organisation's owners make someone an owner or take "
+    "the role away",
     Permission.BUY: "only the organisation's owners, admins and billing users buy for it",
     Permission.READ_INVOICES: "only the organisation's owners, admins and billing users see "
     "its invoices",
@@ -128,7 +130,7 @@ def may(session: Session, actor: Actor, permission: Permission) -> bool:
     operator's permissions, over every organisation)."""
     if actor.operator:
         return True
-    operator_org = permission in _RUN_PLATFORM and _in_operator_organization(session, actor)
+    operator_org = _in_operator_organization(session, actor)
     return permission in granted(actor, operator_organization=operator_org)
 
 

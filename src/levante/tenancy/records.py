@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
@@ -235,19 +235,24 @@ def add_member(
 
 def keep_an_owner(session: Session, leaving: Membership) -> None:
     """Refuse (409) to take the owner role from ``leaving`` when it is its organisation's last
-    owner: every organisation keeps someone who can manage it. The owners' rows are locked, so
-    that two owners demoting each other at once cannot both succeed."""
+    owner: every organisation keeps someone who can manage it. The organisation's row is
+    written first, which serialises every such change on both databases (SQLite ignores
+    FOR UPDATE), so two owners demoting each other at once cannot both succeed."""
     if leaving.role != Role.OWNER:
         return
+    session.execute(
+        update(Organization)
+        .where(Organization.id == leaving.organization_id)
+        .values(slug=Organization.slug)
+    )
+    session.refresh(leaving)
     owners = session.scalars(
-        select(Membership.user_id)
-        .where(
+        select(Membership.user_id).where(
             Membership.organization_id == leaving.organization_id,
             Membership.role == Role.OWNER,
         )
-        .with_for_update()
     ).all()
-    if set(owners) <= {leaving.user_id}:
+    if leaving.role == Role.OWNER and set(owners) <= {leaving.user_id}:
         raise ConflictError(
             "an organisation needs an owner: make someone else owner first", param="role"
         )

@@ -264,8 +264,11 @@ def add_member(
     seat_check: Callable[[int], None] | None = None,
 ) -> MemberChange:
     """Add ``email`` to the organisation, or invite it if it is another organisation's user;
-    ``public_url`` is where the invited person accepts."""
+    ``public_url`` is where the invited person accepts. Making or unmaking an owner is an
+    owner's."""
     org = acting_on(session, actor, organization, needs=Permission.MANAGE_MEMBERS)
+    if role == Role.OWNER or _is_owner(session, org.id, email=email):
+        require(session, actor, Permission.MANAGE_OWNERS)
     return invitations.add_or_invite(
         session,
         org.id,
@@ -282,8 +285,11 @@ def add_member(
 def remove_member(
     session: Session, actor: Actor, organization: str | None = None, *, user_id: str
 ) -> User:
-    """Take a user out of the organisation (their seat is freed if it was their last)."""
+    """Take a user out of the organisation (their seat is freed if it was their last); an
+    owner only by an owner."""
     org = acting_on(session, actor, organization, needs=Permission.MANAGE_MEMBERS)
+    if _is_owner(session, org.id, user_id=user_id):
+        require(session, actor, Permission.MANAGE_OWNERS)
     user = records.remove_member(session, org.id, user_id)
     audit.record(
         session,
@@ -294,6 +300,21 @@ def remove_member(
         details={"email": user.email},
     )
     return user
+
+
+def _is_owner(
+    session: Session, organization_id: str, *, email: str = "", user_id: str = ""
+) -> bool:
+    query = (
+        select(Membership.user_id)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.organization_id == organization_id, Membership.role == Role.OWNER)
+    )
+    if user_id:
+        query = query.where(Membership.user_id == user_id)
+    else:
+        query = query.where(User.email == email.strip().lower())
+    return session.scalar(query.limit(1)) is not None
 
 
 def list_organizations(session: Session, actor: Actor) -> Sequence[Organization]:

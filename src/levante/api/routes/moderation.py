@@ -50,7 +50,7 @@ def _response(request: Request, model: str, results: list[Moderation]) -> Modera
 def get_guardrails(state: State, caller: Admin) -> GuardrailPolicyView:
     """The organisation's guardrails on chat requests."""
     with state.database.session() as session:
-        return GuardrailPolicyView.of(guardrails.get_policy(session, caller.organization_id))
+        return GuardrailPolicyView.of(guardrails.policy_of(session, caller.actor))
 
 
 @router.put("/v1/admin/guardrails")
