@@ -330,3 +330,15 @@ def test_an_admin_key_cannot_leave_the_organisation_without_an_owner(
             select(OutboundMail.body).where(OutboundMail.to == "new@acme.test")
         ).all()
     assert any("/password/reset/pwr-" in body for body in mails)
+
+
+def test_an_admin_key_cannot_flood_a_mailbox(client: TestClient, tenant: Tenant) -> None:
+    """Review: 25 posts to /v1/admin/members sent 25 claim mails to one address."""
+    admin = tenant.headers(True)
+    statuses = []
+    for n in range(6):
+        body = {"email": "target@victim.test", "role": "member" if n % 2 else "billing"}
+        client.delete("/v1/admin/members/none", headers=admin)
+        statuses.append(client.post("/v1/admin/members", json=body, headers=admin).status_code)
+    assert statuses[0] == 201
+    assert 429 in statuses

@@ -14,10 +14,10 @@ from levante import identity, tenancy
 from levante.audit import Actor
 from levante.errors import ConflictError, NotFoundError, PermissionDeniedError, RateLimitedError
 from levante.identity import SignupPolicy
-from levante.identity.throttle import DatabaseAttempts
 from levante.mail import outbox
 from levante.storage import Database, utcnow
 from levante.storage.models import Membership, OutboundMail, SignupRequest, User
+from levante.tenancy.attempts import DatabaseAttempts
 from levante.vocabulary import PasswordLink
 
 PASSWORD = "correct horse battery"

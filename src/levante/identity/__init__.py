@@ -3,9 +3,7 @@ sign-in throttling, password resets by mail, and the policy of who may sign up."
 
 from levante.identity.accounts import (
     CONFIRM_PATH,
-    DEFAULT_PACES,
     WRONG_SIGN_IN,
-    Paces,
     SignUp,
     SignupPolicy,
     change_password,
@@ -35,7 +33,7 @@ from levante.identity.sessions import (
     list_sessions,
     open_session,
 )
-from levante.identity.throttle import Attempts, admit, open_attempts
+from levante.tenancy.attempts import DEFAULT_PACES, Attempts, Paces, admit, open_attempts
 
 __all__ = [
     "CONFIRM_PATH",

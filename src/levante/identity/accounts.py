@@ -33,9 +33,7 @@ from levante.identity.passwords import (
     verify_password,
 )
 from levante.identity.sessions import SESSION_DAYS, end_sessions
-from levante.identity.throttle import Attempts, Pace, admit, allowed
 from levante.mail import queue_mail
-from levante.settings import ChatSettings
 from levante.storage import new_id, utcnow
 from levante.storage.models import (
     Membership,
@@ -48,6 +46,7 @@ from levante.storage.models import (
     WebSession,
     Workspace,
 )
+from levante.tenancy.attempts import DEFAULT_PACES, Attempts, Paces, admit, allowed
 from levante.tenancy.invitations import PASSWORD_LINK_PATH, mail_claim_link, open_invitation
 from levante.tenancy.keys import hash_secret
 from levante.tenancy.records import (
@@ -61,37 +60,6 @@ from levante.vocabulary import PasswordLink, SignupMode
 RESET_HOURS = 2
 SIGN_UP_HOURS = 24
 CONFIRM_PATH = "/signup/confirm/"
-
-_HOUR = timedelta(hours=1)
-
-
-@dataclass(frozen=True, slots=True)
-class Paces:
-    """How often the front door may be tried (see :mod:`levante.identity.throttle`)."""
-
-    sign_ins: Pace  # one account from one address
-    sign_ins_from: Pace  # one address, across accounts
-    sign_ins_to: Pace  # one account, from addresses it was never signed into
-    sign_ups: Pace  # from one address
-    resets: Pace  # reset requests from one address
-    mails: Pace  # links mailed to one mailbox
-    invitations: Pace  # sent by one person
-
-    @classmethod
-    def of(cls, settings: ChatSettings) -> Paces:
-        failures = settings.sign_in_failures
-        return cls(
-            sign_ins=Pace(failures, _HOUR),
-            sign_ins_from=Pace(6 * failures, _HOUR),
-            sign_ins_to=Pace(10 * failures, _HOUR, longest_wait=timedelta(minutes=1)),
-            sign_ups=Pace(settings.sign_ups_per_hour, _HOUR, timedelta(minutes=1)),
-            resets=Pace(settings.resets_per_hour, _HOUR, timedelta(seconds=30)),
-            mails=Pace(settings.mails_per_hour, _HOUR, timedelta(minutes=2)),
-            invitations=Pace(20, _HOUR, timedelta(seconds=30)),
-        )
-
-
-DEFAULT_PACES = Paces.of(ChatSettings())
 
 
 @dataclass(frozen=True, slots=True)

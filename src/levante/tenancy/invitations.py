@@ -32,6 +32,7 @@ from levante.storage.models import (
     Role,
     User,
 )
+from levante.tenancy.attempts import DEFAULT_PACES, Attempts, Paces, admit
 from levante.tenancy.keys import hash_secret
 from levante.tenancy.records import add_member, count_seats, normalise_email
 from levante.vocabulary import PasswordLink
@@ -76,9 +77,13 @@ def add_or_invite(
     actor: Actor,
     public_url: str,
     seat_check: Callable[[int], None] | None = None,
+    attempts: Attempts | None = None,
+    paces: Paces = DEFAULT_PACES,
 ) -> MemberChange:
     """Add ``email`` to the organisation, or invite it if it is another user's (audited). A
-    new user is mailed a claim link; an invited one, how to accept (both at ``public_url``)."""
+    new user is mailed a claim link; an invited one, how to accept (both at ``public_url``).
+    With ``attempts``, what mails someone is paced per actor and per address (429), so that an
+    organisation's admin cannot flood a mailbox."""
     email = normalise_email(email)
     org = session.get(Organization, organization_id)
     if org is None:
@@ -95,8 +100,10 @@ def add_or_invite(
         )  # fmt: skip
         link = None
         if added.password_hash is None:
+            _pace(attempts, paces, session, actor, email, now)
             link = mail_claim_link(session, added, public_url, now=now)
         return MemberChange(status, email, role.value, user=added, claim_link=link)
+    _pace(attempts, paces, session, actor, email, now)
     for pending in list_invitations(session, organization_id, now, email=email):
         pending.revoked_at = now  # one open invitation per address: the newest
     # Prefixed: a bare URL-safe secret may start with '-', which a command line reads as an
@@ -129,6 +136,20 @@ def add_or_invite(
     )  # fmt: skip
     session.flush()
     return MemberChange("invited", email, role.value, invitation=invitation)
+
+
+def _pace(
+    attempts: Attempts | None,
+    paces: Paces,
+    session: Session,
+    actor: Actor,
+    email: str,
+    now: datetime,
+) -> None:
+    if attempts is not None:
+        subjects = [(f"invite-from:{actor.label}", paces.invitations),
+                    (f"mail-to:{email}", paces.mails)]  # fmt: skip
+        admit(attempts, session, subjects, message="too many mails to this address", now=now)
 
 
 def mail_claim_link(session: Session, user: User, public_url: str, *, now: datetime) -> str:

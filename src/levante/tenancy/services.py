@@ -31,6 +31,7 @@ from levante.storage.models import (
     Workspace,
 )
 from levante.tenancy import invitations, records
+from levante.tenancy.attempts import DEFAULT_PACES, Attempts, Paces
 from levante.tenancy.invitations import MemberChange
 from levante.tenancy.permissions import ROLES, granted, may, refusal, require
 from levante.tenancy.records import DEFAULT_WORKSPACE, IssuedKey
@@ -262,6 +263,8 @@ def add_member(
     name: str = "",
     public_url: str,
     seat_check: Callable[[int], None] | None = None,
+    attempts: Attempts | None = None,
+    paces: Paces = DEFAULT_PACES,
 ) -> MemberChange:
     """Add ``email`` to the organisation, or invite it if it is another organisation's user;
     ``public_url`` is where the invited person accepts. Making or unmaking an owner is an
@@ -279,6 +282,8 @@ def add_member(
         actor=actor,
         public_url=public_url,
         seat_check=seat_check,
+        attempts=attempts,
+        paces=paces,
     )
 
 

@@ -247,6 +247,8 @@ def add_member_route(body: AddMember, state: State, caller: Admin) -> MemberView
             name=body.name,
             public_url=state.settings.billing.public_url,
             seat_check=guard.check_seats if guard is not None else None,
+            attempts=state.attempts,
+            paces=state.paces,
         )
         if change.invitation is not None:
             return MemberView.invited(change.invitation)

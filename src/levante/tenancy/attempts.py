@@ -30,6 +30,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from levante.errors import RateLimitedError
+from levante.settings import ChatSettings
 from levante.storage import utcnow
 from levante.storage.models import ThrottleAttempt
 
@@ -54,6 +55,37 @@ class Pace:
 
 
 Subjects = Sequence[tuple[str, Pace]]
+
+_HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Paces:
+    """How often the front door may be tried ."""
+
+    sign_ins: Pace  # one account from one address
+    sign_ins_from: Pace  # one address, across accounts
+    sign_ins_to: Pace  # one account, from addresses it was never signed into
+    sign_ups: Pace  # from one address
+    resets: Pace  # reset requests from one address
+    mails: Pace  # links mailed to one mailbox
+    invitations: Pace  # sent by one person
+
+    @classmethod
+    def of(cls, settings: ChatSettings) -> Paces:
+        failures = settings.sign_in_failures
+        return cls(
+            sign_ins=Pace(failures, _HOUR),
+            sign_ins_from=Pace(6 * failures, _HOUR),
+            sign_ins_to=Pace(10 * failures, _HOUR, longest_wait=timedelta(minutes=1)),
+            sign_ups=Pace(settings.sign_ups_per_hour, _HOUR, timedelta(minutes=1)),
+            resets=Pace(settings.resets_per_hour, _HOUR, timedelta(seconds=30)),
+            mails=Pace(settings.mails_per_hour, _HOUR, timedelta(minutes=2)),
+            invitations=Pace(20, _HOUR, timedelta(seconds=30)),
+        )
+
+
+DEFAULT_PACES = Paces.of(ChatSettings())
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,14 +12,14 @@ from datetime import datetime, timedelta
 import pytest
 
 from levante.errors import RateLimitedError
-from levante.identity.throttle import (
+from levante.storage import Database, utcnow
+from levante.tenancy.attempts import (
     Attempts,
     DatabaseAttempts,
     Pace,
     RedisAttempts,
     admit,
 )
-from levante.storage import Database, utcnow
 
 REDIS_URL = os.environ.get("LEVANTE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PACE = Pace(free=3, window=timedelta(hours=1))
