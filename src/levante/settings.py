@@ -171,7 +171,7 @@ class ChatSettings(BaseModel):
     title_model: str = Field(
         default="", description="the model that writes titles; '' = the chat's"
     )
-    # The front door's pace (levante.identity.throttle): attempts free per hour, after which
+    # The front door's pace (levante.tenancy.attempts): attempts free per hour, after which
     # each next one waits twice as long as the one before.
     sign_in_failures: int = Field(default=5, ge=1, le=1000)
     sign_ups_per_hour: int = Field(default=5, ge=1, le=100_000)

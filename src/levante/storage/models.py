@@ -743,7 +743,7 @@ class WebSession(Base):
 class ThrottleAttempt(Base):
     """An attempt counted against a subject (a sign-in by account and address, a sign-up or a
     reset mail by address): written and committed before the attempt runs, so that concurrent
-    attempts each see the ones before them (see :mod:`levante.identity.throttle`)."""
+    attempts each see the ones before them (see :mod:`levante.tenancy.attempts`)."""
 
     __tablename__ = "throttle_attempts"
     __table_args__ = (Index("ix_throttle_attempts_subject_at", "subject", "at"),)
