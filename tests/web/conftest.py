@@ -43,9 +43,10 @@ class Browser:
             self.cookies = self._client.cookies
             self._client.cookies = self._jar_type()
 
-    def get(self, path: str, **kwargs: Any) -> Any:
+    def get(self, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
         with self._jar() as client:
-            response = client.get(path, headers={"Accept": "text/html"}, **kwargs)
+            response = client.get(path, headers={"Accept": "text/html", **(headers or {})},
+                                  **kwargs)  # fmt: skip
         found = _CSRF.search(response.text)
         if found and found.group(1):
             self.csrf = found.group(1)

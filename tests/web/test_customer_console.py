@@ -89,7 +89,8 @@ def test_workspaces_limits_and_top_ups_from_the_console(person: Browser) -> None
     assert "notice flash error" not in person.get(limit.headers["location"]).text
     assert "25.00" in person.get("/console/usage").text
     bad = person.post("/console/spend-limit", {"org": slug, "monthly_limit": "lots"})
-    assert "notice flash error" in person.get(bad.headers["location"]).text
+    assert bad.status_code == 400  # in place, on the usage page (test_refusals.py)
+    assert 'data-testid="refusal"' in bad.text
     bought = person.post("/console/top-ups", {"org": slug, "amount": "50.00"})
     assert bought.status_code == 303
     billing_page = person.get("/console/billing").text
@@ -165,7 +166,7 @@ def test_every_console_form_follows_the_permission_table(
 ) -> None:
     """Each form of the console, posted by each role: done exactly when the table in
     levante/tenancy/permissions.py grants the permission its service needs; a refusal reads
-    in place (the page's notice), never as a page of its own."""
+    in place (the console's page again, 403, saying why), never as a page of its own."""
     from levante.audit import Actor
     from levante.tenancy.permissions import granted
     from levante.vocabulary import Permission
@@ -189,7 +190,10 @@ def test_every_console_form_follows_the_permission_table(
         if Permission.OPEN_CONSOLE not in allowed:
             assert posted.status_code == 403, (role, path)
             continue
-        assert posted.status_code == 303, (role, path, posted.text)
-        shown = person.get(posted.headers["location"]).text
-        refused = "notice flash error" in shown
-        assert refused is (permission not in allowed), (role, path)
+        if permission in allowed:
+            assert posted.status_code == 303, (role, path, posted.text)
+            assert "notice flash error" not in person.get(posted.headers["location"]).text
+        else:
+            assert posted.status_code == 403, (role, path, posted.text)
+            assert 'data-testid="refusal"' in posted.text, (role, path)
+            assert 'aria-label="Console"' in posted.text  # the console's page, not an error page

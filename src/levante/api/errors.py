@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -114,10 +115,18 @@ def refusal(request: Request, error: LevanteError) -> Response:
     return error_response(error)
 
 
+async def _refusal(request: Request, error: LevanteError) -> Response:
+    """:func:`refusal`, with the page rendered off the event loop: it shows who is signed in,
+    which may wait on the database."""
+    if _renders_pages(request) and wants_page(request):
+        return await anyio.to_thread.run_sync(refusal, request, error)
+    return error_response(error)
+
+
 async def _levante_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LevanteError)
     if _renders_pages(request) and wants_page(request):
-        return refusal(request, exc)
+        return await _refusal(request, exc)
     if isinstance(exc, ConfigurationError):
         # Its message names files and settings of the server: for the operator's log only.
         request_id = request.scope.get("state", {}).get("request_id", "unknown")
@@ -139,7 +148,7 @@ async def _levante_error(request: Request, exc: Exception) -> Response:
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     # A page's query or form is refused in the same words, as a page a person can read.
-    return refusal(request, _validation_failure(list(exc.errors())))
+    return await _refusal(request, _validation_failure(list(exc.errors())))
 
 
 def _validation_failure(errors: list[dict[str, Any]]) -> LevanteError:
@@ -156,11 +165,8 @@ def _validation_failure(errors: list[dict[str, Any]]) -> LevanteError:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
-    render = getattr(request.app.state, "render_error_page", None)
-    if render is not None and wants_page(request) and exc.status_code in (404, 405):
-        missing = NotFoundError("there is no page at this address")
-        page: Response = render(request, missing)
-        return page
+    if _renders_pages(request) and wants_page(request) and exc.status_code in (404, 405):
+        return await _refusal(request, NotFoundError("there is no page at this address"))
     error_type = _HTTP_TYPES.get(exc.status_code, "invalid_request_error")
     if exc.status_code >= 500:
         error_type = "server_error"

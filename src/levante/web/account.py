@@ -7,13 +7,12 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from levante import billing, identity
 from levante.api.headers import standalone_document
-from levante.api.state import AppState, app_state
-from levante.chat import ChatAccount
+from levante.api.state import AppState
 from levante.chat.subscribing import (
     CHECKOUT_RETURN_PATH,
     choose_plan,
@@ -22,11 +21,13 @@ from levante.chat.subscribing import (
     may_manage,
     offers,
 )
-from levante.errors import LevanteError, NotFoundError
+from levante.errors import InvalidRequestError
 from levante.identity import SignupPolicy
 from levante.pricing import format_cents
+from levante.web.depends import Posted, PostedByAnyone, SignedIn, State, Who
+from levante.web.forms import Again, Refused, after_form, in_place
 from levante.web.identity import (
-    CSRF_FIELD,
+    SignedInVisitor,
     Visitor,
     client_address,
     end_session_cookie,
@@ -34,15 +35,11 @@ from levante.web.identity import (
     safe_next,
     start_session,
     tell,
-    to_sign_in,
-    visitor,
 )
 from levante.web.limits import allowance_lines
 from levante.web.templating import page
 
 router = APIRouter(include_in_schema=False)
-State = Annotated[AppState, Depends(app_state)]
-Who = Annotated[Visitor, Depends(visitor)]
 Field = Annotated[str, Form()]
 
 # What the pages say after a form: the signed-in ones through the session, the signed-out
@@ -69,16 +66,29 @@ def _seat_check(state: AppState) -> Callable[[int], None] | None:
 # -- sign up, sign in, sign out -------------------------------------------------------------------
 
 
+def _opened(request: Request, session: Any, user: Any) -> identity.OpenedSession:
+    return identity.open_session(
+        session, user, address=client_address(request),
+        user_agent=request.headers.get("user-agent", ""),
+    )  # fmt: skip
+
+
 @router.get("/signup")
 def signup_page(
     request: Request, state: State, who: Who, invitation: str = "", email: str = ""
 ) -> Response:
     if who.user is not None:
         return RedirectResponse("/chat", status_code=303)
-    policy = _policy(state)
+    return _signup_page(request, state, who, invitation=invitation, email=email)
+
+
+def _signup_page(
+    request: Request, state: AppState, who: Visitor, *, invitation: str, email: str,
+    name: str = "", refused: Refused | None = None,
+) -> Response:  # fmt: skip
     response = page(
-        request, "account/signup.html", who, policy=policy, invitation=invitation,
-        email=email, error=None,
+        request, "account/signup.html", who, policy=_policy(state), invitation=invitation,
+        email=email, name=name, refused=refused,
     )  # fmt: skip
     return finish(response, request, state, who)
 
@@ -87,74 +97,68 @@ def signup_page(
 def signup(
     request: Request,
     state: State,
-    who: Who,
+    who: PostedByAnyone,
     email: Field = "",
     password: Field = "",
     name: Field = "",
     invitation: Field = "",
-    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:
     """Ask for an account: "check your mail" whatever the address, unless an invitation mailed
     to it proves it (then signed in at once)."""
-    policy = _policy(state)
-    opened = None
-    try:
-        who.check_csrf(csrf_token)
+
+    def ask() -> Response:
         with state.database.session() as session:
             asked = identity.sign_up(
-                session, email, password, name=name, policy=policy,
+                session, email, password, name=name, policy=_policy(state),
                 public_url=state.settings.billing.public_url, attempts=state.attempts,
                 address=client_address(request), paces=state.paces,
                 invitation_token=invitation or None,
                 currency=state.settings.currency, seat_check=_seat_check(state),
             )  # fmt: skip
-            if asked.user is not None:
-                opened = identity.open_session(
-                    session, asked.user, address=client_address(request),
-                    user_agent=request.headers.get("user-agent", ""),
-                )  # fmt: skip
-    except LevanteError as problem:
-        response = page(
-            request, "account/signup.html", who, policy=policy, invitation=invitation,
-            email=email, name=name, error=problem.message, status_code=problem.status_code,
-        )  # fmt: skip
-        return finish(response, request, state, who)
-    if opened is None:
-        response = page(request, "account/check_mail.html", who, email=asked.email)
-        return finish(response, request, state, who)
-    target = f"/chat/join/{invitation}" if invitation else "/chat"
-    return start_session(RedirectResponse(target, status_code=303), request, state, opened)
+            opened = _opened(request, session, asked.user) if asked.user is not None else None
+        if opened is None:
+            response = page(request, "account/check_mail.html", who, email=asked.email)
+            return finish(response, request, state, who)
+        target = f"/chat/join/{invitation}" if invitation else "/chat"
+        return start_session(RedirectResponse(target, status_code=303), request, state, opened)
+
+    def again(refused: Refused) -> Response:
+        return _signup_page(request, state, who, invitation=invitation, email=email, name=name,
+                            refused=refused)  # fmt: skip
+
+    return in_place(request, who, ask, again)
 
 
 @router.get(f"{identity.CONFIRM_PATH}{{token}}")
 def confirm_page(request: Request, state: State, who: Who, token: str) -> Response:
     """The link a sign-up mailed: a button to confirm (a mail scanner following the link
     makes nothing)."""
+    return _confirm_page(request, state, who, token)
+
+
+def _confirm_page(
+    request: Request, state: AppState, who: Visitor, token: str, refused: Refused | None = None
+) -> Response:
     with state.database.session() as session:
         email = identity.check_sign_up_token(session, token)
-    response = page(request, "account/confirm.html", who, token=token, email=email)
+    response = page(request, "account/confirm.html", who, token=token, email=email,
+                    refused=refused)  # fmt: skip
     return finish(response, request, state, who)
 
 
 @router.post(f"{identity.CONFIRM_PATH}{{token}}")
-def confirm(
-    request: Request,
-    state: State,
-    who: Who,
-    token: str,
-    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
-) -> Response:
+def confirm(request: Request, state: State, who: PostedByAnyone, token: str) -> Response:
     """Make the account the link proves, and sign in to it."""
-    who.check_csrf(csrf_token)
-    with state.database.session() as session:
-        user = identity.confirm_sign_up(
-            session, token, currency=state.settings.currency, seat_check=_seat_check(state)
-        )
-        opened = identity.open_session(
-            session, user, address=client_address(request),
-            user_agent=request.headers.get("user-agent", ""),
-        )  # fmt: skip
-    return start_session(RedirectResponse("/chat", status_code=303), request, state, opened)
+
+    def make() -> Response:
+        with state.database.session() as session:
+            user = identity.confirm_sign_up(
+                session, token, currency=state.settings.currency, seat_check=_seat_check(state)
+            )
+            opened = _opened(request, session, user)
+        return start_session(RedirectResponse("/chat", status_code=303), request, state, opened)
+
+    return in_place(request, who, make, lambda r: _confirm_page(request, state, who, token, r))
 
 
 @router.get("/login")
@@ -163,9 +167,16 @@ def login_page(
 ) -> Response:
     if who.user is not None:
         return RedirectResponse(safe_next(next), status_code=303)
+    return _login_page(request, state, who, next=next, notice=NOTICES.get(notice))
+
+
+def _login_page(
+    request: Request, state: AppState, who: Visitor, *, next: str, notice: str | None = None,
+    email: str = "", refused: Refused | None = None,
+) -> Response:  # fmt: skip
     response = page(
-        request, "account/login.html", who, next=safe_next(next), error=None,
-        notice=NOTICES.get(notice), policy=_policy(state),
+        request, "account/login.html", who, next=safe_next(next), email=email, notice=notice,
+        policy=_policy(state), refused=refused,
     )  # fmt: skip
     return finish(response, request, state, who)
 
@@ -174,47 +185,32 @@ def login_page(
 def login(
     request: Request,
     state: State,
-    who: Who,
+    who: PostedByAnyone,
     email: Field = "",
     password: Field = "",
     next: Field = "",
-    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:
-    error = None
-    status = 400
-    headers: dict[str, str] = {}
-    try:
-        who.check_csrf(csrf_token)
+    def sign_in() -> Response:
         with state.database.session() as session:
             user = identity.sign_in(
                 session, email, password, address=client_address(request),
                 attempts=state.attempts, paces=state.paces,
             )  # fmt: skip
-            if user is not None:
-                opened = identity.open_session(
-                    session, user, address=client_address(request),
-                    user_agent=request.headers.get("user-agent", ""),
-                )  # fmt: skip
-            else:
-                error = identity.WRONG_SIGN_IN
-    except LevanteError as problem:
-        error, status, headers = problem.message, problem.status_code, problem.headers
-    if error is not None:
-        response = page(
-            request, "account/login.html", who, next=safe_next(next), error=error,
-            email=email, notice=None, policy=_policy(state), status_code=status,
-        )  # fmt: skip
-        response.headers.update(headers)
-        return finish(response, request, state, who)
-    return start_session(RedirectResponse(safe_next(next), status_code=303), request, state, opened)
+            opened = _opened(request, session, user) if user is not None else None
+        if opened is None:  # refused after the transaction: the failed attempt stays counted
+            raise InvalidRequestError(identity.WRONG_SIGN_IN)
+        target = RedirectResponse(safe_next(next), status_code=303)
+        return start_session(target, request, state, opened)
+
+    def again(refused: Refused) -> Response:
+        return _login_page(request, state, who, next=next, email=email, refused=refused)
+
+    return in_place(request, who, sign_in, again)
 
 
 @router.post("/logout")
-def logout(
-    state: State, who: Who, csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = ""
-) -> Response:
+def logout(state: State, who: PostedByAnyone) -> Response:
     if who.user is not None:
-        who.check_csrf(csrf_token)
         with state.database.session() as session:
             identity.end_session(session, who.user.session_id)
     return end_session_cookie(RedirectResponse("/login?notice=signed-out", status_code=303))
@@ -229,202 +225,174 @@ def forgot_page(request: Request, state: State, who: Who) -> Response:
 
 
 @router.post("/password/forgot")
-def forgot(
-    request: Request,
-    state: State,
-    who: Who,
-    email: Field = "",
-    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
-) -> Response:
-    try:
-        who.check_csrf(csrf_token)
+def forgot(request: Request, state: State, who: PostedByAnyone, email: Field = "") -> Response:
+    def ask() -> Response:
         with state.database.session() as session:
             identity.request_password_reset(
                 session, email, public_url=state.settings.billing.public_url,
                 attempts=state.attempts, address=client_address(request), paces=state.paces,
             )  # fmt: skip
-    except LevanteError as problem:
-        response = page(
-            request, "account/forgot.html", who, email=email, error=problem.message,
-            status_code=problem.status_code,
-        )  # fmt: skip
+        return RedirectResponse("/login?notice=reset-sent", status_code=303)
+
+    def again(refused: Refused) -> Response:
+        response = page(request, "account/forgot.html", who, email=email, refused=refused)
         return finish(response, request, state, who)
-    return RedirectResponse("/login?notice=reset-sent", status_code=303)
+
+    return in_place(request, who, ask, again)
 
 
 @router.get("/password/reset/{token}")
 def reset_page(request: Request, state: State, who: Who, token: str) -> Response:
+    return _reset_page(request, state, who, token)
+
+
+def _reset_page(
+    request: Request, state: AppState, who: Visitor, token: str, refused: Refused | None = None
+) -> Response:
     with state.database.session() as session:
         purpose = identity.check_reset_token(session, token)
-    response = page(request, "account/reset.html", who, token=token, purpose=purpose, error=None)
+    response = page(request, "account/reset.html", who, token=token, purpose=purpose,
+                    refused=refused)  # fmt: skip
     return finish(response, request, state, who)
 
 
 @router.post("/password/reset/{token}")
 def reset(
-    request: Request,
-    state: State,
-    who: Who,
-    token: str,
-    password: Field = "",
-    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+    request: Request, state: State, who: PostedByAnyone, token: str, password: Field = ""
 ) -> Response:
-    who.check_csrf(csrf_token)
-    try:
+    """Set the password a mailed link lets set (a link used up or unknown is not found)."""
+
+    def set_password() -> Response:
         with state.database.session() as session:
             identity.reset_password(session, token, password)
-    except NotFoundError:
-        raise
-    except LevanteError as problem:
-        response = page(
-            request, "account/reset.html", who, token=token, error=problem.message,
-            status_code=problem.status_code,
-        )  # fmt: skip
-        return finish(response, request, state, who)
-    return end_session_cookie(RedirectResponse("/login?notice=reset", status_code=303))
+        return end_session_cookie(RedirectResponse("/login?notice=reset", status_code=303))
+
+    return in_place(
+        request, who, set_password, lambda r: _reset_page(request, state, who, token, r)
+    )
 
 
 # -- the account page -----------------------------------------------------------------------------
 
 
 @router.get("/account")
-async def account_page(request: Request, state: State, who: Who) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
+def account_page(request: Request, state: State, who: SignedIn) -> Response:
+    return _account_page(request, state, who)
+
+
+def _account_page(
+    request: Request, state: AppState, who: SignedInVisitor, refused: Refused | None = None
+) -> Response:
+    """The plan and its limits, the invoices, the instructions, the password and the browsers
+    signed in (a plain def, run in the thread pool: the limits are read on the event loop)."""
     user = who.user
-    account: ChatAccount = await anyio.to_thread.run_sync(state.assistant.account, user.user_id)
-    allowance = await state.assistant.allowance(account)
+    account = state.assistant.account(user.user_id)
+    allowance = anyio.from_thread.run(state.assistant.allowance, account)
+    with state.database.session() as session:
+        org = account.organization_id
+        manages = may_manage(session, user.user_id, org)
+        invoices = invoices_for(session, user.user_id, org)
+        return page(
+            request, "account/account.html", who, account=account,
+            allowance=allowance_lines(allowance), standing=account.standing, manages=manages,
+            sessions=identity.list_sessions(session, user.user_id, current=user.session_id),
+            offers=offers(session, org, currency=state.settings.currency) if manages else [],
+            invoices=[(i, f"{format_cents(i.total_cents)} {i.currency}") for i in invoices],
+            refused=refused,
+        )  # fmt: skip
 
-    def read() -> dict[str, Any]:
-        with state.database.session() as session:
-            org = account.organization_id
-            standing = account.standing
-            manages = may_manage(session, user.user_id, org)
-            invoices = invoices_for(session, user.user_id, org)
-            sessions = identity.list_sessions(session, user.user_id, current=user.session_id)
-            return {
-                "sessions": sessions,
-                "standing": standing,
-                "manages": manages,
-                "offers": offers(session, org, currency=state.settings.currency) if manages else [],
-                "invoices": [(i, f"{format_cents(i.total_cents)} {i.currency}") for i in invoices],
-            }
 
-    context = await anyio.to_thread.run_sync(read)
-    return page(
-        request, "account/account.html", who, account=account,
-        allowance=allowance_lines(allowance), error=None, **context,
-    )  # fmt: skip
+def _on_the_account_page(request: Request, state: AppState, who: SignedInVisitor) -> Again:
+    return lambda refused: _account_page(request, state, who, refused)
 
 
 @router.post("/account/password")
 def change_password(
     request: Request,
     state: State,
-    who: Who,
+    who: Posted,
     current_password: Field = "",
     new_password: Field = "",
-    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
 ) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    who.check_csrf(csrf_token)
-    with state.database.session() as session:
-        identity.change_password(
-            session, who.user.user_id, current_password, new_password,
-            keep_session=who.user.session_id,
-        )  # fmt: skip
-    tell(state, who, NOTICES["password"])
-    return RedirectResponse("/account", status_code=303)
+    def change() -> str:
+        with state.database.session() as session:
+            identity.change_password(
+                session, who.user_id, current_password, new_password,
+                keep_session=who.user.session_id,
+            )  # fmt: skip
+        return NOTICES["password"]
+
+    again = _on_the_account_page(request, state, who)
+    return after_form(request, state, who, change, back="/account", again=again)
 
 
 @router.post("/account/sessions/end-others")
-def end_other_sessions(
-    request: Request,
-    state: State,
-    who: Who,
-    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
-) -> Response:
+def end_other_sessions(request: Request, state: State, who: Posted) -> Response:
     """Sign out every other browser signed in to this account."""
-    if who.user is None:
-        return to_sign_in(request)
-    who.check_csrf(csrf_token)
-    with state.database.session() as session:
-        ended = identity.end_sessions(session, who.user.user_id, keep=who.user.session_id)
-    tell(state, who, f"Signed out of {ended} other session" + ("s." if ended != 1 else "."))
-    return RedirectResponse("/account#sessions", status_code=303)
+
+    def end() -> str:
+        with state.database.session() as session:
+            ended = identity.end_sessions(session, who.user_id, keep=who.user.session_id)
+        return f"Signed out of {ended} other session" + ("s." if ended != 1 else ".")
+
+    again = _on_the_account_page(request, state, who)
+    return after_form(request, state, who, end, back="/account#sessions", again=again)
 
 
 @router.post("/account/instructions")
 def save_instructions(
-    request: Request,
-    state: State,
-    who: Who,
-    instructions: Field = "",
-    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+    request: Request, state: State, who: Posted, instructions: Field = ""
 ) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    who.check_csrf(csrf_token)
-    state.assistant.set_instructions(who.user.user_id, instructions)
-    tell(state, who, NOTICES["instructions"])
-    return RedirectResponse("/account", status_code=303)
+    def save() -> str:
+        state.assistant.set_instructions(who.user_id, instructions)
+        return NOTICES["instructions"]
+
+    again = _on_the_account_page(request, state, who)
+    return after_form(request, state, who, save, back="/account", again=again)
 
 
 @router.post("/account/plan")
 def change_plan(
-    request: Request,
-    state: State,
-    who: Who,
-    plan: Field = "",
-    seats: Field = "",
-    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
+    request: Request, state: State, who: Posted, plan: Field = "", seats: Field = ""
 ) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    who.check_csrf(csrf_token)
-    account = state.assistant.account(who.user.user_id)
-    count = int(seats) if seats.strip().isdecimal() else None
-    with state.database.session() as session:
-        change = choose_plan(
-            session, who.user.user_id, account.organization_id, plan, seats=count,
-            settings=state.settings.billing, currency=state.settings.currency,
-        )  # fmt: skip
-    if change.checkout is not None and change.checkout.url:
-        return RedirectResponse(change.checkout.url, status_code=303)
-    message = change.message
-    if change.checkout is not None:
-        message += " " + change.checkout.instructions
-    tell(state, who, message)
-    return RedirectResponse("/account", status_code=303)
+    """Choose a plan: the payment provider's page when it has one, else the account page
+    saying how the plan starts."""
+
+    def choose() -> Response:
+        account = state.assistant.account(who.user_id)
+        count = int(seats) if seats.strip().isdecimal() else None
+        with state.database.session() as session:
+            change = choose_plan(
+                session, who.user_id, account.organization_id, plan, seats=count,
+                settings=state.settings.billing, currency=state.settings.currency,
+            )  # fmt: skip
+        if change.checkout is not None and change.checkout.url:
+            return RedirectResponse(change.checkout.url, status_code=303)
+        message = change.message
+        if change.checkout is not None:
+            message += " " + change.checkout.instructions
+        tell(state, who, message)
+        return RedirectResponse("/account", status_code=303)
+
+    return in_place(request, who, choose, _on_the_account_page(request, state, who))
 
 
 @router.post("/account/delete")
-def delete_account(
-    request: Request,
-    state: State,
-    who: Who,
-    password: Field = "",
-    csrf_token: Annotated[str, Form(alias=CSRF_FIELD)] = "",
-) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    who.check_csrf(csrf_token)
-    with state.database.session() as session:
-        identity.delete_account(session, who.user.user_id, password)
-    return end_session_cookie(RedirectResponse("/login?notice=deleted", status_code=303))
+def delete_account(request: Request, state: State, who: Posted, password: Field = "") -> Response:
+    def delete() -> Response:
+        with state.database.session() as session:
+            identity.delete_account(session, who.user_id, password)
+        return end_session_cookie(RedirectResponse("/login?notice=deleted", status_code=303))
+
+    return in_place(request, who, delete, _on_the_account_page(request, state, who))
 
 
 @router.get("/account/invoices/{ref}")
-def invoice_page(
-    request: Request, state: State, who: Who, ref: str, format: str = "html"
-) -> Response:
+def invoice_page(state: State, who: SignedIn, ref: str, format: str = "html") -> Response:
     """One of the organisation's invoices, as HTML or PDF; another's is not found."""
-    if who.user is None:
-        return to_sign_in(request)
-    account = state.assistant.account(who.user.user_id)
+    account = state.assistant.account(who.user_id)
     with state.database.session() as session:
-        found, lines = invoice_for(session, who.user.user_id, account.organization_id, ref)
+        found, lines = invoice_for(session, who.user_id, account.organization_id, ref)
         if format == "pdf":
             name = found.number or found.id
             return Response(
@@ -437,7 +405,6 @@ def invoice_page(
 
 @router.get(f"{CHECKOUT_RETURN_PATH}/{{invoice_id}}")
 def checkout_return(
-    request: Request,
     state: State,
     who: Who,
     invoice_id: str,

@@ -10,25 +10,24 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from levante import chat
 from levante.api.errors import body_for
 from levante.api.sse import EventStreamResponse
-from levante.api.state import AppState, app_state
+from levante.api.state import AppState
 from levante.chat import Answered, ChatAccount, Delta, Mode, Reply
 from levante.errors import InvalidRequestError, LevanteError, MessageLimitReachedError
-from levante.web.identity import CSRF_FIELD, CSRF_HEADER, Visitor, to_sign_in, visitor
+from levante.web.depends import Posted, SignedIn, State
+from levante.web.forms import Refused, in_place
+from levante.web.identity import SignedInVisitor
 from levante.web.limits import allowance_lines
 from levante.web.markdown import render_markdown
 from levante.web.templating import page, templates
 
 router = APIRouter(include_in_schema=False)
-State = Annotated[AppState, Depends(app_state)]
-Who = Annotated[Visitor, Depends(visitor)]
 Field = Annotated[str, Form()]
-Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
 
 HTML_EVERY_SECONDS = 0.25  # how often a streaming answer's Markdown is rendered again
 
@@ -38,60 +37,54 @@ async def _account(state: AppState, user_id: str) -> ChatAccount:
 
 
 @router.get("/chat")
-async def app_page(request: Request, state: State, who: Who, q: str = "") -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    return await _render_app(request, state, who, conversation_id=None, query=q)
+def app_page(request: Request, state: State, who: SignedIn, q: str = "") -> Response:
+    return _app_page(request, state, who, conversation_id=None, query=q)
 
 
 @router.get("/chat/c/{conversation_id}")
-async def conversation_page(
-    request: Request, state: State, who: Who, conversation_id: str
+def conversation_page(
+    request: Request, state: State, who: SignedIn, conversation_id: str
 ) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    return await _render_app(request, state, who, conversation_id=conversation_id, query="")
+    return _app_page(request, state, who, conversation_id=conversation_id, query="")
 
 
-async def _render_app(
-    request: Request, state: AppState, who: Visitor, *, conversation_id: str | None, query: str
+def _app_page(
+    request: Request,
+    state: AppState,
+    who: SignedInVisitor,
+    *,
+    conversation_id: str | None,
+    query: str,
+    refused: Refused | None = None,
 ) -> Response:
-    assert who.user is not None
-    user_id = who.user.user_id
-    account = await _account(state, user_id)
-    allowance = allowance_lines(await state.assistant.allowance(account))
-
-    def read() -> dict[str, Any]:
-        with state.database.session() as session:
-            listed = (
-                chat.search(session, user_id, query)
-                if query
-                else chat.list_conversations(session, user_id)
-            )
-            current = (
-                chat.transcript(session, user_id, conversation_id) if conversation_id else None
-            )
-            return {"conversations": listed, "current": current}
-
-    context = await anyio.to_thread.run_sync(read)
-    current = context["current"]
-    model = current.conversation.model if current is not None else account.default_model()
-    return page(
-        request, "chat/app.html", who, account=account, allowance=allowance, query=query,
-        model=model, **context,
-    )  # fmt: skip
+    """The conversations (or those a search finds) and the one open (a plain def, run in the
+    thread pool: the limits are read on the event loop)."""
+    account = state.assistant.account(who.user_id)
+    allowance = allowance_lines(anyio.from_thread.run(state.assistant.allowance, account))
+    with state.database.session() as session:
+        listed = (
+            chat.search(session, who.user_id, query)
+            if query
+            else chat.list_conversations(session, who.user_id)
+        )
+        current = (
+            chat.transcript(session, who.user_id, conversation_id) if conversation_id else None
+        )
+        model = current.conversation.model if current is not None else account.default_model()
+        return page(
+            request, "chat/app.html", who, account=account, allowance=allowance, query=query,
+            model=model, conversations=listed, current=current, refused=refused,
+        )  # fmt: skip
 
 
 @router.get("/chat/search")
-def search_fragment(request: Request, state: State, who: Who, q: str = "") -> Response:
+def search_fragment(request: Request, state: State, who: SignedIn, q: str = "") -> Response:
     """The sidebar's list for a search (or all conversations, for an empty one)."""
-    if who.user is None:
-        return to_sign_in(request)
     with state.database.session() as session:
         found = (
-            chat.search(session, who.user.user_id, q)
+            chat.search(session, who.user_id, q)
             if q.strip()
-            else chat.list_conversations(session, who.user.user_id)
+            else chat.list_conversations(session, who.user_id)
         )
     return templates.TemplateResponse(
         request, "chat/_conversations.html", {"conversations": found, "current": None, "query": q}
@@ -99,20 +92,15 @@ def search_fragment(request: Request, state: State, who: Who, q: str = "") -> Re
 
 
 @router.post("/chat/messages")
-async def send_message(request: Request, state: State, who: Who) -> Response:
+async def send_message(request: Request, state: State, who: Posted) -> Response:
     """Answer a message, streamed as server-sent events: ``start``, then ``delta`` (text) and
     ``html`` (the answer so far, rendered and sanitised), then ``done``. A refusal (a limit,
     a model the plan lacks, bad input) is a JSON error before anything streams."""
-    if who.user is None:
-        return JSONResponse(
-            {"object": "error", "message": "sign in first", "code": "signed_out"}, 401
-        )
     try:
-        who.check_csrf(request.headers.get(CSRF_HEADER))
         body = await _json_body(request)
         mode = Mode(str(body.get("mode") or "send"))
         position = body.get("position")
-        account = await _account(state, who.user.user_id)
+        account = await _account(state, who.user_id)
         reply = await state.assistant.reply(
             account,
             conversation_id=_optional_str(body.get("conversation_id")),
@@ -172,62 +160,48 @@ async def _answer_events(
 
 
 @router.get("/chat/c/{conversation_id}/title")
-def conversation_title(state: State, who: Who, conversation_id: str) -> Response:
-    if who.user is None:
-        return JSONResponse({"object": "error", "message": "sign in first"}, 401)
+def conversation_title(state: State, who: SignedIn, conversation_id: str) -> Response:
     with state.database.session() as session:
-        found = chat.transcript(session, who.user.user_id, conversation_id).conversation
+        found = chat.transcript(session, who.user_id, conversation_id).conversation
         return JSONResponse({"title": found.title, "source": found.title_source})
 
 
 @router.post("/chat/c/{conversation_id}/rename")
 def rename(
-    request: Request,
-    state: State,
-    who: Who,
-    conversation_id: str,
-    title: Field = "",
-    csrf_token: Csrf = "",
+    request: Request, state: State, who: Posted, conversation_id: str, title: Field = ""
 ) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    who.check_csrf(csrf_token)
-    with state.database.session() as session:
-        chat.rename(session, who.user.user_id, conversation_id, title)
-    return RedirectResponse(f"/chat/c/{conversation_id}", status_code=303)
+    def act() -> Response:
+        with state.database.session() as session:
+            chat.rename(session, who.user_id, conversation_id, title)
+        return RedirectResponse(f"/chat/c/{conversation_id}", status_code=303)
+
+    def again(refused: Refused) -> Response:
+        return _app_page(request, state, who, conversation_id=conversation_id, query="",
+                         refused=refused)  # fmt: skip
+
+    return in_place(request, who, act, again)
 
 
 @router.post("/chat/c/{conversation_id}/delete")
-def delete(
-    request: Request, state: State, who: Who, conversation_id: str, csrf_token: Csrf = ""
-) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    who.check_csrf(csrf_token)
+def delete(state: State, who: Posted, conversation_id: str) -> Response:
     with state.database.session() as session:
-        chat.remove(session, who.user.user_id, conversation_id)
+        chat.remove(session, who.user_id, conversation_id)
     return RedirectResponse("/chat", status_code=303)
 
 
 @router.get("/chat/c/{conversation_id}/export")
-def export_one(
-    request: Request, state: State, who: Who, conversation_id: str, format: str = "md"
-) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
+def export_one(state: State, who: SignedIn, conversation_id: str, format: str = "md") -> Response:
     with state.database.session() as session:
-        item = chat.transcript(session, who.user.user_id, conversation_id)
+        item = chat.transcript(session, who.user_id, conversation_id)
         if format == "json":
             return _download(json.dumps(chat.as_json(item), indent=2), f"{conversation_id}.json")
         return _download(chat.as_markdown(item), f"{conversation_id}.md")
 
 
 @router.get("/chat/export")
-def export_all(request: Request, state: State, who: Who, format: str = "md") -> Response:
-    if who.user is None:
-        return to_sign_in(request)
+def export_all(state: State, who: SignedIn, format: str = "md") -> Response:
     with state.database.session() as session:
-        items = chat.all_transcripts(session, who.user.user_id)
+        items = chat.all_transcripts(session, who.user_id)
         if format == "json":
             data = {"conversations": [chat.as_json(item) for item in items]}
             return _download(json.dumps(data, indent=2), "conversations.json")
@@ -249,6 +223,8 @@ def _error(error: LevanteError) -> JSONResponse:
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
+    if "json" not in request.headers.get("content-type", ""):  # a form's body is read already
+        raise InvalidRequestError("the request body is JSON (Content-Type: application/json)")
     try:
         body = await request.json()
     except ValueError:

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import ImmutableMultiDict
 from starlette.responses import Response
 
+from levante import identity
 from levante.api.state import AppState, app_state
 from levante.errors import PermissionDeniedError
-from levante.identity import SESSION_DAYS, OpenedSession, SignedIn, find_session, leave_notice
+from levante.identity import SESSION_DAYS, OpenedSession, find_session, leave_notice
 
 SESSION_COOKIE = "lv_session"
 CSRF_COOKIE = "lv_csrf"
@@ -32,13 +34,15 @@ class CsrfError(PermissionDeniedError):
     default_code = "csrf_failed"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Visitor:
-    """The person on the page (``user`` None: not signed in) and their CSRF token."""
+    """The person on the page (``user`` None: not signed in), their CSRF token, and what the
+    request's form carried, once checked (a refused form's page shows it again)."""
 
-    user: SignedIn | None
+    user: identity.SignedIn | None
     csrf_token: str
     set_csrf_cookie: bool = False
+    typed: ImmutableMultiDict[str, str] = field(default_factory=ImmutableMultiDict)
 
     def check_csrf(self, submitted: str | None) -> None:
         """Refuse a state-changing request without this visitor's token."""
@@ -49,14 +53,35 @@ class Visitor:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class SignedInVisitor(Visitor):
+    """A visitor who is signed in (what :data:`levante.web.depends.SignedIn` gives a page)."""
+
+    user: identity.SignedIn
+
+    @property
+    def user_id(self) -> str:
+        return self.user.user_id
+
+
 def visitor(request: Request, state: Annotated[AppState, Depends(app_state)]) -> Visitor:
     """The visitor behind the request's cookies (a plain def: FastAPI runs it in the thread
-    pool, where the session lookup may wait on the database)."""
+    pool, where the session lookup may wait on the database). A page view takes the notice
+    left for it; the visitor is kept on the request, so that an error page that follows shows
+    the same navigation (and that notice) without a second lookup."""
+    page_view = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+    who = visitor_of(request, state, take_notice=page_view)
+    request.state.visitor = who
+    return who
+
+
+def visitor_of(request: Request, state: AppState, *, take_notice: bool) -> Visitor:
+    """The visitor behind the request's cookies; with ``take_notice``, the notice the server
+    left for their next page comes along (and is cleared)."""
     secret = request.cookies.get(SESSION_COOKIE, "")
     if secret:
-        page_view = request.method == "GET" and "text/html" in request.headers.get("accept", "")
         with state.database.session() as session:
-            user = find_session(session, secret, take_notice=page_view)
+            user = find_session(session, secret, take_notice=take_notice)
         if user is not None:
             return Visitor(user, user.csrf_token)
     token = request.cookies.get(CSRF_COOKIE, "")
@@ -65,12 +90,13 @@ def visitor(request: Request, state: Annotated[AppState, Depends(app_state)]) ->
     return Visitor(None, token)
 
 
-def tell(state: AppState, who: Visitor, text: str, *, is_error: bool = False) -> None:
-    """Leave ``text`` for the visitor's next page: notices come from the server, never from
-    the URL, so that nobody can make the site say something in its own voice by a link."""
+def tell(state: AppState, who: Visitor, text: str) -> None:
+    """Leave what a form did for the visitor's next page: notices come from the server, never
+    from the URL, so that nobody can make the site say something in its own voice by a link.
+    A refusal is never a notice: it is shown in place (:mod:`levante.web.forms`)."""
     if who.user is not None:
         with state.database.session() as session:
-            leave_notice(session, who.user.session_id, text, is_error=is_error)
+            leave_notice(session, who.user.session_id, text)
 
 
 def secure(request: Request, state: AppState) -> bool:

@@ -10,11 +10,16 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
+from starlette.datastructures import ImmutableMultiDict
 from starlette.responses import HTMLResponse
 
 from levante import __version__
 from levante.pricing import format_cents, to_cents
 from levante.support import describe_minutes, duration
+from levante.web.forms import Refused
 from levante.web.identity import Visitor
 from levante.web.markdown import render_markdown
 
@@ -74,20 +79,65 @@ def money(nanos: int) -> str:
 templates.env.filters["money"] = money
 
 
+def _refused_form(context: Context, action: str) -> Refused | None:
+    refused = context.get("refused")
+    return refused if isinstance(refused, Refused) and refused.action == action else None
+
+
+@pass_context
+def _refusal(context: Context, action: str) -> Markup:
+    """Why the form posting to ``action`` was refused, to show beside it (nothing for the
+    other forms of the page)."""
+    refused = _refused_form(context, action)
+    if refused is None:
+        return Markup("")
+    context["refusal_shown"].append(action)
+    return Markup('<p class="notice error" role="alert" data-testid="refusal">{}</p>').format(
+        refused.message
+    )
+
+
+@pass_context
+def _typed(context: Context, action: str) -> ImmutableMultiDict[str, str]:
+    """What was typed into the form posting to ``action``, when it was refused."""
+    refused = _refused_form(context, action)
+    return refused.typed if refused is not None else ImmutableMultiDict()
+
+
+templates.env.globals["refusal"] = _refusal
+templates.env.globals["typed"] = _typed
+
+
 def page(
     request: Request,
     template: str,
     who: Visitor,
     *,
     status_code: int = 200,
+    refused: Refused | None = None,
     **context: Any,
 ) -> HTMLResponse:
     """Render ``template`` for the visitor (their CSRF token and signed-in user included, and
-    the notice the server left for this page, as ``flash``)."""
+    the notice the server left for this page, as ``flash``); with ``refused``, as the form's
+    page again, in the refusal's status and headers (``Retry-After``). The reason shows beside
+    the form; should the page not show this person that form (it is for the organisation's
+    admins, or for agents), it is rendered again with the reason on top, so that a refusal is
+    never silent."""
     flash = who.user.notice if who.user is not None else None
-    return templates.TemplateResponse(
-        request,
-        template,
-        {"who": who, "user": who.user, "csrf_token": who.csrf_token, "flash": flash, **context},
-        status_code=status_code,
+    shown: list[str] = []
+    values = {
+        "who": who, "user": who.user, "csrf_token": who.csrf_token, "flash": flash,
+        "refused": refused, "refusal_shown": shown, **context,
+    }  # fmt: skip
+    if refused is None:
+        return templates.TemplateResponse(request, template, values, status_code=status_code)
+    response = templates.TemplateResponse(
+        request, template, values, status_code=refused.status_code
     )
+    if not shown:  # the page does not show this person that form: the reason goes on top
+        values["refused_elsewhere"] = True
+        response = templates.TemplateResponse(
+            request, template, values, status_code=refused.status_code
+        )
+    response.headers.update(refused.headers)
+    return response

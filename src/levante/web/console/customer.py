@@ -1,9 +1,10 @@
 """The customer console: an organisation's usage (charted by day, and by model, key and
 workspace), its API keys, billing (account, wallet, subscriptions, invoices as HTML and
 PDF), licences and members, for its owners, admins and billing users. Every page takes its
-organisation from ``?org=`` and passes the one check, :func:`levante.tenancy.console_seat`;
-keys and members change only for owners and admins. The pages call the services the admin
-API calls, with the signed-in person as the actor."""
+organisation from ``?org=`` (a form, from its ``org`` field) through the one check,
+:func:`levante.tenancy.console_seat` (the ``Seat`` dependency); keys and members change only
+for owners and admins. The pages call the services the admin API calls, with the signed-in
+person as the actor."""
 
 from __future__ import annotations
 
@@ -11,23 +12,21 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from levante import billing, licensing, metering, quota, tenancy
 from levante.api.headers import standalone_document
-from levante.api.state import AppState, Flushed, app_state
-from levante.errors import InvalidRequestError, LevanteError
+from levante.api.state import AppState, Flushed
+from levante.errors import InvalidRequestError
 from levante.metering import GroupBy
 from levante.pricing import NANOS, format_amount, format_cents, to_cents
-from levante.web.console.forms import after_form
-from levante.web.identity import CSRF_FIELD, Visitor, to_sign_in, visitor
+from levante.web.depends import Posted, PostedSeat, Seat, SignedIn, State
+from levante.web.forms import Again, Refused, after_form, in_place
+from levante.web.identity import SignedInVisitor, tell
 from levante.web.templating import page
 
 router = APIRouter(include_in_schema=False)
-State = Annotated[AppState, Depends(app_state)]
-Who = Annotated[Visitor, Depends(visitor)]
-Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
 Text = Annotated[str, Form()]
 PERIODS = (7, 30, 90)
 SPLITS = {"model": GroupBy.MODEL, "key": GroupBy.KEY, "workspace": GroupBy.WORKSPACE}
@@ -40,13 +39,7 @@ def cost(nanos: int) -> str:
     return format_cents(to_cents(nanos)) if abs(nanos) >= NANOS else format_amount(nanos)
 
 
-def _seat(state: AppState, who: Visitor, org: str | None) -> tenancy.ConsoleSeat:
-    assert who.user is not None
-    with state.database.session() as session:
-        return tenancy.console_seat(session, who.user.user_id, org or None)
-
-
-def _common(state: AppState, who: Visitor, seat: tenancy.ConsoleSeat) -> dict[str, Any]:
+def _common(seat: tenancy.ConsoleSeat) -> dict[str, Any]:
     org = seat.organization
     return {"seat": seat, "org": org, "orgs": seat.choices, "q": f"?org={quote(org.slug)}"}
 
@@ -56,10 +49,10 @@ def _here(path: str, seat: tenancy.ConsoleSeat, **extra: str) -> str:
     return f"{path}?{query}"
 
 
-def _form(state: AppState, who: Visitor, csrf: str, org: str) -> tenancy.ConsoleSeat:
-    """The console behind a form: signed in, the form's CSRF token, the organisation."""
-    who.check_csrf(csrf)
-    return _seat(state, who, org)
+def _period(days: str) -> int:
+    """The days a usage page covers: one of the periods it offers, else thirty (a period typed
+    into the address is no reason to refuse the page)."""
+    return int(days) if days in {str(p) for p in PERIODS} else 30
 
 
 # -- usage ----------------------------------------------------------------------------------------
@@ -68,16 +61,25 @@ def _form(state: AppState, who: Visitor, csrf: str, org: str) -> tenancy.Console
 @router.get("/console")
 @router.get("/console/usage")
 def usage_page(
-    request: Request, state: State, who: Who, _: Flushed, org: str = "", days: int = 30,
+    request: Request, state: State, who: SignedIn, seat: Seat, _: Flushed, days: str = "30",
     by: str = "",
 ) -> Response:  # fmt: skip
     """Usage of the last ``days`` days: tokens and cost by day, charted (split by model, key
     or workspace with ``by``), and tables by model, by key and by workspace. The ledger is
     flushed first, so a request just answered is counted."""
-    if who.user is None:
-        return to_sign_in(request)
-    seat = _seat(state, who, org)
-    days = days if days in PERIODS else 30
+    return _usage_page(request, state, who, seat, days=_period(days), by=by)
+
+
+def _usage_page(
+    request: Request,
+    state: AppState,
+    who: SignedInVisitor,
+    seat: tenancy.ConsoleSeat,
+    *,
+    days: int = 30,
+    by: str = "",
+    refused: Refused | None = None,
+) -> Response:
     end = datetime.now(UTC).date()
     start = end - timedelta(days=days - 1)
     currency = state.settings.currency
@@ -113,19 +115,16 @@ def usage_page(
         total=by_day.total, currency=by_day.currency, chart=chart, by_model=by_model.rows,
         by_key=by_key.rows, by_workspace=by_workspace.rows, keys=keys, spaces=spaces,
         tier=standing.tier.name if standing.tier else None, limits=limits,
-        amount=cost, **_common(state, who, seat),
+        amount=cost, refused=refused, **_common(seat),
     )  # fmt: skip
 
 
 @router.post("/console/spend-limit")
 def set_spend_limit(
-    request: Request, state: State, who: Who, csrf: Csrf = "", org: Text = "",
-    monthly_limit: Text = "", workspace: Text = "",
+    request: Request, state: State, who: Posted, seat: PostedSeat, monthly_limit: Text = "",
+    workspace: Text = "",
 ) -> Response:  # fmt: skip
     """Set (an amount) or remove (empty) the monthly cap of the organisation or a workspace."""
-    if who.user is None:
-        return to_sign_in(request)
-    seat = _form(state, who, csrf, org)
 
     def act() -> str:
         with state.database.session() as session:
@@ -135,7 +134,10 @@ def set_spend_limit(
             )  # fmt: skip
         return f"monthly limit of {workspace or 'the organisation'}: {monthly_limit or 'none'}"
 
-    return after_form(state, who, _here("/console/usage", seat), act)
+    return after_form(
+        request, state, who, act, back=_here("/console/usage", seat),
+        again=lambda refused: _usage_page(request, state, who, seat, refused=refused),
+    )  # fmt: skip
 
 
 def _series(
@@ -162,40 +164,18 @@ def _series(
 
 
 @router.get("/console/keys")
-def keys_page(request: Request, state: State, who: Who, org: str = "") -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    seat = _seat(state, who, org)
+def keys_page(request: Request, state: State, who: SignedIn, seat: Seat) -> Response:
     return _keys(request, state, who, seat)
-
-
-@router.post("/console/workspaces")
-def add_workspace(
-    request: Request, state: State, who: Who, csrf: Csrf = "", org: Text = "", name: Text = ""
-) -> Response:
-    """A new workspace: keys are made in one, and its usage and cap are its own."""
-    if who.user is None:
-        return to_sign_in(request)
-    seat = _form(state, who, csrf, org)
-
-    def act() -> str:
-        with state.database.session() as session:
-            return (
-                f"workspace {tenancy.add_workspace(session, seat.actor, name=name).name} is ready"
-            )
-
-    return after_form(state, who, _here("/console/keys", seat), act)
 
 
 def _keys(
     request: Request,
     state: AppState,
-    who: Visitor,
+    who: SignedInVisitor,
     seat: tenancy.ConsoleSeat,
     *,
     created: tenancy.IssuedKey | None = None,
-    error: str = "",
-    status_code: int = 200,
+    refused: Refused | None = None,
 ) -> Response:
     with state.database.session() as session:
         keys = tenancy.list_keys(session, seat.actor, include_revoked=True)
@@ -203,30 +183,47 @@ def _keys(
         names = {w.id: w.name for w in spaces}
         return page(
             request, "console/keys.html", who, keys=keys, spaces=spaces, names=names,
-            created=created, error=error,
-            models=[m.id for m in state.models.configured()],
-            status_code=status_code, now=datetime.now(UTC), **_common(state, who, seat),
+            created=created, models=[m.id for m in state.models.configured()],
+            status_code=201 if created is not None else 200, refused=refused,
+            now=datetime.now(UTC), **_common(seat),
         )  # fmt: skip
+
+
+def _on_the_keys_page(
+    request: Request, state: AppState, who: SignedInVisitor, seat: tenancy.ConsoleSeat
+) -> Again:
+    return lambda refused: _keys(request, state, who, seat, refused=refused)
+
+
+@router.post("/console/workspaces")
+def add_workspace(
+    request: Request, state: State, who: Posted, seat: PostedSeat, name: Text = ""
+) -> Response:
+    """A new workspace: keys are made in one, and its usage and cap are its own."""
+
+    def act() -> str:
+        with state.database.session() as session:
+            made = tenancy.add_workspace(session, seat.actor, name=name)
+            return f"workspace {made.name} is ready"
+
+    again = _on_the_keys_page(request, state, who, seat)
+    return after_form(request, state, who, act, back=_here("/console/keys", seat), again=again)
 
 
 @router.post("/console/keys")
 def create_key(
     request: Request,
     state: State,
-    who: Who,
-    csrf: Csrf = "",
-    name: Annotated[str, Form()] = "",
-    workspace: Annotated[str, Form()] = "",
+    who: Posted,
+    seat: PostedSeat,
+    name: Text = "",
+    workspace: Text = "",
     models: Annotated[list[str] | None, Form()] = None,
-    expires_on: Annotated[str, Form()] = "",
-    org: Annotated[str, Form()] = "",
+    expires_on: Text = "",
 ) -> Response:
     """Create a key; the page shows its secret this once."""
-    if who.user is None:
-        return to_sign_in(request)
-    who.check_csrf(csrf)
-    seat = _seat(state, who, org)
-    try:
+
+    def act() -> Response:
         expires = _expiry(expires_on)
         with state.database.session() as session:
             issued = tenancy.create_key(
@@ -234,11 +231,9 @@ def create_key(
                 workspace=workspace or tenancy.DEFAULT_WORKSPACE, expires_at=expires,
                 allowed_models=models or None,
             )  # fmt: skip
-    except LevanteError as exc:
-        if exc.status_code >= 500:
-            raise
-        return _keys(request, state, who, seat, error=exc.message, status_code=exc.status_code)
-    return _keys(request, state, who, seat, created=issued, status_code=201)
+        return _keys(request, state, who, seat, created=issued)
+
+    return in_place(request, who, act, _on_the_keys_page(request, state, who, seat))
 
 
 def _expiry(text: str) -> datetime | None:
@@ -255,77 +250,66 @@ def _expiry(text: str) -> datetime | None:
 
 @router.post("/console/keys/{key_id}/revoke")
 def revoke_key(
-    request: Request,
-    state: State,
-    who: Who,
-    key_id: str,
-    csrf: Csrf = "",
-    org: Annotated[str, Form()] = "",
+    request: Request, state: State, who: Posted, seat: PostedSeat, key_id: str
 ) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    who.check_csrf(csrf)
-    seat = _seat(state, who, org)
-    with state.database.session() as session:
-        tenancy.revoke_key(session, seat.actor, key_id=key_id)
-    return RedirectResponse(_here("/console/keys", seat), status_code=303)
+    def act() -> Response:
+        with state.database.session() as session:
+            tenancy.revoke_key(session, seat.actor, key_id=key_id)
+        return RedirectResponse(_here("/console/keys", seat), status_code=303)
+
+    return in_place(request, who, act, _on_the_keys_page(request, state, who, seat))
 
 
 # -- billing --------------------------------------------------------------------------------------
 
 
 @router.get("/console/billing")
-def billing_page(
-    request: Request, state: State, who: Who, _: Flushed, org: str = "",
-) -> Response:  # fmt: skip
+def billing_page(request: Request, state: State, who: SignedIn, seat: Seat, _: Flushed) -> Response:
     """The billing account, the wallet, the subscriptions and the invoices."""
-    if who.user is None:
-        return to_sign_in(request)
-    seat = _seat(state, who, org)
+    return _billing(request, state, who, seat)
+
+
+def _billing(
+    request: Request,
+    state: AppState,
+    who: SignedInVisitor,
+    seat: tenancy.ConsoleSeat,
+    refused: Refused | None = None,
+) -> Response:
     with state.database.session() as session:
         wallet = billing.wallet_of(session, seat.actor, default_currency=state.settings.currency)
         subscriptions = billing.subscriptions_of(session, seat.actor, include_ended=False)
         invoices = billing.invoices_of(session, seat.actor, limit=100)
         return page(
             request, "console/billing.html", who, wallet=wallet, subscriptions=subscriptions,
-            invoices=invoices, amount=cost,
-            **_common(state, who, seat),
+            invoices=invoices, amount=cost, refused=refused, **_common(seat),
         )  # fmt: skip
 
 
 @router.post("/console/top-ups")
 def top_up(
-    request: Request, state: State, who: Who, csrf: Csrf = "", org: Text = "", amount: Text = ""
+    request: Request, state: State, who: Posted, seat: PostedSeat, amount: Text = ""
 ) -> Response:
     """Buy prepaid credits: an invoice for them, and the way to pay it (the provider's page,
     or the transfer's instructions); the credits arrive when it is paid."""
-    if who.user is None:
-        return to_sign_in(request)
-    seat = _form(state, who, csrf, org)
-    paid_at: list[str] = []
 
-    def act() -> str:
+    def act() -> Response:
         with state.database.session() as session:
             _, checkout = billing.buy_credits(
                 session, seat.actor, amount=amount, settings=state.settings.billing,
                 default_currency=state.settings.currency,
             )  # fmt: skip
-        paid_at.extend([checkout.url] if checkout.url else [])
-        return checkout.instructions
+        if checkout.url:  # a payment provider with a page of its own: the browser goes there
+            return RedirectResponse(checkout.url, status_code=303)
+        tell(state, who, checkout.instructions)
+        return RedirectResponse(_here("/console/billing", seat), status_code=303)
 
-    back = after_form(state, who, _here("/console/billing", seat), act)
-    # A payment provider with a page of its own: the browser goes there to pay.
-    return RedirectResponse(paid_at[0], status_code=303) if paid_at else back
+    return in_place(request, who, act, lambda r: _billing(request, state, who, seat, r))
 
 
 @router.get("/console/invoices/{ref}.{kind}")
-def invoice_file(
-    request: Request, state: State, who: Who, ref: str, kind: str, org: str = ""
-) -> Response:
+def invoice_file(state: State, who: SignedIn, seat: Seat, ref: str, kind: str) -> Response:
     """An invoice as HTML or PDF: one of the organisation's, or not found."""
-    if who.user is None:
-        return to_sign_in(request)
-    seat = _seat(state, who, org)
     with state.database.session() as session:
         found, lines = billing.invoice_of(session, seat.actor, ref, own=True)
         if kind == "pdf":
@@ -343,24 +327,18 @@ def invoice_file(
 
 
 @router.get("/console/licenses")
-def licenses_page(request: Request, state: State, who: Who, org: str = "") -> Response:
+def licenses_page(request: Request, state: State, who: SignedIn, seat: Seat) -> Response:
     """The organisation's self-hosted licences: seats, expiry, the last usage report."""
-    if who.user is None:
-        return to_sign_in(request)
-    seat = _seat(state, who, org)
     with state.database.session() as session:
         records = licensing.licenses_of(session, seat.actor, seat.organization.id)
         now = datetime.now(UTC)
         rows = [(r, licensing.license_status(r, now)) for r in records]
-        return page(request, "console/licenses.html", who, rows=rows, **_common(state, who, seat))
+        return page(request, "console/licenses.html", who, rows=rows, **_common(seat))
 
 
 @router.get("/console/members")
-def members_page(request: Request, state: State, who: Who, org: str = "") -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    seat = _seat(state, who, org)
+def members_page(request: Request, state: State, who: SignedIn, seat: Seat) -> Response:
     with state.database.session() as session:
         people, invited = tenancy.members(session, seat.actor)
         return page(request, "console/members.html", who, people=people, invited=invited,
-                    **_common(state, who, seat))  # fmt: skip
+                    **_common(seat))  # fmt: skip

@@ -1,12 +1,15 @@
-"""The operator's console: the revenue dashboard and a customer's page. Only the owners and
-admins of the operator's organisation see them (403 for anyone else signed in)."""
+"""The operator's console: the revenue dashboard, customers, prices, invoices, licences, the
+audit log and the gateways. Only the owners and admins of the operator's organisation see
+them (403 for anyone else signed in): the ``Operating`` dependency asks
+:func:`levante.tenancy.operator_console` for the actor before any handler runs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from levante import (
@@ -20,33 +23,18 @@ from levante import (
     support,
     tenancy,
 )
-from levante.api.state import AppState, app_state
+from levante.api.state import AppState
 from levante.audit import Actor
 from levante.errors import LevanteError
 from levante.pricing import format_amount
-from levante.web.console.forms import after_form
-from levante.web.identity import CSRF_FIELD, Visitor, to_sign_in, visitor
+from levante.web.depends import Operating, Posted, PostedOperating, SignedIn, State
+from levante.web.forms import Again, Refused, after_form
+from levante.web.identity import SignedInVisitor
 from levante.web.templating import money, page
 
 router = APIRouter(include_in_schema=False)
-State = Annotated[AppState, Depends(app_state)]
-Who = Annotated[Visitor, Depends(visitor)]
-Csrf = Annotated[str, Form(alias=CSRF_FIELD)]
 Text = Annotated[str, Form()]
 MOVES = ("new", "expansion", "reactivation", "contraction", "churn", "fx")
-
-
-def _actor(state: AppState, who: Visitor) -> Actor:
-    assert who.user is not None
-    with state.database.session() as session:
-        return tenancy.operator_console(session, who.user.user_id)
-
-
-def _acting(state: AppState, who: Visitor, csrf: str) -> Actor:
-    """The operator behind a form: signed in, the form's CSRF token, the role."""
-    actor = _actor(state, who)
-    who.check_csrf(csrf)
-    return actor
 
 
 def compact(nanos: int) -> str:
@@ -83,14 +71,12 @@ def chart_data(report: revenue.Report) -> dict[str, Any]:
 def revenue_page(
     request: Request,
     state: State,
-    who: Who,
+    who: SignedIn,
+    actor: Operating,
     first: str = "",
     last: str = "",
     format: str = "html",
 ) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    actor = _actor(state, who)
     with state.database.session() as session:
         report = revenue.report(
             session, actor, state.settings.revenue, now=datetime.now(UTC),
@@ -111,13 +97,11 @@ def revenue_page(
 
 @router.get("/console/operator/customers/{organization}")
 def customer_page(
-    request: Request, state: State, who: Who, organization: str, first: str = "", last: str = ""
-) -> Response:
+    request: Request, state: State, who: SignedIn, actor: Operating, organization: str,
+    first: str = "", last: str = "",
+) -> Response:  # fmt: skip
     """One customer: its revenue by stream and month, its subscriptions and its invoices
     (with their lines by stream), the rows the figures are read from."""
-    if who.user is None:
-        return to_sign_in(request)
-    actor = _actor(state, who)
     with state.database.session() as session:
         report = revenue.report(
             session, actor, state.settings.revenue, now=datetime.now(UTC),
@@ -147,11 +131,10 @@ def customer_page(
 
 
 @router.get("/console/operator/customers")
-def customers_page(request: Request, state: State, who: Who, q: str = "") -> Response:
+def customers_page(
+    request: Request, state: State, who: SignedIn, actor: Operating, q: str = ""
+) -> Response:
     """Customers by name, slug, billing name or email, VAT number or a member's email."""
-    if who.user is None:
-        return to_sign_in(request)
-    actor = _actor(state, who)
     with state.database.session() as session:
         rows = billing.find_customers(session, actor, q, limit=100)
         return page(request, "console/operator/customers.html", who, rows=rows, q=q)
@@ -161,29 +144,29 @@ def customers_page(request: Request, state: State, who: Who, q: str = "") -> Res
 
 
 @router.get("/console/operator/prices")
-def prices_page(request: Request, state: State, who: Who) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    _actor(state, who)
+def prices_page(request: Request, state: State, who: SignedIn, _: Operating) -> Response:
+    return _prices(request, state, who)
+
+
+def _prices(
+    request: Request, state: AppState, who: SignedInVisitor, refused: Refused | None = None
+) -> Response:
     with state.database.session() as session:
         prices = pricing.list_prices(session)
         plans = billing.list_plans(session, include_inactive=True)
         return page(
             request, "console/operator/prices.html", who, prices=prices, plans=plans,
             amount=format_amount, models=[m.id for m in state.models.configured()],
-
+            refused=refused,
         )  # fmt: skip
 
 
 @router.post("/console/operator/prices")
 def add_price(
-    request: Request, state: State, who: Who, csrf: Csrf = "", model: Text = "",
+    request: Request, state: State, who: Posted, actor: PostedOperating, model: Text = "",
     input: Text = "", output: Text = "", currency: Text = "",
 ) -> Response:  # fmt: skip
     """A new price version, from as soon as every gateway can learn of it."""
-    if who.user is None:
-        return to_sign_in(request)
-    actor = _acting(state, who, csrf)
 
     def act() -> str:
         with state.database.session() as session:
@@ -197,7 +180,10 @@ def add_price(
             price = added.price
             return f"{price.model}: a {price.currency} price from {price.effective_from:%F %T} UTC"
 
-    return after_form(state, who, "/console/operator/prices", act)
+    def again(refused: Refused) -> Response:
+        return _prices(request, state, who, refused)
+
+    return after_form(request, state, who, act, back="/console/operator/prices", again=again)
 
 
 # -- invoices and payments ------------------------------------------------------------------------
@@ -205,23 +191,31 @@ def add_price(
 
 @router.get("/console/operator/invoices")
 def invoices_page(
-    request: Request, state: State, who: Who, period: str = "", status: str = "",
+    request: Request, state: State, who: SignedIn, actor: Operating, period: str = "",
+    status: str = "",
 ) -> Response:  # fmt: skip
-    if who.user is None:
-        return to_sign_in(request)
-    actor = _actor(state, who)
+    return _invoices(request, state, who, actor, period=period, status=status)
+
+
+def _invoices(
+    request: Request,
+    state: AppState,
+    who: SignedInVisitor,
+    actor: Actor,
+    *,
+    period: str = "",
+    status: str = "",
+    refused: Refused | None = None,
+) -> Response:
+    """Every customer's invoices of a month or a status; a filter the service cannot use is
+    said on the page, above an empty table."""
     error = ""
     with state.database.session() as session:
         try:
             rows = billing.invoices_of(
-                session,
-                actor,
-                None,
-                period=period or None,
-                status=status or None,
-                limit=200,
+                session, actor, None, period=period or None, status=status or None, limit=200,
                 everyone=True,
-            )
+            )  # fmt: skip
         except LevanteError as exc:
             if exc.status_code >= 500:
                 raise
@@ -229,19 +223,22 @@ def invoices_page(
         names = revenue.customers(session, {i.organization_id for i in rows})
         return page(
             request, "console/operator/invoices.html", who, rows=rows, names=names,
-            period=period, status=status, error=error,
+            period=period, status=status, error=error, refused=refused,
             default_period=f"{datetime.now(UTC):%Y-%m}",
         )  # fmt: skip
 
 
+def _on_the_invoices_page(
+    request: Request, state: AppState, who: SignedInVisitor, actor: Actor
+) -> Again:
+    return lambda refused: _invoices(request, state, who, actor, refused=refused)
+
+
 @router.post("/console/operator/invoices/run")
 def run_invoices(
-    request: Request, state: State, who: Who, csrf: Csrf = "", period: Text = ""
+    request: Request, state: State, who: Posted, actor: PostedOperating, period: Text = ""
 ) -> Response:
     """Build (or bring up to date) the month's invoices; finalized once the month closed."""
-    if who.user is None:
-        return to_sign_in(request)
-    actor = _acting(state, who, csrf)
 
     def act() -> str:
         run = platform.run_invoices(
@@ -252,18 +249,16 @@ def run_invoices(
         counts = ", ".join(f"{run.count(k)} {k}" for k in ("created", "updated", "unchanged"))
         return f"{period}: {counts}"
 
-    return after_form(state, who, "/console/operator/invoices", act)
+    again = _on_the_invoices_page(request, state, who, actor)
+    return after_form(request, state, who, act, back="/console/operator/invoices", again=again)
 
 
 @router.post("/console/operator/invoices/{ref}/payments")
 def record_payment(
-    request: Request, state: State, who: Who, ref: str, csrf: Csrf = "",
+    request: Request, state: State, who: Posted, actor: PostedOperating, ref: str,
     reference: Text = "", amount: Text = "",
 ) -> Response:  # fmt: skip
     """Record a bank transfer received for an invoice (by default the amount due)."""
-    if who.user is None:
-        return to_sign_in(request)
-    actor = _acting(state, who, csrf)
 
     def act() -> str:
         with state.database.session() as session:
@@ -272,17 +267,25 @@ def record_payment(
             )
             return f"{invoice.number or invoice.id}: {invoice.status}"
 
-    return after_form(state, who, "/console/operator/invoices", act)
+    again = _on_the_invoices_page(request, state, who, actor)
+    return after_form(request, state, who, act, back="/console/operator/invoices", again=again)
 
 
 # -- licences -------------------------------------------------------------------------------------
 
 
 @router.get("/console/operator/licenses")
-def licenses_page(request: Request, state: State, who: Who) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    actor = _actor(state, who)
+def licenses_page(request: Request, state: State, who: SignedIn, actor: Operating) -> Response:
+    return _licenses(request, state, who, actor)
+
+
+def _licenses(
+    request: Request,
+    state: AppState,
+    who: SignedInVisitor,
+    actor: Actor,
+    refused: Refused | None = None,
+) -> Response:
     with state.database.session() as session:
         records = licensing.licenses_of(session, actor)
         now = datetime.now(UTC)
@@ -290,18 +293,26 @@ def licenses_page(request: Request, state: State, who: Who) -> Response:
         names = revenue.customers(session, {r.organization_id for r in records})
         return page(
             request, "console/operator/licenses.html", who, rows=rows, names=names,
-
+            refused=refused,
         )  # fmt: skip
+
+
+def _licence_form(
+    request: Request, state: AppState, who: SignedInVisitor, actor: Actor, act: Callable[[], str]
+) -> Response:
+    """A licence form's outcome: back to the licences, or the licences again with the reason."""
+
+    def again(refused: Refused) -> Response:
+        return _licenses(request, state, who, actor, refused)
+
+    return after_form(request, state, who, act, back="/console/operator/licenses", again=again)
 
 
 @router.post("/console/operator/licenses")
 def issue_license(
-    request: Request, state: State, who: Who, csrf: Csrf = "", organization: Text = ""
+    request: Request, state: State, who: Posted, actor: PostedOperating, organization: Text = ""
 ) -> Response:
     """Issue a licence from the organisation's enterprise contract."""
-    if who.user is None:
-        return to_sign_in(request)
-    actor = _acting(state, who, csrf)
 
     def act() -> str:
         with state.database.session() as session:
@@ -311,40 +322,33 @@ def issue_license(
             )  # fmt: skip
             return f"issued {record.id}"
 
-    return after_form(state, who, "/console/operator/licenses", act)
+    return _licence_form(request, state, who, actor, act)
 
 
 @router.post("/console/operator/licenses/{license_id}/revoke")
 def revoke_license(
-    request: Request, state: State, who: Who, license_id: str, csrf: Csrf = ""
+    request: Request, state: State, who: Posted, actor: PostedOperating, license_id: str
 ) -> Response:
-    if who.user is None:
-        return to_sign_in(request)
-    actor = _acting(state, who, csrf)
-
     def act() -> str:
         with state.database.session() as session:
             licensing.revoke(session, actor, license_id)
         return f"revoked {license_id}"
 
-    return after_form(state, who, "/console/operator/licenses", act)
+    return _licence_form(request, state, who, actor, act)
 
 
 @router.post("/console/operator/licenses/reports")
 def import_report(
-    request: Request, state: State, who: Who, csrf: Csrf = "", report: Text = ""
+    request: Request, state: State, who: Posted, actor: PostedOperating, report: Text = ""
 ) -> Response:
     """Import a site's signed usage report (pasted): into the ledger, or held for review."""
-    if who.user is None:
-        return to_sign_in(request)
-    actor = _acting(state, who, csrf)
 
     def act() -> str:
         with state.database.session() as session:
             result = licensing.import_report(session, actor, report)
             return f"report {result.status}: {result.records} usage record(s)"
 
-    return after_form(state, who, "/console/operator/licenses", act)
+    return _licence_form(request, state, who, actor, act)
 
 
 # -- the audit log and the gateways ---------------------------------------------------------------
@@ -352,13 +356,10 @@ def import_report(
 
 @router.get("/console/operator/audit")
 def audit_page(
-    request: Request, state: State, who: Who, org: str = "",
+    request: Request, state: State, who: SignedIn, actor: Operating, org: str = "",
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,  # an event's id
 ) -> Response:  # fmt: skip
     """An organisation's audit events (by default the operator's own), newest first."""
-    if who.user is None:
-        return to_sign_in(request)
-    actor = _actor(state, who)
     with state.database.session() as session:
         target = tenancy.acting_on(session, actor, org or None)
         events = audit.list_events(session, target.id, limit=101, before_id=before)
@@ -369,12 +370,9 @@ def audit_page(
 
 
 @router.get("/console/operator/gateways")
-def gateways_page(request: Request, state: State, who: Who) -> Response:
+def gateways_page(request: Request, state: State, who: SignedIn, _: Operating) -> Response:
     """The gateway processes sharing this database, and this process's engines: models
     loaded, queue depth, sequences running and decode throughput."""
-    if who.user is None:
-        return to_sign_in(request)
-    _actor(state, who)
     with state.database.session() as session:
         rows = metering.gateways(
             session, heartbeat_seconds=state.settings.heartbeat_seconds, now=datetime.now(UTC)
