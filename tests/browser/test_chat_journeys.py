@@ -11,7 +11,8 @@ from levante.audit import Actor
 from levante.billing import record_transfer
 from levante.chat.conversations import provisional_title
 from levante.storage import Database
-from tests.browser.conftest import FREE_MESSAGES, screenshot, send, sign_up
+from tests.browser.conftest import _DATABASES, FREE_MESSAGES, screenshot, send, sign_up
+from tests.helpers import mailed_link
 
 ANSWER_SECONDS = 60_000  # ms: an answer of the real model on two cores, with room to spare
 
@@ -134,8 +135,13 @@ def test_an_owner_invites_a_member_who_signs_up_and_chats(
         member.goto(link.replace("http://127.0.0.1:8080", site_url))
         member.get_by_role("link", name="Create an account for frank@example.com").click()
         expect(member.get_by_label("Email")).to_have_value("frank@example.com")
-        member.get_by_label("Password").fill("correct horse battery")
         member.get_by_role("button", name="Sign up").click()
+        expect(member.get_by_test_id("check-mail")).to_contain_text("frank@example.com")
+        database = _DATABASES[site_url]
+        member.goto(site_url + mailed_link(database, "frank@example.com", "/signup/confirm/"))
+        member.get_by_label("Password").fill("correct horse battery")
+        member.get_by_role("button", name="Confirm and sign in").click()
+        member.goto(link.replace("http://127.0.0.1:8080", site_url))  # the invitation again
         member.get_by_role("button", name="Join the team").click()
         expect(member).to_have_url(f"{site_url}/chat")
         send(member, "Hello from the team!")

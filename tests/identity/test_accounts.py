@@ -25,14 +25,16 @@ URL = "https://levante.example"
 CLI = Actor.command_line()
 
 
-def _ask(database: Database, email: str, *, address: str = "192.0.2.1", **extra: object) -> None:
+def _ask(database: Database, email: str, *, address: str = "192.0.2.1") -> None:
     with database.session() as session:
-        asked = identity.sign_up(
-            session, email, PASSWORD, policy=SignupPolicy(), public_url=URL,
-            attempts=DatabaseAttempts(), address=address, currency="EUR",
-            **extra,  # type: ignore[arg-type]
-        )  # fmt: skip
-        assert asked.user is None
+        identity.sign_up(
+            session,
+            email,
+            policy=SignupPolicy(),
+            public_url=URL,
+            attempts=DatabaseAttempts(),
+            address=address,
+        )
 
 
 def _link(database: Database, to: str, path: str) -> str:
@@ -58,11 +60,11 @@ def test_an_account_is_made_only_when_the_mailed_link_is_followed(database: Data
     token = _link(database, "alice@example.com", identity.CONFIRM_PATH)
     with database.session() as session:
         assert identity.check_sign_up_token(session, token) == "alice@example.com"
-        user = identity.confirm_sign_up(session, token, currency="EUR")
+        user = identity.confirm_sign_up(session, token, PASSWORD, currency="EUR")
         assert user.password_hash is not None
         assert user.password_hash.startswith("$argon2id$")
     with database.session() as session, pytest.raises(NotFoundError):
-        identity.confirm_sign_up(session, token, currency="EUR")  # used up
+        identity.confirm_sign_up(session, token, PASSWORD, currency="EUR")  # used up
 
 
 def test_signing_up_with_an_address_an_operator_added_takes_nothing_over(
@@ -78,7 +80,7 @@ def test_signing_up_with_an_address_an_operator_added_takes_nothing_over(
         )  # fmt: skip
         assert change.claim_link is not None
         assert change.claim_link.startswith(URL)
-    _ask(database, "boss@example.com")  # the stranger's password
+    _ask(database, "boss@example.com")  # a stranger asks for it
     with database.session() as session:
         boss = session.scalars(select(User).where(User.email == "boss@example.com")).one()
         assert boss.password_hash is None  # nothing set
@@ -108,7 +110,10 @@ def test_sign_up_says_the_same_whether_or_not_the_address_has_an_account(
     _ask(database, "alice@example.com")
     with database.session() as session:
         identity.confirm_sign_up(
-            session, _link(database, "alice@example.com", identity.CONFIRM_PATH), currency="EUR"
+            session,
+            _link(database, "alice@example.com", identity.CONFIRM_PATH),
+            PASSWORD,
+            currency="EUR",
         )
     _ask(database, "alice@example.com", address="192.0.2.2")  # no ConflictError
     with database.session() as session:
@@ -123,7 +128,10 @@ def test_a_new_password_ends_every_open_reset_link(database: Database) -> None:
     _ask(database, "alice@example.com")
     with database.session() as session:
         user = identity.confirm_sign_up(
-            session, _link(database, "alice@example.com", identity.CONFIRM_PATH), currency="EUR"
+            session,
+            _link(database, "alice@example.com", identity.CONFIRM_PATH),
+            PASSWORD,
+            currency="EUR",
         )
         identity.request_password_reset(
             session, "alice@example.com", public_url=URL, attempts=attempts, address="192.0.2.1"
@@ -143,7 +151,10 @@ def test_a_stranger_guessing_does_not_lock_the_owner_out(database: Database) -> 
     _ask(database, "alice@example.com")
     with database.session() as session:
         user = identity.confirm_sign_up(
-            session, _link(database, "alice@example.com", identity.CONFIRM_PATH), currency="EUR"
+            session,
+            _link(database, "alice@example.com", identity.CONFIRM_PATH),
+            PASSWORD,
+            currency="EUR",
         )
         identity.open_session(session, user, address="198.51.100.7", user_agent="home")
     now = utcnow()
@@ -171,7 +182,10 @@ def test_concurrent_wrong_passwords_get_only_the_free_guesses(database: Database
     _ask(database, "alice@example.com")
     with database.session() as session:
         identity.confirm_sign_up(
-            session, _link(database, "alice@example.com", identity.CONFIRM_PATH), currency="EUR"
+            session,
+            _link(database, "alice@example.com", identity.CONFIRM_PATH),
+            PASSWORD,
+            currency="EUR",
         )
     now = utcnow()
 
@@ -198,12 +212,19 @@ def test_sign_ups_and_reset_mails_are_paced(database: Database) -> None:
         _ask(database, f"person{n}@example.com", address="192.0.2.50")
     with database.session() as session, pytest.raises(RateLimitedError):
         identity.sign_up(
-            session, "person9@example.com", PASSWORD, policy=SignupPolicy(), public_url=URL,
-            attempts=attempts, address="192.0.2.50", currency="EUR",
-        )  # fmt: skip
+            session,
+            "person9@example.com",
+            policy=SignupPolicy(),
+            public_url=URL,
+            attempts=attempts,
+            address="192.0.2.50",
+        )
     with database.session() as session:
         identity.confirm_sign_up(
-            session, _link(database, "person0@example.com", identity.CONFIRM_PATH), currency="EUR"
+            session,
+            _link(database, "person0@example.com", identity.CONFIRM_PATH),
+            PASSWORD,
+            currency="EUR",
         )
     for n in range(10):
         with database.session() as session:
@@ -273,3 +294,73 @@ def test_two_owners_stepping_down_at_once_leave_one(database: Database) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = list(pool.map(step_down, users))
     assert sorted(done) == [False, True]
+
+
+def test_a_strangers_sign_up_never_sets_the_password(database: Database) -> None:
+    """Review: the password given at sign-up was kept and set when the link was confirmed,
+    so a stranger's sign-up, confirmed by the unsuspecting owner, held the account."""
+    _ask(database, "victim@example.com", address="203.0.113.66")  # the stranger asks
+    token = _link(database, "victim@example.com", identity.CONFIRM_PATH)
+    with database.session() as session:
+        user = identity.confirm_sign_up(session, token, "the owner's own secret", currency="EUR")
+        email = user.email
+    with database.session() as session:
+        assert identity.sign_in(
+            session, email, "the owner's own secret", address="198.51.100.1",
+            attempts=DatabaseAttempts(),
+        ) is not None  # fmt: skip
+
+
+def test_a_confirm_is_refused_once_the_address_has_a_user(database: Database) -> None:
+    """Review: a pending sign-up took over a user an organisation added meanwhile."""
+    _ask(database, "boss@example.com")
+    token = _link(database, "boss@example.com", identity.CONFIRM_PATH)
+    with database.session() as session:
+        tenancy.open_organization(session, CLI, name="Ops", slug="ops")
+        tenancy.add_member(
+            session, CLI, "ops", email="boss@example.com", role=tenancy.Role.OWNER,
+            public_url=URL,
+        )  # fmt: skip
+    with database.session() as session, pytest.raises(ConflictError):
+        identity.confirm_sign_up(session, token, "a stranger's secret", currency="EUR")
+    with database.session() as session:
+        boss = session.scalars(select(User).where(User.email == "boss@example.com")).one()
+        assert boss.password_hash is None
+
+
+def test_an_invitation_link_does_not_make_an_account(database: Database) -> None:
+    """Review: an invitation shown to its sender (no mail server) let them sign up as the
+    invited address, and claim a user an operator had made."""
+    with database.session() as session:
+        tenancy.open_organization(session, CLI, name="Ops", slug="ops")
+        tenancy.add_member(
+            session, CLI, "ops", email="boss@example.com", role=tenancy.Role.OWNER,
+            public_url=URL,
+        )  # fmt: skip
+        tenancy.open_organization(session, CLI, name="Eve", slug="eve")
+        tenancy.add_member(
+            session, CLI, "eve", email="eve@example.com", role=tenancy.Role.OWNER, public_url=URL
+        )  # fmt: skip
+        invited = tenancy.add_member(
+            session, CLI, "eve", email="boss@example.com", role=tenancy.Role.MEMBER,
+            public_url=URL,
+        )  # fmt: skip
+        assert invited.invitation is not None
+    token = re.search(r'"token": "([^"]+)"', _body(database, "boss@example.com", "invite"))
+    assert token is not None
+    with database.session() as session:
+        identity.sign_up(
+            session, "boss@example.com", policy=SignupPolicy(), public_url=URL,
+            attempts=DatabaseAttempts(), address="203.0.113.66", invitation_token=token.group(1),
+        )  # fmt: skip
+    with database.session() as session:
+        boss = session.scalars(select(User).where(User.email == "boss@example.com")).one()
+        assert boss.password_hash is None
+
+
+def _body(database: Database, to: str, word: str) -> str:
+    with database.session() as session:
+        bodies = session.scalars(
+            select(OutboundMail.body).where(OutboundMail.to == to).order_by(OutboundMail.id)
+        ).all()
+    return next(b for b in reversed(bodies) if word in b)

@@ -76,14 +76,15 @@ class Browser:
             )  # fmt: skip
 
     def sign_up(self, email: str, password: str = PASSWORD) -> Any:
-        """Sign up as a person does: the form, then the link mailed to the address."""
+        """Sign up as a person does: the form, then the link mailed to the address, where the
+        password is chosen."""
         self.get("/signup")
-        response = self.post("/signup", {"email": email, "password": password})
+        response = self.post("/signup", {"email": email})
         assert response.status_code == 200, response.text
         assert "Check your mail" in response.text
         link = mailed_link(self.database, email, "/signup/confirm/")
         self.get(link)
-        confirmed = self.post(link)
+        confirmed = self.post(link, {"password": password})
         assert confirmed.status_code == 303, confirmed.text
         self.get("/chat")
         return confirmed

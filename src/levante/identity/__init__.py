@@ -4,7 +4,6 @@ sign-in throttling, password resets by mail, and the policy of who may sign up."
 from levante.identity.accounts import (
     CONFIRM_PATH,
     WRONG_SIGN_IN,
-    SignUp,
     SignupPolicy,
     change_password,
     check_reset_token,
@@ -46,7 +45,6 @@ __all__ = [
     "Notice",
     "OpenedSession",
     "Paces",
-    "SignUp",
     "SignedIn",
     "SignupPolicy",
     "admit",

@@ -86,20 +86,9 @@ class SignupPolicy:
         raise PermissionDeniedError("sign-up is closed on this deployment", param="email")
 
 
-@dataclass(frozen=True, slots=True)
-class SignUp:
-    """What a sign-up did: ``user`` when an invitation proved the address (the person signs in
-    at once), else None: a link went to the address, and the page says "check your mail"
-    whether or not the address had an account."""
-
-    email: str
-    user: User | None = None
-
-
 def sign_up(
     session: Session,
     email: str,
-    password: str,
     *,
     name: str = "",
     policy: SignupPolicy,
@@ -108,31 +97,26 @@ def sign_up(
     address: str,
     paces: Paces = DEFAULT_PACES,
     invitation_token: str | None = None,
-    currency: str,
     now: datetime | None = None,
-    seat_check: Callable[[int], None] | None = None,
-) -> SignUp:
-    """Ask for an account. The address is proven before anything is made: the account is
-    created when the link mailed to it is followed (:func:`confirm_sign_up`). An address that
-    has an account already is mailed how to sign in or reset; one an organisation added is
-    mailed a fresh claim link. The answer is the same either way, so a sign-up tells nobody
-    which addresses have accounts. An invitation mailed to this address proves it: the account
-    is then made at once (audited), and the caller accepts the invitation."""
+) -> str:
+    """Ask for an account; returns the address, normalised. Nothing is made here: the link
+    mailed to the address leads to a page where its owner chooses the password, and only
+    then is the account made (:func:`confirm_sign_up`), so neither a stranger's password nor
+    an invitation link shown on another's screen ever holds an account. An address that has
+    an account is mailed how to sign in; one an organisation added, a fresh claim link. The
+    answer is "check your mail" either way, so a sign-up tells nobody which addresses have
+    accounts. An invitation for this address lets it in whatever the sign-up policy."""
     now = now or utcnow()
     email = normalise_email(email)
-    check_new_password(password, email=email)
     name = name.strip()[:200]
     admit(attempts, session, [(f"sign-up-from:{address_group(address)}", paces.sign_ups)],
           message="too many sign-ups from your address", now=now)  # fmt: skip
+    invited = False
     if invitation_token:
-        return SignUp(email, _sign_up_invited(
-            session, email, password, name, invitation_token, policy=policy, currency=currency,
-            now=now, seat_check=seat_check,
-        ))  # fmt: skip
-    policy.check(email, invited=False)
-    password_hash = hash_password(password)  # also for known addresses: the same time taken
+        invited = open_invitation(session, invitation_token, now=now).email == email
+    policy.check(email, invited=invited)
     if not allowed(attempts, session, [(f"mail-to:{email}", paces.mails)], now=now):
-        return SignUp(email)
+        return email
     existing = session.scalar(select(User).where(User.email == email))
     base = public_url.rstrip("/")
     if existing is not None and existing.password_hash is None:
@@ -150,48 +134,20 @@ def sign_up(
         token = f"sup-{secrets.token_urlsafe(32)}"
         session.add(
             SignupRequest(
-                id=new_id("sup"), email=email, name=name, password_hash=password_hash,
-                token_hash=hash_secret(token), created_at=now,
-                expires_at=now + timedelta(hours=SIGN_UP_HOURS),
+                id=new_id("sup"), email=email, name=name, token_hash=hash_secret(token),
+                created_at=now, expires_at=now + timedelta(hours=SIGN_UP_HOURS),
             )
         )  # fmt: skip
         queue_mail(
             session, email, "Confirm your address for Levante",
             "Someone asked to make a Levante account with this address.\n\n"
-            f"To confirm it and sign in, open: {base}{CONFIRM_PATH}{token}\n\n"
+            f"To confirm it, choose your password and sign in, open: "
+            f"{base}{CONFIRM_PATH}{token}\n\n"
             f"The link works once, for {SIGN_UP_HOURS} hours. If it was not you, ignore this "
             "message: no account is made.\n",
             now=now,
         )  # fmt: skip
-    return SignUp(email)
-
-
-def _sign_up_invited(
-    session: Session,
-    email: str,
-    password: str,
-    name: str,
-    invitation_token: str,
-    *,
-    policy: SignupPolicy,
-    currency: str,
-    now: datetime,
-    seat_check: Callable[[int], None] | None,
-) -> User:
-    invitation = open_invitation(session, invitation_token, now=now)
-    if invitation.email != email:
-        raise PermissionDeniedError("this invitation is for another address", param="email")
-    policy.check(email, invited=True)
-    existing = session.scalar(select(User).where(User.email == email))
-    if existing is not None and existing.password_hash is not None:
-        raise ConflictError(
-            "this address has an account: sign in to accept the invitation", param="email"
-        )
-    if seat_check is not None and existing is None:
-        seat_check(count_seats(session) + 1)
-    return _make_account(
-        session, existing, email, name, hash_password(password), currency=currency, now=now
-    )
+    return email
 
 
 def create_account(
@@ -214,33 +170,36 @@ def create_account(
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise ConflictError(f"{email} has an account already", param="email")
     return _make_account(
-        session, None, email, name.strip()[:200], hash_password(password),
-        currency=currency, now=now,
-    )  # fmt: skip
+        session, email, name.strip()[:200], hash_password(password), currency=currency, now=now
+    )
 
 
 def confirm_sign_up(
     session: Session,
     token: str,
+    password: str,
     *,
     currency: str,
     now: datetime | None = None,
     seat_check: Callable[[int], None] | None = None,
 ) -> User:
-    """Make the account a sign-up asked for, its address now proven by the mailed link (used
-    up); an address that got an account meanwhile is refused."""
+    """Make the account a sign-up asked for, with the password its address's owner chooses
+    now (the link is used up). An address that has any user by now, claimed or not, is
+    refused: its owner signs in, resets, or follows the claim link instead."""
     now = now or utcnow()
     request = _usable_sign_up(session, token, now, lock=True)
-    request.used_at = now
-    existing = session.scalar(select(User).where(User.email == request.email))
-    if existing is not None and existing.password_hash is not None:
-        raise ConflictError("this address has an account already: sign in", param="email")
-    if seat_check is not None and existing is None:
+    check_new_password(password, email=request.email)
+    if session.scalar(select(User.id).where(User.email == request.email)) is not None:
+        raise ConflictError(
+            "this address has an account already: sign in, or reset its password",
+            param="email",
+        )
+    if seat_check is not None:
         seat_check(count_seats(session) + 1)
+    request.used_at = now
     return _make_account(
-        session, existing, request.email, request.name, request.password_hash,
-        currency=currency, now=now,
-    )  # fmt: skip
+        session, request.email, request.name, hash_password(password), currency=currency, now=now
+    )
 
 
 def check_sign_up_token(session: Session, token: str, *, now: datetime | None = None) -> str:
@@ -257,27 +216,14 @@ def _usable_sign_up(session: Session, token: str, now: datetime, *, lock: bool) 
 
 
 def _make_account(
-    session: Session,
-    existing: User | None,
-    email: str,
-    name: str,
-    password_hash: str,
-    *,
-    currency: str,
-    now: datetime,
+    session: Session, email: str, name: str, password_hash: str, *, currency: str, now: datetime
 ) -> User:
-    if existing is None:
-        user = User(id=new_id("user"), email=email, name=name)
-        session.add(user)
-    else:  # made by an organisation, never signed in: its address is proven now
-        user = existing
-        user.name = user.name or name
-        _end_password_links(session, user.id, now)
-    user.password_hash = password_hash
+    user = User(id=new_id("user"), email=email, name=name, password_hash=password_hash)
+    session.add(user)
     session.flush()
     org = personal_organization(session, user, currency=currency)
     audit.record(
-        session, organization_id=org.id, actor=Actor.user(org.id, user.id),
+        session, organization_id=org.id, actor=Actor.user(org.id, user.id, Role.OWNER),
         action="user.signed_up", target=user.id, details={"email": email},
     )  # fmt: skip
     return user

@@ -771,15 +771,14 @@ class PasswordReset(Base):
 
 
 class SignupRequest(Base):
-    """A sign-up waiting for its address to be proven: the account is made, with the password
-    chosen here (only its hash kept), when the link mailed to the address is followed."""
+    """A sign-up waiting for its address to be proven: the account is made when the link
+    mailed to the address is followed and its owner chooses the password there."""
 
     __tablename__ = "signup_requests"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     email: Mapped[str] = mapped_column(String(320), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    password_hash: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -99,28 +99,22 @@ def signup(
     state: State,
     who: PostedByAnyone,
     email: Field = "",
-    password: Field = "",
     name: Field = "",
     invitation: Field = "",
 ) -> Response:
-    """Ask for an account: "check your mail" whatever the address, unless an invitation mailed
-    to it proves it (then signed in at once)."""
+    """Ask for an account: "check your mail" whatever the address; the password is chosen on
+    the page the mailed link opens."""
 
     def ask() -> Response:
         with state.database.session() as session:
-            asked = identity.sign_up(
-                session, email, password, name=name, policy=_policy(state),
+            address = identity.sign_up(
+                session, email, name=name, policy=_policy(state),
                 public_url=state.settings.billing.public_url, attempts=state.attempts,
                 address=client_address(request), paces=state.paces,
                 invitation_token=invitation or None,
-                currency=state.settings.currency, seat_check=_seat_check(state),
             )  # fmt: skip
-            opened = _opened(request, session, asked.user) if asked.user is not None else None
-        if opened is None:
-            response = page(request, "account/check_mail.html", who, email=asked.email)
-            return finish(response, request, state, who)
-        target = f"/chat/join/{invitation}" if invitation else "/chat"
-        return start_session(RedirectResponse(target, status_code=303), request, state, opened)
+        response = page(request, "account/check_mail.html", who, email=address)
+        return finish(response, request, state, who)
 
     def again(refused: Refused) -> Response:
         return _signup_page(request, state, who, invitation=invitation, email=email, name=name,
@@ -131,8 +125,8 @@ def signup(
 
 @router.get(f"{identity.CONFIRM_PATH}{{token}}")
 def confirm_page(request: Request, state: State, who: Who, token: str) -> Response:
-    """The link a sign-up mailed: a button to confirm (a mail scanner following the link
-    makes nothing)."""
+    """The link a sign-up mailed: choose the password, and confirm (a mail scanner following
+    the link makes nothing)."""
     return _confirm_page(request, state, who, token)
 
 
@@ -147,14 +141,17 @@ def _confirm_page(
 
 
 @router.post(f"{identity.CONFIRM_PATH}{{token}}")
-def confirm(request: Request, state: State, who: PostedByAnyone, token: str) -> Response:
-    """Make the account the link proves, and sign in to it."""
+def confirm(
+    request: Request, state: State, who: PostedByAnyone, token: str, password: Field = ""
+) -> Response:
+    """Make the account the link proves, with the password chosen here, and sign in."""
 
     def make() -> Response:
         with state.database.session() as session:
             user = identity.confirm_sign_up(
-                session, token, currency=state.settings.currency, seat_check=_seat_check(state)
-            )
+                session, token, password, currency=state.settings.currency,
+                seat_check=_seat_check(state),
+            )  # fmt: skip
             opened = _opened(request, session, user)
         return start_session(RedirectResponse("/chat", status_code=303), request, state, opened)
 

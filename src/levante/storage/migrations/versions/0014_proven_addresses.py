@@ -37,7 +37,6 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("password_hash", sa.String(length=200), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("expires_at", UTCDateTime(), nullable=False),
