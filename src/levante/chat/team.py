@@ -62,6 +62,15 @@ class Invited:
     link: str  # shown to the owner when no mail server sends it
 
 
+def manages_team(session: Session, user_id: str, organization_id: str) -> bool:
+    """Whether the person manages the team's members (else the page is a member's)."""
+    try:
+        _manager(session, user_id, organization_id)
+    except NotFoundError:
+        return False
+    return True
+
+
 def team_of(
     session: Session, user_id: str, organization_id: str, *, now: datetime | None = None
 ) -> Team:

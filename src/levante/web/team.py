@@ -10,7 +10,6 @@ from fastapi.responses import RedirectResponse, Response
 
 from levante.api.state import AppState
 from levante.chat import team
-from levante.chat.subscribing import may_manage
 from levante.errors import InvalidRequestError
 from levante.web.depends import Posted, SignedIn, State, Who
 from levante.web.forms import Again, Refused, in_place
@@ -52,7 +51,7 @@ def _on_the_team_page(request: Request, state: AppState, who: SignedInVisitor) -
 def team_page(request: Request, state: State, who: SignedIn) -> Response:
     account = state.assistant.account(who.user_id)
     with state.database.session() as session:
-        manages = may_manage(session, who.user_id, account.organization_id)
+        manages = team.manages_team(session, who.user_id, account.organization_id)
     if not manages:  # a member: the owner manages the team
         return page(request, "chat/member.html", who, account=account)
     return _team_page(request, state, who)
