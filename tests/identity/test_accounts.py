@@ -19,6 +19,7 @@ from levante.storage import Database, utcnow
 from levante.storage.models import Membership, OutboundMail, SignupRequest, User
 from levante.tenancy.attempts import DatabaseAttempts
 from levante.vocabulary import PasswordLink
+from tests.helpers import mailed_link
 
 PASSWORD = "correct horse battery"
 URL = "https://levante.example"
@@ -38,15 +39,8 @@ def _ask(database: Database, email: str, *, address: str = "192.0.2.1") -> None:
 
 
 def _link(database: Database, to: str, path: str) -> str:
-    with database.session() as session:
-        bodies = session.scalars(
-            select(OutboundMail.body).where(OutboundMail.to == to).order_by(OutboundMail.id.desc())
-        ).all()
-    for body in bodies:
-        found = re.search(rf"{re.escape(URL + path)}(\S+)", body)
-        if found:
-            return found.group(1)
-    raise AssertionError(f"no {path} link mailed to {to}")
+    """The secret of the newest link to ``path`` mailed to ``to``."""
+    return mailed_link(database, to, path).removeprefix(path)
 
 
 def _users(database: Database) -> int:

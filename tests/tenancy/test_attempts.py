@@ -3,7 +3,6 @@ PostgreSQL and Redis."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,19 +19,9 @@ from levante.tenancy.attempts import (
     RedisAttempts,
     admit,
 )
+from tests.quota.test_store import REDIS_URL, redis_available
 
-REDIS_URL = os.environ.get("LEVANTE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PACE = Pace(free=3, window=timedelta(hours=1))
-
-
-def _redis_available() -> bool:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except redis.RedisError:
-        return False
-    return True
 
 
 @pytest.fixture(params=["database", "redis"])
@@ -40,7 +29,7 @@ def attempts(request: pytest.FixtureRequest) -> Iterator[Attempts]:
     if request.param == "database":
         yield DatabaseAttempts()
         return
-    if not _redis_available():
+    if not redis_available():
         pytest.skip(f"no Redis at {REDIS_URL}")
     store = RedisAttempts(REDIS_URL, prefix=f"levante-test:{secrets.token_hex(4)}:")
     yield store
