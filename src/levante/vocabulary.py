@@ -50,6 +50,7 @@ class Permission(StrEnum):
     MANAGE_OWNERS = "manage_owners"  # make someone an owner, or an owner no longer one
     BUY = "buy"  # plans, seats, credits, hour packs
     READ_INVOICES = "read_invoices"  # the billing account and its invoices
+    READ_AUDIT = "read_audit"  # the audit log: who changed keys, members, limits
     USE_SUPPORT = "use_support"  # open and follow the organisation's tickets
     WORK_TICKETS = "work_tickets"  # the support queue: every customer's tickets
     OPERATE = "operate"  # the operator's console and every organisation

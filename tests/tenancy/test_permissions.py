@@ -145,6 +145,7 @@ ATTEMPTS: dict[Permission, Attempt] = {
         s, a, amount="20", settings=BillingSettings(), default_currency="EUR"
     ),
     Permission.READ_INVOICES: lambda s, a, _: billing.invoices_of(s, a),
+    Permission.READ_AUDIT: lambda s, a, _: tenancy.audit_log(s, a),
     Permission.USE_SUPPORT: _open_ticket,
     Permission.WORK_TICKETS: lambda s, a, _: support.queue(s, a, now=NOW, warn_before=NOW - NOW),
     Permission.OPERATE: lambda s, a, _: tenancy.list_organizations(s, a),

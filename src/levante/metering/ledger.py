@@ -29,10 +29,13 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from levante import tenancy
+from levante.audit import Actor
 from levante.metering.events import UsageEvent, UsageStatus
 from levante.pricing import PriceVersion, price_usage
 from levante.storage import Database, alive_since, new_id, utcnow
 from levante.storage.models import GatewayInstance, Price, Reservation, UsageRecord
+from levante.vocabulary import Permission
 
 log = logging.getLogger(__name__)
 
@@ -310,8 +313,11 @@ class Gateway:
     alive: bool
 
 
-def gateways(session: Session, *, heartbeat_seconds: float, now: datetime) -> list[Gateway]:
-    """Every gateway process registered, the live ones first."""
+def gateways(
+    session: Session, actor: Actor, *, heartbeat_seconds: float, now: datetime
+) -> list[Gateway]:
+    """Every gateway process registered, the live ones first (the operator's to see)."""
+    tenancy.require(session, actor, Permission.OPERATE)
     dead_before = alive_since(now, timedelta(seconds=heartbeat_seconds))
     rows = session.scalars(select(GatewayInstance).order_by(GatewayInstance.last_seen.desc()))
     return [

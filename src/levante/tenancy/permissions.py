@@ -29,6 +29,7 @@ _CUSTOMER = frozenset(
         Permission.MANAGE_MEMBERS,
         Permission.BUY,
         Permission.READ_INVOICES,
+        Permission.READ_AUDIT,
         Permission.USE_SUPPORT,
     }
 )
@@ -77,6 +78,7 @@ _REFUSALS = {
     Permission.BUY: "only the organisation's owners, admins and billing users buy for it",
     Permission.READ_INVOICES: "only the organisation's owners, admins and billing users see "
     "its invoices",
+    Permission.READ_AUDIT: "only the organisation's owners and admins read its audit log",
     Permission.USE_SUPPORT: "only the organisation's members open its tickets",
     Permission.WORK_TICKETS: "the support queue is for agents: the operator's owners, admins "
     "and users with the support role",

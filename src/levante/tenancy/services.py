@@ -322,6 +322,20 @@ def _is_owner(
     return session.scalar(query.limit(1)) is not None
 
 
+def audit_log(
+    session: Session,
+    actor: Actor,
+    organization: str | None = None,
+    *,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> tuple[Organization, list[audit.AuditEvent]]:
+    """An organisation's audit events, newest first (page with ``before_id``): its own for
+    its owners, admins and admin keys, any for the operator."""
+    org = acting_on(session, actor, organization, needs=Permission.READ_AUDIT)
+    return org, audit.list_events(session, org.id, limit=limit, before_id=before_id)
+
+
 def list_organizations(session: Session, actor: Actor) -> Sequence[Organization]:
     """Every organisation (the operator only)."""
     require_operator(session, actor)

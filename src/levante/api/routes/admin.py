@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from levante import audit, metering, pricing, quota, tenancy
+from levante import metering, pricing, quota, tenancy
 from levante.api.schemas.admin import (
     AcceptedInvitation,
     AcceptInvitation,
@@ -194,9 +194,7 @@ def audit_logs(
 ) -> AuditLog:
     """The organisation's audit events, newest first; page with ``before`` (an event id)."""
     with state.database.session() as session:
-        events = audit.list_events(
-            session, caller.organization_id, limit=limit + 1, before_id=before
-        )
+        _, events = tenancy.audit_log(session, caller.actor, limit=limit + 1, before_id=before)
         entries = [
             AuditEntry(
                 id=e.id,

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from levante import (
-    audit,
     billing,
     licensing,
     metering,
@@ -361,8 +360,7 @@ def audit_page(
 ) -> Response:  # fmt: skip
     """An organisation's audit events (by default the operator's own), newest first."""
     with state.database.session() as session:
-        target = tenancy.acting_on(session, actor, org or None)
-        events = audit.list_events(session, target.id, limit=101, before_id=before)
+        target, events = tenancy.audit_log(session, actor, org or None, limit=101, before_id=before)
         return page(
             request, "console/operator/audit.html", who, events=events[:100],
             more=events[100].id if len(events) > 100 else None, target=target,
@@ -370,13 +368,14 @@ def audit_page(
 
 
 @router.get("/console/operator/gateways")
-def gateways_page(request: Request, state: State, who: SignedIn, _: Operating) -> Response:
+def gateways_page(request: Request, state: State, who: SignedIn, actor: Operating) -> Response:
     """The gateway processes sharing this database, and this process's engines: models
     loaded, queue depth, sequences running and decode throughput."""
     with state.database.session() as session:
         rows = metering.gateways(
-            session, heartbeat_seconds=state.settings.heartbeat_seconds, now=datetime.now(UTC)
-        )
+            session, actor, heartbeat_seconds=state.settings.heartbeat_seconds,
+            now=datetime.now(UTC),
+        )  # fmt: skip
     loaded = {m.id: m for m in state.models.loaded()}
     engines = []
     for model in state.models.configured():
