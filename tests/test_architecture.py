@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
@@ -350,3 +351,55 @@ if __name__ == "__main__":
     before, after = text.split(START)[0], text.split(END)[1]
     DOC.write_text(before + render() + after)
     print(f"wrote the import graph into {DOC.relative_to(ROOT)}")
+
+
+def _exported(package: Path) -> list[str]:
+    tree = ast.parse((package / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return [ast.literal_eval(e) for e in node.value.elts]  # type: ignore[attr-defined]
+    return []
+
+
+@cache
+def _taken_from_packages() -> dict[str, set[str]]:
+    """What each module (of the source, the tests, the benchmarks) takes from each package
+    outside its own: ``from levante.x import name``, or ``x.name`` where ``x`` is the package
+    imported as a module. Keyed by package; read once."""
+    taken: dict[str, set[str]] = defaultdict(set)
+    files = [
+        *SOURCE.rglob("*.py"),
+        *(ROOT / "tests").rglob("*.py"),
+        *(ROOT / "bench").rglob("*.py"),
+    ]
+    for path in files:
+        own = f"levante.{path.relative_to(SOURCE).parts[0]}" if path.is_relative_to(SOURCE) else ""
+        tree = ast.parse(path.read_text(), str(path))
+        aliases: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module != own:
+                taken[node.module].update(a.name for a in node.names)
+                if node.module == "levante":
+                    aliases.update((a.asname or a.name, f"levante.{a.name}") for a in node.names)
+            elif isinstance(node, ast.Import):
+                aliases.update((a.asname, a.name) for a in node.names if a.asname)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                package = aliases.get(node.value.id)
+                if package and package != own:
+                    taken[package].add(node.attr)
+    return taken
+
+
+def test_each_package_exports_only_what_others_use() -> None:
+    """A package's ``__all__`` is its surface for the front ends and the other packages: a name
+    nobody outside takes from it belongs inside it."""
+    unused = {}
+    for init in sorted(SOURCE.glob("*/__init__.py")):
+        package = f"levante.{init.parent.name}"
+        names = set(_exported(init.parent)) - _taken_from_packages()[package]
+        if names:
+            unused[package] = sorted(names)
+    assert not unused, unused

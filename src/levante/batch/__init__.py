@@ -3,27 +3,22 @@ idle, billed per line at the batch price, shared by every gateway process throug
 database, and resumed after a restart without running or billing a finished line again."""
 
 from levante.batch.jobs import (
-    ENDPOINTS,
-    MAX_TIMEOUT_HOURS,
     JobPage,
     cancel_job,
     create_job,
     find_job,
     list_jobs,
 )
-from levante.batch.lines import Claimed, claim, close_job, jobs_to_close, release, settle
-from levante.batch.worker import BatchWorker, LineOutcome, LineRunner
+from levante.batch.lines import Claimed, claim, close_job, jobs_to_close, settle
+from levante.batch.worker import BatchWorker, LineOutcome
 from levante.storage.models import BatchJob
 
 __all__ = [
-    "ENDPOINTS",
-    "MAX_TIMEOUT_HOURS",
     "BatchJob",
     "BatchWorker",
     "Claimed",
     "JobPage",
     "LineOutcome",
-    "LineRunner",
     "cancel_job",
     "claim",
     "close_job",
@@ -31,6 +26,5 @@ __all__ = [
     "find_job",
     "jobs_to_close",
     "list_jobs",
-    "release",
     "settle",
 ]

@@ -12,7 +12,6 @@ from levante.billing.accounts import (
 from levante.billing.catalog import (
     ensure_catalog,
     find_plan,
-    list_plans,
     plan_price,
 )
 from levante.billing.checkout import (
@@ -43,7 +42,6 @@ from levante.billing.render import render_html, render_pdf
 from levante.billing.runs import InvoiceRun, invoice_period
 from levante.billing.services import (
     PlanOffer,
-    Subscribed,
     Wallet,
     account_of,
     buy_credits,
@@ -53,6 +51,7 @@ from levante.billing.services import (
     give_credits,
     invoice_of,
     invoices_of,
+    plan_catalog,
     plans_on_offer,
     price_plan,
     record_transfer,
@@ -85,7 +84,6 @@ __all__ = [
     "Outcome",
     "Plan",
     "PlanOffer",
-    "Subscribed",
     "Subscription",
     "Wallet",
     "WalletEntry",
@@ -112,12 +110,12 @@ __all__ = [
     "invoice_period",
     "invoices_of",
     "is_billed",
-    "list_plans",
     "list_subscriptions",
     "lock_account",
     "paid_spend",
     "parse_period",
     "pay_invoice",
+    "plan_catalog",
     "plan_price",
     "plans_on_offer",
     "price_plan",

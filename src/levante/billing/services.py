@@ -72,6 +72,12 @@ def plans_on_offer(session: Session, *, now: datetime | None = None) -> list[Pla
     return offers
 
 
+def plan_catalog(session: Session, actor: Actor) -> list[Plan]:
+    """Every plan, those withdrawn from sale included: the operator's view of the catalogue."""
+    tenancy.require_operator(session, actor)
+    return list_plans(session, include_inactive=True)
+
+
 def price_plan(
     session: Session,
     actor: Actor,

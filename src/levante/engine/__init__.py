@@ -2,7 +2,6 @@
 
 from levante.engine.base import (
     ChatTurn,
-    DecodeStats,
     Engine,
     EngineInfo,
     Finished,
@@ -22,7 +21,6 @@ from levante.engine.registry import ModelNames, ModelRegistry, ServedModel
 
 __all__ = [
     "ChatTurn",
-    "DecodeStats",
     "Engine",
     "EngineInfo",
     "Finished",

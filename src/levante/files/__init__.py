@@ -6,7 +6,6 @@ from levante.files.services import (
     FilePage,
     FileService,
     check_filename,
-    check_purpose,
 )
 from levante.files.store import BlobStore, LocalStore, S3Store, open_store
 from levante.settings import Settings
@@ -20,9 +19,7 @@ __all__ = [
     "S3Store",
     "StoredFile",
     "check_filename",
-    "check_purpose",
     "file_service",
-    "open_store",
 ]
 
 

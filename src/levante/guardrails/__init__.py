@@ -2,9 +2,9 @@
 a built-in offline classifier or an upstream moderation model."""
 
 from levante.guardrails.categories import CATEGORIES, DEFAULT_THRESHOLD, Moderation
-from levante.guardrails.classifiers import BuiltinClassifier, Classifier, UpstreamClassifier
+from levante.guardrails.classifiers import BuiltinClassifier
 from levante.guardrails.lexicon import LexiconClassifier
-from levante.guardrails.policies import ChatGuard, Rules, policy_of, request_rules, set_policy
+from levante.guardrails.policies import ChatGuard, Rules, policy_of, set_policy
 from levante.guardrails.services import Moderator, Turn, open_moderator
 
 __all__ = [
@@ -12,15 +12,12 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "BuiltinClassifier",
     "ChatGuard",
-    "Classifier",
     "LexiconClassifier",
     "Moderation",
     "Moderator",
     "Rules",
     "Turn",
-    "UpstreamClassifier",
     "open_moderator",
     "policy_of",
-    "request_rules",
     "set_policy",
 ]

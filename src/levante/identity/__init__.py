@@ -18,11 +18,8 @@ from levante.identity.accounts import (
     sign_in,
     sign_up,
 )
-from levante.identity.passwords import MIN_LENGTH as MIN_PASSWORD_LENGTH
 from levante.identity.sessions import (
     SESSION_DAYS,
-    BrowserSession,
-    Notice,
     OpenedSession,
     SignedIn,
     end_session,
@@ -37,12 +34,9 @@ from levante.tenancy.attempts import DEFAULT_PACES, Attempts, Paces, admit, open
 __all__ = [
     "CONFIRM_PATH",
     "DEFAULT_PACES",
-    "MIN_PASSWORD_LENGTH",
     "SESSION_DAYS",
     "WRONG_SIGN_IN",
     "Attempts",
-    "BrowserSession",
-    "Notice",
     "OpenedSession",
     "Paces",
     "SignedIn",

@@ -1,8 +1,8 @@
 """Metering: one priced usage record per request that reached a model, and reports over them."""
 
 from levante.metering.events import UsageEvent, UsageStatus
-from levante.metering.ledger import Gateway, Hold, Ledger, gateways, record_usage
-from levante.metering.reconcile import Reconciliation, reconcile
+from levante.metering.ledger import Hold, Ledger, gateways, record_usage
+from levante.metering.reconcile import reconcile
 from levante.metering.reports import (
     GroupBy,
     UsageRow,
@@ -13,11 +13,9 @@ from levante.metering.reports import (
 )
 
 __all__ = [
-    "Gateway",
     "GroupBy",
     "Hold",
     "Ledger",
-    "Reconciliation",
     "UsageEvent",
     "UsageRow",
     "UsageStatus",

@@ -1,6 +1,6 @@
 """Prices: dated versions per model, and the one rule that turns usage into money."""
 
-from levante.pricing.book import FREE, Cost, PriceBook, PriceVersion, price_usage
+from levante.pricing.book import Cost, PriceBook, PriceVersion, price_usage
 from levante.pricing.money import (
     CENT,
     NANOS,
@@ -9,29 +9,23 @@ from levante.pricing.money import (
     parse_amount,
     parse_cents,
     to_cents,
-    to_decimal,
 )
 from levante.pricing.services import (
     DEFAULT_BATCH_DISCOUNT_PERCENT,
-    AddedPrice,
     NewPrice,
     add_price,
     create_price,
-    currencies_without,
     list_prices,
     models_unpriced_in,
     price_in_force,
     unpriced_models_warning,
-    unpriced_warning,
 )
 from levante.storage.models import Price
 
 __all__ = [
     "CENT",
     "DEFAULT_BATCH_DISCOUNT_PERCENT",
-    "FREE",
     "NANOS",
-    "AddedPrice",
     "Cost",
     "NewPrice",
     "Price",
@@ -39,7 +33,6 @@ __all__ = [
     "PriceVersion",
     "add_price",
     "create_price",
-    "currencies_without",
     "format_amount",
     "format_cents",
     "list_prices",
@@ -49,7 +42,5 @@ __all__ = [
     "price_in_force",
     "price_usage",
     "to_cents",
-    "to_decimal",
     "unpriced_models_warning",
-    "unpriced_warning",
 ]

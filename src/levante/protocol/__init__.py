@@ -11,10 +11,9 @@ from levante.protocol.chat import (
     ChatMessage,
     FunctionCallOut,
     NamedToolChoice,
-    Tool,
     ToolCallOut,
 )
-from levante.protocol.common import ResponseFormat, Usage
+from levante.protocol.common import Usage
 from levante.protocol.completions import Completion, CompletionChoice, CompletionRequest
 from levante.protocol.embeddings import Embedding, EmbeddingList, EmbeddingRequest, EmbeddingUsage
 from levante.protocol.fim import FimCompletionRequest
@@ -43,9 +42,7 @@ __all__ = [
     "ModelCard",
     "ModelList",
     "NamedToolChoice",
-    "ResponseFormat",
     "SamplingFields",
-    "Tool",
     "ToolCallOut",
     "Usage",
 ]

@@ -9,18 +9,16 @@ from levante.quota.admission import (
     MessageWindow,
     describe_window,
 )
-from levante.quota.policy import Policy, PolicyCache, tier_of
+from levante.quota.policy import PolicyCache
 from levante.quota.services import (
     SpendLimits,
-    SpendLine,
-    TierStanding,
     change_spend_limit,
     pin_tier,
     record_paid_spend,
     spend_limits,
     tier_standing,
 )
-from levante.quota.store import CounterCheck, MemoryQuotaStore, QuotaStore, RateCheck, Verdict
+from levante.quota.store import CounterCheck, MemoryQuotaStore, QuotaStore, RateCheck
 from levante.quota.throttle import Throttle
 
 __all__ = [
@@ -32,22 +30,17 @@ __all__ = [
     "Grant",
     "MemoryQuotaStore",
     "MessageWindow",
-    "Policy",
     "PolicyCache",
     "QuotaStore",
     "RateCheck",
     "SpendLimits",
-    "SpendLine",
     "Throttle",
-    "TierStanding",
-    "Verdict",
     "change_spend_limit",
     "describe_window",
     "open_store",
     "pin_tier",
     "record_paid_spend",
     "spend_limits",
-    "tier_of",
     "tier_standing",
 ]
 

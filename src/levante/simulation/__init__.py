@@ -30,9 +30,6 @@ def simulate(
 
 
 __all__ = [
-    "Outcome",
-    "Progress",
-    "Scenario",
     "default_text",
     "load_scenario",
     "simulate",

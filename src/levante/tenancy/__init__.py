@@ -5,10 +5,10 @@ actor, audits and tells the caches. The building blocks under them are in
 :mod:`levante.tenancy.records`, for the other packages and for tests.
 """
 
-from levante.storage.models import ApiKey, Invitation, Organization, Role, User, Workspace
+from levante.storage.models import ApiKey, Invitation, Role
 from levante.tenancy.auth import KeyAuthenticator, key_principal
 from levante.tenancy.bootstrap import bootstrap
-from levante.tenancy.invitations import MemberChange, accept_invitation
+from levante.tenancy.invitations import accept_invitation
 from levante.tenancy.permissions import may, member_actor, refusal, require, require_granted
 from levante.tenancy.principal import Principal
 from levante.tenancy.records import (
@@ -50,12 +50,8 @@ __all__ = [
     "Invitation",
     "IssuedKey",
     "KeyAuthenticator",
-    "MemberChange",
-    "Organization",
     "Principal",
     "Role",
-    "User",
-    "Workspace",
     "accept_invitation",
     "acting_on",
     "add_member",

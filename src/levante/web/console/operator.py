@@ -143,16 +143,20 @@ def customers_page(
 
 
 @router.get("/console/operator/prices")
-def prices_page(request: Request, state: State, who: SignedIn, _: Operating) -> Response:
-    return _prices(request, state, who)
+def prices_page(request: Request, state: State, who: SignedIn, actor: Operating) -> Response:
+    return _prices(request, state, who, actor)
 
 
 def _prices(
-    request: Request, state: AppState, who: SignedInVisitor, refused: Refused | None = None
+    request: Request,
+    state: AppState,
+    who: SignedInVisitor,
+    actor: Actor,
+    refused: Refused | None = None,
 ) -> Response:
     with state.database.session() as session:
         prices = pricing.list_prices(session)
-        plans = billing.list_plans(session, include_inactive=True)
+        plans = billing.plan_catalog(session, actor)
         return page(
             request, "console/operator/prices.html", who, prices=prices, plans=plans,
             amount=format_amount, models=[m.id for m in state.models.configured()],
@@ -180,7 +184,7 @@ def add_price(
             return f"{price.model}: a {price.currency} price from {price.effective_from:%F %T} UTC"
 
     def again(refused: Refused) -> Response:
-        return _prices(request, state, who, refused)
+        return _prices(request, state, who, actor, refused)
 
     return after_form(request, state, who, act, back="/console/operator/prices", again=again)
 
