@@ -8,9 +8,8 @@ refused, and so is accepting one once the seats are gone.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,10 +22,9 @@ from levante.identity import (
     DEFAULT_PACES,
     Attempts,
     Paces,
-    admit,
 )
 from levante.mail import queue_mail
-from levante.storage import new_id, utcnow
+from levante.storage import utcnow
 from levante.storage.models import (
     ChatProfile,
     Invitation,
@@ -35,8 +33,12 @@ from levante.storage.models import (
     Subscription,
     User,
 )
-from levante.tenancy.invitations import list_invitations, open_invitation
-from levante.tenancy.keys import hash_secret
+from levante.tenancy.invitations import (
+    issue_invitation,
+    list_invitations,
+    open_invitation,
+    pace_invitation,
+)
 from levante.tenancy.records import normalise_email
 from levante.vocabulary import Permission, Role
 
@@ -118,9 +120,8 @@ def invite(
     if team.subscription is None:
         raise ConflictError("invitations are for a Team plan; choose one on the account page")
     email = normalise_email(email)
-    admit(attempts, session, [(f"invite-from:{user_id}", paces.invitations),
-                     (f"mail-to:{email}", paces.mails)],
-          message="too many invitations at once", now=now)  # fmt: skip
+    manager = _manager(session, user_id, organization_id)
+    pace_invitation(attempts, paces, session, manager, email, now)
     if any(member.email == email for member, _ in team.members):
         raise ConflictError(f"{email} is already in the team", param="email")
     pending = [i for i in team.invitations if i.email == email]
@@ -130,20 +131,9 @@ def invite(
             "first",
             param="email",
         )
-    for old in pending:  # one open invitation per address: the newest
-        old.revoked_at = now
-    token = f"inv-{secrets.token_urlsafe(32)}"
-    invitation = Invitation(
-        id=new_id("inv"),
-        organization_id=organization_id,
-        email=email,
-        role=Role.MEMBER,
-        token_hash=hash_secret(token),
-        invited_by=f"user:{user_id}",
-        created_at=now,
-        expires_at=now + timedelta(days=INVITATION_DAYS),
+    invitation, token = issue_invitation(
+        session, organization_id, email, Role.MEMBER, actor=manager, now=now
     )
-    session.add(invitation)
     url = link.format(token=token)
     inviter = session.get_one(User, user_id)
     queue_mail(
@@ -155,11 +145,6 @@ def invite(
         "the team does not see them.\n",
         now=now,
     )
-    audit.record(
-        session, organization_id=organization_id, actor=_manager(session, user_id, organization_id),
-        action="member.invited", target=invitation.id, details={"email": email},
-    )  # fmt: skip
-    session.flush()
     return Invited(invitation, url)
 
 

@@ -22,14 +22,6 @@ _TOUCH_EVERY = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
-class Notice:
-    """What the server tells the person on their next page, once: the outcome of a form."""
-
-    text: str
-    is_error: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class SignedIn:
     """A live session and its user, as a page sees them (with the notice left for it)."""
 
@@ -38,7 +30,7 @@ class SignedIn:
     email: str
     name: str
     csrf_token: str
-    notice: Notice | None = None
+    notice: str | None = None  # the outcome of a form, told once on the next page
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,18 +96,13 @@ def find_session(
         row.last_seen_at = now
     notice = None
     if take_notice and row.notice is not None:
-        notice = Notice(row.notice, row.notice_is_error)
-        row.notice, row.notice_is_error = None, False
+        notice, row.notice = row.notice, None
     return _signed_in(row, user, notice)
 
 
-def leave_notice(session: Session, session_id: str, text: str, *, is_error: bool = False) -> None:
+def leave_notice(session: Session, session_id: str, text: str) -> None:
     """Leave ``text`` for the session's next page (the outcome of a form it posted)."""
-    session.execute(
-        update(WebSession)
-        .where(WebSession.id == session_id)
-        .values(notice=text[:500], notice_is_error=is_error)
-    )
+    session.execute(update(WebSession).where(WebSession.id == session_id).values(notice=text[:500]))
 
 
 def list_sessions(
@@ -167,5 +154,5 @@ def end_sessions(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _signed_in(row: WebSession, user: User, notice: Notice | None = None) -> SignedIn:
+def _signed_in(row: WebSession, user: User, notice: str | None = None) -> SignedIn:
     return SignedIn(row.id, user.id, user.email, user.name, row.csrf_token, notice)

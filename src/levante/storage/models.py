@@ -737,7 +737,6 @@ class WebSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # What the page should say next (once): set by the server after a form, never by a URL.
     notice: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    notice_is_error: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class ThrottleAttempt(Base):

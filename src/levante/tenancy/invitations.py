@@ -100,12 +100,39 @@ def add_or_invite(
         )  # fmt: skip
         link = None
         if added.password_hash is None:
-            _pace(attempts, paces, session, actor, email, now)
+            pace_invitation(attempts, paces, session, actor, email, now)
             link = mail_claim_link(session, added, public_url, now=now)
         return MemberChange(status, email, role.value, user=added, claim_link=link)
-    _pace(attempts, paces, session, actor, email, now)
+    pace_invitation(attempts, paces, session, actor, email, now)
+    invitation, token = issue_invitation(
+        session, organization_id, email, role, actor=actor, now=now
+    )
+    queue_mail(
+        session,
+        email,
+        f"You are invited to join {org.name} on Levante",
+        f"{org.name} invites you to join it as {role.value}.\n\n"
+        f"To accept: {accept_hint(public_url).format(token=token)}\n\n"
+        f"The invitation expires on {invitation.expires_at:%Y-%m-%d}. If you do not know "
+        f"{org.name}, ignore this message: nothing changes unless you accept.\n",
+        now=now,
+    )
+    return MemberChange("invited", email, role.value, invitation=invitation)
+
+
+def issue_invitation(
+    session: Session,
+    organization_id: str,
+    email: str,
+    role: Role,
+    *,
+    actor: Actor,
+    now: datetime,
+) -> tuple[Invitation, str]:
+    """The one open invitation of ``email`` to the organisation (any earlier one is withdrawn),
+    audited; returns it with its secret, which is stored only as a hash. The caller mails it."""
     for pending in list_invitations(session, organization_id, now, email=email):
-        pending.revoked_at = now  # one open invitation per address: the newest
+        pending.revoked_at = now
     # Prefixed: a bare URL-safe secret may start with '-', which a command line reads as an
     # option ('levante org member accept -N…').
     token = f"inv-{secrets.token_urlsafe(32)}"
@@ -120,25 +147,15 @@ def add_or_invite(
         expires_at=now + timedelta(days=INVITATION_DAYS),
     )
     session.add(invitation)
-    queue_mail(
-        session,
-        email,
-        f"You are invited to join {org.name} on Levante",
-        f"{org.name} invites you to join it as {role.value}.\n\n"
-        f"To accept: {accept_hint(public_url).format(token=token)}\n\n"
-        f"The invitation expires on {invitation.expires_at:%Y-%m-%d}. If you do not know "
-        f"{org.name}, ignore this message: nothing changes unless you accept.\n",
-        now=now,
-    )
     audit.record(
         session, organization_id=organization_id, actor=actor, action="member.invited",
         target=invitation.id, details={"email": email, "role": role.value},
     )  # fmt: skip
     session.flush()
-    return MemberChange("invited", email, role.value, invitation=invitation)
+    return invitation, token
 
 
-def _pace(
+def pace_invitation(
     attempts: Attempts | None,
     paces: Paces,
     session: Session,
@@ -146,10 +163,11 @@ def _pace(
     email: str,
     now: datetime,
 ) -> None:
+    """Refuse (429) past the pace of mail one actor may cause, and of mail to one address."""
     if attempts is not None:
         subjects = [(f"invite-from:{actor.label}", paces.invitations),
                     (f"mail-to:{email}", paces.mails)]  # fmt: skip
-        admit(attempts, session, subjects, message="too many mails to this address", now=now)
+        admit(attempts, session, subjects, message="too many invitations at once", now=now)
 
 
 def mail_claim_link(session: Session, user: User, public_url: str, *, now: datetime) -> str:

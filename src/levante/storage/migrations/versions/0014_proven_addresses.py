@@ -54,14 +54,10 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("web_sessions") as batch:
         batch.add_column(sa.Column("notice", sa.String(length=500), nullable=True))
-        batch.add_column(
-            sa.Column("notice_is_error", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("web_sessions") as batch:
-        batch.drop_column("notice_is_error")
         batch.drop_column("notice")
     with op.batch_alter_table("password_resets") as batch:
         batch.drop_constraint(op.f("ck_password_resets_purpose"), type_="check")
