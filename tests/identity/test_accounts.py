@@ -13,10 +13,16 @@ from sqlalchemy import func, select
 from levante import identity, tenancy
 from levante.audit import Actor
 from levante.errors import ConflictError, NotFoundError, PermissionDeniedError, RateLimitedError
-from levante.identity import SignupPolicy
+from levante.identity import SignupPolicy, accounts, passwords
 from levante.mail import outbox
 from levante.storage import Database, utcnow
-from levante.storage.models import Membership, OutboundMail, SignupRequest, User
+from levante.storage.models import (
+    Membership,
+    OutboundMail,
+    SignupRequest,
+    ThrottleAttempt,
+    User,
+)
 from levante.tenancy.attempts import DatabaseAttempts
 from levante.vocabulary import PasswordLink
 from tests.helpers import mailed_link
@@ -80,7 +86,7 @@ def test_signing_up_with_an_address_an_operator_added_takes_nothing_over(
         assert boss.password_hash is None  # nothing set
         assert session.scalars(select(SignupRequest)).all() == []
         assert identity.sign_in(
-            session, "boss@example.com", PASSWORD, address="192.0.2.1",
+            database, "boss@example.com", PASSWORD, address="192.0.2.1",
             attempts=DatabaseAttempts(),
         ) is None  # fmt: skip
     # The address's owner got a fresh claim link, which sets the first password.
@@ -90,7 +96,7 @@ def test_signing_up_with_an_address_an_operator_added_takes_nothing_over(
         identity.reset_password(session, token, "the owner's own secret")
     with database.session() as session:
         signed = identity.sign_in(
-            session, "boss@example.com", "the owner's own secret", address="192.0.2.9",
+            database, "boss@example.com", "the owner's own secret", address="192.0.2.9",
             attempts=DatabaseAttempts(),
         )  # fmt: skip
         assert signed is not None
@@ -157,7 +163,7 @@ def test_a_stranger_guessing_does_not_lock_the_owner_out(database: Database) -> 
         with database.session() as session:
             try:
                 identity.sign_in(
-                    session, "alice@example.com", "wrong guess!", address="203.0.113.66",
+                    database, "alice@example.com", "wrong guess!", address="203.0.113.66",
                     attempts=attempts, now=now + timedelta(milliseconds=n),
                 )  # fmt: skip
             except RateLimitedError:
@@ -165,7 +171,7 @@ def test_a_stranger_guessing_does_not_lock_the_owner_out(database: Database) -> 
     assert refused >= 50  # the stranger is slowed down...
     with database.session() as session:  # ...the owner, from home, is not
         assert identity.sign_in(
-            session, "alice@example.com", PASSWORD, address="198.51.100.7", attempts=attempts,
+            database, "alice@example.com", PASSWORD, address="198.51.100.7", attempts=attempts,
             now=now + timedelta(seconds=1),
         ) is not None  # fmt: skip
 
@@ -185,11 +191,10 @@ def test_concurrent_wrong_passwords_get_only_the_free_guesses(database: Database
 
     def guess(_: int) -> bool:
         try:
-            with database.session() as session:
-                identity.sign_in(
-                    session, "alice@example.com", "wrong guess!", address="203.0.113.66",
-                    attempts=attempts, now=now,
-                )  # fmt: skip
+            identity.sign_in(
+                database, "alice@example.com", "wrong guess!", address="203.0.113.66",
+                attempts=attempts, now=now,
+            )  # fmt: skip
         except RateLimitedError:
             return False
         return True
@@ -300,7 +305,7 @@ def test_a_strangers_sign_up_never_sets_the_password(database: Database) -> None
         email = user.email
     with database.session() as session:
         assert identity.sign_in(
-            session, email, "the owner's own secret", address="198.51.100.1",
+            database, email, "the owner's own secret", address="198.51.100.1",
             attempts=DatabaseAttempts(),
         ) is not None  # fmt: skip
 
@@ -358,3 +363,24 @@ def _body(database: Database, to: str, word: str) -> str:
             select(OutboundMail.body).where(OutboundMail.to == to).order_by(OutboundMail.id)
         ).all()
     return next(b for b in reversed(bodies) if word in b)
+
+
+def test_the_attempt_is_committed_before_the_password_is_checked(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review: the attempt stayed uncommitted through argon2, so on SQLite every writer waited
+    for each sign-in's tenth of a second. Now another connection sees it during the check."""
+    seen: list[int] = []
+    real = passwords.verify_password
+
+    def watched(stored: str | None, password: str) -> bool:
+        with database.session() as other:
+            seen.append(len(other.scalars(select(ThrottleAttempt)).all()))
+        return real(stored, password)
+
+    monkeypatch.setattr(accounts, "verify_password", watched)
+    assert identity.sign_in(
+        database, "nobody@example.com", "wrong guess!", address="203.0.113.66",
+        attempts=DatabaseAttempts(),
+    ) is None  # fmt: skip
+    assert seen == [3]  # the account from this address, the address, the account from anywhere

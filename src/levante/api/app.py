@@ -102,6 +102,8 @@ def create_app(
     billing_worker = BillingWorker(db, settings.billing)
     mail_worker = MailWorker(db, settings.mail)
     support_worker = SupportWorker(db, settings.support)
+    paces = identity.Paces.of(settings.chat)
+    tidying_worker = identity.TidyingWorker(db, paces)
     moderator = open_moderator(settings, on_flag=metrics.flagged)
     chat_guard = ChatGuard(moderator, db, settings.limits_cache_seconds)
     service = InferenceService(
@@ -146,7 +148,7 @@ def create_app(
         assistant=assistant,
         files=files_service,
         attempts=identity.open_attempts(settings.redis_url),
-        paces=identity.Paces.of(settings.chat),
+        paces=paces,
         moderator=moderator,
         license=guard,
         clock=clock,
@@ -170,6 +172,7 @@ def create_app(
         billing_worker.start()
         mail_worker.start()
         support_worker.start()
+        tidying_worker.start()
         if not registry.ready:
             # Load in the background so /healthz answers while a large model loads.
             threading.Thread(
@@ -188,6 +191,7 @@ def create_app(
             billing_worker.close()
             mail_worker.close()
             support_worker.close()
+            tidying_worker.close()
             ledger.close()
             await store.close()
             if owns_models:

@@ -29,6 +29,7 @@ from levante.identity.sessions import (
     list_sessions,
     open_session,
 )
+from levante.identity.tidying import TidyingWorker, tidy
 from levante.tenancy.attempts import DEFAULT_PACES, Attempts, Paces, admit, open_attempts
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Paces",
     "SignedIn",
     "SignupPolicy",
+    "TidyingWorker",
     "admit",
     "change_password",
     "check_reset_token",
@@ -61,4 +63,5 @@ __all__ = [
     "set_password",
     "sign_in",
     "sign_up",
+    "tidy",
 ]

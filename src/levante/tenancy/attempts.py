@@ -61,7 +61,7 @@ _HOUR = timedelta(hours=1)
 
 @dataclass(frozen=True, slots=True)
 class Paces:
-    """How often the front door may be tried ."""
+    """How often the front door may be tried."""
 
     sign_ins: Pace  # one account from one address
     sign_ins_from: Pace  # one address, across accounts
@@ -83,6 +83,11 @@ class Paces:
             mails=Pace(settings.mails_per_hour, _HOUR, timedelta(minutes=2)),
             invitations=Pace(20, _HOUR, timedelta(seconds=30)),
         )
+
+    @property
+    def longest_window(self) -> timedelta:
+        paces: list[Pace] = [getattr(self, name) for name in self.__slots__]
+        return max(pace.window for pace in paces)
 
 
 DEFAULT_PACES = Paces.of(ChatSettings())

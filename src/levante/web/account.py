@@ -188,14 +188,14 @@ def login(
     next: Field = "",
 ) -> Response:
     def sign_in() -> Response:
-        with state.database.session() as session:
-            user = identity.sign_in(
-                session, email, password, address=client_address(request),
-                attempts=state.attempts, paces=state.paces,
-            )  # fmt: skip
-            opened = _opened(request, session, user) if user is not None else None
-        if opened is None:  # refused after the transaction: the failed attempt stays counted
+        user = identity.sign_in(
+            state.database, email, password, address=client_address(request),
+            attempts=state.attempts, paces=state.paces,
+        )  # fmt: skip
+        if user is None:
             raise InvalidRequestError(identity.WRONG_SIGN_IN)
+        with state.database.session() as session:
+            opened = _opened(request, session, user)
         target = RedirectResponse(safe_next(next), status_code=303)
         return start_session(target, request, state, opened)
 
