@@ -30,7 +30,7 @@ from levante.identity.sessions import (
     open_session,
 )
 from levante.identity.tidying import TidyingWorker, tidy
-from levante.tenancy.attempts import DEFAULT_PACES, Attempts, Paces, admit, open_attempts
+from levante.tenancy.attempts import DEFAULT_PACES, Attempts, Paces, open_attempts
 
 __all__ = [
     "CONFIRM_PATH",
@@ -43,7 +43,6 @@ __all__ = [
     "SignedIn",
     "SignupPolicy",
     "TidyingWorker",
-    "admit",
     "change_password",
     "check_reset_token",
     "check_sign_up_token",
