@@ -251,11 +251,11 @@ def buy_pack(
     at once in the organisation's currency. The operator names the organisation. The same
     ``request_key`` (an API client's Idempotency-Key, a form's one-time field) buys once:
     asking again answers the first purchase."""
-    if organization is None and tenancy.sees_all(session, actor):
-        raise InvalidRequestError("name the organisation to buy hours for", param="organization")
     org = tenancy.acting_on(session, actor, organization)
     if not may_buy(session, actor, org.id):
         raise PermissionDeniedError(tenancy.refusal(Permission.BUY))
+    if organization is None and tenancy.sees_all(session, actor):
+        raise InvalidRequestError("name the organisation to buy hours for", param="organization")
     pack_plan = find_plan(session, plan)
     if pack_plan.interval != Interval.ONCE:
         raise InvalidRequestError(f"plan '{pack_plan.code}' is not an hour pack", param="plan")
