@@ -76,12 +76,14 @@ def test_only_the_organisations_managers_buy_and_nobody_sees_anothers_hours(
     other = add_customer(desk, "Globex", None, since=utc(2026, 12, 1))
     with pytest.raises(PermissionDeniedError):
         buy(desk, member, "consulting-10h", utc(2026, 12, 2))
-    with pytest.raises(InvalidRequestError, match="name the organisation"):
+    with pytest.raises(PermissionDeniedError):  # an agent buys for nobody, not even when vague
         buy(desk, agent, "consulting-10h", utc(2026, 12, 2))
     with desk.session() as session, pytest.raises(PermissionDeniedError):
         support.buy_pack(session, agent.actor, "consulting-10h", organization="acme",
                          now=utc(2026, 12, 2), settings=SETTINGS, default_currency="EUR")  # fmt: skip
     boss = add_person(desk, agent.organization_id, "boss@levante.example", Role.ADMIN)
+    with pytest.raises(InvalidRequestError, match="name the organisation"):
+        buy(desk, boss, "consulting-10h", utc(2026, 12, 2))
     with desk.session() as session:
         support.buy_pack(session, boss.actor, "consulting-10h", organization="acme",
                          now=utc(2026, 12, 2), settings=SETTINGS, default_currency="EUR")  # fmt: skip
