@@ -6,6 +6,10 @@ organisation named after a sign-up address such as ``=HYPERLINK(...)``) would th
 operator's machine. As OWASP advises, such a cell is written with a leading single quote,
 which the spreadsheet shows as text. A plain number (``-12.50``) is no formula and stays as it
 is, so amounts and counts remain numbers.
+
+A spreadsheet set to split on semicolons (Excel's default in much of Europe) or tabs cuts an
+unquoted cell there, so ``x;=2+3`` becomes a cell ``=2+3`` of its own: the quote goes after
+each such separator too.
 """
 
 from __future__ import annotations
@@ -17,16 +21,16 @@ from collections.abc import Iterable
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_AFTER_A_SEPARATOR = re.compile(r"([;\t])(?=[=+\-@\t\r])")
 
 
 def formula_safe(cell: object) -> object:
     """The cell as a spreadsheet should read it: text that could run is quoted; numbers, and
     text that could not, are left alone."""
-    if not isinstance(cell, str) or not cell.startswith(_FORMULA_START):
+    if not isinstance(cell, str) or _PLAIN_NUMBER.fullmatch(cell):
         return cell
-    if _PLAIN_NUMBER.fullmatch(cell):
-        return cell
-    return "'" + cell
+    cell = cell[:1] + _AFTER_A_SEPARATOR.sub(r"\1'", cell[1:])
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
 
 
 def csv_text(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:

@@ -384,3 +384,31 @@ def test_the_attempt_is_committed_before_the_password_is_checked(
         attempts=DatabaseAttempts(),
     ) is None  # fmt: skip
     assert seen == [3]  # the account from this address, the address, the account from anywhere
+
+
+def test_a_reset_link_sets_one_password_when_used_at_once(database: Database) -> None:
+    """Probe: on SQLite, six requests at once with one reset link all set a password (the
+    last won); PostgreSQL's row lock held."""
+    _ask(database, "alice@example.com")
+    with database.session() as session:
+        identity.confirm_sign_up(
+            session, _link(database, "alice@example.com", identity.CONFIRM_PATH), PASSWORD,
+            currency="EUR",
+        )  # fmt: skip
+        identity.request_password_reset(
+            session, "alice@example.com", public_url=URL, attempts=DatabaseAttempts(),
+            address="192.0.2.1",
+        )  # fmt: skip
+    token = _link(database, "alice@example.com", "/password/reset/")
+
+    def use(n: int) -> bool:
+        try:
+            with database.session() as session:
+                identity.reset_password(session, token, f"new secret number {n}")
+        except NotFoundError:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        done = list(pool.map(use, range(6)))
+    assert done.count(True) == 1

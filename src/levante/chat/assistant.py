@@ -373,7 +373,9 @@ class Assistant:
                     now=now, state=MessageState.STREAMING, model=model, request_id=request_id,
                 )  # fmt: skip
                 return conversation.id, conversation.title, answer.position, answer.id
-        except IntegrityError:
+        except ConflictError as exc:
+            if not isinstance(exc.__cause__, IntegrityError):  # not two windows at once
+                raise
             raise ConflictError(
                 "this conversation changed in another window; reload it and send again"
             ) from None

@@ -430,7 +430,7 @@ def reset_password(session: Session, token: str, new: str, *, now: datetime | No
     """Set a new password with a reset link's secret; the link is used up and every session
     of the account ends."""
     now = now or utcnow()
-    reset = _usable_reset(session, token, now, lock=True)
+    reset = _usable_reset(session, token, now, take=True)
     user = session.get_one(User, reset.user_id)
     check_new_password(new, email=user.email)
     user.password_hash = hash_password(new)
@@ -446,7 +446,7 @@ def reset_password(session: Session, token: str, new: str, *, now: datetime | No
 def check_reset_token(session: Session, token: str, *, now: datetime | None = None) -> PasswordLink:
     """What a password link is for (a reset, or claiming an account an organisation made);
     404 for a link that cannot be used, before its form is shown."""
-    return PasswordLink(_usable_reset(session, token, now or utcnow(), lock=False).purpose)
+    return PasswordLink(_usable_reset(session, token, now or utcnow(), take=False).purpose)
 
 
 def _end_password_links(session: Session, user_id: str, now: datetime) -> None:
@@ -458,10 +458,25 @@ def _end_password_links(session: Session, user_id: str, now: datetime) -> None:
     )
 
 
-def _usable_reset(session: Session, token: str, now: datetime, *, lock: bool) -> PasswordReset:
-    query = select(PasswordReset).where(PasswordReset.token_hash == hash_secret(token[:200]))
-    reset = session.scalar(query.with_for_update() if lock else query)
-    if reset is None or reset.used_at is not None or reset.expires_at <= now:
+def _usable_reset(session: Session, token: str, now: datetime, *, take: bool) -> PasswordReset:
+    """The open link behind ``token``; with ``take``, used up first, in one statement, so that
+    of two requests at once (on SQLite too, which has no row locks) only one finds it open. A
+    form refused after that rolls back and leaves the link open."""
+    hashed = hash_secret(token[:200])
+    if take:
+        taken = session.execute(
+            update(PasswordReset)
+            .where(
+                PasswordReset.token_hash == hashed,
+                PasswordReset.used_at.is_(None),
+                PasswordReset.expires_at > now,
+            )
+            .values(used_at=now)
+        )
+        if not getattr(taken, "rowcount", 0):
+            raise NotFoundError("this reset link is unknown, used or expired; ask for a new one")
+    reset = session.scalar(select(PasswordReset).where(PasswordReset.token_hash == hashed))
+    if reset is None or (not take and (reset.used_at is not None or reset.expires_at <= now)):
         raise NotFoundError("this reset link is unknown, used or expired; ask for a new one")
     return reset
 

@@ -16,10 +16,10 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from levante.errors import StoreUnavailableError
+from levante.errors import ConflictError, StoreUnavailableError
 from levante.storage.text import check_flush
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,14 @@ class _Outage:
             log.warning("the database is reachable again after %.1f s", time.monotonic() - since)
 
 
+def _is_duplicate(exc: IntegrityError) -> bool:
+    """A unique key already taken (not a check or a foreign key failing: those are bugs)."""
+    state = getattr(exc.orig, "sqlstate", None)  # psycopg
+    if state is not None:
+        return bool(state == "23505")
+    return "UNIQUE constraint failed" in str(exc.orig)  # sqlite3
+
+
 def _is_disconnect(exc: DBAPIError) -> bool:
     """A database that cannot be reached: a lost or refused connection, or a server shutting
     down; not a constraint, a schema or a data error, nor a busy SQLite file."""
@@ -130,6 +138,15 @@ class Database:
             with self._sessions.begin() as session:
                 yield session
                 changes: set[tuple[str, str | None]] = session.info.pop(_CHANGES, set())
+        except IntegrityError as exc:
+            if not _is_duplicate(exc):
+                raise
+            # Two requests made the same thing at the same moment (one sign-up confirmed from
+            # two tabs, one idempotency key sent twice at once): the other one won; asking
+            # again finds what it made.
+            raise ConflictError(
+                "another request made this at the same moment; reload or try again"
+            ) from exc
         except DBAPIError as exc:
             if not _is_disconnect(exc):
                 raise
