@@ -317,8 +317,9 @@ DECIDED_BY_THE_OBJECT = {
     "audit": {"record"},  # writes the log; checks nothing
 }  # fmt: skip
 # What only the command line does (making an account without a sign-up, setting someone's
-# password): test_only_the_command_line_makes_accounts_and_sets_passwords.
-COMMAND_LINE_ONLY = {"create_account", "set_password"}
+# password, accepting an invitation for its recipient):
+# test_only_the_command_line_makes_accounts_and_sets_passwords.
+COMMAND_LINE_ONLY = {"create_account", "set_password", "accept_on_behalf"}
 # The checks themselves, and services that take an actor only to record who did it.
 CHECKS = {"acting_on", "listing_scope", "may", "require", "require_granted", "require_operator",
           "sees_all", "import_usage", "add_paid_spend", "bind_site_key", "issue_license",
@@ -394,6 +395,8 @@ def test_only_the_command_line_makes_accounts_and_sets_passwords(
             identity.create_account(session, actor, email, "a long enough secret", currency="EUR")
         with database.session() as session, pytest.raises(PermissionDeniedError):
             identity.set_password(session, actor, email, "a long enough secret")
+        with database.session() as session, pytest.raises(PermissionDeniedError):
+            tenancy.accept_on_behalf(session, actor, "inv-anything")
     with database.session() as session:
         identity.create_account(session, CLI, email, "a long enough secret", currency="EUR")
         identity.set_password(session, CLI, email, "another long secret")

@@ -34,7 +34,8 @@ def test_sign_up_gives_a_session_cookie_a_script_cannot_read(
     assert "at least 10 characters" in short.text
     response = person.post(link, {"password": PASSWORD})
     assert response.status_code == 303
-    assert response.headers["location"] == "/chat"
+    assert response.headers["location"] == "/"  # where they belong: the chat, for a newcomer
+    assert person.get("/", follow_redirects=False).headers["location"] == "/chat"
     cookie = next(h for h in response.headers.get_list("set-cookie") if "lv_session=" in h)
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie or "samesite=lax" in cookie.lower()

@@ -23,14 +23,16 @@ from levante.web.depends import PostedByAnyone
 from levante.web.identity import Visitor, visitor
 from tests.web.conftest import Browser, join_operator
 
-# What a stranger may reach: signing up and in, a link mailed to them, an invitation's page,
-# the way back from a payment provider. Every other page needs someone signed in.
+# What a stranger may reach: the landing page, signing up and in, a link mailed to them, an
+# invitation's page, the way back from a payment provider. Every other page needs someone
+# signed in.
 PUBLIC = {
     ("GET", "/signup"), ("POST", "/signup"), ("GET", "/login"), ("POST", "/login"),
     ("POST", "/logout"), ("GET", "/password/forgot"), ("POST", "/password/forgot"),
     ("GET", "/password/reset/{token}"), ("POST", "/password/reset/{token}"),
     ("GET", "/signup/confirm/{token}"), ("POST", "/signup/confirm/{token}"),
-    ("GET", "/chat/join/{token}"), ("GET", "/account/checkout/{invoice_id}"),
+    ("GET", "/chat/join/{token}"), ("GET", "/account/checkout/{invoice_id}"), ("GET", "/"),
+    ("GET", "/invitations/{token}"),
 }  # fmt: skip
 
 

@@ -223,7 +223,6 @@ def create_app(
         batch.router,
         moderation.router,
         admin.router,
-        admin.invitations,
         billing.router,
         licensing.router,
         support.router,

@@ -187,8 +187,8 @@ def member_accept(token: Annotated[str, typer.Argument(help="The invitation's se
     with handled():
         guard = open_guard(settings())
         with database() as db, db.session() as session:
-            organization, user, _ = tenancy.accept_invitation(
-                session, token, seat_check=guard.check_seats if guard is not None else None
+            organization, user, _ = tenancy.accept_on_behalf(
+                session, CLI, token, seat_check=guard.check_seats if guard is not None else None
             )
             console.print(f"{user.email} joined {organization.slug}")
 

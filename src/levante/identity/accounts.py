@@ -49,13 +49,14 @@ from levante.storage.models import (
 from levante.tenancy.attempts import DEFAULT_PACES, Attempts, Paces, admit, allowed
 from levante.tenancy.invitations import PASSWORD_LINK_PATH, mail_claim_link, open_invitation
 from levante.tenancy.keys import hash_secret
+from levante.tenancy.permissions import granted
 from levante.tenancy.records import (
     DEFAULT_WORKSPACE,
     count_seats,
     keep_an_owner,
     normalise_email,
 )
-from levante.vocabulary import PasswordLink, SignupMode
+from levante.vocabulary import PasswordLink, Permission, SignupMode
 
 RESET_HOURS = 2
 SIGN_UP_HOURS = 24
@@ -519,3 +520,33 @@ def delete_account(
 
 def _personal_slug(user: User) -> str:
     return f"personal-{user.id.removeprefix('user_')}".lower()[:64]
+
+
+def home_of(session: Session, user_id: str) -> str:
+    """Where a signed-in person belongs when they open the site: the operator's console for
+    those who operate it, the support queue for its agents, an organisation's console for
+    those who run one they were added to, and the chat for everyone else (a personal
+    organisation is the chat's, whose console stays a click away)."""
+    user = session.get(User, user_id)
+    if user is None:
+        return "/chat"
+    rows = session.execute(
+        select(Organization, Membership.role)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == user_id)
+    ).all()
+    places = set()
+    for org, role in rows:
+        allowed = granted(
+            Actor.user(org.id, user_id, Role(role)), operator_organization=org.is_operator
+        )
+        if org.is_operator and Permission.OPERATE in allowed:
+            places.add("/console/operator")
+        elif org.is_operator and Permission.WORK_TICKETS in allowed:
+            places.add("/support/queue")
+        elif org.slug != _personal_slug(user) and Permission.OPEN_CONSOLE in allowed:
+            places.add("/console")
+    for place in ("/console/operator", "/support/queue", "/console"):
+        if place in places:
+            return place
+    return "/chat"

@@ -8,7 +8,7 @@ actor, audits and tells the caches. The building blocks under them are in
 from levante.storage.models import ApiKey, Invitation, Role
 from levante.tenancy.auth import KeyAuthenticator, key_principal
 from levante.tenancy.bootstrap import bootstrap
-from levante.tenancy.invitations import accept_invitation
+from levante.tenancy.invitations import accept_invitation, accept_on_behalf, invitation_of
 from levante.tenancy.permissions import may, member_actor, refusal, require, require_granted
 from levante.tenancy.principal import Principal
 from levante.tenancy.records import (
@@ -53,6 +53,7 @@ __all__ = [
     "Principal",
     "Role",
     "accept_invitation",
+    "accept_on_behalf",
     "acting_on",
     "add_member",
     "add_workspace",
@@ -67,6 +68,7 @@ __all__ = [
     "create_workspace",
     "find_organization",
     "find_workspace",
+    "invitation_of",
     "key_principal",
     "list_keys",
     "list_organizations",

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from levante import audit
 from levante.audit import Actor
-from levante.errors import NotFoundError
+from levante.errors import NotFoundError, PermissionDeniedError
 from levante.mail import queue_mail
 from levante.storage import new_id, utcnow
 from levante.storage.models import (
@@ -43,12 +43,8 @@ CLAIM_DAYS = 7
 PASSWORD_LINK_PATH = "/password/reset/"
 
 
-def accept_hint(public_url: str) -> str:
-    """How an invited person accepts, for the mail (``{token}`` stands for the secret)."""
-    return (
-        f"curl -X POST {public_url.rstrip('/')}/v1/invitations/accept "
-        "-H 'Content-Type: application/json' -d '{{\"token\": \"{token}\"}}'"
-    )
+# Where an invited person opens their invitation: the account pages serve it.
+INVITATION_PATH = "/invitations/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +108,8 @@ def add_or_invite(
         email,
         f"You are invited to join {org.name} on Levante",
         f"{org.name} invites you to join it as {role.value}.\n\n"
-        f"To accept: {accept_hint(public_url).format(token=token)}\n\n"
+        f"To accept, open {public_url.rstrip('/')}{INVITATION_PATH}{token} and sign in as "
+        f"{email} (or sign up with this address first).\n\n"
         f"The invitation expires on {invitation.expires_at:%Y-%m-%d}. If you do not know "
         f"{org.name}, ignore this message: nothing changes unless you accept.\n",
         now=now,
@@ -211,16 +208,71 @@ def mail_claim_link(session: Session, user: User, public_url: str, *, now: datet
 
 def accept_invitation(
     session: Session,
+    user_id: str,
     token: str,
     *,
     now: datetime | None = None,
     seat_check: Callable[[int], None] | None = None,
 ) -> tuple[Organization, User, str]:
-    """The invited user accepts: they become a member with the role they were invited with
-    (the organisation, the user and that role)."""
+    """The invited person, signed in, accepts: they become a member with the role they were
+    invited with (the organisation, the user and that role). The secret alone proves nothing
+    (an inviter may have seen it): signed in as another address, the invitation is not found."""
+    now = now or utcnow()
+    invitation = open_invitation(session, token, now=now, lock=True)
+    user = session.get(User, user_id)
+    if user is None or user.email != invitation.email:
+        raise NotFoundError("this invitation is unknown, used, withdrawn or expired")
+    return _join(session, invitation, user, now=now, seat_check=seat_check)
+
+
+def accept_on_behalf(
+    session: Session,
+    actor: Actor,
+    token: str,
+    *,
+    now: datetime | None = None,
+    seat_check: Callable[[int], None] | None = None,
+) -> tuple[Organization, User, str]:
+    """The command line accepts an invitation for its recipient (who gave the operator its
+    secret); an address without a user joins as a new one, with a claim link to come."""
+    if not actor.operator:
+        raise PermissionDeniedError("only the command line accepts for someone else")
     now = now or utcnow()
     invitation = open_invitation(session, token, now=now, lock=True)
     user = session.scalar(select(User).where(User.email == invitation.email))
+    return _join(session, invitation, user, now=now, seat_check=seat_check)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenInvitation:
+    """An invitation as the page that offers it shows it; ``yours``: whether the person
+    signed in (if anyone) is the one invited, and so may accept it."""
+
+    email: str
+    role: str
+    organization: str
+    yours: bool
+
+
+def invitation_of(session: Session, token: str, user_id: str | None) -> OpenInvitation:
+    invitation = open_invitation(session, token)
+    user = session.get(User, user_id) if user_id is not None else None
+    return OpenInvitation(
+        email=invitation.email,
+        role=invitation.role,
+        organization=session.get_one(Organization, invitation.organization_id).name,
+        yours=user is not None and user.email == invitation.email,
+    )
+
+
+def _join(
+    session: Session,
+    invitation: Invitation,
+    user: User | None,
+    *,
+    now: datetime,
+    seat_check: Callable[[int], None] | None,
+) -> tuple[Organization, User, str]:
     if user is None:  # the user was deleted since: the address joins as a new user
         user = add_member(
             session, invitation.organization_id, invitation.email, Role(invitation.role),

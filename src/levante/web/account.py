@@ -10,7 +10,7 @@ import anyio
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from levante import billing, identity
+from levante import billing, identity, tenancy
 from levante.api.headers import standalone_document
 from levante.api.state import AppState
 from levante.chat.subscribing import (
@@ -63,6 +63,20 @@ def _seat_check(state: AppState) -> Callable[[int], None] | None:
     return state.license.check_seats if state.license is not None else None
 
 
+# -- the front door -------------------------------------------------------------------------------
+
+
+@router.get("/")
+def home(request: Request, state: State, who: Who) -> Response:
+    """Signed out, a small landing page; signed in, where the person belongs (the operator's
+    console, the support queue, an organisation's console or the chat)."""
+    if who.user is None:
+        return finish(page(request, "account/landing.html", who), request, state, who)
+    with state.database.session() as session:
+        place = identity.home_of(session, who.user.user_id)
+    return RedirectResponse(place, status_code=303)
+
+
 # -- sign up, sign in, sign out -------------------------------------------------------------------
 
 
@@ -78,7 +92,7 @@ def signup_page(
     request: Request, state: State, who: Who, invitation: str = "", email: str = ""
 ) -> Response:
     if who.user is not None:
-        return RedirectResponse("/chat", status_code=303)
+        return RedirectResponse("/", status_code=303)
     return _signup_page(request, state, who, invitation=invitation, email=email)
 
 
@@ -153,7 +167,7 @@ def confirm(
                 seat_check=_seat_check(state),
             )  # fmt: skip
             opened = _opened(request, session, user)
-        return start_session(RedirectResponse("/chat", status_code=303), request, state, opened)
+        return start_session(RedirectResponse("/", status_code=303), request, state, opened)
 
     return in_place(request, who, make, lambda r: _confirm_page(request, state, who, token, r))
 
@@ -203,6 +217,43 @@ def login(
         return _login_page(request, state, who, next=next, email=email, refused=refused)
 
     return in_place(request, who, sign_in, again)
+
+
+# -- invitations to an organisation ---------------------------------------------------------------
+
+
+@router.get("/invitations/{token}")
+def invitation_page(request: Request, state: State, who: Who, token: str) -> Response:
+    return _invitation_page(request, state, who, token)
+
+
+def _invitation_page(
+    request: Request, state: AppState, who: Visitor, token: str, refused: Refused | None = None
+) -> Response:
+    user_id = who.user.user_id if who.user is not None else None
+    with state.database.session() as session:
+        offered = tenancy.invitation_of(session, token, user_id)
+    response = page(
+        request, "account/invitation.html", who, token=token, email=offered.email,
+        role=offered.role, organization=offered.organization, yours=offered.yours,
+        refused=refused,
+    )  # fmt: skip
+    return finish(response, request, state, who)
+
+
+@router.post("/invitations/{token}")
+def accept_invitation(request: Request, state: State, who: Posted, token: str) -> Response:
+    """The invited person, signed in as the invited address, joins the organisation."""
+
+    def accept() -> Response:
+        with state.database.session() as session:
+            organization, _, role = tenancy.accept_invitation(
+                session, who.user_id, token, seat_check=_seat_check(state)
+            )
+        tell(state, who, f"You joined {organization.name} as {role}.")
+        return RedirectResponse("/", status_code=303)
+
+    return in_place(request, who, accept, lambda r: _invitation_page(request, state, who, token, r))
 
 
 @router.post("/logout")

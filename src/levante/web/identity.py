@@ -137,7 +137,7 @@ def to_sign_in(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(here, safe='/')}", status_code=303)
 
 
-def safe_next(target: str | None, default: str = "/chat") -> str:
+def safe_next(target: str | None, default: str = "/") -> str:
     """A place to go after signing in: a path on this site only."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default

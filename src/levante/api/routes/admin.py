@@ -14,8 +14,6 @@ from fastapi import APIRouter, Query
 
 from levante import metering, pricing, quota, tenancy
 from levante.api.schemas.admin import (
-    AcceptedInvitation,
-    AcceptInvitation,
     AddMember,
     ApiKeyList,
     ApiKeyView,
@@ -38,7 +36,6 @@ from levante.api.schemas.admin import (
 from levante.api.state import Admin, Flushed, State
 from levante.metering import GroupBy, UsageRow
 from levante.pricing import format_amount
-from levante.tenancy import accept_invitation
 
 router = APIRouter(prefix="/v1/admin")
 
@@ -234,7 +231,7 @@ def members(state: State, caller: Admin) -> MemberList:
 def add_member_route(body: AddMember, state: State, caller: Admin) -> MemberView:
     """Add a user to the organisation; in a licensed deployment a new user takes a seat, and
     the licence's ``max_seats`` caps them. An address that is already another organisation's
-    user is sent an invitation instead, which they accept (``POST /v1/invitations/accept``)."""
+    user is sent an invitation instead, which they accept signed in (``/invitations/…``)."""
     guard = state.license
     with state.database.session() as session:
         change = tenancy.add_member(
@@ -264,20 +261,3 @@ def remove_member_route(user_id: str, state: State, caller: Admin) -> MemberView
         return MemberView(
             status="removed", user_id=user.id, email=user.email, name=user.name, role="removed"
         )
-
-
-# Reached without an API key: the invitation's secret is the credential.
-invitations = APIRouter()
-
-
-@invitations.post("/v1/invitations/accept")
-def accept(body: AcceptInvitation, state: State) -> AcceptedInvitation:
-    """Accept an invitation to an organisation with the secret it was mailed with."""
-    guard = state.license
-    with state.database.session() as session:
-        org, user, role = accept_invitation(
-            session,
-            body.token,
-            seat_check=guard.check_seats if guard is not None else None,
-        )
-        return AcceptedInvitation(organization=org.name, role=role, user_id=user.id)

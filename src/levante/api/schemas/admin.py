@@ -229,18 +229,6 @@ class AddMember(BaseModel):
     role: Role = Role.MEMBER
 
 
-class AcceptInvitation(BaseModel):
-    token: str = Field(min_length=20, max_length=200)
-
-
-class AcceptedInvitation(BaseModel):
-    object: Literal["invitation"] = "invitation"
-    status: Literal["accepted"] = "accepted"
-    organization: str
-    role: str
-    user_id: str
-
-
 class ChatUserView(BaseModel):
     object: Literal["chat.user"] = "chat.user"
     id: str
