@@ -412,3 +412,24 @@ def test_a_reset_link_sets_one_password_when_used_at_once(database: Database) ->
     with ThreadPoolExecutor(max_workers=6) as pool:
         done = list(pool.map(use, range(6)))
     assert done.count(True) == 1
+
+
+def test_mail_others_cause_leaves_the_owner_a_working_link(database: Database) -> None:
+    """Probe: strangers' sign-ups with an address used up its mailbox's cap with mails that
+    held no link, so the owner's own reset request sent nothing they could use."""
+    _ask(database, "alice@example.com")
+    with database.session() as session:
+        identity.confirm_sign_up(
+            session, _link(database, "alice@example.com", identity.CONFIRM_PATH), PASSWORD,
+            currency="EUR",
+        )  # fmt: skip
+    for n in range(6):  # strangers, each from an address of their own
+        _ask(database, "alice@example.com", address=f"203.0.113.{n + 10}")
+    with database.session() as session:
+        identity.request_password_reset(  # the owner: past the cap, nothing new is sent
+            session, "alice@example.com", public_url=URL, attempts=DatabaseAttempts(),
+            address="198.51.100.1",
+        )  # fmt: skip
+    token = _link(database, "alice@example.com", "/password/reset/")
+    with database.session() as session:
+        identity.reset_password(session, token, "the owner's new secret")

@@ -126,8 +126,9 @@ def sign_up(
         queue_mail(
             session, email, "Your Levante account",
             "Someone asked to sign up on Levante with this address, which has an account "
-            f"already.\n\nTo sign in: {base}/login\nIf you forgot your password: "
-            f"{base}/password/forgot\n\nIf it was not you, ignore this message: nothing "
+            f"already.\n\nTo sign in: {base}/login\nIf you forgot your password, choose a "
+            f"new one: {_reset_link(session, existing, base, now)}\n(the link works once, for "
+            f"{RESET_HOURS} hours)\n\nIf it was not you, ignore this message: nothing "
             "changed.\n",
             now=now,
         )  # fmt: skip
@@ -405,6 +406,23 @@ def request_password_reset(
     if user.password_hash is None:  # never claimed: the claim link says what to do
         mail_claim_link(session, user, public_url, now=now)
         return
+    link = _reset_link(session, user, public_url, now)
+    queue_mail(
+        session,
+        email,
+        "Reset your Levante password",
+        "Someone asked to reset the password of your Levante account.\n\n"
+        f"To choose a new one, open: {link}\n\n"
+        f"The link works once, for {RESET_HOURS} hours. If you did not ask, ignore this "
+        "message: your password stays as it is.\n",
+        now=now,
+    )
+
+
+def _reset_link(session: Session, user: User, public_url: str, now: datetime) -> str:
+    """A new single-use link to choose a password (open for :data:`RESET_HOURS`). Every mail
+    that reaches an account's inbox carries one, so that however many mails others cause, up
+    to the cap on one mailbox, the owner always holds a link that works."""
     token = f"pwr-{secrets.token_urlsafe(32)}"
     session.add(
         PasswordReset(
@@ -415,16 +433,7 @@ def request_password_reset(
             expires_at=now + timedelta(hours=RESET_HOURS),
         )
     )
-    queue_mail(
-        session,
-        email,
-        "Reset your Levante password",
-        "Someone asked to reset the password of your Levante account.\n\n"
-        f"To choose a new one, open: {public_url.rstrip('/')}{PASSWORD_LINK_PATH}{token}\n\n"
-        f"The link works once, for {RESET_HOURS} hours. If you did not ask, ignore this "
-        "message: your password stays as it is.\n",
-        now=now,
-    )
+    return f"{public_url.rstrip('/')}{PASSWORD_LINK_PATH}{token}"
 
 
 def reset_password(session: Session, token: str, new: str, *, now: datetime | None = None) -> User:
