@@ -164,6 +164,15 @@ def test_attachments_are_size_limited_and_refuse_a_path_in_the_name(
                           headers=headers)  # fmt: skip
     assert download.content == b"line 1\n"
     assert "attachment" in download.headers["content-disposition"]
+    assert download.headers["content-type"].startswith("text/plain")
+    # Probe: an upload declared text/html or image/svg+xml was served as such.
+    for name, declared in (("page.html", "text/html"), ("logo.svg", "image/svg+xml")):
+        sent = client.post(url, files={"file": (name, b"<script>alert(1)</script>", declared)},
+                           headers=headers).json()  # fmt: skip
+        served = client.get(f"{url}/{sent['id']}", headers=headers)
+        assert served.headers["content-type"] == "application/octet-stream", name
+        assert "sandbox" in served.headers["content-security-policy"]
+        assert served.headers["x-content-type-options"] == "nosniff"
     internal = client.post(url, files={"file": ("notes.txt", b"internal")},
                            data={"internal": "true"}, headers=ops.headers(admin=True))  # fmt: skip
     assert internal.status_code == 201

@@ -297,3 +297,34 @@ def test_a_script_the_pdf_font_lacks_prints_as_a_question_mark(catalog: Database
         html = billing.render_html(invoice, lines)
     assert "?? Trading" in pdf_text(pdf)
     assert "北京 Trading" in html  # the HTML invoice shows every script
+
+
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        (billing.AccountChange(email="x@y.example\r\nBcc: evil@evil.example"), "email"),
+        (billing.AccountChange(email="not an email"), "email"),
+        (billing.AccountChange(legal_name="Acme\nLtd"), "legal_name"),
+    ],
+)
+def test_billing_details_that_would_break_a_header_or_a_line_are_refused(
+    catalog: Database, org: str, change: billing.AccountChange, param: str
+) -> None:
+    """Probe: a billing email with a line break (a mail header's Bcc) or no address at all
+    was kept."""
+    with catalog.session() as session, pytest.raises(InvalidRequestError) as refused:
+        billing.update_account(session, org, change, default_currency="EUR", actor=Actor("t"))
+    assert refused.value.param == param
+
+
+def test_billing_details_keep_only_what_a_reader_sees(catalog: Database, org: str) -> None:
+    """Probe: U+202E in a legal name reversed the text under "Bill to" on the invoice."""
+    with catalog.session() as session:
+        account = billing.update_account(
+            session, org,
+            billing.AccountChange(legal_name="Acme \u202egnp.exe Ltd",
+                                  address=" 1 Rue \u2066Haute\u2069\n75001 Paris \n"),
+            default_currency="EUR", actor=Actor("t"),
+        )  # fmt: skip
+        assert account.legal_name == "Acme gnp.exe Ltd"
+        assert account.address == "1 Rue Haute\n75001 Paris"

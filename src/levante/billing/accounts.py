@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from levante.audit import Actor
 from levante.billing.tax import valid_vat_number
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.pricing import CENT, models_unpriced_in, parse_cents
-from levante.storage import Topic, announce, utcnow
+from levante.storage import Topic, announce, utcnow, visible
 from levante.storage.models import (
     BillingAccount,
     Invoice,
@@ -78,6 +79,23 @@ class AccountChange:
     low_balance_threshold: str | None = None
 
 
+_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def _one_line(text: str, param: str) -> str:
+    """Text for one line of an invoice: what a reader sees (no bidi overrides, which would
+    reverse it under "Bill to"), and no control character (a line break in a mail header)."""
+    text = visible(text).strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise InvalidRequestError(f"the {param.replace('_', ' ')} is one line", param=param)
+    return text
+
+
+def _lines(text: str, param: str) -> str:
+    """A postal address: lines of :func:`_one_line` text."""
+    return "\n".join(_one_line(line, param) for line in text.strip().splitlines())
+
+
 def update_account(
     session: Session,
     organization_id: str,
@@ -90,11 +108,14 @@ def update_account(
     account = ensure_account(session, organization_id, default_currency)
     before = _snapshot(account)
     if change.legal_name is not None:
-        account.legal_name = change.legal_name.strip()
+        account.legal_name = _one_line(change.legal_name, "legal_name")
     if change.email is not None:
-        account.email = change.email.strip()
+        email = _one_line(change.email, "email")
+        if email and not _ADDRESS.fullmatch(email):
+            raise InvalidRequestError(f"'{email}' is not an email address", param="email")
+        account.email = email
     if change.address is not None:
-        account.address = change.address.strip()
+        account.address = _lines(change.address, "address")
     if change.country is not None:
         country = change.country.strip().upper()
         if country and (len(country) != 2 or not country.isalpha()):

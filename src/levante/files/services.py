@@ -8,7 +8,6 @@ import mimetypes
 import os
 import re
 import tempfile
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +25,7 @@ from levante.errors import (
     StorageLimitReachedError,
 )
 from levante.files.store import CHUNK, BlobStore
-from levante.storage import new_id
+from levante.storage import new_id, visible
 from levante.storage.models import StoredFile
 from levante.vocabulary import FilePurpose, FileSource, SampleType
 
@@ -36,18 +35,10 @@ _TYPE = re.compile(r"^[\w.+-]+/[\w.+-]+$")
 _LINED = (".jsonl", ".ndjson", ".jsonlines", ".txt", ".csv")
 
 
-def _visible(name: str) -> str:
-    """``name`` without its invisible format characters (Unicode category Cf): the bidi
-    embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), the direction marks
-    (U+200E, U+200F, U+061C), zero-width characters. "invoice", U+202E, "gnp.exe" shows as
-    "invoiceexe.png"; a name keeps only what a reader sees."""
-    return "".join(c for c in name if unicodedata.category(c) != "Cf")
-
-
 def check_filename(name: str, *, param: str = "file") -> str:
     """The file's own name, or a 400: no directory, no parent, no control character. The
-    invisible format characters are dropped first (:func:`_visible`)."""
-    name = _visible(name)
+    invisible format characters are dropped first (:func:`levante.storage.visible`)."""
+    name = visible(name)
     if not name or not name.strip():
         raise InvalidRequestError("the file needs a name", param=param)
     if "/" in name or "\\" in name or name in (".", "..") or ".." in name.split("."):

@@ -4,7 +4,7 @@ from levante.storage.database import Database, Topic, announce
 from levante.storage.ids import new_id
 from levante.storage.migrate import current_revision, head_revision, upgrade
 from levante.storage.sequences import next_number
-from levante.storage.text import fit
+from levante.storage.text import fit, visible
 from levante.storage.types import alive_since, as_utc, utcnow
 
 __all__ = [
@@ -20,4 +20,5 @@ __all__ = [
     "next_number",
     "upgrade",
     "utcnow",
+    "visible",
 ]

@@ -10,6 +10,7 @@ check is still a 400 naming its field, and the transaction writes nothing.
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 from typing import Any
 
@@ -19,6 +20,14 @@ from sqlalchemy.orm import Mapper, QueryableAttribute, Session
 from levante.errors import InvalidRequestError
 
 NUL = "\x00"
+
+
+def visible(text: str) -> str:
+    """``text`` without its invisible format characters (Unicode category Cf): the bidi
+    embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), the direction marks
+    (U+200E, U+200F, U+061C), zero-width characters. "invoice", U+202E, "gnp.exe" shows as
+    "invoiceexe.png"; a name on a page, an invoice or a file keeps only what a reader sees."""
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
 
 
 def _length(column: QueryableAttribute[Any]) -> int | None:

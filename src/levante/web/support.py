@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from levante import billing, support
-from levante.api.headers import standalone_document
+from levante.api.headers import download, standalone_document
 from levante.api.state import AppState
 from levante.audit import Actor
 from levante.support import MOVES, Place
@@ -285,10 +285,9 @@ def attachment(
         actor = place.actor(who.user_id)
         root = state.settings.attachments_dir
         stored = support.open_attachment(session, actor, number, attachment_id, root=root)
-    return FileResponse(
-        stored.path, media_type=stored.attachment.content_type,
-        filename=stored.attachment.filename, content_disposition_type="attachment",
-        headers={"x-content-type-options": "nosniff"},
+    return download(
+        str(stored.path), content_type=stored.attachment.content_type,
+        filename=stored.attachment.filename,
     )  # fmt: skip
 
 

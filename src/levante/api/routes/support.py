@@ -12,9 +12,10 @@ from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Header, Query, UploadFile
-from fastapi.responses import FileResponse, PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 
 from levante import support
+from levante.api.headers import download
 from levante.api.schemas.support import (
     Assignment,
     AttachmentView,
@@ -174,12 +175,10 @@ def attachment(ref: Ref, attachment_id: str, state: State, caller: Admin) -> Res
         stored = support.open_attachment(
             session, caller.actor, ref, attachment_id, root=state.settings.attachments_dir
         )
-    return FileResponse(
-        stored.path,
-        media_type=stored.attachment.content_type,
+    return download(
+        str(stored.path),
+        content_type=stored.attachment.content_type,
         filename=stored.attachment.filename,
-        headers={"x-content-type-options": "nosniff"},
-        content_disposition_type="attachment",
     )
 
 
