@@ -1,5 +1,5 @@
-"""Operator routes refuse every other organisation before doing anything, and no error body
-carries a path of the server's file system."""
+"""Operator routes refuse every other organisation before doing anything, admin routes every
+key without admin, and no error body carries a path of the server's file system."""
 
 from __future__ import annotations
 
@@ -10,24 +10,22 @@ from datetime import timedelta
 from fastapi.dependencies.models import Dependant
 from fastapi.testclient import TestClient
 
-from levante.api.state import operator_principal
+from levante.api.state import admin_principal, operator_principal
 from levante.storage import Database, utcnow
 from tests.helpers import Tenant, api_routes, make_operator
 
 PATH_LIKE = re.compile(r"(/[\w.-]+){2,}")  # /var/levante/..., /tmp/x/y
 
 
-def _depends_on_operator(dependant: Dependant) -> bool:
-    return any(
-        dep.call is operator_principal or _depends_on_operator(dep)
-        for dep in dependant.dependencies
-    )
+def _depends_on(dependant: Dependant, check: object) -> bool:
+    return any(dep.call is check or _depends_on(dep, check) for dep in dependant.dependencies)
 
 
-def operator_routes() -> Iterator[tuple[str, str]]:
-    """Every route that takes the Operator dependency, with "x" for its parameters."""
+def operator_routes(check: object = operator_principal) -> Iterator[tuple[str, str]]:
+    """Every route that takes the Operator dependency (or ``check``), with "x" for its
+    parameters."""
     for route in api_routes():
-        if _depends_on_operator(route.dependant):
+        if _depends_on(route.dependant, check):
             path = re.sub(r"\{[^}]+\}", "x", route.path)
             for method in sorted(route.methods or ()):
                 yield method, path
@@ -42,6 +40,16 @@ def test_every_operator_route_refuses_a_customer_first(client: TestClient, tenan
         body = response.json()
         assert (body["object"], body["code"]) == ("error", "permission_denied")
         assert not PATH_LIKE.search(body["message"]), body
+
+
+def test_every_admin_route_refuses_a_key_without_admin(client: TestClient, tenant: Tenant) -> None:
+    """The table's ``use_admin_api``: a key without admin reaches none of the admin API."""
+    routes = list(operator_routes(admin_principal))
+    assert len(routes) >= 30, routes
+    for method, path in routes:
+        response = client.request(method, path, json={}, headers=tenant.headers(False))
+        assert response.status_code == 403, (method, path, response.text)
+        assert response.json()["code"] == "permission_denied"
 
 
 def test_a_missing_signing_key_is_not_shown_to_the_caller(
