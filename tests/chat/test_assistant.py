@@ -7,7 +7,12 @@ import pytest
 from sqlalchemy import select
 
 from levante.chat import Mode, as_json, as_markdown, search, transcript
-from levante.errors import MessageLimitReachedError, NotFoundError, PermissionDeniedError
+from levante.errors import (
+    ContextLengthExceededError,
+    MessageLimitReachedError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from levante.identity import delete_account
 from levante.storage import utcnow
 from levante.storage.models import ChatMessage, Conversation, UsageRecord
@@ -200,3 +205,20 @@ def test_an_answer_cut_off_by_a_dead_gateway_is_kept_as_stopped(chat: Chat) -> N
         assert kept.state == MessageState.STOPPED
     with chat.database.session() as session:
         assert transcript(session, alice, reply.conversation_id).messages[1].state == "stopped"
+
+
+def test_a_first_message_past_the_context_is_told_to_shorten_not_to_start_over(
+    chat: Chat,
+) -> None:
+    """Issue 29: a new conversation's first, too long message was told "this conversation has
+    grown longer than ...; start a new chat"."""
+    chat.set_free_plan(max_context_tokens=64)
+    alice = chat.user("alice@example.com")
+    with pytest.raises(ContextLengthExceededError) as first:
+        chat.say(alice, "otters " * 200)
+    assert "this message is longer than the 64 tokens your plan allows" in first.value.message
+    assert "shorten it" in first.value.message
+    reply, _ = chat.say(alice, "Hi")
+    with pytest.raises(ContextLengthExceededError) as later:
+        chat.say(alice, "otters " * 200, conversation_id=reply.conversation_id)
+    assert "this conversation has grown longer" in later.value.message

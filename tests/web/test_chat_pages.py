@@ -222,7 +222,15 @@ def test_rename_delete_search_and_export(person: Browser) -> None:
     assert ">Otters<" in person.get("/chat/search?q=otters").text
     assert "Nothing matches" in person.get("/chat/search?q=giraffes").text
     markdown = person.get(f"/chat/c/{conversation}/export?format=md")
-    assert markdown.headers["content-disposition"].endswith('.md"')
+    assert markdown.headers["content-disposition"] == 'attachment; filename="Otters.md"'
+    assert (
+        person.post(f"/chat/c/{conversation}/rename", {"title": "Łódź: day 1/2"}).status_code == 303
+    )
+    named = person.get(f"/chat/c/{conversation}/export?format=json").headers["content-disposition"]
+    assert named == (  # the title, in its own script, without what a file system refuses
+        "attachment; filename=\"_odz day 1 2.json\"; filename*=UTF-8''%C5%81%C3%B3d%C5%BA%20day%201%202.json"
+    )
+    assert person.post(f"/chat/c/{conversation}/rename", {"title": "Otters"}).status_code == 303
     assert markdown.text.startswith("# Otters")
     everything = person.get_json("/chat/export?format=json").json()
     assert [c["title"] for c in everything["conversations"]] == ["Otters"]

@@ -262,13 +262,8 @@ class Assistant:
         try:
             plan = await self._service.prepare_chat(context, request)
         except ContextLengthExceededError:
-            cap = account.plan.max_context_tokens
             raise ContextLengthExceededError(
-                "this conversation has grown longer than "
-                + (f"the {cap:,} tokens your plan allows" if cap else "the model can read")
-                + "; start a new chat"
-                + (" or upgrade for a longer context" if cap else ""),
-                param="content",
+                _too_long(account.plan.max_context_tokens, first=not history), param="content"
             ) from None
         try:
             stored = await anyio.to_thread.run_sync(
@@ -490,6 +485,16 @@ class Assistant:
         for task in list(self._tasks):
             task.cancel()
         await self.settled()
+
+
+def _too_long(cap: int | None, *, first: bool) -> str:
+    """Why an answer cannot be written: the first message alone is too long (shorten it), or
+    the conversation has grown too long (start a new one)."""
+    limit = f"the {cap:,} tokens your plan allows" if cap else "what the model can read"
+    upgrade = " or upgrade for a longer context" if cap else ""
+    if first:
+        return f"this message is longer than {limit}; shorten it{upgrade}"
+    return f"this conversation has grown longer than {limit}; start a new chat{upgrade}"
 
 
 def _principal(account: ChatAccount) -> Principal:

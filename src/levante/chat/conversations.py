@@ -3,6 +3,7 @@ user's is "not found", never "forbidden", so one user cannot learn of another's.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,18 +13,29 @@ from sqlalchemy.orm import Session
 
 from levante.chat.search import index_text, reindex
 from levante.errors import InvalidRequestError, NotFoundError
-from levante.storage import new_id
+from levante.storage import new_id, visible
 from levante.storage.models import ChatMessage, Conversation, Reservation
 from levante.vocabulary import MessageRole, MessageState, TitleSource
 
 MAX_TITLE = 120
 MAX_MESSAGE_CHARS = 32_000
 
+# What a file name may not hold on common systems, or cannot show.
+_NOT_IN_A_FILE_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
+
 
 @dataclass(frozen=True, slots=True)
 class Transcript:
     conversation: Conversation
     messages: list[ChatMessage]
+
+
+def export_name(item: Transcript, extension: str) -> str:
+    """A download's file name: the conversation's title in its own script ("Trip to Łódź.md"),
+    without what file systems refuse or hide; its id when the title leaves nothing."""
+    title = _NOT_IN_A_FILE_NAME.sub(" ", visible(item.conversation.title))
+    title = " ".join(title.split())[:80].strip(" .")
+    return f"{title or item.conversation.id}.{extension}"
 
 
 def provisional_title(text: str) -> str:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import time
+import unicodedata
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import anyio
 from fastapi import APIRouter, Form, Request
@@ -194,8 +196,9 @@ def export_one(state: State, who: SignedIn, conversation_id: str, format: str = 
     with state.database.session() as session:
         item = chat.transcript(session, who.user_id, conversation_id)
         if format == "json":
-            return _download(json.dumps(chat.as_json(item), indent=2), f"{conversation_id}.json")
-        return _download(chat.as_markdown(item), f"{conversation_id}.md")
+            text = json.dumps(chat.as_json(item), indent=2)
+            return _download(text, chat.export_name(item, "json"))
+        return _download(chat.as_markdown(item), chat.export_name(item, "md"))
 
 
 @router.get("/chat/export")
@@ -211,11 +214,15 @@ def export_all(state: State, who: SignedIn, format: str = "md") -> Response:
 
 def _download(text: str, filename: str) -> Response:
     media = "application/json" if filename.endswith(".json") else "text/markdown; charset=utf-8"
-    return Response(
-        text,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    # A plain-ASCII name for old clients, and the name itself (RFC 6266) for the rest.
+    bare = "".join(
+        c for c in unicodedata.normalize("NFKD", filename) if not unicodedata.combining(c)
     )
+    fallback = bare.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    disposition = f'attachment; filename="{fallback}"'
+    if fallback != filename:
+        disposition += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return Response(text, media_type=media, headers={"Content-Disposition": disposition})
 
 
 def _error(error: LevanteError) -> JSONResponse:
