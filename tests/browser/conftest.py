@@ -86,7 +86,10 @@ def _note_breach(message: ConsoleMessage, breaches: list[str]) -> None:
 
 @pytest.fixture
 def page(chromium: Browser) -> Iterator[Page]:
-    context = chromium.new_context(viewport={"width": 1280, "height": 720})
+    # Far from UTC, so that a moment written in the visitor's time shows it.
+    context = chromium.new_context(
+        viewport={"width": 1280, "height": 720}, timezone_id="Asia/Tokyo"
+    )
     yield context.new_page()
     context.close()
 

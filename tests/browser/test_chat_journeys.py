@@ -6,13 +6,17 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 
 from levante.audit import Actor
 from levante.billing import record_transfer
+from levante.chat import conversations as talk
 from levante.chat.conversations import provisional_title
-from levante.storage import Database
+from levante.storage import Database, utcnow
+from levante.storage.models import User
+from levante.vocabulary import MessageRole
 from tests.browser.conftest import _DATABASES, FREE_MESSAGES, screenshot, send, sign_up
-from tests.helpers import mailed_link
+from tests.helpers import MODEL, mailed_link
 
 ANSWER_SECONDS = 60_000  # ms: an answer of the real model on two cores, with room to spare
 
@@ -60,9 +64,19 @@ def test_shift_enter_is_a_new_line_and_stop_ends_an_answer(page: Page, site_url:
     expect(answer.locator(".pending, .rendered").first).not_to_be_empty(timeout=ANSWER_SECONDS)
     stop = page.get_by_role("button", name="Stop")
     expect(stop).to_be_visible()
+    allowance = page.locator("#allowance")
+    before = allowance.inner_text()
     stop.click()
     expect(answer).to_have_class(re.compile(r"\bstopped\b"))
     expect(stop).to_be_hidden()
+    # Issue 29: after Stop the allowance still showed the count from before the message, the
+    # answer showed in two blocks until a reload, and "next frees up at Mon 14:27 UTC" was
+    # written on a Monday for next Monday.
+    expect(answer.locator(".pending")).to_have_count(0)
+    expect(allowance).not_to_have_text(before)
+    expect(allowance).to_contain_text(f"{FREE_MESSAGES - 1} of {FREE_MESSAGES} messages left")
+    expect(allowance.locator("time").first).to_have_text(re.compile(r"^(at|tomorrow at|on) "))
+    assert "UTC" not in allowance.inner_text()
     # What was written is kept, marked as stopped.
     page.reload()
     kept = page.locator("article.assistant").last
@@ -112,6 +126,7 @@ def test_a_phone_sized_screen_keeps_the_chat_usable(page: Page, site_url: str) -
     page.get_by_role("button", name="☰ Chats").click()
     send(page, "Hi!")
     expect(page.locator("article.assistant.complete")).to_have_count(1, timeout=ANSWER_SECONDS)
+    _fits(page)
     screenshot(page, "chat-phone")
 
 
@@ -166,3 +181,38 @@ def test_markup_in_a_message_is_shown_as_text_and_never_runs(page: Page, site_ur
     expect(page.locator("article.user .plain").first).to_have_text(hostile)
     assert page.evaluate("window.pwned") is None
     assert page.locator("article img").count() == 0
+
+
+def _fits(page: Page) -> None:
+    """The page is no wider than the window, and the top bar's last control is on screen."""
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    box = page.get_by_role("button", name="Sign out").bounding_box()
+    assert box is not None
+    assert box["x"] + box["width"] <= width
+
+
+def test_a_long_line_of_code_scrolls_in_its_block_not_the_page(
+    page: Page, site_url: str, site_database: Database
+) -> None:
+    """Issue 29: one long line in a code block made the page 20,872 px wide, and at 390 px the
+    top bar no longer fitted."""
+    sign_up(page, site_url, "lena@example.com")
+    now = utcnow()
+    with site_database.session() as session:
+        user = session.scalars(select(User).where(User.email == "lena@example.com")).one()
+        conversation = talk.start_conversation(session, user.id, "A long line", model=MODEL,
+                                               now=now)  # fmt: skip
+        talk.add_message(session, conversation, 0, MessageRole.USER, "A long line", now=now)
+        talk.add_message(session, conversation, 1, MessageRole.ASSISTANT,
+                         "Here:\n\n```python\nx = " + "1 + " * 2000 + "1\n```\n", now=now)  # fmt: skip
+        conversation_id = conversation.id
+    for width, height in ((1280, 800), (390, 780)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{site_url}/chat/c/{conversation_id}")
+        expect(page.locator("article.assistant pre")).to_have_count(1)
+        _fits(page)
+        send_box = page.get_by_role("button", name="Send").bounding_box()
+        assert send_box is not None
+        assert send_box["x"] + send_box["width"] <= width
+        screenshot(page, f"chat-long-code-{width}")

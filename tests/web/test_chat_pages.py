@@ -32,7 +32,10 @@ def test_a_message_streams_start_text_and_the_kept_answer(person: Browser) -> No
     done = events[-1]
     assert done["state"] == "complete"
     assert done["usage"]["completion_tokens"] > 0
-    assert re.search(r"messages left", done["allowance"][0])
+    assert re.search(r"messages left", done["allowance"][0]["text"])
+    assert done["allowance"][0]["frees_at"] is not None  # an instant, written in local time
+    now = person.get_json("/chat/allowance").json()["allowance"]
+    assert now == done["allowance"]
     page = person.get(f"/chat/c/{events[0]['conversation_id']}")
     assert page.status_code == 200
     assert "Write a list of three fruits." in page.text
@@ -212,7 +215,9 @@ def test_the_free_limit_refuses_with_when_it_frees_and_an_upgrade(
     assert "resets_at" in error
     page = person.get("/chat")
     assert "0 of 1 messages left" in page.text
-    assert "next frees up at" in page.text
+    # An instant the browser writes in the visitor's time, a dated UTC fallback without scripts.
+    assert re.search(r'next frees up <time datetime="[^"]+" data-local>\w{3} \d{1,2} \w{3} '
+                     r"\d{2}:\d{2} UTC</time>", page.text)  # fmt: skip
 
 
 def test_rename_delete_search_and_export(person: Browser) -> None:

@@ -157,8 +157,16 @@ async def _answer_events(
                     "completion_tokens": event.completion_tokens,
                     "time_to_first_token_ms": event.time_to_first_token_ms,
                 },
-                "allowance": [line.text for line in allowance],
+                "allowance": [line.as_json() for line in allowance],
             }
+
+
+@router.get("/chat/allowance")
+async def allowance_now(state: State, who: SignedIn) -> Response:
+    """The allowance as it stands (the page asks after stopping an answer, which counts)."""
+    account = await anyio.to_thread.run_sync(state.assistant.account, who.user_id)
+    lines = allowance_lines(await state.assistant.allowance(account))
+    return JSONResponse({"allowance": [line.as_json() for line in lines]})
 
 
 @router.get("/chat/c/{conversation_id}/title")

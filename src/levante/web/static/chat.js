@@ -62,8 +62,47 @@ function answerMessage(position) {
   return article;
 }
 
+// The allowance as the server counts it now (app.js writes its moments in local time).
 function showAllowance(lines) {
-  allowance.replaceChildren(...lines.map((line) => element("span", "", line)));
+  allowance.replaceChildren(
+    ...lines.map((line) => {
+      const span = element("span", line.exhausted ? "exhausted" : "", line.text);
+      if (line.frees_at) {
+        const when = element("time", "", line.frees_at_utc);
+        when.setAttribute("datetime", line.frees_at);
+        when.dataset.local = "";
+        span.append(", next frees up ", when);
+      }
+      return span;
+    }),
+  );
+}
+
+async function refreshAllowance() {
+  try {
+    const response = await fetch("/chat/allowance", { headers: { Accept: "application/json" } });
+    if (response.ok) showAllowance((await response.json()).allowance);
+  } catch {
+    // the page's allowance stays as it was; the next answer brings a fresh one
+  }
+}
+
+// A stopped answer: the text that streamed after the last rendering joins it, as text, so
+// the answer reads as one block (the kept message is rendered whole on the next visit).
+function joinStopped(answer) {
+  const pending = answer.querySelector(".pending");
+  const rendered = answer.querySelector(".rendered");
+  if (!pending || !rendered) return;
+  const rest = pending.textContent;
+  pending.remove();
+  if (!rest.trim()) return;
+  const last = rendered.lastElementChild;
+  const inCode = last?.tagName === "PRE";
+  const chunks = inCode ? [rest] : rest.split(/\n{2,}/);
+  if (last && (inCode || (["P", "LI"].includes(last.tagName) && !/^\n\n/.test(rest)))) {
+    (inCode ? (last.querySelector("code") ?? last) : last).append(chunks.shift());
+  }
+  for (const chunk of chunks) if (chunk.trim()) rendered.append(element("p", "", chunk));
 }
 
 function showLimit(message) {
@@ -215,7 +254,9 @@ async function ask({ content = "", mode = "send", position = null, replaceFrom =
       answer.classList.replace("streaming", "stopped");
       const meta = element("span", "meta", "stopped");
       answer.querySelector("footer").replaceChildren(meta);
+      joinStopped(answer);
     }
+    refreshAllowance(); // a stopped answer counts too
     return true;
   } finally {
     setRunning(null);
