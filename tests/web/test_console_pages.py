@@ -100,7 +100,15 @@ def test_the_operator_works_customers_invoices_prices_and_licences(
     # A refused form comes back in place, its reason beside it (test_refusals.py).
     far = person.post("/console/operator/invoices/run", {"period": "9999-12"})
     assert (far.status_code, 'data-testid="refusal"' in far.text) == (400, True)
-    assert person.get("/console/operator/revenue?last=9999-12").status_code == 400
+    far_range = person.get("/console/operator/revenue?last=9999-12")
+    # Issue 29: a bad range or an unknown audit slug was a whole error page; now the reason
+    # stands beside the filter, what was typed kept, over the page unfiltered.
+    assert (far_range.status_code, 'data-testid="refusal"' in far_range.text) == (400, True)
+    assert 'value="9999-12"' in far_range.text
+    assert "By stream" in far_range.text or "revenue-data" in far_range.text
+    unknown = person.get("/console/operator/audit?org=no-such-org")
+    assert (unknown.status_code, 'data-testid="refusal"' in unknown.text) == (404, True)
+    assert 'value="no-such-org"' in unknown.text
     bad = person.post("/console/operator/invoices/run", {"period": "January"})
     assert bad.status_code == 400
     assert "YYYY-MM" in bad.text

@@ -69,6 +69,24 @@ def in_place(
         return again(refused(request, who, error))
 
 
+def filtered(
+    action: str,
+    query: Mapping[str, str],
+    show: Callable[[], Response],
+    unfiltered: Again,
+) -> Response:
+    """A page narrowed by its query (a range of months, an organisation): a filter the
+    services refuse is said beside the filter form (``action``, its GET target), with what
+    was typed kept in it, over the page as it is unfiltered."""
+    try:
+        return show()
+    except LevanteError as error:
+        if not said_on_the_page(error):
+            raise
+        typed = ImmutableMultiDict({k: v for k, v in query.items() if v})
+        return unfiltered(Refused(action, error.message, error.status_code, error.headers, typed))
+
+
 def after_form(
     request: Request,
     state: AppState,

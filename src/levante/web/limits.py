@@ -43,7 +43,5 @@ def allowance_lines(allowance: Sequence[Allowance]) -> list[AllowanceLine]:
         if span.endswith("hours"):
             text = f"{item.left} of {item.window.limit} messages left per {span}"
         frees_at = item.resets_at if item.resets_at is not None and item.used else None
-        lines.append(
-            AllowanceLine(text, item.left, item.window.limit, item.left == 0, frees_at)
-        )
+        lines.append(AllowanceLine(text, item.left, item.window.limit, item.left == 0, frees_at))
     return lines

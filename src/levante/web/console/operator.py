@@ -27,7 +27,7 @@ from levante.audit import Actor
 from levante.errors import LevanteError
 from levante.pricing import format_amount
 from levante.web.depends import Operating, Posted, PostedOperating, SignedIn, State
-from levante.web.forms import Again, Refused, after_form
+from levante.web.forms import Again, Refused, after_form, filtered
 from levante.web.identity import SignedInVisitor
 from levante.web.templating import money, page
 
@@ -65,8 +65,11 @@ def chart_data(report: revenue.Report) -> dict[str, Any]:
     }
 
 
+REVENUE, AUDIT = "/console/operator/revenue", "/console/operator/audit"
+
+
 @router.get("/console/operator")
-@router.get("/console/operator/revenue")
+@router.get(REVENUE)
 def revenue_page(
     request: Request,
     state: State,
@@ -76,21 +79,30 @@ def revenue_page(
     last: str = "",
     format: str = "html",
 ) -> Response:
-    with state.database.session() as session:
-        report = revenue.report(
-            session, actor, state.settings.revenue, now=datetime.now(UTC),
-            first=first or None, last=last or None, top=20,
+    """The dashboard for the months from ``first`` to ``last``; a range the report refuses is
+    said beside the range's fields, over the default range."""
+
+    def show(first: str, last: str, refused: Refused | None = None) -> Response:
+        with state.database.session() as session:
+            report = revenue.report(
+                session, actor, state.settings.revenue, now=datetime.now(UTC),
+                first=first or None, last=last or None, top=20,
+            )  # fmt: skip
+        if format == "csv" and refused is None:
+            return PlainTextResponse(
+                revenue.report_csv(report), media_type="text/csv",
+                headers={"content-disposition":
+                         f'attachment; filename="revenue-{report.first}-{report.last}.csv"'},
+            )  # fmt: skip
+        return page(
+            request, "console/operator/revenue.html", who, report=report,
+            streams=(*revenue.STREAMS, revenue.TOTAL), charts=chart_data(report), moves=MOVES,
+            money=money, compact=compact, refused=refused,
         )  # fmt: skip
-    if format == "csv":
-        return PlainTextResponse(
-            revenue.report_csv(report), media_type="text/csv",
-            headers={"content-disposition":
-                     f'attachment; filename="revenue-{report.first}-{report.last}.csv"'},
-        )  # fmt: skip
-    return page(
-        request, "console/operator/revenue.html", who, report=report,
-        streams=(*revenue.STREAMS, revenue.TOTAL), charts=chart_data(report), moves=MOVES,
-        money=money, compact=compact,
+
+    return filtered(
+        REVENUE, {"first": first, "last": last}, lambda: show(first, last),
+        lambda refused: show("", "", refused),
     )  # fmt: skip
 
 
@@ -362,13 +374,21 @@ def audit_page(
     request: Request, state: State, who: SignedIn, actor: Operating, org: str = "",
     before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,  # an event's id
 ) -> Response:  # fmt: skip
-    """An organisation's audit events (by default the operator's own), newest first."""
-    with state.database.session() as session:
-        target, events = tenancy.audit_log(session, actor, org or None, limit=101, before_id=before)
-        return page(
-            request, "console/operator/audit.html", who, events=events[:100],
-            more=events[100].id if len(events) > 100 else None, target=target,
-        )  # fmt: skip
+    """An organisation's audit events (by default the operator's own), newest first; an
+    organisation that does not exist is said beside the field, over the operator's own."""
+
+    def show(org: str, refused: Refused | None = None) -> Response:
+        with state.database.session() as session:
+            target, events = tenancy.audit_log(
+                session, actor, org or None, limit=101, before_id=before if not refused else None
+            )
+            return page(
+                request, "console/operator/audit.html", who, events=events[:100],
+                more=events[100].id if len(events) > 100 else None, target=target,
+                refused=refused,
+            )  # fmt: skip
+
+    return filtered(AUDIT, {"org": org}, lambda: show(org), lambda refused: show("", refused))
 
 
 @router.get("/console/operator/gateways")
