@@ -30,8 +30,11 @@ def test_a_small_company_shows_the_shares_its_scenario_asked_for(
     outcome = simulation.simulate(database, settings, scenario, now=NOW)
     assert (outcome.first, outcome.last) == ("2025-12", "2026-11")
     with database.session() as session:
-        report = revenue.report(session, CLI, RevenueSettings(), now=NOW)
+        # By default the report reaches this month, to date; the simulated year is closed.
+        assert revenue.report(session, CLI, RevenueSettings(), now=NOW).in_progress == "2026-12"
+        report = revenue.report(session, CLI, RevenueSettings(), now=NOW, last="2026-11")
         assert (report.first, report.last) == ("2025-12", "2026-11")
+        assert report.in_progress is None
         for stream, wanted in scenario.shares().items():
             share = report.share(stream)
             assert share is not None

@@ -50,6 +50,7 @@ class Report:
     top: list[CustomerFigures]
     cohort: dict[str, Cohort]
     customers: dict[str, Customer]
+    in_progress: str | None = None  # the month not over yet, when the report reaches it
 
     @property
     def latest(self) -> MonthFigures:
@@ -60,8 +61,9 @@ class Report:
 
 
 def default_range(now: datetime, first: str | None, last: str | None) -> tuple[str, str]:
-    """The months a report covers: by default the twelve that end with the last closed one."""
-    end = parse_month(last, "end") if last else shift(month_of(now), -1)
+    """The months a report covers: by default the twelve that end with this one, to date (a
+    live deployment's dashboard shows what is happening, as ChartMogul's does)."""
+    end = parse_month(last, "end") if last else month_of(now)
     start = parse_month(first, "start") if first else shift(end, -(DEFAULT_MONTHS - 1))
     span(start, end)  # refuses a reversed or too long range
     return start, end
@@ -100,6 +102,7 @@ def report(
         top=ranked,
         cohort=metrics.cohort(start, end),
         customers=names,
+        in_progress=month_of(now) if start <= month_of(now) <= end else None,
     )
 
 

@@ -55,7 +55,10 @@ def chart_data(report: revenue.Report) -> dict[str, Any]:
     MRR movements of every month (of all streams together)."""
     return {
         "currency": report.currency,
-        "months": [m.month for m in report.months],
+        "months": [
+            f"{m.month} to date" if m.month == report.in_progress else m.month
+            for m in report.months
+        ],
         "arr": {s: [_units(m.streams[s].arr) for m in report.months] for s in revenue.STREAMS},
         "share": {s: _units(report.latest.streams[s].arr) for s in revenue.STREAMS},
         "movements": {
