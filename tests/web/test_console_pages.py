@@ -129,3 +129,26 @@ def test_signed_out_goes_to_sign_in(person: Browser) -> None:
         response = person.get(path, follow_redirects=False)
         assert response.status_code == 303
         assert response.headers["location"].startswith("/login?next=/console/operator")
+
+
+def test_the_operator_sets_exchange_rates_and_sees_plan_prices(
+    person: Browser, database: Database, acme: str
+) -> None:
+    """Issue 29: rates were set only on the command line, and the plans listed no prices."""
+    join_operator(database, person, "ops@levante.example", Role.OWNER)
+    prices = person.get("/console/operator/prices")
+    assert "No rate yet" in prices.text
+    assert "26,000.00" in prices.text or "2,166.67" in prices.text or "USD now" in prices.text
+    bad = person.post("/console/operator/rates",
+                      {"base": "EUR", "quote": "USD", "rate": "-1", "effective_on": "2026-01-01"})  # fmt: skip
+    assert (bad.status_code, 'data-testid="refusal"' in bad.text) == (400, True)
+    assert 'value="-1"' in bad.text
+    day = person.post("/console/operator/rates",
+                      {"base": "EUR", "quote": "USD", "rate": "1.08", "effective_on": "2026-13-01"})  # fmt: skip
+    assert day.status_code == 400
+    assert "YYYY-MM-DD" in day.text
+    done = person.post("/console/operator/rates",
+                       {"base": "EUR", "quote": "USD", "rate": "1.08", "effective_on": "2026-01-01"})  # fmt: skip
+    assert done.status_code == 303
+    page = person.get(done.headers["location"])
+    assert "1 EUR = 1.08 USD" in page.text

@@ -60,22 +60,25 @@ class PlanOffer:
 
 def plans_on_offer(session: Session, *, now: datetime | None = None) -> list[PlanOffer]:
     now = now or utcnow()
-    offers = []
-    for plan in list_plans(session):
-        current = {}
-        for currency in Currency:
-            try:
-                current[currency.value] = plan_price(session, plan, currency, now)
-            except InvalidRequestError:
-                continue
-        offers.append(PlanOffer(plan, plan_prices(session, plan), current))
-    return offers
+    return [_offer(session, plan, now) for plan in list_plans(session)]
 
 
-def plan_catalog(session: Session, actor: Actor) -> list[Plan]:
-    """Every plan, those withdrawn from sale included: the operator's view of the catalogue."""
+def plan_catalog(session: Session, actor: Actor, *, now: datetime | None = None) -> list[PlanOffer]:
+    """Every plan, those withdrawn from sale included, with its prices: the operator's view of
+    the catalogue."""
     tenancy.require_operator(session, actor)
-    return list_plans(session, include_inactive=True)
+    now = now or utcnow()
+    return [_offer(session, plan, now) for plan in list_plans(session, include_inactive=True)]
+
+
+def _offer(session: Session, plan: Plan, now: datetime) -> PlanOffer:
+    current = {}
+    for currency in Currency:
+        try:
+            current[currency.value] = plan_price(session, plan, currency, now)
+        except InvalidRequestError:
+            continue
+    return PlanOffer(plan, plan_prices(session, plan), current)
 
 
 def price_plan(

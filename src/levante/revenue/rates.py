@@ -140,8 +140,9 @@ class Converter:
         if at == 0:
             raise ExchangeRateMissingError(
                 f"no {currency} to {self.reporting} exchange rate is set for {on.isoformat()} or "
-                f"before: set one with `levante revenue rates set {currency} {self.reporting} "
-                f"RATE --from {on.isoformat()}`",
+                f"before: set one under Prices and rates on the operator's console, or with "
+                f"`levante revenue rates set {currency} {self.reporting} RATE --from "
+                f"{on.isoformat()}`",
                 param="currency",
             )
         return values[at - 1]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
@@ -20,7 +21,7 @@ from starlette.datastructures import ImmutableMultiDict
 from starlette.responses import Response
 
 from levante.api.state import AppState
-from levante.errors import LevanteError
+from levante.errors import InvalidRequestError, LevanteError
 from levante.web.identity import Visitor, tell
 
 # A refusal the operator can act on, though it is the deployment's (no signing key yet).
@@ -67,6 +68,14 @@ def in_place(
         if not said_on_the_page(error):
             raise
         return again(refused(request, who, error))
+
+
+def parse_day(text: str, *, param: str, label: str = "the day") -> date:
+    """A date a form's field holds (YYYY-MM-DD), or a 400 naming the field."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidRequestError(f"{label} is a date, YYYY-MM-DD", param=param) from None
 
 
 def filtered(

@@ -22,7 +22,7 @@ from levante.errors import InvalidRequestError
 from levante.metering import GroupBy
 from levante.pricing import NANOS, format_amount, format_cents, to_cents
 from levante.web.depends import Posted, PostedSeat, Seat, SignedIn, State
-from levante.web.forms import Again, Refused, after_form, in_place
+from levante.web.forms import Again, Refused, after_form, in_place, parse_day
 from levante.web.identity import SignedInVisitor, tell
 from levante.web.templating import page
 
@@ -239,10 +239,7 @@ def create_key(
 def _expiry(text: str) -> datetime | None:
     if not text.strip():
         return None
-    try:
-        day = date.fromisoformat(text.strip())
-    except ValueError:
-        raise InvalidRequestError("the expiry is a date, YYYY-MM-DD", param="expires_on") from None
+    day = parse_day(text, param="expires_on", label="the expiry")
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     # A key works through its last day; the service refuses a day too far ahead (date.max too).
     return start + timedelta(days=1) if day < date.max else start

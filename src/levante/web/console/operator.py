@@ -27,7 +27,7 @@ from levante.audit import Actor
 from levante.errors import LevanteError
 from levante.pricing import format_amount
 from levante.web.depends import Operating, Posted, PostedOperating, SignedIn, State
-from levante.web.forms import Again, Refused, after_form, filtered
+from levante.web.forms import Again, Refused, after_form, filtered, parse_day
 from levante.web.identity import SignedInVisitor
 from levante.web.templating import money, page
 
@@ -172,10 +172,12 @@ def _prices(
     with state.database.session() as session:
         prices = pricing.list_prices(session)
         plans = billing.plan_catalog(session, actor)
+        rates = revenue.list_rates(session, actor)
         return page(
             request, "console/operator/prices.html", who, prices=prices, plans=plans,
+            rates=rates, reporting=state.settings.revenue.reporting_currency,
             amount=format_amount, models=[m.id for m in state.models.configured()],
-            refused=refused,
+            refused=refused, today=datetime.now(UTC).date().isoformat(),
         )  # fmt: skip
 
 
@@ -197,6 +199,27 @@ def add_price(
             )  # fmt: skip
             price = added.price
             return f"{price.model}: a {price.currency} price from {price.effective_from:%F %T} UTC"
+
+    def again(refused: Refused) -> Response:
+        return _prices(request, state, who, actor, refused)
+
+    return after_form(request, state, who, act, back="/console/operator/prices", again=again)
+
+
+@router.post("/console/operator/rates")
+def set_rate(
+    request: Request, state: State, who: Posted, actor: PostedOperating, base: Text = "",
+    quote: Text = "", rate: Text = "", effective_on: Text = "",
+) -> Response:  # fmt: skip
+    """What one currency is worth in another from a day on: the revenue report converts at it."""
+
+    def act() -> str:
+        with state.database.session() as session:
+            set_ = revenue.set_rate(
+                session, actor, base=base, quote=quote, rate=rate,
+                effective_on=parse_day(effective_on, param="effective_on"),
+            )  # fmt: skip
+            return f"1 {set_.base} = {set_.rate} {set_.quote} from {set_.effective_on}"
 
     def again(refused: Refused) -> Response:
         return _prices(request, state, who, actor, refused)
