@@ -296,6 +296,7 @@ SERVICES: dict[Callable[..., object], tuple[Permission, Attempt]] = {
     tenancy.revoke_key: (Permission.MANAGE_KEYS, lambda s, a, _: tenancy.revoke_key(
         s, a, key_id="key_none")),
     tenancy.workspaces_of: (Permission.READ_USAGE, lambda s, a, _: tenancy.workspaces_of(s, a)),
+    tenancy.audit_trail: (Permission.READ_AUDIT, lambda s, a, _: tenancy.audit_trail(s, a)),
     tenancy.members: (Permission.READ_USAGE, lambda s, a, _: tenancy.members(s, a)),
     tenancy.remove_member: (Permission.MANAGE_MEMBERS, lambda s, a, _: tenancy.remove_member(
         s, a, user_id="user_none")),

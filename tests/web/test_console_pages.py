@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.routing import APIRoute
 
-from levante import billing
+from levante import billing, tenancy
 from levante.audit import Actor
+from levante.engine import ModelNames
 from levante.storage import Database
 from levante.storage.models import Role
 from levante.web.console import operator_router
@@ -152,3 +153,34 @@ def test_the_operator_sets_exchange_rates_and_sees_plan_prices(
     assert done.status_code == 303
     page = person.get(done.headers["location"])
     assert "1 EUR = 1.08 USD" in page.text
+
+
+def test_the_audit_log_names_people_and_spans_every_organisation(
+    person: Browser, database: Database, acme: str
+) -> None:
+    """Issue 29: the log showed `user:user_fll3…` for a person, one organisation at a time
+    chosen by typing a slug, with no filter."""
+    join_operator(database, person, "ops@levante.example", Role.OWNER)
+    with database.session() as session:
+        tenancy.add_member(
+            session, Actor.command_line(), "acme", email="dev@acme.example", role=Role.MEMBER,
+            public_url="http://x",
+        )  # fmt: skip
+        tenancy.create_key(session, Actor.command_line(), "acme", name="ci",
+                           models=ModelNames([]))  # fmt: skip
+    added = person.post("/console/operator/rates", {"base": "EUR", "quote": "USD", "rate": "1.1",
+                                                    "effective_on": "2026-01-01"})  # fmt: skip
+    assert added.status_code == 303
+    every = person.get("/console/operator/audit")
+    assert every.status_code == 200
+    assert "dev@acme.example" in every.text  # the member added to Acme...
+    assert "the command line" in every.text  # ...by the command line
+    assert "ops@levante.example" in every.text  # the rate, by the operator signed in
+    assert "user:user_" not in every.text
+    assert ">Acme</a>" in every.text
+    members = person.get("/console/operator/audit?action=member.")
+    assert "api_key.created" not in members.text
+    assert "member.added" in members.text
+    acme_only = person.get("/console/operator/audit?org=acme")
+    assert "api_key.created" in acme_only.text
+    assert "exchange_rate.set" not in acme_only.text

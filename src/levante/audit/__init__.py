@@ -73,13 +73,20 @@ def record(
 
 def list_events(
     session: Session,
-    organization_id: str,
+    organization_id: str | None,
     *,
     limit: int = 100,
     before_id: int | None = None,
+    action: str | None = None,
 ) -> list[AuditEvent]:
-    """An organisation's events, newest first; page with ``before_id``."""
-    query = select(AuditEvent).where(AuditEvent.organization_id == organization_id)
+    """An organisation's events (every organisation's, with None), newest first; page with
+    ``before_id``; ``action`` keeps those whose action starts with it ("member.")."""
+    query = select(AuditEvent)
+    if organization_id is not None:
+        query = query.where(AuditEvent.organization_id == organization_id)
+    if action:
+        escaped = action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(AuditEvent.action.like(f"{escaped}%", escape="\\"))
     if before_id is not None:
         query = query.where(AuditEvent.id < before_id)
     return list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))

@@ -18,7 +18,15 @@ from sqlalchemy.orm import Session
 
 from levante.errors import ConflictError, InvalidRequestError, NotFoundError
 from levante.storage import Topic, announce, as_utc, fit, new_id, utcnow
-from levante.storage.models import ApiKey, Membership, Organization, Role, User, Workspace
+from levante.storage.models import (
+    ApiKey,
+    Membership,
+    Organization,
+    Role,
+    UsageRecord,
+    User,
+    Workspace,
+)
 from levante.tenancy.keys import display_prefix, generate_secret, hash_secret
 
 DEFAULT_WORKSPACE = "default"
@@ -165,6 +173,18 @@ def list_api_keys(
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))
     return session.scalars(query.order_by(ApiKey.created_at, ApiKey.id)).all()
+
+
+def keys_last_used(session: Session, organization_id: str) -> dict[str, datetime]:
+    """When each of the organisation's keys last made a request, from the usage ledger (the
+    start of its newest record); a key never used is not in it."""
+    rows = session.execute(
+        select(UsageRecord.api_key_id, func.max(UsageRecord.started_at))
+        .where(UsageRecord.organization_id == organization_id)
+        .where(UsageRecord.api_key_id.is_not(None))
+        .group_by(UsageRecord.api_key_id)
+    ).all()
+    return {key_id: as_utc(last) for key_id, last in rows if key_id is not None}
 
 
 def get_api_key(session: Session, organization_id: str, key_id: str) -> ApiKey:

@@ -193,6 +193,15 @@ def list_keys(
     return records.list_api_keys(session, org.id, include_revoked=include_revoked)
 
 
+def keys_last_used(
+    session: Session, actor: Actor, organization: str | None = None
+) -> dict[str, datetime]:
+    """When each of the organisation's keys was last used (by key id; a key never used is not
+    in it), from the usage ledger: a request counts once it is recorded."""
+    org = acting_on(session, actor, organization, needs=Permission.READ_USAGE)
+    return records.keys_last_used(session, org.id)
+
+
 def create_key(
     session: Session,
     actor: Actor,
@@ -334,6 +343,70 @@ def audit_log(
     its owners, admins and admin keys, any for the operator."""
     org = acting_on(session, actor, organization, needs=Permission.READ_AUDIT)
     return org, audit.list_events(session, org.id, limit=limit, before_id=before_id)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditLine:
+    """An audit event as a person reads it: who by address or key name, on which
+    organisation."""
+
+    event: audit.AuditEvent
+    who: str
+    organization: Organization | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditTrail:
+    lines: list[AuditLine]
+    organization: Organization | None  # None: every organisation's (the operator's view)
+    older: int | None  # the ``before_id`` of the next page, if there is one
+
+
+def audit_trail(
+    session: Session,
+    actor: Actor,
+    organization: str | None = None,
+    *,
+    everyone: bool = False,
+    action: str | None = None,
+    before_id: int | None = None,
+    limit: int = 100,
+) -> AuditTrail:
+    """The audit log as the consoles show it: one organisation's (its own for its owners,
+    admins and admin keys, any for the operator), or with ``everyone`` every organisation's
+    (the operator's); newest first, people by their address and keys by their name."""
+    if everyone and organization is None:
+        require_operator(session, actor)
+        org = None
+    else:
+        org = acting_on(session, actor, organization, needs=Permission.READ_AUDIT)
+    events = audit.list_events(
+        session, org.id if org else None, limit=limit + 1, before_id=before_id, action=action
+    )
+    shown = events[:limit]
+    users = {e.actor.removeprefix("user:") for e in shown if e.actor.startswith("user:")}
+    keys = {e.actor.removeprefix("api_key:") for e in shown if e.actor.startswith("api_key:")}
+    emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(users))).all())
+    names = dict(session.execute(select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(keys))).all())
+    orgs = {
+        o.id: o
+        for o in session.scalars(
+            select(Organization).where(
+                Organization.id.in_({e.organization_id for e in shown if e.organization_id})
+            )
+        )
+    }
+
+    def who(label: str) -> str:
+        kind, _, key = label.partition(":")
+        if kind == "user":
+            return str(emails.get(key, "a deleted user"))
+        if kind == "api_key":
+            return f"key {names[key]}" if key in names else "a deleted key"
+        return "the command line" if label == "cli" else label
+
+    lines = [AuditLine(e, who(e.actor), orgs.get(e.organization_id or "")) for e in shown]
+    return AuditTrail(lines, org, events[limit].id if len(events) > limit else None)
 
 
 def list_organizations(session: Session, actor: Actor) -> Sequence[Organization]:

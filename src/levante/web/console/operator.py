@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -398,23 +399,28 @@ def import_report(
 @router.get("/console/operator/audit")
 def audit_page(
     request: Request, state: State, who: SignedIn, actor: Operating, org: str = "",
-    before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,  # an event's id
+    action: str = "", before: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
 ) -> Response:  # fmt: skip
-    """An organisation's audit events (by default the operator's own), newest first; an
-    organisation that does not exist is said beside the field, over the operator's own."""
+    """Every organisation's audit events, or one's (``org``, a slug), newest first, a page of
+    100 at a time (``before``: the id of the page's last event); ``action`` keeps those whose
+    action starts with it. An organisation that does not exist is said beside the field."""
 
     def show(org: str, refused: Refused | None = None) -> Response:
         with state.database.session() as session:
-            target, events = tenancy.audit_log(
-                session, actor, org or None, limit=101, before_id=before if not refused else None
-            )
+            trail = tenancy.audit_trail(
+                session, actor, org or None, everyone=True, action=action or None,
+                before_id=before if not refused else None,
+            )  # fmt: skip
             return page(
-                request, "console/operator/audit.html", who, events=events[:100],
-                more=events[100].id if len(events) > 100 else None, target=target,
-                refused=refused,
+                request, "console/operator/audit.html", who, trail=trail, org=org,
+                action=action, refused=refused,
+                older=urlencode({"org": org, "action": action, "before": trail.older or ""}),
             )  # fmt: skip
 
-    return filtered(AUDIT, {"org": org}, lambda: show(org), lambda refused: show("", refused))
+    return filtered(
+        AUDIT, {"org": org, "action": action}, lambda: show(org),
+        lambda refused: show("", refused),
+    )  # fmt: skip
 
 
 @router.get("/console/operator/gateways")
