@@ -184,3 +184,42 @@ def test_the_audit_log_names_people_and_spans_every_organisation(
     acme_only = person.get("/console/operator/audit?org=acme")
     assert "api_key.created" in acme_only.text
     assert "exchange_rate.set" not in acme_only.text
+
+
+def test_the_operator_pages_through_invoices_and_opens_one(
+    person: Browser, database: Database, acme: str
+) -> None:
+    """Issue 29: the operator could not open an invoice, and the list stopped at 200 rows
+    without saying so."""
+    from levante.billing.invoices import create_top_up_invoice
+    from levante.settings import BillingSettings
+    from levante.storage import new_id
+    from levante.storage.models import Invoice
+
+    join_operator(database, person, "ops@levante.example", Role.OWNER)
+    with database.session() as session:
+        one = create_top_up_invoice(session, acme, 1000, settings=BillingSettings(),
+                                    default_currency="USD", now=datetime.now(UTC))  # fmt: skip
+        made = [one.id]
+        for _ in range(119):  # voided copies, to page through
+            made.append(new_id("inv"))
+            session.add(Invoice(
+                id=made[-1], organization_id=acme, kind=one.kind, currency="USD", status="void",
+                customer=one.customer, seller=one.seller, tax_scheme=one.tax_scheme,
+                tax_rate=one.tax_rate, created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            ))  # fmt: skip
+    first = person.get("/console/operator/invoices")
+    assert "Invoices 1–50 of 120" in first.text
+    assert "page 1 of 3" in first.text
+    third = person.get("/console/operator/invoices?page=3")
+    assert "Invoices 101–120 of 120" in third.text
+    assert 'rel="next"' not in third.text
+    assert person.get("/console/operator/invoices?page=0").status_code == 422
+    html = person.get(f"/console/operator/invoices/{made[0]}.html")
+    assert html.status_code == 200
+    assert "10.00" in html.text
+    pdf = person.get(f"/console/operator/invoices/{made[0]}.pdf")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert person.get("/console/operator/invoices/nope.html").status_code == 404
+    wrong = person.get("/console/operator/invoices?status=lost")
+    assert (wrong.status_code, 'data-testid="refusal"' in wrong.text) == (400, True)

@@ -112,14 +112,20 @@ def update_account(
     if change.email is not None:
         email = _one_line(change.email, "email")
         if email and not _ADDRESS.fullmatch(email):
-            raise InvalidRequestError(f"'{email}' is not an email address", param="email")
+            raise InvalidRequestError(
+                "The billing email must be an email address, like billing@example.com.",
+                param="email",
+            )
         account.email = email
     if change.address is not None:
         account.address = _lines(change.address, "address")
     if change.country is not None:
         country = change.country.strip().upper()
         if country and (len(country) != 2 or not country.isalpha()):
-            raise InvalidRequestError("country must be a two-letter ISO 3166 code", param="country")
+            raise InvalidRequestError(
+                "The country must be its two-letter code (ISO 3166), like FR or US.",
+                param="country",
+            )
         account.country = country or None
     if change.vat_number is not None:
         account.vat_number = change.vat_number.replace(" ", "").upper() or None
@@ -144,7 +150,8 @@ def update_account(
             raise InvalidRequestError("a VAT number needs a country", param="country")
         if not valid_vat_number(account.vat_number, account.country):
             raise InvalidRequestError(
-                f"'{account.vat_number}' is not a VAT number of {account.country}",
+                f"The VAT number is not one of {account.country}'s: it starts with the "
+                "country's code and has 2 to 13 more letters or digits.",
                 param="vat_number",
             )
     account.updated_at = utcnow()

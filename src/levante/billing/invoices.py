@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from levante import audit
@@ -334,6 +334,15 @@ def list_invoices(
     status: str | None = None,
     limit: int = 100,
 ) -> list[Invoice]:
+    query = invoices_query(organization_id, period=period, status=status)
+    return list(session.scalars(query.limit(limit)))
+
+
+def invoices_query(
+    organization_id: str | None, *, period: str | None, status: str | None
+) -> Select[Any]:
+    """Invoices of an organisation (every one's with None), of a month or a status, newest
+    first."""
     query = select(Invoice)
     if organization_id is not None:
         query = query.where(Invoice.organization_id == organization_id)
@@ -341,8 +350,10 @@ def list_invoices(
         parse_period(period)
         query = query.where(Invoice.period == period)
     if status is not None:
+        if status not in {s.value for s in InvoiceStatus}:
+            raise InvalidRequestError(f"'{status}' is not an invoice status", param="status")
         query = query.where(Invoice.status == status)
-    return list(session.scalars(query.order_by(Invoice.created_at.desc()).limit(limit)))
+    return query.order_by(Invoice.created_at.desc(), Invoice.id.desc())
 
 
 # -- building -------------------------------------------------------------------------------------

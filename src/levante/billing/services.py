@@ -24,6 +24,7 @@ from levante.billing.invoices import (
     get_invoice,
     invoice_lines,
     invoice_pending_charges,
+    invoices_query,
     list_invoices,
     void_invoice,
 )
@@ -33,7 +34,7 @@ from levante.billing.wallet import WalletState, grant_credits, list_entries, wal
 from levante.errors import InvalidRequestError, NotFoundError
 from levante.pricing import CENT, parse_cents
 from levante.settings import BillingSettings
-from levante.storage import utcnow
+from levante.storage import Page, paged, utcnow
 from levante.storage.models import (
     BillingAccount,
     Invoice,
@@ -326,6 +327,24 @@ def invoices_of(
         session, actor, organization, all_by_default=everyone, needs=Permission.READ_INVOICES
     )
     return list_invoices(session, scope, period=period, status=status, limit=limit)
+
+
+def invoice_page(
+    session: Session,
+    actor: Actor,
+    organization: str | None = None,
+    *,
+    period: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> Page[Invoice]:
+    """:func:`invoices_of` a page at a time, with the total: the operator naming no
+    organisation pages through everyone's."""
+    scope = tenancy.listing_scope(
+        session, actor, organization, all_by_default=True, needs=Permission.READ_INVOICES
+    )
+    return paged(session, invoices_query(scope, period=period, status=status), page, size)
 
 
 def invoice_of(

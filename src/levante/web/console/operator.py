@@ -23,9 +23,10 @@ from levante import (
     support,
     tenancy,
 )
+from levante.api.headers import standalone_document
 from levante.api.state import AppState
 from levante.audit import Actor
-from levante.errors import LevanteError
+from levante.errors import NotFoundError
 from levante.pricing import format_amount
 from levante.web.depends import Operating, Posted, PostedOperating, SignedIn, State
 from levante.web.forms import Again, Refused, after_form, filtered, parse_day
@@ -231,12 +232,22 @@ def set_rate(
 # -- invoices and payments ------------------------------------------------------------------------
 
 
-@router.get("/console/operator/invoices")
+INVOICES = "/console/operator/invoices"
+
+
+@router.get(INVOICES)
 def invoices_page(
     request: Request, state: State, who: SignedIn, actor: Operating, period: str = "",
-    status: str = "",
+    status: str = "", page_number: Annotated[int, Query(alias="page", ge=1, le=10**6)] = 1,
 ) -> Response:  # fmt: skip
-    return _invoices(request, state, who, actor, period=period, status=status)
+    """Every customer's invoices, 50 a page with the total, of a month or a status; a filter
+    the service refuses is said beside the filter, over every invoice."""
+    return filtered(
+        INVOICES, {"period": period, "status": status},
+        lambda: _invoices(request, state, who, actor, period=period, status=status,
+                          number=page_number),
+        lambda refused: _invoices(request, state, who, actor, refused=refused),
+    )  # fmt: skip
 
 
 def _invoices(
@@ -247,27 +258,40 @@ def _invoices(
     *,
     period: str = "",
     status: str = "",
+    number: int = 1,
     refused: Refused | None = None,
 ) -> Response:
-    """Every customer's invoices of a month or a status; a filter the service cannot use is
-    said on the page, above an empty table."""
-    error = ""
     with state.database.session() as session:
-        try:
-            rows = billing.invoices_of(
-                session, actor, None, period=period or None, status=status or None, limit=200,
-                everyone=True,
-            )  # fmt: skip
-        except LevanteError as exc:
-            if exc.status_code >= 500:
-                raise
-            rows, error = [], exc.message
-        names = revenue.customers(session, {i.organization_id for i in rows})
+        found = billing.invoice_page(
+            session, actor, period=period or None, status=status or None, page=number
+        )
+        names = revenue.customers(session, {i.organization_id for i in found.items})
+        query = {"period": period, "status": status}
         return page(
-            request, "console/operator/invoices.html", who, rows=rows, names=names,
-            period=period, status=status, error=error, refused=refused,
+            request, "console/operator/invoices.html", who, found=found, names=names,
+            period=period, status=status, refused=refused,
             default_period=f"{datetime.now(UTC):%Y-%m}",
+            previous=urlencode({**query, "page": found.previous}) if found.previous else None,
+            next=urlencode({**query, "page": found.next}) if found.next else None,
         )  # fmt: skip
+
+
+@router.get("/console/operator/invoices/{ref}.{kind}")
+def invoice_file(
+    state: State, who: SignedIn, actor: Operating, ref: str, kind: str
+) -> Response:  # fmt: skip
+    """Any customer's invoice, as HTML or PDF."""
+    with state.database.session() as session:
+        found, lines = billing.invoice_of(session, actor, ref)
+        if kind == "pdf":
+            name = found.number or found.id
+            return Response(
+                billing.render_pdf(found, lines), media_type="application/pdf",
+                headers={"content-disposition": f'attachment; filename="{name}.pdf"'},
+            )  # fmt: skip
+        if kind == "html":
+            return standalone_document(billing.render_html(found, lines))
+    raise NotFoundError("an invoice is .html or .pdf")
 
 
 def _on_the_invoices_page(
