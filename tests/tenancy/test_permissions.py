@@ -246,6 +246,7 @@ SERVICES: dict[Callable[..., object], tuple[Permission, Attempt]] = {
     billing.subscriptions_of: (Permission.READ_INVOICES, lambda s, a, _: billing.subscriptions_of(s, a)),
     billing.start_subscription: (Permission.BUY, lambda s, a, _: billing.start_subscription(
         s, a, plan="support-premium", settings=PAYING, default_currency="EUR")),
+    billing.invoice_page: (Permission.READ_INVOICES, lambda s, a, _: billing.invoice_page(s, a)),
     billing.wallet_of: (Permission.READ_INVOICES, lambda s, a, _: billing.wallet_of(s, a, default_currency="EUR")),
     billing.give_credits: (Permission.OPERATE, lambda s, a, org: billing.give_credits(
         s, a, org, amount="5", default_currency="EUR")),
