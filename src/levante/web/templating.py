@@ -77,6 +77,7 @@ def money(nanos: int) -> str:
 
 
 templates.env.filters["money"] = money
+templates.env.filters["cents"] = format_cents  # an amount in cents: 1,234.50
 
 
 def _refused_form(context: Context, action: str) -> Refused | None:

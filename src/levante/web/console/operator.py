@@ -126,7 +126,7 @@ def customer_page(
         org = tenancy.acting_on(session, actor, organization)
         subscriptions = billing.subscriptions_of(session, actor, org.id, include_ended=True)
         invoices = billing.invoices_of(session, actor, org.id, limit=60)
-        lines = {i.id: billing.invoice_lines(session, i) for i in invoices}
+        by_stream = {i.id: _by_stream(billing.invoice_lines(session, i)) for i in invoices}
         usage = metering.usage_summary(
             session, actor, org.id, group_by=[metering.GroupBy.MONTH, metering.GroupBy.PRODUCT],
             default_currency=state.settings.currency,
@@ -138,9 +138,17 @@ def customer_page(
         return page(
             request, "console/operator/customer.html", who, report=report, org=org,
             streams=(*revenue.STREAMS, revenue.TOTAL), subscriptions=subscriptions,
-            invoices=invoices, lines=lines, money=money, usage=usage, keys=keys,
-            people=people, licenses=records, tickets=tickets, amount=format_amount,
+            invoices=invoices, by_stream=by_stream, money=money, usage=usage, keys=keys,
+            people=people, licenses=records, tickets=tickets,
         )  # fmt: skip
+
+
+def _by_stream(lines: list[billing.InvoiceLine]) -> dict[str, int]:
+    """An invoice's lines summed by stream (cents, before tax)."""
+    sums: dict[str, int] = {}
+    for line in lines:
+        sums[line.product] = sums.get(line.product, 0) + line.amount_cents
+    return sums
 
 
 # -- customers ------------------------------------------------------------------------------------
