@@ -156,6 +156,10 @@ def test_upgrading_by_transfer_applies_the_plan_once_paid(
     assert "starts as soon as its invoice is paid" in page.text
     assert "bank transfer" in page.text
     assert 'data-testid="plan-name">Chat Free<' in page.text  # not paid yet
+    # Issue 29: the Pro card said "Current plan" before its invoice was paid.
+    cards = dict(re.findall(r'<h3>([^<]+)</h3>.*?<p class="badge">([^<]+)</p>', page.text, re.S))
+    assert cards.get("Chat Pro") == "Waiting for payment", cards
+    assert cards.get("Chat Free") == "Current plan", cards
     number = re.search(r"<td>(LEV-\d+)</td>", page.text)
     assert number is not None
     with database.session() as session:

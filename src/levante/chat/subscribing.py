@@ -44,7 +44,9 @@ class PlanChange:
 
 def offers(session: Session, organization_id: str, *, currency: str) -> list[Offer]:
     standing = chat_standing(session, organization_id)
-    current = standing.subscribed.code if standing.subscribed is not None else FREE_PLAN
+    # The plan in force: a plan subscribed to but not paid for yet is awaited, not current.
+    subscribed = standing.subscribed.code if standing.subscribed is not None else FREE_PLAN
+    current = subscribed if standing.in_effect or standing.subscribed is None else FREE_PLAN
     account = billing.ensure_account(session, organization_id, currency)
     found = []
     # Free, then each plan billed monthly before the same plan billed yearly.
@@ -57,8 +59,12 @@ def offers(session: Session, organization_id: str, *, currency: str) -> list[Off
             amount = billing.plan_price(session, plan, account.currency, utcnow())
         except InvalidRequestError:
             continue
+        awaited = plan.code == subscribed and plan.code != current
         found.append(
-            Offer(plan, f"{format_amount(amount)} {account.currency}", plan.code == current)
+            Offer(
+                plan, f"{format_amount(amount)} {account.currency}", plan.code == current,
+                awaiting_payment=awaited,
+            )
         )
     return found
 
