@@ -122,6 +122,9 @@ class BillingSettings(BaseModel):
     seller_address: str = ""
     seller_country: str = Field(default="FR", pattern=r"^[A-Z]{2}$")
     seller_vat_number: str = ""
+    # Where bank transfers go: printed on every invoice and payment instruction.
+    seller_iban: str = Field(default="", max_length=34)
+    seller_bic: str = Field(default="", max_length=11)
     invoice_prefix: str = Field(default="LEV", pattern=r"^[A-Z0-9-]{1,12}$")
     payment_terms_days: int = Field(default=14, ge=0, le=365)
     dunning_grace_days: int = Field(default=7, ge=0, le=365)

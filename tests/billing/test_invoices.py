@@ -328,3 +328,28 @@ def test_billing_details_keep_only_what_a_reader_sees(catalog: Database, org: st
         )  # fmt: skip
         assert account.legal_name == "Acme gnp.exe Ltd"
         assert account.address == "1 Rue Haute\n75001 Paris"
+
+
+def test_an_unpaid_invoice_and_its_instructions_name_the_sellers_bank_account(
+    catalog: Database, org: str
+) -> None:
+    """Issue 29: "Pay 17.99 USD by bank transfer to Levante, quoting LEV-000001" gave no bank
+    details anywhere (page, HTML invoice, PDF)."""
+    from levante.billing.payments import provider_for
+    from tests.billing.test_scripted_month import pdf_text
+
+    seller = SELLER.model_copy(update={"seller_iban": "FR7630006000011234567890189",
+                                       "seller_bic": "AGRIFRPP"})  # fmt: skip
+    with catalog.session() as session:
+        invoice = create_top_up_invoice(
+            session, org, 1000, settings=seller, default_currency="EUR", now=utc(2026, 10, 1)
+        )
+        lines = billing.invoice_lines(session, invoice)
+        html = billing.render_html(invoice, lines)
+        pdf = " ".join(pdf_text(billing.render_pdf(invoice, lines)).split())
+        said = provider_for(seller).checkout(invoice, success_url="/", cancel_url="/").instructions
+    account = "IBAN FR7630006000011234567890189, BIC AGRIFRPP"
+    assert f"Pay by bank transfer to Levante SAS, {account}, quoting {invoice.number}." in html
+    assert account in pdf
+    assert said.startswith(f"Pay {invoice.amount_due_cents // 100}.00 EUR by bank transfer to")
+    assert account in said

@@ -617,11 +617,18 @@ def _snapshot_parties(session: Session, invoice: Invoice, settings: BillingSetti
     account = session.get_one(BillingAccount, invoice.organization_id)
     org = session.get_one(Organization, invoice.organization_id)
     invoice.customer = _customer(account, org)
-    invoice.seller = {
+    invoice.seller = seller_of(settings)
+
+
+def seller_of(settings: BillingSettings) -> dict[str, Any]:
+    """Who sells, as an invoice prints them: name, address, VAT number and bank account."""
+    return {
         "name": settings.seller_name,
         "address": settings.seller_address,
         "country": settings.seller_country,
         "vat_number": settings.seller_vat_number,
+        "iban": settings.seller_iban,
+        "bic": settings.seller_bic,
     }
 
 

@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session
 from levante import audit
 from levante.audit import Actor
 from levante.billing.accounts import ACTIVE, RESTRICTED
-from levante.billing.invoices import FINALIZED, PAID, TOP_UP
+from levante.billing.invoices import FINALIZED, PAID, TOP_UP, seller_of
+from levante.billing.render import how_to_pay
 from levante.billing.wallet import add_top_up
 from levante.errors import (
     ConfigurationError,
@@ -80,8 +81,9 @@ class ManualProvider:
             invoice_id=invoice.id,
             url=None,
             reference=invoice.number,
-            instructions=f"Pay {due} by bank transfer to {self._settings.seller_name}, "
-            f"quoting {invoice.number}.",
+            instructions=how_to_pay(seller_of(self._settings), invoice.number).replace(
+                "Pay by", f"Pay {due} by", 1
+            ),
         )
 
 

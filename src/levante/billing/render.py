@@ -41,6 +41,25 @@ def _party(party: dict[str, object]) -> list[str]:
     return [x for x in lines if x]
 
 
+def how_to_pay(seller: dict[str, object], reference: str | None) -> str:
+    """How a bank transfer reaches the seller: their account, and what to quote."""
+    to = str(seller.get("name") or "the seller")
+    account = ", ".join(
+        f"{label} {seller[key]}"
+        for key, label in (("iban", "IBAN"), ("bic", "BIC"))
+        if seller.get(key)
+    )
+    quoting = f", quoting {reference}" if reference else ""
+    return f"Pay by bank transfer to {to}" + (f", {account}" if account else "") + quoting + "."
+
+
+def _payment_note(invoice: Invoice) -> str:
+    """What an invoice still to be paid says about paying it ("" once paid or void)."""
+    if invoice.status != "finalized" or invoice.amount_due_cents <= 0:
+        return ""
+    return how_to_pay(invoice.seller, invoice.number)
+
+
 def _totals(invoice: Invoice) -> list[tuple[str, str]]:
     money = invoice.currency
     rows = [("Subtotal", f"{format_cents(invoice.subtotal_cents)} {money}")]
@@ -81,7 +100,8 @@ def render_html(invoice: Invoice, lines: Sequence[InvoiceLine]) -> str:
     seller = "<br>".join(escape(x) for x in _party(invoice.seller))
     customer = "<br>".join(escape(x) for x in _party(invoice.customer))
     dates = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in _dates(invoice))
-    note = f"<p class=note>{escape(invoice.tax_note)}</p>" if invoice.tax_note else ""
+    notes = [x for x in (_payment_note(invoice), invoice.tax_note) if x]
+    note = "".join(f"<p class=note>{escape(x)}</p>" for x in notes)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{escape(_heading(invoice))}</title>
 <style>
@@ -183,8 +203,9 @@ def render_pdf(invoice: Invoice, lines: Sequence[InvoiceLine]) -> bytes:
         pdf.set_font(_FONT, "B" if label == "Total" else "", 10)
         pdf.cell(158, 6, label, align="R")
         pdf.cell(32, 6, value, align="R", new_x="LMARGIN", new_y="NEXT")
-    if invoice.tax_note:
-        pdf.ln(4)
-        pdf.set_font(_FONT, size=8)
-        pdf.multi_cell(0, 4, shown(invoice.tax_note))
+    for text in (_payment_note(invoice), invoice.tax_note):
+        if text:
+            pdf.ln(4)
+            pdf.set_font(_FONT, size=8)
+            pdf.multi_cell(0, 4, shown(text))
     return bytes(pdf.output())
