@@ -1,9 +1,10 @@
 """The support desk in a real browser: a customer with a Premium contract opens a severity-1
-ticket and attaches a log; an agent finds it at the top of the queue, answers it and leaves
-an internal note; the customer sees the answer and never the note."""
+ticket with a log attached; an agent finds it in the queue by searching for the customer,
+answers it and leaves an internal note; the customer sees the answer and never the note."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -64,6 +65,8 @@ def test_a_customer_opens_a_ticket_and_an_agent_answers_it_from_the_queue(
 ) -> None:
     sign_up(page, site_url, "maria@northwind.example")
     _customer_org(site_database, "maria@northwind.example", "Northwind Labs", "support-premium")
+    log = tmp_path / "gateway.log"
+    log.write_text("ERROR engine: context shift failed\n")
 
     page.goto(f"{site_url}/support")
     expect(page.get_by_role("heading", name="Support for Northwind Labs")).to_be_visible()
@@ -76,16 +79,14 @@ def test_a_customer_opens_a_ticket_and_an_agent_answers_it_from_the_queue(
         "Since upgrading to 0.3 every `POST /v1/chat/completions` answers **500**.\n\n"
         "- 4 nodes, all affected\n- rollback is possible but slow"
     )
+    page.get_by_label("Attach a file").set_input_files(str(log))
     page.get_by_role("button", name="Open ticket").click()
     expect(page.get_by_role("heading", name="All inference requests fail")).to_be_visible()
     expect(page.get_by_test_id("status")).to_have_text("new")
     expect(page.locator(".timer.running").first).to_contain_text("First response")
-    number = page.url.rsplit("/", 1)[1]
-    log = tmp_path / "gateway.log"
-    log.write_text("ERROR engine: context shift failed\n")
-    page.get_by_label("Attach a file").set_input_files(str(log))
-    page.get_by_role("button", name="Upload").click()
+    expect(page.locator(".timer.running").first).to_contain_text("from now")
     expect(page.get_by_role("link", name="gateway.log").first).to_be_visible()
+    number = page.url.rsplit("/", 1)[1]
 
     agent_context = chromium.new_context(viewport={"width": 1280, "height": 800})
     desk = agent_context.new_page()
@@ -104,7 +105,15 @@ def test_a_customer_opens_a_ticket_and_an_agent_answers_it_from_the_queue(
     expect(desk.locator("tr.breached").first).to_contain_text("Batch job stuck")
     screenshot(desk, "support-queue")
 
+    desk.get_by_label("Search").fill("northwind")
+    desk.get_by_role("button", name="Search").click()
+    expect(desk).to_have_url(re.compile(r"/support/queue\?q=northwind"))
+    expect(desk.get_by_label("Search")).to_have_value("northwind")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("All inference requests fail after the upgrade")
     desk.get_by_role("link", name=f"#{number}").click()
+    expect(desk.get_by_role("link", name="gateway.log").first).to_be_visible()
+    expect(desk.get_by_label("Status")).to_have_value("new")
     desk.get_by_label("Reply to the customer").fill(
         "Thanks, we can reproduce it: 0.3.0 dropped the context-shift fix. Please roll "
         "forward to **0.3.1**; we are watching your nodes meanwhile."

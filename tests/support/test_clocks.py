@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from levante.billing.catalog import SUPPORT_FEATURES
 from levante.support import parse_calendar
-from levante.support.clocks import Happening, derive
+from levante.support.clocks import Happening, countdown, derive
 from levante.support.contracts import DEFAULT_CALENDAR_SPEC
 from levante.support.policies import SupportTerms, terms_of
 from levante.vocabulary import Severity, SlaTarget, TicketEventKind, TicketStatus
@@ -192,3 +192,18 @@ def test_a_holiday_on_the_standard_calendar_moves_the_severity_3_due_time() -> N
     first = state.latest(SlaTarget.FIRST_RESPONSE)
     assert first is not None
     assert first.due_at == datetime(2026, 12, 8, 17, 0, tzinfo=PARIS)
+
+
+def test_a_countdown_names_the_clock_of_each_figure() -> None:
+    opened = datetime(2026, 12, 7, 16, 0, tzinfo=PARIS).astimezone(UTC)  # Monday, 1 h to close
+    now = opened + timedelta(minutes=20)
+    state = derive(terms("support-premium"), opened, Severity.NORMAL, [], now)  # 4 business h
+    first = state.latest(SlaTarget.FIRST_RESPONSE)
+    assert first is not None
+    assert countdown(first, now) == (
+        "due Tue 2026-12-08 11:00 UTC (19 h 40 min from now, 3 h 40 min of business hours left)"
+    )
+    around_the_clock = derive(terms("support-premium"), T0, Severity.CRITICAL, [], T0 + HOUR / 4)
+    first = around_the_clock.latest(SlaTarget.FIRST_RESPONSE)
+    assert first is not None
+    assert countdown(first, T0 + HOUR / 4) == "due Wed 2026-12-02 11:00 UTC (45 min from now)"

@@ -16,6 +16,7 @@ from levante.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from levante.mail import outbox
 from levante.storage import Database
 from levante.storage.models import Role
 from levante.vocabulary import SlaTarget
@@ -253,3 +254,68 @@ def test_an_agent_opens_a_ticket_for_a_customer(
 def test_ticket_numbers_are_consecutive(desk: Database, acme: Person, globex: Person) -> None:
     numbers = [open_one(desk, acme), open_one(desk, globex), open_one(desk, acme)]
     assert numbers == [numbers[0], numbers[0] + 1, numbers[0] + 2]
+
+
+def test_an_agents_answer_mails_the_customer_a_link_to_the_ticket(
+    desk: Database, acme: Person, agent: Person
+) -> None:
+    number = open_one(desk, acme)
+    with desk.session() as session:
+        support.reply(session, agent.actor, str(number), "Fixed.", reopen_days=7,
+                      now=OPENED + HOUR / 2, public_url="https://desk.example/")  # fmt: skip
+    with desk.session() as session:
+        mail = outbox(session)[-1]
+        assert mail.to == acme.email
+        assert "Fixed." in mail.body
+        assert f"https://desk.example/support/tickets/{number}\n" in mail.body
+
+
+def test_agents_search_the_queue_and_list_solved_and_closed_tickets(
+    desk: Database, acme: Person, globex: Person, agent: Person
+) -> None:
+    down = open_one(desk, acme, subject="Inference is down")
+    odd = open_one(desk, acme, subject="Quota at 100% after 50_000 tokens")
+    slow = open_one(desk, globex, subject="Slow answers")
+    solved, closed = open_one(desk, globex, subject="Solved one"), open_one(desk, acme)
+    with desk.session() as session:
+        support.set_status(session, agent.actor, str(solved), "solved", now=OPENED + HOUR)
+        support.set_status(session, agent.actor, str(closed), "closed", now=OPENED + HOUR)
+
+    def found(status: str | None = None, search: str = "") -> list[int]:
+        with desk.session() as session:
+            items = support.queue(session, agent.actor, now=OPENED + HOUR, warn_before=HOUR,
+                                  status=status, search=search)  # fmt: skip
+            return sorted(item.ticket.number for item in items)
+
+    assert found() == [down, odd, slow]  # the waiting ones
+    assert found(status="solved") == [solved]
+    assert found(status="closed") == [closed]
+    assert found(status="all") == [down, odd, slow, solved, closed]
+    assert found(search="IS DOWN") == [down]  # the subject, in any case
+    assert found(search="answers 500") == [down, odd, slow]  # the description
+    assert found(search=f"#{slow}") == [slow]
+    assert found(search=str(slow)) == [slow]
+    assert found(search="globex") == [slow]  # the customer's name
+    assert found(search="globex", status="all") == [slow, solved]
+    assert found(search="100%") == [odd]  # % and _ are letters, not wildcards
+    assert found(search="0%") == [odd]
+    assert found(search="%") == [odd]
+    assert found(search="50_000") == [odd]
+    assert found(search="_") == [odd]
+    with desk.session() as session:
+        with pytest.raises(PermissionDeniedError):
+            support.queue(session, acme.actor, now=OPENED, warn_before=HOUR, search="down")
+        with pytest.raises(InvalidRequestError):
+            support.queue(session, agent.actor, now=OPENED, warn_before=HOUR, status="gone")
+        with pytest.raises(InvalidRequestError):
+            support.queue(session, agent.actor, now=OPENED, warn_before=HOUR, search="x" * 201)
+
+
+def test_the_customers_an_agent_picks_from_are_every_customer_by_name(
+    desk: Database, acme: Person, globex: Person, agent: Person
+) -> None:
+    with desk.session() as session:
+        mine = [org.name for org in support.customers(session, agent.actor)]
+        theirs = [org.name for org in support.customers(session, globex.actor)]
+    assert mine == ["Acme", "Globex"]  # not the operator's own organisation
+    assert theirs == ["Globex"]

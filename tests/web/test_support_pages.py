@@ -5,11 +5,16 @@ forms need their CSRF token, and hostile text is escaped."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from levante.storage import Database
+from levante import billing
+from levante.audit import Actor
+from levante.mail import outbox
+from levante.storage import Database, utcnow
 from levante.storage.models import Role
 from tests.web.conftest import Browser, join_operator
 
@@ -18,18 +23,32 @@ def make_agent(database: Database, person: Browser, email: str) -> None:
     join_operator(database, person, email, Role.SUPPORT)
 
 
-def open_ticket(person: Browser, subject: str = "Inference is down", **fields: str) -> int:
+def org_of(person: Browser) -> str:
+    """The organisation a customer opens tickets for, as their support page says."""
     page = person.get("/support")
     assert page.status_code == 200, page.text
     org = re.search(r'name="org" value="([^"]+)"', page.text)
     assert org is not None
-    response = person.post("/support/tickets", {
-        "org": org.group(1), "subject": subject, "severity": "2",
+    return org.group(1)
+
+
+def ticket_fields(
+    person: Browser, subject: str = "Inference is down", **fields: str
+) -> dict[str, str]:
+    return {
+        "org": org_of(person), "subject": subject, "severity": "2",
         "description": "Every request answers 500 since 09:00.", "model": "smollm2", **fields,
-    })  # fmt: skip
+    }  # fmt: skip
+
+
+def opened(response: Any) -> int:
+    """The number of the ticket a form opened."""
     assert response.status_code == 303, response.text
-    number = int(response.headers["location"].rsplit("/", 1)[1])
-    return number
+    return int(response.headers["location"].rsplit("/", 1)[1])
+
+
+def open_ticket(person: Browser, subject: str = "Inference is down", **fields: str) -> int:
+    return opened(person.post("/support/tickets", ticket_fields(person, subject, **fields)))
 
 
 @pytest.fixture
@@ -218,3 +237,125 @@ def test_a_customer_buys_hours_and_sees_them_drawn_down(
     assert stranger.get(invoice.group(1).replace("&amp;", "&")).status_code == 404
     sneaky = stranger.post("/support/hours", {"org": org.group(1), "plan": "consulting-10h"})
     assert sneaky.status_code == 404
+
+
+def test_a_customer_opens_a_ticket_with_a_file(customer: Browser, agent: Browser) -> None:
+    form = customer.get("/support").text
+    assert 'enctype="multipart/form-data"' in form
+    assert '<input type="file" name="file">' in form
+    fields = ticket_fields(customer, "Crash on load")
+    number = opened(customer.upload("/support/tickets", "trace.txt", b"Traceback: boom", fields))
+    page = customer.get(f"/support/tickets/{number}").text
+    link = re.search(rf'"(/support/tickets/{number}/attachments/att_\w+)">trace.txt<', page)
+    assert link is not None
+    assert agent.get(link.group(1)).content == b"Traceback: boom"
+    # No file chosen: the browser sends an empty, nameless one, and the ticket has no file.
+    plain = opened(customer.upload("/support/tickets", "", b"", ticket_fields(customer, "Plain")))
+    assert "/attachments/" not in customer.get(f"/support/tickets/{plain}").text
+    # A file refused as a later one would be opens no ticket; the form says why, as typed.
+    bad = customer.upload("/support/tickets", "../../etc/passwd", b"x",
+                          ticket_fields(customer, "Second try"))  # fmt: skip
+    assert bad.status_code == 400
+    assert "may not contain a path" in bad.text
+    assert 'value="Second try"' in bad.text
+    assert "Second try" not in customer.get("/support").text
+
+
+def test_the_mail_of_an_answer_links_to_the_ticket(
+    app: TestClient, customer: Browser, agent: Browser
+) -> None:
+    number = open_ticket(customer)
+    agent.get(f"/support/tickets/{number}")
+    assert agent.post(f"/support/tickets/{number}/reply", {"body": "Fixed."}).status_code == 303
+    public_url = app.app.state.levante.settings.billing.public_url.rstrip("/")  # type: ignore[attr-defined]
+    with customer.database.session() as session:
+        mail = outbox(session)[-1]
+        assert mail.to == "ana@acme.example"
+        assert f"{public_url}/support/tickets/{number}\n" in mail.body
+
+
+def test_agents_search_the_queue_and_list_solved_and_closed_tickets(
+    customer: Browser, agent: Browser
+) -> None:
+    down = open_ticket(customer, "Inference is down")
+    slow = open_ticket(customer, "Slow answers", description="Tokens trickle at 2/s.")
+    agent.get("/support/queue")
+    assert agent.post(f"/support/tickets/{slow}/status", {"status": "solved"}).status_code == 303
+
+    def numbers(**query: str) -> tuple[Any, set[int]]:
+        page = agent.get("/support/queue", params=query)
+        assert page.status_code == 200, page.text
+        return page, {int(n) for n in re.findall(r'href="/support/tickets/(\d+)"', page.text)}
+
+    page, found = numbers()
+    assert found == {down}  # the waiting ones by default
+    assert '<option value="" selected>' in page.text
+    page, found = numbers(status="solved")
+    assert found == {slow}
+    assert '<option value="solved" selected>' in page.text
+    assert numbers(status="closed")[1] == set()
+    assert numbers(status="all")[1] == {down, slow}
+    page, found = numbers(q="IS DOWN")
+    assert found == {down}
+    assert 'name="q" maxlength="200" value="IS DOWN"' in page.text  # the query stays
+    assert numbers(q="trickle", status="all")[1] == {slow}  # the description
+    assert numbers(q=f"#{slow}", status="all")[1] == {slow}
+    assert numbers(q="acme.example", status="all")[1] == {down, slow}  # the customer's name
+    assert numbers(q="50%")[1] == set()
+    hostile = agent.get("/support/queue", params={"q": '"><script>alert(1)</script>'})
+    assert "<script>alert(1)" not in hostile.text
+    assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in hostile.text
+    refused = agent.get("/support/queue", params={"status": "gone", "q": "down"})
+    assert refused.status_code == 400
+    assert "status is one of" in refused.text
+    assert 'value="down"' in refused.text  # what was typed, beside the reason
+    assert customer.get("/support/queue", params={"q": "down"}).status_code == 403
+
+
+def test_the_ticket_page_shows_its_status_and_severity_chosen(
+    customer: Browser, agent: Browser
+) -> None:
+    number = open_ticket(customer, severity="2")
+    page = agent.get(f"/support/tickets/{number}").text
+    assert '<option value="new" selected>new</option>' in page
+    assert '<option value="open" >open</option>' in page
+    assert re.search(r'<option value="2" selected>[^<]*</option>', page)
+    assert agent.post(f"/support/tickets/{number}/status", {"status": "pending"}).status_code == 303
+    assert agent.post(f"/support/tickets/{number}/severity", {"severity": "1"}).status_code == 303
+    page = agent.get(f"/support/tickets/{number}").text
+    assert '<option value="pending" selected>pending</option>' in page
+    assert re.search(r'<option value="1" selected>[^<]*</option>', page)
+    assert not re.search(r'<option value="2" selected>', page)
+    # Sending the status it has changes nothing.
+    assert agent.post(f"/support/tickets/{number}/status", {"status": "pending"}).status_code == 303
+    assert 'data-testid="status">pending<' in agent.get(f"/support/tickets/{number}").text
+
+
+def test_an_agent_picks_the_customer_of_the_hours_by_name(
+    customer: Browser, agent: Browser
+) -> None:
+    org = org_of(customer)
+    page = agent.get("/support/hours").text
+    assert '<select name="org" required data-autosubmit>' in page
+    assert f'<option value="{org}" >ana@acme.example</option>' in page
+    assert "Levante Ops" not in page  # the operator is no customer
+    shown = agent.get("/support/hours", params={"org": org}).text
+    assert f'<option value="{org}" selected>ana@acme.example</option>' in shown
+    assert '<select name="org"' not in customer.get("/support/hours").text
+
+
+def test_a_running_target_says_which_clock_each_figure_is_on(
+    customer: Browser, database: Database
+) -> None:
+    with database.session() as session:
+        billing.subscribe(session, org_of(customer), "support-premium",
+                          now=utcnow() - timedelta(days=1), default_currency="USD",
+                          actor=Actor.command_line())  # fmt: skip
+    business = open_ticket(customer, severity="3")  # Premium: 4 business hours
+    page = customer.get(f"/support/tickets/{business}").text
+    due = r"due \w{3} \d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    assert re.search(rf"{due} \([\w ]+ from now, [\w ]+ of business hours left\)", page), page
+    around_the_clock = open_ticket(customer, severity="1")  # Premium: 1 hour, 24x7
+    page = customer.get(f"/support/tickets/{around_the_clock}").text
+    assert re.search(rf"{due} \([\w ]+ from now\)", page)
+    assert " left)" not in page

@@ -114,7 +114,7 @@ def reply(ticket: Ticket, body: Annotated[str, typer.Option(help="The message.")
     config = settings()
     with handled(), database() as db, db.session() as session:
         support.reply(session, CLI, ticket, body, reopen_days=config.support.reopen_days,
-                      now=_now())  # fmt: skip
+                      now=_now(), public_url=config.billing.public_url)  # fmt: skip
     console.print(f"replied to {ticket}")
 
 

@@ -6,7 +6,7 @@ API, the command line and the web pages call these services."""
 from levante.storage.models import SupportCalendar, SupportTicket, TicketAttachment, TicketEvent
 from levante.support.attachments import attach, open_attachment
 from levante.support.calendars import parse_calendar
-from levante.support.clocks import Timer
+from levante.support.clocks import Timer, countdown
 from levante.support.contracts import (
     ensure_calendars,
     list_calendars,
@@ -16,10 +16,11 @@ from levante.support.contracts import (
     terms_for,
 )
 from levante.support.credits import credit_breaches
-from levante.support.desk import Place, agents, place_for, place_on, places
+from levante.support.desk import Place, agents, customers, place_for, place_on, places
 from levante.support.escalation import SupportWorker
 from levante.support.policies import (
     describe_minutes,
+    duration,
     terms_of,
 )
 from levante.support.reports import MonthReport, monthly_report, report_csv
@@ -30,7 +31,6 @@ from levante.support.services import (
     TimeEntry,
     bill_time,
     buy_pack,
-    duration,
     hours_of,
     may_buy,
     pack_hours,
@@ -77,7 +77,9 @@ __all__ = [
     "attach",
     "bill_time",
     "buy_pack",
+    "countdown",
     "credit_breaches",
+    "customers",
     "describe_minutes",
     "duration",
     "ensure_calendars",

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from levante.support.calendars import advance, counted
-from levante.support.policies import SupportTerms
+from levante.support.policies import SupportTerms, duration
 from levante.vocabulary import ClockKind, Severity, SlaTarget, TicketEventKind, TicketStatus
 
 TimerState = Literal["running", "paused", "met", "breached"]
@@ -93,6 +93,20 @@ class SlaState:
     def latest(self, target: SlaTarget) -> Timer | None:
         found = [t for t in self.timers if t.target == target]
         return found[-1] if found else None
+
+
+def countdown(timer: Timer, now: datetime) -> str:
+    """When a running target falls due, each figure naming its clock: the wall clock's time
+    to it, and on a business clock the business time left, which may be far shorter
+    (``due Tue 2026-12-08 14:00 UTC (19 h 59 min from now, 4 h of business hours left)``)."""
+    if timer.due_at is None:
+        return ""
+    wall = duration(int((timer.due_at - now).total_seconds() // 60))
+    business = ""
+    if timer.clock == ClockKind.BUSINESS:
+        left = int((timer.allowed - timer.used).total_seconds() // 60)
+        business = f", {duration(left)} of business hours left"
+    return f"due {timer.due_at:%a %Y-%m-%d %H:%M} UTC ({wall} from now{business})"
 
 
 @dataclass(slots=True)

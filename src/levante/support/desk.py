@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from levante.audit import Actor
@@ -72,6 +72,21 @@ def agents(session: Session) -> list[User]:
             .join(Organization, Organization.id == Membership.organization_id)
             .where(Organization.is_operator.is_(True), Membership.role.in_(AGENT_ROLES))
             .order_by(User.email)
+        )
+    )
+
+
+def customers(session: Session, actor: Actor) -> list[Organization]:
+    """The customers' organisations the actor may see at the desk, by name: an agent's, every
+    one; a customer's, their own."""
+    desk = desk_of(session, actor)
+    if not desk.agent:
+        return [session.get_one(Organization, desk.organization_id)]
+    return list(
+        session.scalars(
+            select(Organization)
+            .where(Organization.is_operator.is_(False))
+            .order_by(func.lower(Organization.name), Organization.slug)
         )
     )
 

@@ -217,6 +217,15 @@ def describe_minutes(minutes: int | None, clock: ClockKind, calendar: Calendar |
     return f"{minutes} {word}min"
 
 
+def duration(minutes: int) -> str:
+    """``3 h 30 min``, ``10 h``, ``45 min``: time logged, or left, as a person reads it."""
+    hours, rest = divmod(abs(minutes), 60)
+    sign = "-" if minutes < 0 else ""
+    if not hours:
+        return f"{sign}{rest} min"
+    return f"{sign}{hours} h {rest} min" if rest else f"{sign}{hours} h"
+
+
 def _business_day_minutes(calendar: Calendar | None) -> int:
     if calendar is None:
         return 8 * 60

@@ -45,7 +45,7 @@ from levante.storage import new_id
 from levante.storage.models import Charge, HourPack, SupportTicket, TicketEvent
 from levante.support.charges import TIME_KEY, month_key, settle_month_charge
 from levante.support.contracts import contract_of
-from levante.support.policies import hourly_rate
+from levante.support.policies import duration, hourly_rate
 from levante.vocabulary import ChargeKind, Interval, Permission, Product, TicketEventKind
 
 
@@ -412,15 +412,6 @@ def rate_for(session: Session, organization_id: str, currency: str, at: datetime
         if rate is not None:
             return rate
     return None
-
-
-def duration(minutes: int) -> str:
-    """``3 h 30 min``, ``10 h``, ``45 min``: logged time as a person reads it."""
-    hours, rest = divmod(abs(minutes), 60)
-    sign = "-" if minutes < 0 else ""
-    if not hours:
-        return f"{sign}{rest} min"
-    return f"{sign}{hours} h {rest} min" if rest else f"{sign}{hours} h"
 
 
 def _pack_minutes(plan: Plan) -> int:

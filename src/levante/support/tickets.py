@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from levante import audit
@@ -40,6 +40,9 @@ NEW, OPEN, PENDING, SOLVED, CLOSED = TicketStatus
 MAX_SUBJECT = 200
 MAX_BODY = 50_000
 MAX_MINUTES = 24 * 60
+MAX_SEARCH = 200
+TICKET_PATH = "/support/tickets/"  # a ticket's page, under the deployment's public URL
+WAITING = (NEW, OPEN, PENDING)  # the queue's tickets unless it is asked for others
 # Where an agent may move a ticket (a customer may only solve theirs, or write to reopen it).
 MOVES: dict[TicketStatus, tuple[TicketStatus, ...]] = {
     NEW: (OPEN, PENDING, SOLVED, CLOSED),
@@ -252,10 +255,19 @@ def open_ticket(
 
 
 def reply(
-    session: Session, actor: Actor, ref: str, body: str, *, reopen_days: int, now: datetime
+    session: Session,
+    actor: Actor,
+    ref: str,
+    body: str,
+    *,
+    reopen_days: int,
+    now: datetime,
+    public_url: str = "",
 ) -> TicketEvent:
     """A message the customer sees: from an agent, it answers (and a new ticket opens); from
-    the customer, it reopens a pending ticket, or a solved one within ``reopen_days``."""
+    the customer, it reopens a pending ticket, or a solved one within ``reopen_days``. The
+    mail telling the other side links to the ticket at ``public_url`` (the deployment's
+    address, where it is known)."""
     desk = desk_of(session, actor)
     ticket = find_ticket(session, desk, ref, lock=True)
     text = _body(body, "body")
@@ -270,7 +282,7 @@ def reply(
     if (desk.agent and status == NEW) or (not desk.agent and status in (PENDING, SOLVED)):
         _move(session, ticket, desk, OPEN, now)
     audit_change(session, desk, ticket, "replied", {"event": event.id})
-    _notify_reply(session, ticket, desk, text, now)
+    _notify_reply(session, ticket, desk, text, now, public_url)
     refresh(session, ticket, now)
     return event
 
@@ -455,11 +467,21 @@ def audit_change(
     )
 
 
+def ticket_link(public_url: str, number: int) -> str:
+    """The address of ticket ``number``'s page, at the deployment's ``public_url``."""
+    return f"{public_url.rstrip('/')}{TICKET_PATH}{number}"
+
+
 def _notify_reply(
-    session: Session, ticket: SupportTicket, desk: Desk, text: str, now: datetime
+    session: Session,
+    ticket: SupportTicket,
+    desk: Desk,
+    text: str,
+    now: datetime,
+    public_url: str,
 ) -> None:
-    """Mail the other side: the requester when an agent answers, the assigned agent when the
-    customer writes."""
+    """Mail the other side, with a link to the ticket: the requester when an agent answers,
+    the assigned agent when the customer writes."""
     if desk.agent:
         to = ticket.requester if "@" in ticket.requester else None
         who = "Support"
@@ -469,7 +491,9 @@ def _notify_reply(
         who = desk.name
     if to:
         subject = f"[#{ticket.number}] {ticket.subject}"
-        queue_mail(session, to, subject, f"{who} wrote:\n\n{text}\n", now=now)
+        link = ticket_link(public_url, ticket.number) if public_url else ""
+        follow = f"\nRead it and answer at {link}\n" if link else ""
+        queue_mail(session, to, subject, f"{who} wrote:\n\n{text}\n{follow}", now=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,25 +514,33 @@ def queue(
     now: datetime,
     warn_before: timedelta,
     assignee: str | None = None,
+    status: str | None = None,
+    search: str = "",
     limit: int = 200,
 ) -> list[QueueItem]:
     """The tickets waiting on the desk (new, open and pending), the nearest due first, then
-    those with no target running; ``assignee`` (an agent's id, or ``none``) narrows it."""
+    those with no target running. ``assignee`` (an agent's id, or ``none``) narrows it;
+    ``status`` asks for the tickets of one status instead, or ``all``; ``search`` keeps those
+    whose number it is, or whose subject, description or customer's name holds it."""
     desk = desk_of(session, actor)
     desk.require_agent()
-    query = (
-        select(SupportTicket, Organization.name)
-        .join(Organization, Organization.id == SupportTicket.organization_id)
-        .where(SupportTicket.status.in_((NEW, OPEN, PENDING)))
+    query = select(SupportTicket, Organization.name).join(
+        Organization, Organization.id == SupportTicket.organization_id
     )
+    if status is None:
+        query = query.where(SupportTicket.status.in_(WAITING))
+    elif status != "all":
+        query = query.where(SupportTicket.status == _status(status))
     if assignee == "none":
         query = query.where(SupportTicket.assignee_id.is_(None))
     elif assignee is not None:
         query = query.where(SupportTicket.assignee_id == find_agent(session, assignee).id)
+    if search.strip():
+        query = query.where(_matching(search))
+    # The waiting oldest first, as they were asked; the others (solved, closed) newest first.
+    number = SupportTicket.number if status is None else SupportTicket.number.desc()
     rows = session.execute(
-        query.order_by(
-            SupportTicket.due_at.is_(None), SupportTicket.due_at, SupportTicket.number
-        ).limit(limit)
+        query.order_by(SupportTicket.due_at.is_(None), SupportTicket.due_at, number).limit(limit)
     ).all()
     agents = {u.id: u.email for u in session.scalars(select(User).where(
         User.id.in_({t.assignee_id for t, _ in rows if t.assignee_id})
@@ -524,6 +556,32 @@ def queue(
         assigned = agents.get(ticket.assignee_id) if ticket.assignee_id else None
         items.append(QueueItem(ticket, org_name, assigned, left, mark))
     return items
+
+
+def _matching(search: str) -> ColumnElement[bool]:
+    """Tickets whose number is ``search`` (``1042``, ``#1042``), or whose subject,
+    description or customer's name holds it, in any case (its ``%`` and ``_`` are letters)."""
+    text = search.strip()
+    if len(text) > MAX_SEARCH:
+        raise InvalidRequestError(f"search for at most {MAX_SEARCH} characters", param="q")
+    described = (
+        select(TicketEvent.id)
+        .where(
+            TicketEvent.ticket_id == SupportTicket.id,
+            TicketEvent.kind == TicketEventKind.OPENED,
+            TicketEvent.body.icontains(text, autoescape=True),
+        )
+        .exists()
+    )
+    found = [
+        SupportTicket.subject.icontains(text, autoescape=True),
+        Organization.name.icontains(text, autoescape=True),
+        described,
+    ]
+    number = text.removeprefix("#")
+    if number.isdecimal() and len(number) < 18:  # what int() reads, and a BIGINT holds
+        found.append(SupportTicket.number == int(number))
+    return or_(*found)
 
 
 def ticket_place(session: Session, user_id: str, ref: str) -> Place:

@@ -21,7 +21,7 @@ from levante.audit import Actor
 from levante.support import MOVES, Place
 from levante.vocabulary import SEVERITY_LABELS, Severity, SlaTarget, TicketStatus
 from levante.web.depends import Posted, PostedTicketPlace, SignedIn, State, TicketPlace
-from levante.web.forms import Refused, in_place
+from levante.web.forms import Refused, filtered, in_place
 from levante.web.identity import SignedInVisitor, tell
 from levante.web.templating import page
 
@@ -93,7 +93,8 @@ def _index(
         terms = support.terms_for(session, place.organization_id, _now(state))
         return page(
             request, "support/index.html", who, place=place, customer_places=customer_places,
-            tickets=tickets, terms=terms, status=status, refused=refused, **common,
+            tickets=tickets, terms=terms, status=status, refused=refused,
+            max_bytes=state.settings.support.attachment_max_bytes, **common,
         )  # fmt: skip
 
 
@@ -108,16 +109,23 @@ def open_ticket(
     severity: Field = "3",
     deployment: Field = "",
     model: Field = "",
+    file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
+    """Open a ticket, with the file it came with if one was chosen: a file refused (too
+    large, a name with a path) opens no ticket either, and the form says why."""
+    now = _now(state)
+
     def act() -> Response:
         with state.database.session() as session:
             place = support.place_for(session, who.user_id, org or None)
+            actor = place.actor(who.user_id)
             ticket = support.open_ticket(
-                session, place.actor(who.user_id), subject=subject,
-                description=description, severity=severity, deployment=deployment,
-                model=model, now=_now(state),
+                session, actor, subject=subject, description=description, severity=severity,
+                deployment=deployment, model=model, now=now,
             )  # fmt: skip
             number = ticket.number
+            if file is not None and file.filename:  # a form sent with no file chosen has none
+                _attach(state, session, actor, str(number), file, now=now)
         return RedirectResponse(f"/support/tickets/{number}", status_code=303)
 
     def again(refused: Refused) -> Response:
@@ -151,9 +159,12 @@ def _ticket(
         seen = support.view(session, place.actor(who.user_id), number, now=now)
         agents = support.agents(session) if place.agent else []
         current = TicketStatus(seen.ticket.status)
+        # The status control lists where the ticket is now (chosen) and where it may go.
+        statuses = (current, *MOVES[current]) if MOVES[current] else ()
+        countdowns = {t.key: support.countdown(t, now) for t in seen.sla.running}
         return page(
             request, "support/ticket.html", who, seen=seen, ticket=seen.ticket, place=place,
-            agents=agents, moves=MOVES[current], now=now, warn=_warn(state),
+            agents=agents, statuses=statuses, countdowns=countdowns,
             max_bytes=state.settings.support.attachment_max_bytes, refused=refused, **common,
         )  # fmt: skip
 
@@ -200,7 +211,8 @@ def reply(
         if internal:
             support.add_note(session, actor, number, body, now=now)
         elif body.strip() or not solve:
-            support.reply(session, actor, number, body, reopen_days=days, now=now)
+            support.reply(session, actor, number, body, reopen_days=days, now=now,
+                          public_url=state.settings.billing.public_url)  # fmt: skip
         if solve:
             support.set_status(session, actor, number, "solved", now=now)
 
@@ -266,15 +278,27 @@ def attach(
     now = _now(state)
 
     def run(session: Any, actor: Actor) -> None:
-        support.attach(
-            session, actor, number, filename=file.filename or "",
-            content_type=file.content_type or "", stream=file.file,
-            root=state.settings.attachments_dir,
-            max_bytes=state.settings.support.attachment_max_bytes,
-            internal=bool(internal), now=now,
-        )  # fmt: skip
+        _attach(state, session, actor, number, file, internal=bool(internal), now=now)
 
     return _on_ticket(request, state, who, place, number, run, anchor="#latest")
+
+
+def _attach(
+    state: AppState,
+    session: Any,
+    actor: Actor,
+    number: str,
+    file: UploadFile,
+    *,
+    internal: bool = False,
+    now: datetime,
+) -> None:
+    support.attach(
+        session, actor, number, filename=file.filename or "",
+        content_type=file.content_type or "", stream=file.file,
+        root=state.settings.attachments_dir,
+        max_bytes=state.settings.support.attachment_max_bytes, internal=internal, now=now,
+    )  # fmt: skip
 
 
 @router.get("/support/tickets/{number}/attachments/{attachment_id}")
@@ -294,18 +318,39 @@ def attachment(
 # -- the agents' queue and the reports ------------------------------------------------------------
 
 
-@router.get("/support/queue")
+QUEUE = "/support/queue"
+# What the queue's status filter offers: the waiting tickets by default, or these.
+SHOWING = (("", "waiting (new, open, pending)"), ("solved", "solved"), ("closed", "closed"),
+           ("all", "all"))  # fmt: skip
+
+
+@router.get(QUEUE)
 def queue_page(
-    request: Request, state: State, who: SignedIn, assignee: str | None = None
-) -> Response:
+    request: Request, state: State, who: SignedIn, assignee: str = "", status: str = "",
+    q: str = "",
+) -> Response:  # fmt: skip
+    """The agents' queue: the waiting tickets, or those of ``status`` (``all``), narrowed to
+    an ``assignee`` and to those a search (``q``) finds. A search or status the service
+    refuses is said beside the filters, over the waiting tickets."""
     common = _common(state, who)
     now = _now(state)
-    with state.database.session() as session:
-        place = support.place_for(session, who.user_id, None)
-        items = support.queue(session, place.actor(who.user_id), now=now,
-                              warn_before=_warn(state), assignee=assignee or None)  # fmt: skip
-        return page(request, "support/queue.html", who, items=items, assignee=assignee or "",
-                    me=who.user.email, **common)  # fmt: skip
+
+    def show(status: str, q: str, refused: Refused | None = None) -> Response:
+        with state.database.session() as session:
+            place = support.place_for(session, who.user_id, None)
+            items = support.queue(
+                session, place.actor(who.user_id), now=now, warn_before=_warn(state),
+                assignee=assignee or None, status=status or None, search=q,
+            )  # fmt: skip
+            return page(
+                request, "support/queue.html", who, items=items, assignee=assignee, status=status,
+                q=q, showing=SHOWING, me=who.user.email, refused=refused, **common,
+            )  # fmt: skip
+
+    return filtered(
+        QUEUE, {"status": status, "q": q}, lambda: show(status, q),
+        lambda refused: show("", "", refused),
+    )  # fmt: skip
 
 
 @router.get("/support/reports")
@@ -352,8 +397,10 @@ def _hours(
             org = customers[0].organization_id
         if not org:
             place = support.place_for(session, who.user_id, None)
+            # An agent picks the customer; the customers they may see are the service's word.
+            choices = support.customers(session, place.actor(who.user_id)) if place.agent else []
             return page(request, "support/hours.html", who, place=place, hours=None, org="",
-                        refused=refused, **common)  # fmt: skip
+                        customers=choices, refused=refused, **common)  # fmt: skip
         place = support.place_on(session, who.user_id, org)
         actor = place.actor(who.user_id)
         found = support.hours_of(session, actor, org, now=now)
@@ -363,6 +410,7 @@ def _hours(
             org=found.organization_id, buys=buys, now=now, once=secrets.token_urlsafe(16),
             offers=support.pack_offers(session, now=now) if buys else [],
             currency=billing.currency_of(session, found.organization_id, state.settings.currency),
+            customers=support.customers(session, actor) if place.agent else [],
             refused=refused, **common,
         )  # fmt: skip
 

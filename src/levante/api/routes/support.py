@@ -101,6 +101,7 @@ def reply(ref: Ref, body: Message, state: State, caller: Admin) -> EventView:
         event = support.reply(
             session, caller.actor, ref, body.body,
             reopen_days=state.settings.support.reopen_days, now=state.clock(),
+            public_url=state.settings.billing.public_url,
         )  # fmt: skip
         return EventView.of(event)
 
