@@ -71,6 +71,14 @@ def test_a_key_made_in_the_console_works_and_its_usage_shows(
     page.get_by_role("button", name="Create key").click()
     secret = page.locator("#new-secret").inner_text()
     assert secret.startswith("lv-")
+    # The secret shown once is copied with a click (issue: there was no Copy button).
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site_url)
+    copy = page.locator("#copy-secret")
+    expect(copy).to_have_text("Copy")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    expect(page.locator("#keys")).to_contain_text("never")  # not used yet
     screenshot(page, "console-keys")
     client = openai.OpenAI(base_url=f"{site_url}/v1", api_key=secret, max_retries=0)
     answer = client.chat.completions.create(
@@ -85,6 +93,9 @@ def test_a_key_made_in_the_console_works_and_its_usage_shows(
     expect(page.locator("#usage-tokens")).to_have_text(f"{used:,}")
     expect(page.locator("#by-key")).to_contain_text("production")
     screenshot(page, "console-usage")
+    page.goto(f"{site_url}/console/keys")
+    row = page.locator("#keys tbody tr", has_text="production")
+    expect(row.locator("td").nth(5)).to_contain_text("UTC")  # last used: just now
     # An invoice of the organisation, downloaded as a PDF from the billing page.
     with site_database.session() as session:
         org = tenancy.console_organizations(

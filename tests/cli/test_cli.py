@@ -180,7 +180,7 @@ def test_prices_limits_and_reconcile(database: Database, monkeypatch: pytest.Mon
     assert "at the earliest" in early.output
     bad = runner.invoke(app, ["price", "set", model, "--input", "x", "--output", "1"])
     assert bad.exit_code == 1
-    assert "input: 'x' is not a decimal amount [invalid_request]" in bad.output
+    assert "The input must be a number, like 20 or 20.50. [invalid_request]" in bad.output
     unknown = runner.invoke(app, ["price", "set", "m", "--input", "1", "--output", "1"])
     assert "model 'm' does not exist" in unknown.output
 

@@ -32,9 +32,16 @@ def test_amounts_are_exact_integers() -> None:
     assert format_amount(150_000_000) == "0.15"
     assert format_amount(20_000_000_000) == "20.00"
     assert format_amount(13_500) == "0.0000135"
-    for bad in ("0.0000000001", "abc", "NaN", "inf"):
-        with pytest.raises(InvalidAmountError, match="decimal") as caught:
+    for bad, said in [
+        ("0.0000000001", "The input must have at most nine decimal places."),
+        ("abc", "The input must be a number, like 20 or 20.50."),
+        ("NaN", "The input must be a number"),
+        ("inf", "The input must be a number"),
+        ("1e10", "The input must be between -1,000,000,000 and 1,000,000,000."),
+    ]:
+        with pytest.raises(InvalidAmountError) as caught:
             parse_amount(bad, param="input")
+        assert caught.value.message.startswith(said), bad
         # One of the error hierarchy: every front end shows it without wrapping it.
         assert isinstance(caught.value, InvalidRequestError)
         assert caught.value.param == "input"

@@ -298,6 +298,7 @@ SERVICES: dict[Callable[..., object], tuple[Permission, Attempt]] = {
         s, a, key_id="key_none")),
     tenancy.workspaces_of: (Permission.READ_USAGE, lambda s, a, _: tenancy.workspaces_of(s, a)),
     tenancy.audit_trail: (Permission.READ_AUDIT, lambda s, a, _: tenancy.audit_trail(s, a)),
+    tenancy.keys_last_used: (Permission.READ_USAGE, lambda s, a, _: tenancy.keys_last_used(s, a)),
     tenancy.members: (Permission.READ_USAGE, lambda s, a, _: tenancy.members(s, a)),
     tenancy.remove_member: (Permission.MANAGE_MEMBERS, lambda s, a, _: tenancy.remove_member(
         s, a, user_id="user_none")),
@@ -311,7 +312,7 @@ SERVICES: dict[Callable[..., object], tuple[Permission, Attempt]] = {
 DECIDED_BY_THE_OBJECT = {
     "support": {"add_note", "assign", "attach", "log_time", "open_attachment", "reply",
                 "set_severity", "set_status", "view", "may_buy", "pack_invoice",
-                "monthly_report"},  # tests/support
+                "monthly_report", "customers"},  # tests/support
     "licensing": {"accept_held", "activations_of", "bind_key", "issue", "license_of", "release",
                   "reject_held", "renew", "revoke", "revoke_key", "site_keys_of"},  # tests/licensing
     "billing": {"invoice_of", "invoice_period", "cancel_subscription", "change_subscription",

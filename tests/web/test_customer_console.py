@@ -181,6 +181,7 @@ def test_every_console_form_follows_the_permission_table(
         ("/console/workspaces", {"name": "staging"}, Permission.MANAGE_KEYS),
         ("/console/spend-limit", {"monthly_limit": "25"}, Permission.CHANGE_LIMITS),
         ("/console/top-ups", {"amount": "50.00"}, Permission.BUY),
+        ("/console/billing-details", {"legal_name": "Globex SAS"}, Permission.BUY),
     ]
     for path, fields, permission in forms:
         person.get(f"/console/usage?org={slug}")
@@ -197,3 +198,122 @@ def test_every_console_form_follows_the_permission_table(
             assert posted.status_code == 403, (role, path, posted.text)
             assert 'data-testid="refusal"' in posted.text, (role, path)
             assert 'aria-label="Console"' in posted.text  # the console's page, not an error page
+
+
+def _slug(person: Browser) -> str:
+    found = re.search(r'name="org" value="([^"]+)"', person.get("/console/keys").text)
+    assert found is not None
+    return found.group(1)
+
+
+def _row_of(page: str, name: str) -> str:
+    """The keys table's row of the key ``name``, as HTML."""
+    rows: list[str] = re.findall(r"<tr[^>]*>.*?</tr>", page.split('id="keys"')[1], re.S)
+    return next(row for row in rows if f"<td>{name}" in row)
+
+
+def test_each_key_shows_when_it_was_last_used(person: Browser, app: TestClient) -> None:
+    person.sign_up("owner@acme.example")
+    slug = _slug(person)
+    made = person.post("/console/keys", {"org": slug, "name": "production"})
+    secret = re.search(r'id="new-secret">([^<]+)<', made.text).group(1)  # type: ignore[union-attr]
+    # The secret shown once has its Copy button (shown by console.js, which the page loads).
+    assert re.search(r'<button type="button" id="copy-secret" data-copies="new-secret" hidden>'
+                     r"Copy</button>", made.text)  # fmt: skip
+    assert "/static/console.js" in made.text
+    person.post("/console/keys", {"org": slug, "name": "spare"})
+    keys = person.get("/console/keys").text
+    assert "<th>Last used</th>" in keys
+    assert "never" in _row_of(keys, "production")
+    before = datetime.now(UTC).replace(second=0, microsecond=0)
+    used = app.post("/v1/embeddings", json={"model": "smollm2", "input": "hello"},
+                    headers={"Authorization": f"Bearer {secret}"})  # fmt: skip
+    assert used.status_code == 200
+    keys = person.get("/console/keys").text  # at once: the page flushes the ledger first
+    shown = re.findall(r"<td>(\d{4}-\d\d-\d\d \d\d:\d\d) UTC</td>", _row_of(keys, "production"))
+    assert len(shown) == 2  # created, and last used
+    last_used = datetime.fromisoformat(shown[1]).replace(tzinfo=UTC)
+    assert before <= last_used <= datetime.now(UTC)
+    assert "never" in _row_of(keys, "spare")
+
+
+def _details(page: str) -> dict[str, str]:
+    """What the billing details' form holds."""
+    form = page.split('id="billing-details"')[1].split("</form>")[0]
+    values = dict(re.findall(r'name="(\w+)"[^>]*value="([^"]*)"', form))
+    values["address"] = re.search(r'name="address"[^>]*>([^<]*)</textarea>', form).group(1)  # type: ignore[union-attr]
+    values["kind"] = re.search(r'<option value="(\w+)" selected>', form).group(1)  # type: ignore[union-attr]
+    return values
+
+
+def test_the_billing_details_are_edited_in_the_console(person: Browser, database: Database) -> None:
+    person.sign_up("owner@acme.example")
+    slug = _slug(person)
+    page = person.get("/console/billing").text
+    assert _details(page) | {"csrf_token": ""} == {
+        "csrf_token": "", "org": slug, "legal_name": "", "email": "", "address": "",
+        "country": "", "vat_number": "", "kind": "consumer",
+    }  # fmt: skip
+    hostile = "Acme <script>alert(1)</script> SAS"
+    fields = {
+        "org": slug, "legal_name": hostile, "email": "billing@acme.example",
+        "address": "1 rue de la Paix\n75002 Paris", "country": "fr",
+        "vat_number": "FR 12345678901", "kind": "business",
+    }  # fmt: skip
+    saved = person.post("/console/billing-details", fields)
+    assert saved.status_code == 303
+    assert saved.headers["location"] == f"/console/billing?org={slug}"
+    page = person.get(saved.headers["location"]).text
+    assert "The billing details are saved" in page
+    assert "<script>alert(1)</script>" not in page
+    assert "Acme &lt;script&gt;alert(1)&lt;/script&gt; SAS, FR, VAT FR12345678901" in page
+    details = _details(page)
+    assert (details["country"], details["vat_number"]) == ("FR", "FR12345678901")
+    assert details["address"] == "1 rue de la Paix\n75002 Paris"
+    assert details["kind"] == "business"
+    org = _org_of(database, "owner@acme.example")
+    with database.session() as session:
+        account = billing.account_of(session, Actor.command_line(), org.id,
+                                     default_currency="USD")  # fmt: skip
+        assert (account.legal_name, account.email, account.is_business) == (
+            hostile, "billing@acme.example", True)  # fmt: skip
+    # Refused, in place: the reason in words beside the form, what was typed still in it.
+    bad = person.post("/console/billing-details", fields | {"vat_number": "DE123", "email": "x"})
+    assert bad.status_code == 400
+    assert "The billing email must be an email address, like billing@example.com." in bad.text
+    assert _details(bad.text)["email"] == "x"
+    assert _details(bad.text)["vat_number"] == "DE123"
+    bad = person.post("/console/billing-details", fields | {"vat_number": "DE123"})
+    assert bad.status_code == 400
+    assert "The VAT number is not one of FR&#39;s" in bad.text
+    bad = person.post("/console/billing-details", fields | {"country": "France"})
+    assert "The country must be its two-letter code (ISO 3166), like FR or US." in bad.text
+    assert _details(bad.text)["country"] == "France"
+    forged = person.post("/console/billing-details", fields | {"legal_name": "x"}, csrf=False)
+    assert forged.status_code == 403
+    with database.session() as session:
+        account = billing.account_of(session, Actor.command_line(), org.id,
+                                     default_currency="USD")  # fmt: skip
+        assert (account.legal_name, account.vat_number) == (hostile, "FR12345678901")
+
+
+@pytest.mark.parametrize(("path", "fields", "said"), [
+    ("/console/spend-limit", {"monthly_limit": "lots"},
+     "The monthly limit must be a number, like 20 or 20.50."),
+    ("/console/top-ups", {"amount": "abc"}, "The amount must be a number, like 20 or 20.50."),
+    ("/console/top-ups", {"amount": "20.505"}, "The amount must be in whole cents, like 20 or"),
+    ("/console/workspaces", {"name": "default"},
+     "There is a workspace named default already: choose another name."),
+])  # fmt: skip
+def test_a_refused_amount_is_said_in_words(
+    person: Browser, path: str, fields: dict[str, str], said: str
+) -> None:
+    """A refusal reads as a sentence for people, not as the field's name and the raw value
+    ("monthly_limit: 'lots' is not a decimal amount")."""
+    person.sign_up("owner@acme.example")
+    refused = person.post(path, {"org": _slug(person), **fields})
+    assert refused.status_code in (400, 409)
+    message = re.search(r'data-testid="refusal">([^<]*)<', refused.text).group(1)  # type: ignore[union-attr]
+    assert message.startswith(said), message
+    assert "_" not in message, message  # no field's name
+    assert "&#39;" not in message, message  # no value quoted

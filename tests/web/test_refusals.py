@@ -127,7 +127,7 @@ def test_a_console_form_refused_comes_back_in_place_with_what_was_typed(
                         {"org": slug, "workspace": "staging", "monthly_limit": "lots"})  # fmt: skip
     assert limit.status_code == 400, limit.text
     assert "location" not in limit.headers
-    assert "monthly_limit" in refusal_beside(limit, "/console/spend-limit")
+    assert "The monthly limit must be a number" in refusal_beside(limit, "/console/spend-limit")
     assert values(limit, "monthly_limit") == ["lots"]
     assert '<option value="staging" selected>' in limit.text
     assert "notice flash error" not in person.get("/console/usage").text  # nothing left behind

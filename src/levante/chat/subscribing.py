@@ -62,7 +62,9 @@ def offers(session: Session, organization_id: str, *, currency: str) -> list[Off
         awaited = plan.code == subscribed and plan.code != current
         found.append(
             Offer(
-                plan, f"{format_amount(amount)} {account.currency}", plan.code == current,
+                plan,
+                f"{format_amount(amount)} {account.currency}",
+                plan.code == current,
                 awaiting_payment=awaited,
             )
         )

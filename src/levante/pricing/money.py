@@ -16,24 +16,31 @@ NANOS = 1_000_000_000
 MAX_AMOUNT = Decimal(1_000_000_000)
 
 
+def _the(param: str | None) -> str:
+    """The amount a message is about, in words: its field ("The monthly limit"), or none."""
+    return f"The {param.replace('_', ' ')}" if param else "The amount"
+
+
 def parse_amount(value: str | int | Decimal, *, param: str | None = None) -> int:
     """A decimal amount ("0.15", 20) in nanos; more than nine decimals, or more than
     :data:`MAX_AMOUNT` in either direction, is an :class:`InvalidAmountError` naming
-    ``param``."""
-    where = f"{param}: " if param else ""
+    ``param`` (in its ``param``, and in words in its message, which a person reads beside
+    the form: "The monthly limit must be a number, like 20 or 20.50.")."""
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise InvalidAmountError(f"{where}'{value}' is not a decimal amount", param=param) from None
+        amount = Decimal("NaN")
     if not amount.is_finite():
-        raise InvalidAmountError(f"{where}'{value}' is not a decimal amount", param=param)
+        raise InvalidAmountError(f"{_the(param)} must be a number, like 20 or 20.50.", param=param)
     if abs(amount) > MAX_AMOUNT:
         raise InvalidAmountError(
-            f"'{value}' is out of range: at most {MAX_AMOUNT:,} in absolute value", param=param
+            f"{_the(param)} must be between -{MAX_AMOUNT:,} and {MAX_AMOUNT:,}.", param=param
         )
     nanos = amount * NANOS
     if nanos != nanos.to_integral_value():
-        raise InvalidAmountError(f"{where}'{value}' has more than 9 decimal places", param=param)
+        raise InvalidAmountError(
+            f"{_the(param)} must have at most nine decimal places.", param=param
+        )
     return int(nanos)
 
 
@@ -68,8 +75,9 @@ def parse_cents(value: str | int | Decimal, *, param: str | None = None) -> int:
     """A decimal amount in whole cents ("12.50" is 1250); a fraction of a cent is an error."""
     nanos = parse_amount(value, param=param)
     if nanos % CENT:
-        where = f"{param}: " if param else ""
-        raise InvalidAmountError(f"{where}'{value}' has a fraction of a cent", param=param)
+        raise InvalidAmountError(
+            f"{_the(param)} must be in whole cents, like 20 or 20.50.", param=param
+        )
     return nanos // CENT
 
 

@@ -221,6 +221,7 @@ class UsageRecord(Base):
     __table_args__ = (
         Index("ix_usage_records_org_date", "organization_id", "usage_date"),
         Index("ix_usage_records_user_started", "user_id", "started_at"),
+        Index("ix_usage_records_key_started", "api_key_id", "started_at"),
         # The ledger never holds negative usage or money, whoever writes to it.
         CheckConstraint(
             "prompt_tokens >= 0 AND completion_tokens >= 0 AND cached_tokens >= 0",

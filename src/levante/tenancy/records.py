@@ -96,7 +96,9 @@ def create_workspace(session: Session, organization_id: str, name: str) -> Works
         )
     )
     if exists is not None:
-        raise ConflictError(f"workspace '{name}' exists", param="name")
+        raise ConflictError(
+            f"There is a workspace named {name} already: choose another name.", param="name"
+        )
     workspace = Workspace(id=new_id("ws"), organization_id=organization_id, name=name)
     session.add(workspace)
     session.flush()
@@ -178,13 +180,16 @@ def list_api_keys(
 def keys_last_used(session: Session, organization_id: str) -> dict[str, datetime]:
     """When each of the organisation's keys last made a request, from the usage ledger (the
     start of its newest record); a key never used is not in it."""
+    # One look-up per key down its (api_key_id, started_at) index, however long the ledger.
+    newest = (
+        select(func.max(UsageRecord.started_at))
+        .where(UsageRecord.api_key_id == ApiKey.id)
+        .scalar_subquery()
+    )
     rows = session.execute(
-        select(UsageRecord.api_key_id, func.max(UsageRecord.started_at))
-        .where(UsageRecord.organization_id == organization_id)
-        .where(UsageRecord.api_key_id.is_not(None))
-        .group_by(UsageRecord.api_key_id)
+        select(ApiKey.id, newest).where(ApiKey.organization_id == organization_id)
     ).all()
-    return {key_id: as_utc(last) for key_id, last in rows if key_id is not None}
+    return {key_id: as_utc(last) for key_id, last in rows if last is not None}
 
 
 def get_api_key(session: Session, organization_id: str, key_id: str) -> ApiKey:

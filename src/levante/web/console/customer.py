@@ -21,6 +21,7 @@ from levante.api.state import AppState, Flushed
 from levante.errors import InvalidRequestError
 from levante.metering import GroupBy
 from levante.pricing import NANOS, format_amount, format_cents, to_cents
+from levante.vocabulary import Permission
 from levante.web.depends import Posted, PostedSeat, Seat, SignedIn, State
 from levante.web.forms import Again, Refused, after_form, in_place, parse_day
 from levante.web.identity import SignedInVisitor, tell
@@ -164,7 +165,9 @@ def _series(
 
 
 @router.get("/console/keys")
-def keys_page(request: Request, state: State, who: SignedIn, seat: Seat) -> Response:
+def keys_page(request: Request, state: State, who: SignedIn, seat: Seat, _: Flushed) -> Response:
+    """The keys, each with when it was last used (the ledger is flushed first, so a request
+    just answered counts)."""
     return _keys(request, state, who, seat)
 
 
@@ -179,11 +182,12 @@ def _keys(
 ) -> Response:
     with state.database.session() as session:
         keys = tenancy.list_keys(session, seat.actor, include_revoked=True)
+        last_used = tenancy.keys_last_used(session, seat.actor)
         spaces = tenancy.workspaces_of(session, seat.actor)
         names = {w.id: w.name for w in spaces}
         return page(
-            request, "console/keys.html", who, keys=keys, spaces=spaces, names=names,
-            created=created, models=[m.id for m in state.models.configured()],
+            request, "console/keys.html", who, keys=keys, last_used=last_used, spaces=spaces,
+            names=names, created=created, models=[m.id for m in state.models.configured()],
             status_code=201 if created is not None else 200, refused=refused,
             now=datetime.now(UTC), **_common(seat),
         )  # fmt: skip
@@ -262,8 +266,13 @@ def revoke_key(
 
 @router.get("/console/billing")
 def billing_page(request: Request, state: State, who: SignedIn, seat: Seat, _: Flushed) -> Response:
-    """The billing account, the wallet, the subscriptions and the invoices."""
+    """The billing account (its details editable by those who buy), the wallet, the
+    subscriptions and the invoices."""
     return _billing(request, state, who, seat)
+
+
+# The billing details' form: its fields, as the account holds them.
+DETAILS = ("legal_name", "email", "address", "country", "vat_number")
 
 
 def _billing(
@@ -277,10 +286,44 @@ def _billing(
         wallet = billing.wallet_of(session, seat.actor, default_currency=state.settings.currency)
         subscriptions = billing.subscriptions_of(session, seat.actor, include_ended=False)
         invoices = billing.invoices_of(session, seat.actor, limit=100)
+        account = wallet.account
+        # The form holds the account's details, or what was typed into it when it was refused.
+        details = {name: getattr(account, name) or "" for name in DETAILS} | {
+            "kind": "business" if account.is_business else "consumer"
+        }
+        if refused is not None and refused.action == "/console/billing-details":
+            details = {name: refused.typed.get(name, "") for name in details}
         return page(
             request, "console/billing.html", who, wallet=wallet, subscriptions=subscriptions,
-            invoices=invoices, amount=cost, refused=refused, **_common(seat),
+            invoices=invoices, amount=cost, refused=refused, details=details,
+            edits_details=seat.may(Permission.BUY), **_common(seat),
         )  # fmt: skip
+
+
+@router.post("/console/billing-details")
+def edit_billing_details(
+    request: Request, state: State, who: Posted, seat: PostedSeat, legal_name: Text = "",
+    email: Text = "", address: Text = "", country: Text = "", vat_number: Text = "",
+    kind: Text = "consumer",
+) -> Response:  # fmt: skip
+    """Change who the invoices are for: the legal name, the billing address (email and
+    postal), the country, the VAT number, and whether the organisation is a business."""
+
+    def act() -> str:
+        change = billing.AccountChange(
+            legal_name=legal_name, email=email, address=address, country=country,
+            vat_number=vat_number, is_business=kind == "business",
+        )  # fmt: skip
+        with state.database.session() as session:
+            billing.edit_account(
+                session, seat.actor, change=change, default_currency=state.settings.currency
+            )
+        return "The billing details are saved: the next invoices carry them."
+
+    return after_form(
+        request, state, who, act, back=_here("/console/billing", seat),
+        again=lambda refused: _billing(request, state, who, seat, refused),
+    )  # fmt: skip
 
 
 @router.post("/console/top-ups")

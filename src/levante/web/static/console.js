@@ -1,6 +1,7 @@
-// The customer console's usage chart: tokens (bars) and cost (a line, right axis) by day,
-// drawn with Chart.js (from the npm registry, served by Levante itself) from the figures the
-// page embeds as JSON. The tables on the page hold every figure.
+// The customer console's scripts. The usage chart: tokens (bars) and cost (a line, right axis)
+// by day, drawn with Chart.js (from the npm registry, served by Levante itself) from the
+// figures the page embeds as JSON; the tables on the page hold every figure. And the Copy
+// button beside a secret shown once (a new API key's).
 
 const source = document.getElementById("usage-data");
 if (source) {
@@ -41,4 +42,29 @@ if (source) {
     });
     document.body.dataset.charts = "drawn";
   }
+}
+
+// A button with data-copies="ID" copies the text of the element ID. Without a clipboard
+// (a page served over plain http to another host, or a browser that refuses), the text is
+// selected instead, for the person to copy. The button is hidden until this script runs:
+// without scripts, the secret is still there to select.
+for (const button of document.querySelectorAll("button[data-copies]")) {
+  const source = document.getElementById(button.dataset.copies);
+  if (!source) continue;
+  const label = button.textContent;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(source.textContent.trim());
+      button.textContent = "Copied";
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents(source);
+      const selection = window.getSelection();
+      selection.removeAllRanges();
+      selection.addRange(range);
+      button.textContent = "Selected: press Ctrl+C (⌘C) to copy";
+    }
+    setTimeout(() => (button.textContent = label), 2000);
+  });
 }

@@ -1,5 +1,6 @@
 """proven addresses: sign-ups wait for their mailed link, password links say what they are for,
-attempts are throttled by subject, and sessions carry the page's next notice
+attempts are throttled by subject, sessions carry the page's next notice, and a key's last
+use is found by its index
 
 Revision ID: 0014
 Revises: 0013
@@ -22,6 +23,8 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    # A key's last use, read from the ledger (the console's keys page).
+    op.create_index("ix_usage_records_key_started", "usage_records", ["api_key_id", "started_at"])
     op.drop_index("ix_login_failures_subject_at", table_name="login_failures")
     op.drop_table("login_failures")
     op.create_table(
@@ -57,6 +60,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_usage_records_key_started", table_name="usage_records")
     with op.batch_alter_table("web_sessions") as batch:
         batch.drop_column("notice")
     with op.batch_alter_table("password_resets") as batch:
