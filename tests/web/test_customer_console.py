@@ -317,3 +317,27 @@ def test_a_refused_amount_is_said_in_words(
     assert message.startswith(said), message
     assert "_" not in message, message  # no field's name
     assert "&#39;" not in message, message  # no value quoted
+
+
+def test_usage_is_split_by_product(person: Browser, app: TestClient) -> None:
+    """Issue 29: chat messages were mixed into the API's usage, at 0.00 under key "—"."""
+    person.sign_up("owner@acme.example")
+    status, _ = person.send("Say hi")
+    assert status == 200
+    org = re.search(r'name="org" value="([^"]+)"', person.get("/console/keys").text)
+    assert org is not None
+    _, secret = _create_key(person, org.group(1))
+    app.post("/v1/embeddings", json={"model": "smollm2", "input": "hello"},
+             headers={"Authorization": f"Bearer {secret}"})  # fmt: skip
+    api = person.get(f"/console/usage?org={org.group(1)}").text
+    by_product = re.search(r'id="by-product">.*?</table>', api, re.S)
+    assert by_product is not None
+    assert ">api<" in by_product.group(0)
+    assert ">chat<" in by_product.group(0)
+    by_key = re.search(r'id="by-key">.*?</table>', api, re.S)
+    assert by_key is not None
+    assert "production" in by_key.group(0)
+    assert "—" not in by_key.group(0)  # the chat's messages have no key: not in the API's
+    chat = person.get(f"/console/usage?org={org.group(1)}&product=chat").text
+    assert 'Usage <span class="hint">Chat,' in chat
+    assert 'id="by-key"' not in chat

@@ -50,6 +50,10 @@ def _here(path: str, seat: tenancy.ConsoleSeat, **extra: str) -> str:
     return f"{path}?{query}"
 
 
+# What the usage page shows: one product's usage ("" for every product's).
+PRODUCTS = {"api": "API", "chat": "Chat", "": "every product"}
+
+
 def _period(days: str) -> int:
     """The days a usage page covers: one of the periods it offers, else thirty (a period typed
     into the address is no reason to refuse the page)."""
@@ -63,12 +67,13 @@ def _period(days: str) -> int:
 @router.get("/console/usage")
 def usage_page(
     request: Request, state: State, who: SignedIn, seat: Seat, _: Flushed, days: str = "30",
+    product: str = "api",
     by: str = "",
 ) -> Response:  # fmt: skip
     """Usage of the last ``days`` days: tokens and cost by day, charted (split by model, key
     or workspace with ``by``), and tables by model, by key and by workspace. The ledger is
     flushed first, so a request just answered is counted."""
-    return _usage_page(request, state, who, seat, days=_period(days), by=by)
+    return _usage_page(request, state, who, seat, days=_period(days), by=by, product=product)
 
 
 def _usage_page(
@@ -79,8 +84,12 @@ def _usage_page(
     *,
     days: int = 30,
     by: str = "",
+    product: str = "api",
     refused: Refused | None = None,
 ) -> Response:
+    """The usage of one product (the API by default: keys and workspaces are the API's; the
+    chat's messages are its own product), with every product's total beside it."""
+    product = product if product in PRODUCTS else "api"
     end = datetime.now(UTC).date()
     start = end - timedelta(days=days - 1)
     currency = state.settings.currency
@@ -89,9 +98,13 @@ def _usage_page(
         def summary(*groups: GroupBy) -> metering.UsageSummary:
             return metering.usage_summary(
                 session, seat.actor, start=start, end=end, group_by=groups,
-                default_currency=currency,
+                default_currency=currency, product=product or None,
             )  # fmt: skip
 
+        by_product = metering.usage_summary(
+            session, seat.actor, start=start, end=end, group_by=[GroupBy.PRODUCT],
+            default_currency=currency,
+        )  # fmt: skip
         by_day, by_model = summary(GroupBy.DAY), summary(GroupBy.MODEL)
         by_key, by_workspace = summary(GroupBy.KEY), summary(GroupBy.WORKSPACE)
         split = summary(GroupBy.DAY, SPLITS[by]) if by in SPLITS else None
@@ -112,7 +125,8 @@ def _usage_page(
         chart["series"] = _series(split.rows, by, labels, names)
     return page(
         request, "console/usage.html", who, days=days, periods=PERIODS, start=start, end=end,
-        by=by if by in SPLITS else "", splits=tuple(SPLITS),
+        by=by if by in SPLITS else "", splits=tuple(SPLITS), product=product,
+        products=PRODUCTS, by_product=by_product.rows, by_key_too=product != "chat",
         total=by_day.total, currency=by_day.currency, chart=chart, by_model=by_model.rows,
         by_key=by_key.rows, by_workspace=by_workspace.rows, keys=keys, spaces=spaces,
         tier=standing.tier.name if standing.tier else None, limits=limits,
