@@ -182,6 +182,11 @@ def test_every_console_form_follows_the_permission_table(
         ("/console/spend-limit", {"monthly_limit": "25"}, Permission.CHANGE_LIMITS),
         ("/console/top-ups", {"amount": "50.00"}, Permission.BUY),
         ("/console/billing-details", {"legal_name": "Globex SAS"}, Permission.BUY),
+        (
+            "/console/members",
+            {"email": "new@globex.example", "role": "member"},
+            Permission.MANAGE_MEMBERS,
+        ),
     ]
     for path, fields, permission in forms:
         person.get(f"/console/usage?org={slug}")
@@ -341,3 +346,47 @@ def test_usage_is_split_by_product(person: Browser, app: TestClient) -> None:
     chat = person.get(f"/console/usage?org={org.group(1)}&product=chat").text
     assert 'Usage <span class="hint">Chat,' in chat
     assert 'id="by-key"' not in chat
+
+
+def test_members_are_managed_from_the_console(
+    person: Browser, other_person: Browser, database: Database
+) -> None:
+    """Issue 29: members were read-only, with a pointer to the operator's command line."""
+    person.sign_up("owner@globex.example")
+    other_person.sign_up("admin@globex.example")
+    globex = _org_of(database, "owner@globex.example")
+    _join(database, "admin@globex.example", globex, Role.ADMIN)
+    slug = globex.slug
+    other_person.get(f"/console/members?org={slug}")
+    added = other_person.post("/console/members", {"org": slug, "email": "dev@globex.example"})
+    assert added.status_code == 303
+    page = other_person.get(added.headers["location"]).text
+    assert "dev@globex.example is added" in page
+    assert "dev@globex.example" in page.split('id="members"')[1]
+    changed = other_person.post(
+        "/console/members", {"org": slug, "email": "dev@globex.example", "role": "billing"}
+    )
+    assert "dev@globex.example is now billing" in other_person.get(changed.headers["location"]).text
+    # An admin makes no owner: refused in place, what was typed kept.
+    owner = other_person.post(
+        "/console/members", {"org": slug, "email": "boss@globex.example", "role": "owner"}
+    )
+    assert (owner.status_code, 'data-testid="refusal"' in owner.text) == (403, True)
+    assert 'value="boss@globex.example"' in owner.text
+    table = other_person.get(f"/console/members?org={slug}").text.split('id="members"')[1]
+    dev = re.search(r'<td>dev@globex.example</td>.*?action="(/console/members/[^"/]+/remove)"',
+                    table, re.S)  # fmt: skip
+    assert dev is not None
+    gone = other_person.post(dev.group(1), {"org": slug})
+    assert (
+        "dev@globex.example is no longer a member"
+        in other_person.get(gone.headers["location"]).text
+    )
+    # The last owner stays: refused in place by the service.
+    person.get(f"/console/members?org={slug}")
+    mine = person.get(f"/console/members?org={slug}").text.split('id="members"')[1]
+    me = re.search(r'<td>owner@globex.example</td>.*?action="(/console/members/[^"/]+/remove)"',
+                   mine, re.S)  # fmt: skip
+    assert me is not None
+    last = person.post(me.group(1), {"org": slug})
+    assert (last.status_code, 'data-testid="refusal"' in last.text) == (409, True)

@@ -8,6 +8,7 @@ person as the actor."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -392,7 +393,76 @@ def licenses_page(request: Request, state: State, who: SignedIn, seat: Seat) -> 
 
 @router.get("/console/members")
 def members_page(request: Request, state: State, who: SignedIn, seat: Seat) -> Response:
+    return _members(request, state, who, seat)
+
+
+def _members(
+    request: Request,
+    state: AppState,
+    who: SignedInVisitor,
+    seat: tenancy.ConsoleSeat,
+    refused: Refused | None = None,
+) -> Response:
+    """The organisation's people and open invitations; those who manage members add, invite,
+    change roles and remove here (owners alone make or unmake owners: the service says)."""
     with state.database.session() as session:
         people, invited = tenancy.members(session, seat.actor)
-        return page(request, "console/members.html", who, people=people, invited=invited,
-                    **_common(seat))  # fmt: skip
+        return page(
+            request, "console/members.html", who, people=people, invited=invited,
+            roles=[r.value for r in tenancy.Role], refused=refused, **_common(seat),
+        )  # fmt: skip
+
+
+def _on_the_members_page(
+    request: Request, state: AppState, who: SignedInVisitor, seat: tenancy.ConsoleSeat
+) -> Again:
+    return lambda refused: _members(request, state, who, seat, refused)
+
+
+@router.post("/console/members")
+def add_member(
+    request: Request, state: State, who: Posted, seat: PostedSeat, email: Text = "",
+    role: Text = "member",
+) -> Response:  # fmt: skip
+    """Add someone by address (a new user gets a claim link; another organisation's user, an
+    invitation to accept), or change a member's role."""
+
+    def act() -> str:
+        with state.database.session() as session:
+            change = tenancy.add_member(
+                session, seat.actor, email=email, role=_role(role),
+                public_url=state.settings.billing.public_url, seat_check=_seat_check(state),
+                attempts=state.attempts, paces=state.paces,
+            )  # fmt: skip
+        said = {"added": "is added; a link to choose a password is on its way",
+                "updated": f"is now {change.role}",
+                "invited": "is invited; the invitation is on its way"}  # fmt: skip
+        return f"{change.email} {said.get(change.status, change.status)}."
+
+    again = _on_the_members_page(request, state, who, seat)
+    return after_form(request, state, who, act, back=_here("/console/members", seat), again=again)
+
+
+@router.post("/console/members/{user_id}/remove")
+def remove_member(
+    request: Request, state: State, who: Posted, seat: PostedSeat, user_id: str
+) -> Response:
+    def act() -> str:
+        with state.database.session() as session:
+            gone = tenancy.remove_member(session, seat.actor, user_id=user_id)
+        return f"{gone.email} is no longer a member."
+
+    again = _on_the_members_page(request, state, who, seat)
+    return after_form(request, state, who, act, back=_here("/console/members", seat), again=again)
+
+
+def _role(text: str) -> tenancy.Role:
+    try:
+        return tenancy.Role(text)
+    except ValueError:
+        roles = ", ".join(r.value for r in tenancy.Role)
+        raise InvalidRequestError(f"A role is one of {roles}.", param="role") from None
+
+
+def _seat_check(state: AppState) -> Callable[[int], None] | None:
+    return state.license.check_seats if state.license is not None else None
