@@ -103,6 +103,9 @@ def test_the_free_limit_then_an_upgrade_by_transfer(
     screenshot(page, "limit")
     limit.get_by_role("link", name="Upgrade").click()
     expect(page).to_have_url(re.compile(r"/account"))
+    page.get_by_label("Where do you live?").select_option("FR")
+    page.get_by_role("button", name="Show my prices").click()
+    expect(page.locator("form.plan", has_text="Chat Pro").first).to_contain_text("VAT included")
     page.get_by_role("button", name="Choose Chat Pro", exact=True).click()
     expect(page.locator(".notice").first).to_contain_text("bank transfer")
     expect(page.get_by_test_id("plan-name")).to_have_text("Chat Free")
@@ -135,6 +138,8 @@ def test_an_owner_invites_a_member_who_signs_up_and_chats(
 ) -> None:
     sign_up(page, site_url, "erin@example.com")
     page.goto(f"{site_url}/account")
+    page.get_by_label("Where do you live?").select_option("DE")
+    page.get_by_role("button", name="Show my prices").click()
     team = page.locator("form.plan", has_text="Chat Team").first
     team.get_by_label("Seats").fill("3")
     team.get_by_role("button", name="Choose Chat Team").click()

@@ -150,6 +150,15 @@ def test_upgrading_by_transfer_applies_the_plan_once_paid(
     person.sign_up("alice@example.com")
     page = person.get("/account")
     assert 'data-testid="plan-name">Chat Free<' in page.text
+    # Issue 29: the Pro card said 14.99 USD, the invoice 17.99 USD (French VAT on a consumer
+    # who never gave a country). The country comes first; the price shown includes its VAT.
+    assert "Choose your country above first." in page.text
+    refused = person.post("/account/plan", {"plan": "chat-pro-monthly"})
+    assert (refused.status_code, "Choose your country first" in refused.text) == (400, True)
+    assert person.post("/account/country", {"country": "FR"}).status_code == 303
+    page = person.get("/account")
+    assert re.search(r"<h3>Chat Pro</h3>\s*<p class=\"price\">17.99 USD", page.text), page.text
+    assert "VAT included (FR 20%)" in page.text
     chosen = person.post("/account/plan", {"plan": "chat-pro-monthly"})
     assert chosen.status_code == 303
     page = person.get(chosen.headers["location"])
@@ -162,6 +171,7 @@ def test_upgrading_by_transfer_applies_the_plan_once_paid(
     assert cards.get("Chat Free") == "Current plan", cards
     number = re.search(r"<td>(LEV-\d+)</td>", page.text)
     assert number is not None
+    assert re.search(rf"<td>{number.group(1)}</td>.*?17\.99 USD", page.text, re.S)  # as shown
     with database.session() as session:
         record_transfer(session, Actor.command_line(), number.group(1), reference="bank-1")
     page = person.get("/account")
@@ -232,6 +242,7 @@ def test_back_from_the_payment_page_lands_on_the_account_signed_in(
         person = Browser(client)
         person.sign_up("alice@example.com")
         person.get("/account")
+        person.post("/account/country", {"country": "FR"})
         person.post("/account/plan", {"plan": "chat-pro-monthly"})
         invoice = re.search(r"/account/invoices/(inv_\w+)", person.get("/account").text)
         assert invoice is not None

@@ -274,6 +274,7 @@ def test_a_number_out_of_range_in_a_query_is_a_page_not_a_500(cast: Cast, path: 
 def test_odd_numbers_in_forms_are_refused(cast: Cast, number: str) -> None:
     person = cast.customer
     person.get("/account")
+    person.post("/account/country", {"country": "FR"})
     plan = person.post("/account/plan", {"plan": "chat-team", "seats": number})
     assert plan.status_code < 500, plan.text
     person.get("/chat/team")

@@ -15,6 +15,7 @@ from tests.web.conftest import PASSWORD, Browser
 
 def _team(owner: Browser, seats: int = 2) -> None:
     owner.get("/account")
+    owner.post("/account/country", {"country": "FR"})
     chosen = owner.post("/account/plan", {"plan": "chat-team-monthly", "seats": str(seats)})
     assert chosen.status_code == 303
     assert "trial runs until" in owner.get(chosen.headers["location"]).text

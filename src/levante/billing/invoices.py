@@ -516,6 +516,11 @@ def _credit_lines(
     return out
 
 
+def tax_treatment(account: BillingAccount, settings: BillingSettings) -> TaxTreatment:
+    """The VAT an invoice to this account carries (the one rule for invoices and prices)."""
+    return _treatment(account, settings)
+
+
 def _treatment(account: BillingAccount, settings: BillingSettings) -> TaxTreatment:
     return treatment(
         seller_country=settings.seller_country,

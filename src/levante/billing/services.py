@@ -26,13 +26,14 @@ from levante.billing.invoices import (
     invoice_pending_charges,
     invoices_query,
     list_invoices,
+    tax_treatment,
     void_invoice,
 )
 from levante.billing.payments import Checkout, record_payment
 from levante.billing.subscriptions import cancel, change, list_subscriptions, resume, subscribe
 from levante.billing.wallet import WalletState, grant_credits, list_entries, wallet_state
 from levante.errors import InvalidRequestError, NotFoundError
-from levante.pricing import CENT, parse_cents
+from levante.pricing import CENT, format_cents, parse_cents
 from levante.settings import BillingSettings
 from levante.storage import Page, paged, utcnow
 from levante.storage.models import (
@@ -62,6 +63,42 @@ class PlanOffer:
 def plans_on_offer(session: Session, *, now: datetime | None = None) -> list[PlanOffer]:
     now = now or utcnow()
     return [_offer(session, plan, now) for plan in list_plans(session)]
+
+
+@dataclass(frozen=True, slots=True)
+class PriceToPay:
+    """A price as the buyer will be charged it: ``cents`` with VAT when the buyer is a
+    consumer who pays it (what the invoice's total will be), the net price otherwise;
+    ``note`` says which."""
+
+    cents: int
+    currency: str
+    note: str  # "VAT included (FR 20%)", "excluding VAT", ""
+
+    @property
+    def text(self) -> str:
+        return f"{format_cents(self.cents)} {self.currency}"
+
+
+def price_to_pay(
+    session: Session, organization_id: str, net_nanos: int, *, settings: BillingSettings,
+    default_currency: str,
+) -> PriceToPay:  # fmt: skip
+    """What the organisation will pay for ``net_nanos`` (a plan's price per period): a
+    consumer in the EU sees the VAT of their country included, computed as the invoice will
+    compute it, so that the price shown is the price charged; a business sees the net price
+    and VAT on top."""
+    account = ensure_account(session, organization_id, default_currency)
+    net = net_nanos // CENT
+    tax = tax_treatment(account, settings)
+    if account.is_business:
+        return PriceToPay(net, account.currency, "excluding VAT" if tax.rate else "")
+    if tax.rate:
+        return PriceToPay(
+            net + tax.tax_cents(net), account.currency,
+            f"VAT included ({tax.country} {tax.rate_text}%)",
+        )  # fmt: skip
+    return PriceToPay(net, account.currency, "")
 
 
 def plan_catalog(session: Session, actor: Actor, *, now: datetime | None = None) -> list[PlanOffer]:

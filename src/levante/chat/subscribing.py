@@ -16,7 +16,6 @@ from levante import billing, tenancy
 from levante.billing import Checkout
 from levante.chat.plans import FREE_PLAN, chat_plans, chat_standing
 from levante.errors import InvalidRequestError, NotFoundError
-from levante.pricing import format_amount
 from levante.settings import BillingSettings
 from levante.storage import utcnow
 from levante.storage.models import Invoice, InvoiceLine, Plan
@@ -29,9 +28,20 @@ CHECKOUT_RETURN_PATH = "/account/checkout"
 @dataclass(frozen=True, slots=True)
 class Offer:
     plan: Plan
-    price: str  # per period and unit, in the organisation's currency: "14.99 USD"
+    price: str  # per period and unit, as it will be charged: "17.99 USD"
     current: bool  # the plan the organisation subscribes to (Free: none)
     awaiting_payment: bool = False  # subscribed, but its first invoice is not paid yet
+    price_note: str = ""  # "VAT included (FR 20%)", "excluding VAT"
+
+
+@dataclass(frozen=True, slots=True)
+class Offers:
+    """The chat plans as the account page offers them; ``country_needed``: a consumer who has
+    not said where they live, whose prices cannot include the right VAT yet."""
+
+    plans: list[Offer]
+    country: str | None
+    country_needed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +52,11 @@ class PlanChange:
     checkout: Checkout | None = None
 
 
-def offers(session: Session, organization_id: str, *, currency: str) -> list[Offer]:
+def offers(
+    session: Session, organization_id: str, *, currency: str, settings: BillingSettings
+) -> Offers:
+    """The plans, each at the price the organisation will be charged (a consumer's with their
+    country's VAT included)."""
     standing = chat_standing(session, organization_id)
     # The plan in force: a plan subscribed to but not paid for yet is awaited, not current.
     subscribed = standing.subscribed.code if standing.subscribed is not None else FREE_PLAN
@@ -60,15 +74,38 @@ def offers(session: Session, organization_id: str, *, currency: str) -> list[Off
         except InvalidRequestError:
             continue
         awaited = plan.code == subscribed and plan.code != current
+        pay = billing.price_to_pay(
+            session, organization_id, amount, settings=settings, default_currency=currency
+        )
         found.append(
             Offer(
                 plan,
-                f"{format_amount(amount)} {account.currency}",
+                pay.text,
                 plan.code == current,
                 awaiting_payment=awaited,
+                price_note=pay.note if amount else "",
             )
         )
-    return found
+    return Offers(found, account.country, _country_needed(account))
+
+
+def _country_needed(account: billing.BillingAccount) -> bool:
+    """A consumer's VAT is their country's: it must be known before they pay."""
+    return account.country is None and not account.is_business
+
+
+def set_country(
+    session: Session, user_id: str, organization_id: str, country: str, *, currency: str
+) -> str:
+    """The buyer says where they live (its VAT is in the prices they pay); returns the code."""
+    actor = tenancy.member_actor(session, user_id, organization_id)
+    if not country.strip():
+        raise InvalidRequestError("Choose your country.", param="country")
+    account = billing.edit_account(
+        session, actor, organization_id, change=billing.AccountChange(country=country),
+        default_currency=currency,
+    )  # fmt: skip
+    return account.country or ""
 
 
 def may_manage(session: Session, user_id: str, organization_id: str) -> bool:
@@ -133,6 +170,10 @@ def choose_plan(
     plan = billing.find_plan(session, code)
     if plan.product != "chat":
         raise InvalidRequestError(f"'{code}' is not a chat plan", param="plan")
+    if _country_needed(billing.ensure_account(session, organization_id, currency)):
+        raise InvalidRequestError(
+            "Choose your country first: the price you pay includes its VAT.", param="country"
+        )
     if sub is None:
         started = billing.start_subscription(
             session, actor, organization_id, plan=code, seats=seats or 1, trial=True,

@@ -20,6 +20,7 @@ from levante.chat.subscribing import (
     invoices_for,
     may_manage,
     offers,
+    set_country,
 )
 from levante.errors import InvalidRequestError
 from levante.identity import SignupPolicy
@@ -52,6 +53,20 @@ NOTICES = {
     "signed-out": "You are signed out.",
     "deleted": "Your account and its conversations are deleted.",
 }
+
+
+# Where a buyer may say they live: the EU's countries (whose VAT a consumer pays) and the
+# countries most buyers outside it come from; any other is "elsewhere".
+COUNTRIES = {
+    "AT": "Austria", "BE": "Belgium", "BG": "Bulgaria", "HR": "Croatia", "CY": "Cyprus",
+    "CZ": "Czechia", "DK": "Denmark", "EE": "Estonia", "FI": "Finland", "FR": "France",
+    "DE": "Germany", "GR": "Greece", "HU": "Hungary", "IE": "Ireland", "IT": "Italy",
+    "LV": "Latvia", "LT": "Lithuania", "LU": "Luxembourg", "MT": "Malta", "NL": "Netherlands",
+    "PL": "Poland", "PT": "Portugal", "RO": "Romania", "SK": "Slovakia", "SI": "Slovenia",
+    "ES": "Spain", "SE": "Sweden", "GB": "United Kingdom", "CH": "Switzerland", "NO": "Norway",
+    "US": "United States", "CA": "Canada", "AU": "Australia", "JP": "Japan", "IN": "India",
+    "BR": "Brazil", "ZZ": "Elsewhere, outside the EU",
+}  # fmt: skip
 
 
 def _policy(state: AppState) -> SignupPolicy:
@@ -344,7 +359,10 @@ def _account_page(
             request, "account/account.html", who, account=account,
             allowance=allowance_lines(allowance), standing=account.standing, manages=manages,
             sessions=identity.list_sessions(session, user.user_id, current=user.session_id),
-            offers=offers(session, org, currency=state.settings.currency) if manages else [],
+            offers=offers(
+                session, org, currency=state.settings.currency, settings=state.settings.billing
+            ) if manages else None,
+            countries=COUNTRIES,
             invoices=[(i, f"{format_cents(i.total_cents)} {i.currency}") for i in invoices],
             refused=refused,
         )  # fmt: skip
@@ -423,6 +441,23 @@ def change_plan(
         return RedirectResponse("/account", status_code=303)
 
     return in_place(request, who, choose, _on_the_account_page(request, state, who))
+
+
+@router.post("/account/country")
+def change_country(request: Request, state: State, who: Posted, country: Field = "") -> Response:
+    """Where the buyer lives: the VAT their prices include."""
+
+    def act() -> Response:
+        account = state.assistant.account(who.user_id)
+        with state.database.session() as session:
+            code = set_country(
+                session, who.user_id, account.organization_id, country,
+                currency=state.settings.currency,
+            )  # fmt: skip
+        tell(state, who, f"Your country is {COUNTRIES.get(code, code)}: prices include its VAT.")
+        return RedirectResponse("/account#plans", status_code=303)
+
+    return in_place(request, who, act, _on_the_account_page(request, state, who))
 
 
 @router.post("/account/delete")
