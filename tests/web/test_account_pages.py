@@ -318,3 +318,20 @@ def test_the_account_page_lists_sessions_and_signs_out_the_others(
     assert "Signed out of 1 other session." in person.get("/account").text
     assert other_person.get("/chat", follow_redirects=False).status_code == 303
     assert person.get("/chat").status_code == 200
+
+
+def test_an_unpaid_invoice_has_a_pay_button(person: Browser) -> None:
+    """Issue 29: unpaid invoices had no Pay button in the account page (nor the console)."""
+    person.sign_up("alice@example.com")
+    person.get("/account")
+    person.post("/account/country", {"country": "FR"})
+    person.post("/account/plan", {"plan": "chat-pro-monthly"})
+    page = person.get("/account").text
+    action = re.search(r'action="(/account/invoices/[^"/]+/pay)"', page)
+    assert action is not None
+    paid = person.post(action.group(1), {})
+    assert paid.status_code == 303
+    assert "by bank transfer" in person.get(paid.headers["location"]).text
+    console = person.get("/console/billing").text
+    assert re.search(r'action="/console/invoices/[^"/]+/pay"', console)
+    assert person.post("/account/invoices/inv_nope/pay", {}).status_code == 404

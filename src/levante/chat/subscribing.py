@@ -94,6 +94,15 @@ def _country_needed(account: billing.BillingAccount) -> bool:
     return account.country is None and not account.is_business
 
 
+def pay(
+    session: Session, user_id: str, organization_id: str, ref: str, *, settings: BillingSettings
+) -> Checkout:
+    """Pay one of the organisation's invoices still due: the provider's page, or how to pay
+    it by transfer (for those who may buy for it)."""
+    actor = tenancy.member_actor(session, user_id, organization_id)
+    return billing.pay_invoice(session, actor, ref, settings=settings, organization=organization_id)
+
+
 def set_country(
     session: Session, user_id: str, organization_id: str, country: str, *, currency: str
 ) -> str:

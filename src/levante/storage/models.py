@@ -561,6 +561,11 @@ class Invoice(Base):
         """What is left to pay (never below zero)."""
         return max(0, self.total_cents - self.paid_cents)
 
+    @property
+    def payable(self) -> bool:
+        """Issued and not paid in full: what a Pay button is for."""
+        return self.status == "finalized" and self.amount_due_cents > 0
+
 
 class InvoiceLine(Base):
     __tablename__ = "invoice_lines"

@@ -20,6 +20,7 @@ from levante.chat.subscribing import (
     invoices_for,
     may_manage,
     offers,
+    pay,
     set_country,
 )
 from levante.errors import InvalidRequestError
@@ -441,6 +442,25 @@ def change_plan(
         return RedirectResponse("/account", status_code=303)
 
     return in_place(request, who, choose, _on_the_account_page(request, state, who))
+
+
+@router.post("/account/invoices/{ref}/pay")
+def pay_invoice(request: Request, state: State, who: Posted, ref: str) -> Response:
+    """Pay an invoice still due: the provider's page, or the transfer's details."""
+
+    def act() -> Response:
+        account = state.assistant.account(who.user_id)
+        with state.database.session() as session:
+            checkout = pay(
+                session, who.user_id, account.organization_id, ref,
+                settings=state.settings.billing,
+            )  # fmt: skip
+        if checkout.url:
+            return RedirectResponse(checkout.url, status_code=303)
+        tell(state, who, checkout.instructions)
+        return RedirectResponse("/account#inv-h", status_code=303)
+
+    return in_place(request, who, act, _on_the_account_page(request, state, who))
 
 
 @router.post("/account/country")

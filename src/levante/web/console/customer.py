@@ -362,6 +362,26 @@ def top_up(
     return in_place(request, who, act, lambda r: _billing(request, state, who, seat, r))
 
 
+@router.post("/console/invoices/{ref}/pay")
+def pay_invoice(
+    request: Request, state: State, who: Posted, seat: PostedSeat, ref: str
+) -> Response:
+    """Pay an invoice still due: the provider's page, or the transfer's details."""
+
+    def act() -> Response:
+        with state.database.session() as session:
+            checkout = billing.pay_invoice(
+                session, seat.actor, ref, settings=state.settings.billing,
+                organization=seat.organization.id,
+            )  # fmt: skip
+        if checkout.url:
+            return RedirectResponse(checkout.url, status_code=303)
+        tell(state, who, checkout.instructions)
+        return RedirectResponse(_here("/console/billing", seat), status_code=303)
+
+    return in_place(request, who, act, lambda r: _billing(request, state, who, seat, r))
+
+
 @router.get("/console/invoices/{ref}.{kind}")
 def invoice_file(state: State, who: SignedIn, seat: Seat, ref: str, kind: str) -> Response:
     """An invoice as HTML or PDF: one of the organisation's, or not found."""
