@@ -11,7 +11,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from levante import billing, identity, tenancy
-from levante.api.headers import standalone_document
 from levante.api.state import AppState
 from levante.chat.subscribing import (
     CHECKOUT_RETURN_PATH,
@@ -27,6 +26,7 @@ from levante.errors import InvalidRequestError
 from levante.identity import SignupPolicy
 from levante.pricing import format_cents
 from levante.web.depends import Posted, PostedByAnyone, SignedIn, State, Who
+from levante.web.documents import invoice_document, to_payment
 from levante.web.forms import Again, Refused, after_form, in_place
 from levante.web.identity import (
     SignedInVisitor,
@@ -455,10 +455,7 @@ def pay_invoice(request: Request, state: State, who: Posted, ref: str) -> Respon
                 session, who.user_id, account.organization_id, ref,
                 settings=state.settings.billing,
             )  # fmt: skip
-        if checkout.url:
-            return RedirectResponse(checkout.url, status_code=303)
-        tell(state, who, checkout.instructions)
-        return RedirectResponse("/account#inv-h", status_code=303)
+        return to_payment(state, who, checkout, back="/account#inv-h")
 
     return in_place(request, who, act, _on_the_account_page(request, state, who))
 
@@ -496,14 +493,7 @@ def invoice_page(state: State, who: SignedIn, ref: str, format: str = "html") ->
     account = state.assistant.account(who.user_id)
     with state.database.session() as session:
         found, lines = invoice_for(session, who.user_id, account.organization_id, ref)
-        if format == "pdf":
-            name = found.number or found.id
-            return Response(
-                billing.render_pdf(found, lines),
-                media_type="application/pdf",
-                headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
-            )
-        return standalone_document(billing.render_html(found, lines))
+        return invoice_document(found, lines, "pdf" if format == "pdf" else "html")
 
 
 @router.get(f"{CHECKOUT_RETURN_PATH}/{{invoice_id}}")

@@ -15,12 +15,13 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 
 from levante import billing, support
-from levante.api.headers import download, standalone_document
+from levante.api.headers import download
 from levante.api.state import AppState
 from levante.audit import Actor
 from levante.support import MOVES, Place
 from levante.vocabulary import SEVERITY_LABELS, Severity, SlaTarget, TicketStatus
 from levante.web.depends import Posted, PostedTicketPlace, SignedIn, State, TicketPlace
+from levante.web.documents import invoice_document
 from levante.web.forms import Refused, filtered, in_place
 from levante.web.identity import SignedInVisitor, tell
 from levante.web.templating import page
@@ -448,4 +449,4 @@ def pack_invoice(state: State, who: SignedIn, ref: str, org: str = "") -> Respon
     with state.database.session() as session:
         place = support.place_on(session, who.user_id, org)
         found, lines = support.pack_invoice(session, place.actor(who.user_id), org, ref)
-        return standalone_document(billing.render_html(found, lines))
+        return invoice_document(found, lines, "html")

@@ -17,15 +17,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from levante import billing, licensing, metering, quota, tenancy
-from levante.api.headers import standalone_document
 from levante.api.state import AppState, Flushed
 from levante.errors import InvalidRequestError
 from levante.metering import GroupBy
 from levante.pricing import NANOS, format_amount, format_cents, to_cents
 from levante.vocabulary import Permission
 from levante.web.depends import Posted, PostedSeat, Seat, SignedIn, State
+from levante.web.documents import invoice_document, to_payment
 from levante.web.forms import Again, Refused, after_form, in_place, parse_day
-from levante.web.identity import SignedInVisitor, tell
+from levante.web.identity import SignedInVisitor
 from levante.web.templating import page
 
 router = APIRouter(include_in_schema=False)
@@ -354,10 +354,7 @@ def top_up(
                 session, seat.actor, amount=amount, settings=state.settings.billing,
                 default_currency=state.settings.currency,
             )  # fmt: skip
-        if checkout.url:  # a payment provider with a page of its own: the browser goes there
-            return RedirectResponse(checkout.url, status_code=303)
-        tell(state, who, checkout.instructions)
-        return RedirectResponse(_here("/console/billing", seat), status_code=303)
+        return to_payment(state, who, checkout, back=_here("/console/billing", seat))
 
     return in_place(request, who, act, lambda r: _billing(request, state, who, seat, r))
 
@@ -374,10 +371,7 @@ def pay_invoice(
                 session, seat.actor, ref, settings=state.settings.billing,
                 organization=seat.organization.id,
             )  # fmt: skip
-        if checkout.url:
-            return RedirectResponse(checkout.url, status_code=303)
-        tell(state, who, checkout.instructions)
-        return RedirectResponse(_here("/console/billing", seat), status_code=303)
+        return to_payment(state, who, checkout, back=_here("/console/billing", seat))
 
     return in_place(request, who, act, lambda r: _billing(request, state, who, seat, r))
 
@@ -387,15 +381,7 @@ def invoice_file(state: State, who: SignedIn, seat: Seat, ref: str, kind: str) -
     """An invoice as HTML or PDF: one of the organisation's, or not found."""
     with state.database.session() as session:
         found, lines = billing.invoice_of(session, seat.actor, ref, own=True)
-        if kind == "pdf":
-            name = found.number or found.id
-            return Response(
-                billing.render_pdf(found, lines), media_type="application/pdf",
-                headers={"content-disposition": f'attachment; filename="{name}.pdf"'},
-            )  # fmt: skip
-        if kind == "html":
-            return standalone_document(billing.render_html(found, lines))
-    raise InvalidRequestError("an invoice is .html or .pdf")
+        return invoice_document(found, lines, kind)
 
 
 # -- licences and members -------------------------------------------------------------------------

@@ -23,12 +23,11 @@ from levante import (
     support,
     tenancy,
 )
-from levante.api.headers import standalone_document
 from levante.api.state import AppState
 from levante.audit import Actor
-from levante.errors import NotFoundError
 from levante.pricing import format_amount
 from levante.web.depends import Operating, Posted, PostedOperating, SignedIn, State
+from levante.web.documents import invoice_document
 from levante.web.forms import Again, Refused, after_form, filtered, parse_day
 from levante.web.identity import SignedInVisitor
 from levante.web.templating import money, page
@@ -291,15 +290,7 @@ def invoice_file(
     """Any customer's invoice, as HTML or PDF."""
     with state.database.session() as session:
         found, lines = billing.invoice_of(session, actor, ref)
-        if kind == "pdf":
-            name = found.number or found.id
-            return Response(
-                billing.render_pdf(found, lines), media_type="application/pdf",
-                headers={"content-disposition": f'attachment; filename="{name}.pdf"'},
-            )  # fmt: skip
-        if kind == "html":
-            return standalone_document(billing.render_html(found, lines))
-    raise NotFoundError("an invoice is .html or .pdf")
+        return invoice_document(found, lines, kind)
 
 
 def _on_the_invoices_page(
