@@ -219,7 +219,7 @@ def unpriced_models_warning(session: Session, models: Sequence[str]) -> str | No
     return (
         f"{names} {'has' if len(missing) == 1 else 'have'} no price: API usage of "
         f"{'it' if len(missing) == 1 else 'them'} is metered at 0.00. Set one with "
-        "'levante price set' or on the operator's console (Prices and plans)."
+        "'levante price set' or on the operator's console (Prices and rates)."
     )
 
 
