@@ -139,6 +139,9 @@ def test_the_operator_sets_exchange_rates_and_sees_plan_prices(
     join_operator(database, person, "ops@levante.example", Role.OWNER)
     prices = person.get("/console/operator/prices")
     assert "No rate yet" in prices.text
+    # Issue 29, point 18: a served model without a price is flagged in the console too.
+    assert 'data-testid="unpriced"' in prices.text
+    assert "is metered at 0.00" in prices.text
     assert "26,000.00" in prices.text or "2,166.67" in prices.text or "USD now" in prices.text
     bad = person.post("/console/operator/rates",
                       {"base": "EUR", "quote": "USD", "rate": "-1", "effective_on": "2026-01-01"})  # fmt: skip

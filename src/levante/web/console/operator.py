@@ -182,9 +182,11 @@ def _prices(
         prices = pricing.list_prices(session)
         plans = billing.plan_catalog(session, actor)
         rates = revenue.list_rates(session, actor)
+        served = [m.id for m in state.models.configured()]
+        unpriced = pricing.unpriced_models_warning(session, served)
         return page(
             request, "console/operator/prices.html", who, prices=prices, plans=plans,
-            rates=rates, reporting=state.settings.revenue.reporting_currency,
+            rates=rates, reporting=state.settings.revenue.reporting_currency, unpriced=unpriced,
             amount=format_amount, models=[m.id for m in state.models.configured()],
             refused=refused, today=datetime.now(UTC).date().isoformat(),
         )  # fmt: skip
