@@ -48,6 +48,11 @@ class AppState:
     license: LicenseGuard | None = None
     clock: Callable[[], datetime] = utcnow
 
+    @property
+    def seat_check(self) -> Callable[[int], None] | None:
+        """The licence's cap on seats, for a service that adds a user (none unlicensed)."""
+        return self.license.check_seats if self.license is not None else None
+
 
 async def app_state(request: Request) -> AppState:
     # async: FastAPI runs a plain-def dependency in the thread pool, a hop per request.

@@ -81,9 +81,7 @@ class ManualProvider:
             invoice_id=invoice.id,
             url=None,
             reference=invoice.number,
-            instructions=how_to_pay(seller_of(self._settings), invoice.number).replace(
-                "Pay by", f"Pay {due} by", 1
-            ),
+            instructions=how_to_pay(seller_of(self._settings), invoice.number, due),
         )
 
 

@@ -41,8 +41,9 @@ def _party(party: dict[str, object]) -> list[str]:
     return [x for x in lines if x]
 
 
-def how_to_pay(seller: dict[str, object], reference: str | None) -> str:
-    """How a bank transfer reaches the seller: their account, and what to quote."""
+def how_to_pay(seller: dict[str, object], reference: str | None, due: str = "") -> str:
+    """How a bank transfer (of ``due``, when given) reaches the seller: their account, and
+    what to quote."""
     to = str(seller.get("name") or "the seller")
     account = ", ".join(
         f"{label} {seller[key]}"
@@ -50,7 +51,8 @@ def how_to_pay(seller: dict[str, object], reference: str | None) -> str:
         if seller.get(key)
     )
     quoting = f", quoting {reference}" if reference else ""
-    return f"Pay by bank transfer to {to}" + (f", {account}" if account else "") + quoting + "."
+    pay = f"Pay {due}" if due else "Pay"
+    return f"{pay} by bank transfer to {to}" + (f", {account}" if account else "") + quoting + "."
 
 
 def _payment_note(invoice: Invoice) -> str:

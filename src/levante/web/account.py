@@ -3,7 +3,6 @@ limits, invoices, password, custom instructions, deletion)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import anyio
@@ -73,10 +72,6 @@ COUNTRIES = {
 def _policy(state: AppState) -> SignupPolicy:
     chat = state.settings.chat
     return SignupPolicy(chat.signup, tuple(chat.signup_domains))
-
-
-def _seat_check(state: AppState) -> Callable[[int], None] | None:
-    return state.license.check_seats if state.license is not None else None
 
 
 # -- the front door -------------------------------------------------------------------------------
@@ -180,7 +175,7 @@ def confirm(
         with state.database.session() as session:
             user = identity.confirm_sign_up(
                 session, token, password, currency=state.settings.currency,
-                seat_check=_seat_check(state),
+                seat_check=state.seat_check,
             )  # fmt: skip
             opened = _opened(request, session, user)
         return start_session(RedirectResponse("/", status_code=303), request, state, opened)
@@ -264,7 +259,7 @@ def accept_invitation(request: Request, state: State, who: Posted, token: str) -
     def accept() -> Response:
         with state.database.session() as session:
             organization, _, role = tenancy.accept_invitation(
-                session, who.user_id, token, seat_check=_seat_check(state)
+                session, who.user_id, token, seat_check=state.seat_check
             )
         tell(state, who, f"You joined {organization.name} as {role}.")
         return RedirectResponse("/", status_code=303)

@@ -232,7 +232,6 @@ def add_member_route(body: AddMember, state: State, caller: Admin) -> MemberView
     """Add a user to the organisation; in a licensed deployment a new user takes a seat, and
     the licence's ``max_seats`` caps them. An address that is already another organisation's
     user is sent an invitation instead, which they accept signed in (``/invitations/…``)."""
-    guard = state.license
     with state.database.session() as session:
         change = tenancy.add_member(
             session,
@@ -241,7 +240,7 @@ def add_member_route(body: AddMember, state: State, caller: Admin) -> MemberView
             role=body.role,
             name=body.name,
             public_url=state.settings.billing.public_url,
-            seat_check=guard.check_seats if guard is not None else None,
+            seat_check=state.seat_check,
             attempts=state.attempts,
             paces=state.paces,
         )

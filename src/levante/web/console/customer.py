@@ -8,7 +8,6 @@ person as the actor."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -437,7 +436,7 @@ def add_member(
         with state.database.session() as session:
             change = tenancy.add_member(
                 session, seat.actor, email=email, role=_role(role),
-                public_url=state.settings.billing.public_url, seat_check=_seat_check(state),
+                public_url=state.settings.billing.public_url, seat_check=state.seat_check,
                 attempts=state.attempts, paces=state.paces,
             )  # fmt: skip
         said = {"added": "is added; a link to choose a password is on its way",
@@ -468,7 +467,3 @@ def _role(text: str) -> tenancy.Role:
     except ValueError:
         roles = ", ".join(r.value for r in tenancy.Role)
         raise InvalidRequestError(f"A role is one of {roles}.", param="role") from None
-
-
-def _seat_check(state: AppState) -> Callable[[int], None] | None:
-    return state.license.check_seats if state.license is not None else None
